@@ -1,0 +1,24 @@
+"""The EV policy tracker: Lao and ASEAN electric-vehicle policies, their legal status and their forums."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, database, blueprints, error handlers and CLI commands."""
+    from tracker.config import instance_path_from_environment, load_config
+    from tracker.db import Database
+
+    app = Flask(__name__, instance_path=instance_path_from_environment(), instance_relative_config=True)
+    load_config(app, config)
+    app.extensions["tracker.db"] = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+
+    from tracker.views import register_views
+    from tracker.cli import register_cli
+
+    register_views(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,120 @@
+"""Command-line interface: `flask --app tracker db|data ...`, thin callers of the services."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from tracker.db import unit_of_work
+
+DEMO_DATASET = Path(__file__).resolve().parent.parent / "data" / "asean-ev-policies.json"
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to ``app.cli``."""
+    app.cli.add_command(db_group)
+    app.cli.add_command(data_group)
+
+
+def _database():
+    return current_app.extensions["tracker.db"]
+
+
+@click.group("db", help="Database schema.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply every migration up to the newest (safe to repeat).")
+def db_upgrade() -> None:
+    from tracker import migrate
+
+    database = _database()
+    before = migrate.current_revision(database.engine)
+    migrate.upgrade(database.engine)
+    after = migrate.current_revision(database.engine)
+    click.echo(f"Database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@db_group.command("current", help="Show the revision the database is at.")
+def db_current() -> None:
+    from tracker import migrate
+
+    click.echo(migrate.current_revision(_database().engine) or "empty")
+
+
+@click.group("data", help="Load and dump the dataset (JSON in the format of the demo data).")
+def data_group() -> None:
+    pass
+
+
+def _read_json(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no such file")
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{path}: cannot be read as UTF-8 text ({error})")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, "
+                                   f"column {error.colno}")
+
+
+def _load(path: Path) -> None:
+    from tracker.services.dataset import DatasetInvalid, load_dataset
+
+    data = _read_json(path)
+    database = _database()
+    try:
+        with unit_of_work(database.session(write=True)) as session:
+            report = load_dataset(session, data)
+    except DatasetInvalid as error:
+        raise click.ClickException(error.message)
+    click.echo(f"Loaded {path.name}:")
+    for line in report.lines():
+        click.echo(f"  {line}")
+
+
+@data_group.command("load", help="Create or update records from a dataset file; all or nothing, by key.")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def data_load(path: Path) -> None:
+    _load(path)
+
+
+@data_group.command("demo", help="Load the bundled ASEAN demo data if the database holds no policy yet.")
+@click.option("--force", is_flag=True, help="Load even when the database already holds policies.")
+def data_demo(force: bool) -> None:
+    from tracker.models import Policy
+
+    with _database().session() as session:
+        count = session.scalar(select(func.count(Policy.id))) or 0
+    if count and not force:
+        click.echo(f"The database holds {count} policies; demo data not loaded.")
+        return
+    _load(DEMO_DATASET)
+
+
+@data_group.command("dump", help="Write every record to a dataset file ('-' for standard output).")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+def data_dump(path: Path) -> None:
+    from tracker.services.dataset import dump_dataset
+
+    with _database().session() as session:
+        data = dump_dataset(session, compiled=dt.date.today().isoformat())
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"{path}: cannot be written ({error})")
+    click.echo(f"Wrote {len(data['policies'])} policies, {len(data['events'])} events, "
+               f"{len(data['organisations'])} organisations and {len(data['topics'])} topics to {path}")

@@ -1,0 +1,66 @@
+"""Configuration: defaults, then instance/config.py, then TRACKER_* environment, then a test mapping."""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    # None means "instance/tracker.db", resolved once the instance folder is known.
+    "DATABASE_URL": None,
+    # None means "instance/search-index".
+    "SEARCH_INDEX_PATH": None,
+    "SQL_ECHO": False,
+    "PER_PAGE": 20,
+    "MAX_PER_PAGE": 100,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "JSON_SORT_KEYS": False,
+    # Static assets are fingerprinted, so they can be cached for a year.
+    "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
+}
+
+
+def instance_path_from_environment() -> str | None:
+    """``TRACKER_INSTANCE_PATH`` must be known before the Flask object exists."""
+    path = os.environ.get("TRACKER_INSTANCE_PATH")
+    return str(Path(path).resolve()) if path else None
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` in the documented order and resolve paths that depend on the instance folder."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("TRACKER")
+    if overrides:
+        app.config.from_mapping(overrides)
+
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'tracker.db'}"
+    if not app.config["SEARCH_INDEX_PATH"]:
+        app.config["SEARCH_INDEX_PATH"] = str(instance / "search-index")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(instance)
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """Read, or create once with mode 0600, a random key kept in the instance folder, never in the repo."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+    except OSError:
+        return secrets.token_hex(32)

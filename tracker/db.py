@@ -1,0 +1,104 @@
+"""Database plumbing: the declarative base, one engine per app, sessions and the unit of work."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import StaticPool
+
+# Deterministic constraint names: Alembic's batch mode on SQLite can only drop what it can name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+WRITE_OPTION = "tracker_write"
+
+
+class Base(DeclarativeBase):
+    """Base class of every model; its metadata carries the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make SQLite fit for a web server: WAL, a busy timeout, foreign keys, immediate write locks."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (below) emit BEGIN itself instead of pysqlite's implicit, deferred one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=FULL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred transaction that reads and then writes fails at once with "database is locked"
+        # when another writer holds the lock; BEGIN IMMEDIATE takes the write lock up front and so
+        # waits for busy_timeout instead. Reads keep a plain BEGIN so they never queue behind writes.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create the engine for ``url``; the only place in the project that creates engines."""
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+class Database:
+    """The app's database: an engine, and sessions that read or write through it."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+        self._bind: Engine | Connection = self.engine
+
+    def bind_to(self, connection: Connection | None) -> None:
+        """Route every new session through ``connection`` (tests wrap each test in one transaction)."""
+        self._bind = connection if connection is not None else self.engine
+
+    def session(self, *, write: bool = False) -> Session:
+        """A new session; ``write=True`` takes the write lock at BEGIN on SQLite."""
+        bind = self._bind
+        if isinstance(bind, Connection):
+            return Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        if write:
+            bind = bind.execution_options(**{WRITE_OPTION: True})
+        return Session(bind=bind, expire_on_commit=False, autoflush=False)
+
+    def dispose(self) -> None:
+        """Close pooled connections (after fork, at exit)."""
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit ``session`` once when the block succeeds, roll it back when it raises."""
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()

@@ -1,0 +1,54 @@
+"""Running Alembic from the application: upgrade, current revision, heads and drift."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, optionally bound to an open connection."""
+    config = Config(str(ALEMBIC_INI))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database behind ``engine`` to ``revision`` and commit."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database behind ``engine`` down to ``revision`` and commit."""
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+def heads() -> list[str]:
+    """The head revisions of the migration scripts (one, in a healthy tree)."""
+    return list(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def drift(engine: Engine) -> list:
+    """Differences between the models and the migrated schema (empty when they agree)."""
+    from tracker.db import Base
+    import tracker.models  # noqa: F401
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)

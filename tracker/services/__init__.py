@@ -1,0 +1,2 @@
+"""Domain services: typed functions that take the session first; they flush, never commit."""
+

@@ -1,0 +1,42 @@
+"""Domain errors raised by services and mapped to pages and JSON in one place (tracker.views.errors)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class DomainError(Exception):
+    """Base of the errors a caller can show to a user."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The record does not exist, or is not visible to this reader."""
+
+    status_code = 404
+
+
+class Invalid(DomainError):
+    """Input was rejected; ``errors`` maps each offending field or parameter to its message."""
+
+    status_code = 400
+
+    def __init__(self, message: str, errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = dict(errors or {})
+
+
+class Forbidden(DomainError):
+    """The actor may not do this."""
+
+    status_code = 403
+
+
+class Conflict(DomainError):
+    """The record changed since the caller read it."""
+
+    status_code = 409

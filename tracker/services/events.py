@@ -1,0 +1,74 @@
+"""Reading events: the list of forums and meetings and the full record of one."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from tracker.models import Event, EventOrganisation, EventTopic, Jurisdiction
+from tracker.services.errors import Invalid, NotFound
+from tracker.services.pagination import Page, PageRequest, check_page_in_range
+from tracker.services.policies import visible_states
+
+
+def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str, str]) -> tuple[str, ...]:
+    """Country codes asked for by ``country`` parameters.
+
+    Raises:
+        Invalid: naming the parameter when a code is unknown.
+    """
+    codes = [raw.strip() for raw in args.get("country", ()) if raw.strip()]
+    unknown = [code for code in codes if code not in countries]
+    if unknown:
+        raise Invalid("Some filters are not valid", {
+            "country": f"Unknown country '{unknown[0][:40]}'. Accepted values: {', '.join(countries)}"})
+    return tuple(dict.fromkeys(codes))
+
+
+def list_events(session: Session, request: PageRequest, *, countries: tuple[str, ...] = (),
+                include_unpublished: bool = False) -> Page[Event]:
+    """Events newest first, with jurisdiction, organisations and topics loaded (four queries).
+
+    Raises:
+        NotFound: when the page is past the last one.
+    """
+    condition = [Event.editorial_state.in_(visible_states(include_unpublished))]
+    if countries:
+        condition.append(Event.jurisdiction_code.in_(countries))
+    total = session.scalar(select(func.count(Event.id)).where(*condition)) or 0
+    check_page_in_range(request, total)
+    statement = (
+        select(Event).where(*condition)
+        .options(joinedload(Event.jurisdiction),
+                 selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
+                 selectinload(Event.topic_links))
+        .order_by(Event.starts_on.desc().nulls_last(), Event.key)
+        .limit(request.per_page).offset(request.offset)
+    )
+    return Page(session.scalars(statement).unique().all(), total, request.page, request.per_page)
+
+
+def get_event(session: Session, key: str, *, include_unpublished: bool = False) -> Event:
+    """One event with organisations, topics and sources.
+
+    Raises:
+        NotFound: when no visible event has this key.
+    """
+    statement = (
+        select(Event)
+        .where(Event.key == key, Event.editorial_state.in_(visible_states(include_unpublished)))
+        .options(joinedload(Event.jurisdiction),
+                 selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
+                 selectinload(Event.topic_links).joinedload(EventTopic.topic),
+                 selectinload(Event.sources))
+    )
+    event = session.scalars(statement).unique().one_or_none()
+    if event is None:
+        raise NotFound(f"There is no event with the key '{key[:120]}'.")
+    return event
+
+
+def jurisdiction_names(session: Session) -> dict[str, Jurisdiction]:
+    """Every jurisdiction by code, in display order (Lao PDR first)."""
+    return {j.code: j for j in session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}

@@ -1,0 +1,289 @@
+"""Reading policies: filters, lists, the full record, and the derived status fields."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from tracker.models import (Event, ForumLink, Jurisdiction, Policy, PolicyBody, PolicyRelation, PolicyTopic,
+                            PolicyVehicleClass, StatusChange, Topic)
+from tracker.models.types import PartialDate
+from tracker.models.vocab import ADOPTED_STATUSES, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
+from tracker.services.errors import Invalid, NotFound
+from tracker.services.pagination import Page, PageRequest, check_page_in_range
+
+PUBLIC_STATES = ("published",)
+STAFF_STATES = ("draft", "in_review", "published", "archived")
+
+# Sort name -> (label, ORDER BY clauses). Ties always break on the key so pages never overlap.
+SORTS = {
+    "latest": "Latest status change",
+    "adopted": "Date adopted",
+    "title": "Title",
+    "country": "Country",
+    "expiry": "Ending soonest",
+}
+
+
+def visible_states(include_unpublished: bool) -> tuple[str, ...]:
+    """Editorial states a reader may see."""
+    return STAFF_STATES if include_unpublished else PUBLIC_STATES
+
+
+@dataclass(frozen=True)
+class PolicyFilter:
+    """Filters shared by the policy list page, the country page and the API."""
+
+    countries: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    instruments: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    vehicle_classes: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    sort: str = "latest"
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.countries or self.statuses or self.instruments or self.topics
+                    or self.vehicle_classes or self.years)
+
+    def to_query(self) -> dict[str, list[str]]:
+        """The filter as query parameters (for links that keep it)."""
+        query: dict[str, list[str]] = {
+            "country": list(self.countries), "status": list(self.statuses),
+            "instrument": list(self.instruments), "topic": list(self.topics),
+            "vehicle_class": list(self.vehicle_classes), "year": [str(y) for y in self.years],
+        }
+        if self.sort != "latest":
+            query["sort"] = [self.sort]
+        return {name: values for name, values in query.items() if values}
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The values each filter accepts, read from the database where they live there."""
+
+    countries: Mapping[str, str]
+    topics: Mapping[str, str]
+    statuses: Mapping[str, str] = field(default_factory=lambda: LEGAL_STATUSES)
+    instruments: Mapping[str, str] = field(default_factory=lambda: INSTRUMENTS)
+    vehicle_classes: Mapping[str, str] = field(default_factory=lambda: VEHICLE_CLASSES)
+
+
+def filter_choices(session: Session) -> FilterChoices:
+    """Countries and topics as they stand in the database (two small queries)."""
+    countries = {j.code: j.name_en for j in session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
+    topics = {t.key: t.name_en for t in session.scalars(select(Topic).order_by(Topic.position))}
+    return FilterChoices(countries=countries, topics=topics)
+
+
+def _values(args: Mapping[str, Sequence[str]], name: str) -> list[str]:
+    return [raw.strip() for raw in args.get(name, ()) if raw.strip()]
+
+
+def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices) -> PolicyFilter:
+    """Build a PolicyFilter from query parameters (each may repeat to select several values).
+
+    Raises:
+        Invalid: naming every parameter whose value is not accepted.
+    """
+    errors: dict[str, str] = {}
+
+    def pick(name: str, allowed: Mapping[str, str], normalise=lambda v: v) -> tuple[str, ...]:
+        values = [normalise(v) for v in _values(args, name)]
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            errors[name] = (f"Unknown {name.replace('_', ' ')} '{unknown[0][:40]}'. "
+                            f"Accepted values: {', '.join(allowed)}")
+        return tuple(dict.fromkeys(values))
+
+    countries = pick("country", choices.countries)
+    statuses = pick("status", choices.statuses)
+    instruments = pick("instrument", choices.instruments)
+    topics = pick("topic", choices.topics)
+    vehicle_classes = pick("vehicle_class", choices.vehicle_classes)
+    years: list[int] = []
+    for raw in _values(args, "year"):
+        if raw.isascii() and raw.isdigit() and len(raw) == 4 and raw[0] != "0":
+            years.append(int(raw))
+        else:
+            errors["year"] = f"year must be a four-digit year such as 2023, not '{raw[:40]}'"
+    sort_values = _values(args, "sort")
+    sort = sort_values[-1] if sort_values else "latest"
+    if sort not in SORTS:
+        errors["sort"] = f"Unknown sort '{sort[:40]}'. Accepted values: {', '.join(SORTS)}"
+    if errors:
+        raise Invalid("Some filters are not valid", errors)
+    return PolicyFilter(countries, statuses, instruments, topics, vehicle_classes,
+                        tuple(dict.fromkeys(years)), sort)
+
+
+def _filtered(statement: Select, flt: PolicyFilter, states: tuple[str, ...]) -> Select:
+    statement = statement.where(Policy.editorial_state.in_(states))
+    if flt.countries:
+        statement = statement.where(Policy.jurisdiction_code.in_(flt.countries))
+    if flt.statuses:
+        statement = statement.where(Policy.legal_status.in_(flt.statuses))
+    if flt.instruments:
+        statement = statement.where(Policy.instrument.in_(flt.instruments))
+    if flt.years:
+        statement = statement.where(Policy.year.in_(flt.years))
+    if flt.topics:
+        statement = statement.where(Policy.id.in_(
+            select(PolicyTopic.policy_id).where(PolicyTopic.topic_key.in_(flt.topics))))
+    if flt.vehicle_classes:
+        statement = statement.where(Policy.id.in_(
+            select(PolicyVehicleClass.policy_id).where(PolicyVehicleClass.vehicle_class.in_(flt.vehicle_classes))))
+    return statement
+
+
+def _ordered(statement: Select, sort: str) -> Select:
+    if sort == "title":
+        return statement.order_by(func.lower(Policy.title_en), Policy.key)
+    if sort == "country":
+        return statement.join(Jurisdiction, Jurisdiction.code == Policy.jurisdiction_code).order_by(
+            Jurisdiction.position, Policy.status_changed_on.desc().nulls_last(), Policy.key)
+    if sort == "adopted":
+        return statement.order_by(Policy.adopted_on.desc().nulls_last(), Policy.key)
+    if sort == "expiry":
+        return statement.order_by(Policy.valid_to_end.asc().nulls_last(), Policy.key)
+    return statement.order_by(Policy.status_changed_on.desc().nulls_last(), Policy.key)
+
+
+def list_policies(session: Session, flt: PolicyFilter, request: PageRequest, *,
+                  include_unpublished: bool = False) -> Page[Policy]:
+    """One page of policies matching ``flt``, with jurisdiction and topics loaded (three queries).
+
+    Raises:
+        NotFound: when the page is past the last one.
+    """
+    states = visible_states(include_unpublished)
+    total = session.scalar(_filtered(select(func.count(Policy.id)), flt, states)) or 0
+    check_page_in_range(request, total)
+    statement = _ordered(_filtered(select(Policy), flt, states), flt.sort)
+    statement = statement.options(
+        joinedload(Policy.jurisdiction), selectinload(Policy.topic_links),
+    ).limit(request.per_page).offset(request.offset)
+    items = session.scalars(statement).unique().all()
+    return Page(items, total, request.page, request.per_page)
+
+
+def get_policy(session: Session, key: str, *, include_unpublished: bool = False) -> Policy:
+    """The full record of one policy with everything its page shows, in a fixed number of queries.
+
+    Raises:
+        NotFound: when no visible policy has this key.
+    """
+    statement = select(Policy).where(
+        Policy.key == key, Policy.editorial_state.in_(visible_states(include_unpublished)),
+    ).options(
+        joinedload(Policy.jurisdiction),
+        joinedload(Policy.issuer),
+        selectinload(Policy.topic_links).joinedload(PolicyTopic.topic),
+        selectinload(Policy.vehicle_class_links),
+        selectinload(Policy.bodies).joinedload(PolicyBody.organisation),
+        selectinload(Policy.sources),
+        selectinload(Policy.relations).joinedload(PolicyRelation.target).joinedload(Policy.jurisdiction),
+        selectinload(Policy.inverse_relations).joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction),
+        selectinload(Policy.status_changes),
+        selectinload(Policy.forum_links).joinedload(ForumLink.event),
+    )
+    policy = session.scalars(statement).unique().one_or_none()
+    if policy is None:
+        raise NotFound(f"There is no policy with the key '{key[:120]}'.")
+    return policy
+
+
+def visible_relations(policy: Policy, include_unpublished: bool = False) -> tuple[list, list]:
+    """Outgoing and incoming relations whose other end the reader may see."""
+    states = visible_states(include_unpublished)
+    outgoing = [r for r in policy.relations if r.target is None or r.target.editorial_state in states]
+    incoming = [r for r in policy.inverse_relations if r.policy.editorial_state in states]
+    return outgoing, incoming
+
+
+def visible_forum_links(links: Sequence[ForumLink], include_unpublished: bool = False,
+                        *, side: str = "event") -> list[ForumLink]:
+    """Forum links whose other end (``side``) the reader may see."""
+    states = visible_states(include_unpublished)
+    return [link for link in links if getattr(link, side).editorial_state in states]
+
+
+def latest_status_changes(session: Session, limit: int = 8, *, country: str | None = None,
+                          include_unpublished: bool = False) -> list[StatusChange]:
+    """The most recent dated status changes of visible policies, newest first (one query)."""
+    statement = (
+        select(StatusChange)
+        .join(StatusChange.policy)
+        .where(Policy.editorial_state.in_(visible_states(include_unpublished)),
+               StatusChange.effective_on.is_not(None))
+        .options(joinedload(StatusChange.policy).joinedload(Policy.jurisdiction))
+        .order_by(StatusChange.effective_on.desc(), StatusChange.id.desc())
+        .limit(limit)
+    )
+    if country:
+        statement = statement.where(Policy.jurisdiction_code == country)
+    return list(session.scalars(statement).unique())
+
+
+def upcoming_expiries(session: Session, today: dt.date, limit: int = 8, *, country: str | None = None,
+                      include_unpublished: bool = False) -> list[Policy]:
+    """Time-bound measures whose validity ends today or later, soonest first (one query)."""
+    statement = (
+        select(Policy)
+        .where(Policy.editorial_state.in_(visible_states(include_unpublished)),
+               Policy.valid_to_end >= today,
+               Policy.legal_status.not_in(("repealed", "withdrawn", "superseded", "expired")))
+        .options(joinedload(Policy.jurisdiction))
+        .order_by(Policy.valid_to_end, Policy.key)
+        .limit(limit)
+    )
+    if country:
+        statement = statement.where(Policy.jurisdiction_code == country)
+    return list(session.scalars(statement).unique())
+
+
+def status_counts(session: Session, *, include_unpublished: bool = False) -> dict[str, dict[str, int]]:
+    """Number of visible policies per jurisdiction and legal status (one query)."""
+    statement = (
+        select(Policy.jurisdiction_code, Policy.legal_status, func.count(Policy.id))
+        .where(Policy.editorial_state.in_(visible_states(include_unpublished)))
+        .group_by(Policy.jurisdiction_code, Policy.legal_status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for code, status, count in session.execute(statement):
+        counts.setdefault(code, {})[status] = count
+    return counts
+
+
+def policies_of_event(session: Session, event: Event, *, include_unpublished: bool = False) -> list[ForumLink]:
+    """Forum links of an event to visible policies, with each policy's jurisdiction (one query)."""
+    statement = (
+        select(ForumLink).join(ForumLink.policy)
+        .where(ForumLink.event_id == event.id,
+               Policy.editorial_state.in_(visible_states(include_unpublished)))
+        .options(joinedload(ForumLink.policy).joinedload(Policy.jurisdiction))
+        .order_by(ForumLink.role, Policy.title_en)
+    )
+    return list(session.scalars(statement).unique())
+
+
+def refresh_derived(policy: Policy) -> None:
+    """Recompute the fields derived from the status history and the validity window.
+
+    The current legal status is the last step of the timeline; ``adopted_on`` is the first dated step
+    into adoption or force; ``year`` is the year of adoption, else of the first dated step, else of
+    the start of validity.
+    """
+    changes = sorted(policy.status_changes, key=lambda change: change.position)
+    policy.legal_status = changes[-1].to_status if changes else "unknown"
+    dated = [change for change in changes if change.effective_on is not None]
+    policy.status_changed_on = dated[-1].effective_on if dated else None
+    adopted = next((c.effective_on for c in dated if c.to_status in ADOPTED_STATUSES), None)
+    policy.adopted_on = adopted
+    first: PartialDate | None = adopted or (dated[0].effective_on if dated else None) or policy.valid_from
+    policy.year = first.year if first else None
+    policy.valid_to_end = policy.valid_to.latest() if policy.valid_to else None

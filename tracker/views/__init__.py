@@ -1,0 +1,87 @@
+"""Blueprints and the web plumbing around them: sessions, errors, template helpers, security headers."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+from flask import Flask, Response, request, url_for
+
+from tracker.models.types import PartialDate
+from tracker.models import vocab
+from tracker.views.errors import register_error_handlers
+from tracker.views.support import close_db_session
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def register_views(app: Flask) -> None:
+    """Register every blueprint, the error handlers and what templates need."""
+    from tracker.views.api import bp as api_bp
+    from tracker.views.events import bp as events_bp
+    from tracker.views.pages import bp as pages_bp
+    from tracker.views.policies import bp as policies_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(policies_bp)
+    app.register_blueprint(events_bp)
+    app.register_blueprint(api_bp)
+    app.teardown_appcontext(close_db_session)
+    register_error_handlers(app)
+    _register_template_helpers(app)
+    app.after_request(_security_headers)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response
+
+
+def _register_template_helpers(app: Flask) -> None:
+    static_folder = Path(app.static_folder or "")
+    fingerprints: dict[str, str] = {}
+
+    def static_url(filename: str) -> str:
+        """URL of a static file with a content hash, so it can be cached for a year and still change."""
+        digest = fingerprints.get(filename)
+        if digest is None:
+            digest = hashlib.sha256((static_folder / filename).read_bytes()).hexdigest()[:12]
+            fingerprints[filename] = digest
+        return url_for("static", filename=filename, v=digest)
+
+    def pdate(value: PartialDate | dt.date | None, empty: str = "") -> str:
+        if value is None:
+            return empty
+        if isinstance(value, PartialDate):
+            return value.display()
+        return PartialDate(value.year, value.month, value.day).display()
+
+    def url_with(**changes) -> str:
+        """The current URL with some query parameters replaced (None removes one)."""
+        args = {name: request.args.getlist(name) for name in request.args}
+        for name, value in changes.items():
+            if value is None:
+                args.pop(name, None)
+            else:
+                args[name] = [str(value)]
+        return url_for(request.endpoint or "pages.home", **(request.view_args or {}), **args)
+
+    app.jinja_env.globals.update(
+        static_url=static_url, url_with=url_with, vocab=vocab,
+        LEGAL_STATUSES=vocab.LEGAL_STATUSES, INSTRUMENTS=vocab.INSTRUMENTS,
+        VEHICLE_CLASSES=vocab.VEHICLE_CLASSES, RELATION_TYPES=vocab.RELATION_TYPES,
+        FORUM_ROLES=vocab.FORUM_ROLES, SOURCE_KINDS=vocab.SOURCE_KINDS, BODY_ROLES=vocab.BODY_ROLES,
+        EVENT_KINDS=vocab.EVENT_KINDS, ORGANISATION_KINDS=vocab.ORGANISATION_KINDS,
+        CONFIDENCE_LEVELS=vocab.CONFIDENCE_LEVELS, EDITORIAL_STATES=vocab.EDITORIAL_STATES,
+    )
+    app.jinja_env.filters["pdate"] = pdate
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

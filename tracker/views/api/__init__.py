@@ -1,0 +1,76 @@
+"""The public JSON API under /api/v1: thin handlers over the same services as the pages."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from tracker.services import events as event_service
+from tracker.services import jurisdictions as jurisdiction_service
+from tracker.services import policies as policy_service
+from tracker.services.pagination import Page
+from tracker.views.api import serializers
+from tracker.views.api.openapi import openapi_document
+from tracker.views.policies import page_request
+from tracker.views.support import db_session, include_unpublished, query_args
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _page_json(page: Page, serialise) -> dict:
+    return {"items": [serialise(item) for item in page.items], "total": page.total, "page": page.page,
+            "per_page": page.per_page, "pages": page.pages}
+
+
+@bp.get("/policies")
+def policies():
+    session = db_session()
+    args = query_args()
+    flt = policy_service.parse_policy_filter(args, policy_service.filter_choices(session))
+    page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=include_unpublished())
+    return jsonify(_page_json(page, serializers.policy_summary_json))
+
+
+@bp.get("/policies/<key>")
+def policy(key: str):
+    staff = include_unpublished()
+    record = policy_service.get_policy(db_session(), key, include_unpublished=staff)
+    outgoing, incoming = policy_service.visible_relations(record, staff)
+    links = policy_service.visible_forum_links(record.forum_links, staff, side="event")
+    return jsonify(serializers.policy_json(record, outgoing, incoming, links))
+
+
+@bp.get("/events")
+def events():
+    session = db_session()
+    args = query_args()
+    countries = event_service.parse_event_filter(args, event_service.jurisdiction_names(session))
+    page = event_service.list_events(session, page_request(args), countries=countries,
+                                     include_unpublished=include_unpublished())
+    return jsonify(_page_json(page, serializers.event_summary_json))
+
+
+@bp.get("/events/<key>")
+def event(key: str):
+    session = db_session()
+    staff = include_unpublished()
+    record = event_service.get_event(session, key, include_unpublished=staff)
+    links = policy_service.policies_of_event(session, record, include_unpublished=staff)
+    return jsonify(serializers.event_json(record, links))
+
+
+@bp.get("/jurisdictions")
+def jurisdictions():
+    summaries = jurisdiction_service.list_jurisdictions(db_session(), include_unpublished=include_unpublished())
+    return jsonify({"items": [serializers.jurisdiction_json(s.jurisdiction, s.policy_count, s.event_count)
+                              for s in summaries]})
+
+
+@bp.get("/topics")
+def topics():
+    rows = jurisdiction_service.list_topics(db_session(), include_unpublished=include_unpublished())
+    return jsonify({"items": [serializers.topic_json(topic, count) for topic, count in rows]})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    choices = policy_service.filter_choices(db_session())
+    return jsonify(openapi_document(list(choices.countries), list(choices.topics)))

@@ -1,0 +1,61 @@
+"""The home page and the country pages."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, render_template
+
+from tracker.services import events as event_service
+from tracker.services import jurisdictions as jurisdiction_service
+from tracker.services import policies as policy_service
+from tracker.services.pagination import PageRequest
+from tracker.views.policies import page_request
+from tracker.views.support import db_session, include_unpublished, query_args
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def home():
+    session = db_session()
+    staff = include_unpublished()
+    summaries = jurisdiction_service.list_jurisdictions(session, include_unpublished=staff)
+    counts = policy_service.status_counts(session, include_unpublished=staff)
+    statuses = [s for s in policy_service.LEGAL_STATUSES if any(s in row for row in counts.values())]
+    return render_template(
+        "home.html",
+        summaries=summaries, counts=counts, statuses=statuses,
+        total=sum(sum(row.values()) for row in counts.values()),
+        latest=policy_service.latest_status_changes(session, 8, include_unpublished=staff),
+        expiries=policy_service.upcoming_expiries(session, dt.date.today(), 8, include_unpublished=staff),
+    )
+
+
+@bp.get("/countries")
+def countries():
+    summaries = jurisdiction_service.list_jurisdictions(db_session(), include_unpublished=include_unpublished())
+    return render_template("countries/list.html", summaries=summaries)
+
+
+@bp.get("/countries/<code>")
+def country(code: str):
+    session = db_session()
+    staff = include_unpublished()
+    jurisdiction = jurisdiction_service.get_jurisdiction(session, code)
+    choices = policy_service.filter_choices(session)
+    args = query_args()
+    args["country"] = [jurisdiction.code]
+    flt = policy_service.parse_policy_filter(args, choices)
+    page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=staff)
+    counts = policy_service.status_counts(session, include_unpublished=staff).get(jurisdiction.code, {})
+    events = event_service.list_events(session, PageRequest(1, 50), countries=(jurisdiction.code,),
+                                       include_unpublished=staff)
+    return render_template(
+        "countries/detail.html", jurisdiction=jurisdiction, page=page, flt=flt, choices=choices,
+        counts=counts, events=events.items,
+        organisations=jurisdiction_service.organisations_of(session, jurisdiction.code),
+        latest=policy_service.latest_status_changes(session, 5, country=jurisdiction.code,
+                                                    include_unpublished=staff),
+        expiries=policy_service.upcoming_expiries(session, dt.date.today(), 5, country=jurisdiction.code,
+                                                  include_unpublished=staff),
+    )

@@ -1,0 +1,38 @@
+"""Policy pages: the filtered list and the full record."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+
+from tracker.services import policies as policy_service
+from tracker.services.pagination import PageRequest
+from tracker.views.support import db_session, include_unpublished, query_args
+
+bp = Blueprint("policies", __name__, url_prefix="/policies")
+
+
+def page_request(args: dict[str, list[str]]) -> PageRequest:
+    """The page asked for by ``page`` and ``per_page`` (last value wins)."""
+    return PageRequest.parse(args.get("page", [None])[-1], args.get("per_page", [None])[-1],
+                             default=current_app.config["PER_PAGE"], maximum=current_app.config["MAX_PER_PAGE"])
+
+
+@bp.get("")
+def index():
+    session = db_session()
+    args = query_args()
+    choices = policy_service.filter_choices(session)
+    flt = policy_service.parse_policy_filter(args, choices)
+    page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=include_unpublished())
+    return render_template("policies/list.html", page=page, flt=flt, choices=choices, sorts=policy_service.SORTS)
+
+
+@bp.get("/<key>")
+def detail(key: str):
+    session = db_session()
+    staff = include_unpublished()
+    policy = policy_service.get_policy(session, key, include_unpublished=staff)
+    outgoing, incoming = policy_service.visible_relations(policy, staff)
+    return render_template(
+        "policies/detail.html", policy=policy, outgoing=outgoing, incoming=incoming,
+        forum_links=policy_service.visible_forum_links(policy.forum_links, staff, side="event"),
+    )
