@@ -201,7 +201,10 @@ def visible_relations(policy: Policy, include_unpublished: bool = False) -> tupl
     """Outgoing and incoming relations whose other end the reader may see."""
     states = visible_states(include_unpublished)
     outgoing = [r for r in policy.relations if r.target is None or r.target.editorial_state in states]
-    incoming = [r for r in policy.inverse_relations if r.policy.editorial_state in states]
+    # "related" is symmetric: when both records say so, show the link once.
+    related_targets = {r.target_id for r in outgoing if r.relation_type == "related"}
+    incoming = [r for r in policy.inverse_relations if r.policy.editorial_state in states
+                and not (r.relation_type == "related" and r.policy_id in related_targets)]
     return outgoing, incoming
 
 
