@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from tracker.db import unit_of_work
@@ -25,7 +26,7 @@ def _database():
     return current_app.extensions["tracker.db"]
 
 
-@click.group("db", help="Database schema.")
+@click.group("db", cls=AppGroup, help="Database schema.")
 def db_group() -> None:
     pass
 
@@ -48,7 +49,7 @@ def db_current() -> None:
     click.echo(migrate.current_revision(_database().engine) or "empty")
 
 
-@click.group("data", help="Load and dump the dataset (JSON in the format of the demo data).")
+@click.group("data", cls=AppGroup, help="Load and dump the dataset (JSON in the format of the demo data).")
 def data_group() -> None:
     pass
 

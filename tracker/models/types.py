@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_PARTIAL_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
 
@@ -20,7 +21,8 @@ class PartialDateError(ValueError):
     """Raised for text that is not a partial ISO date or names an impossible day."""
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True)
 class PartialDate:
     """A calendar date known to the year, the month or the day; never invents what is unknown."""
 
@@ -89,6 +91,12 @@ class PartialDate:
 
     def __str__(self) -> str:
         return self.isoformat()
+
+    def __lt__(self, other: object) -> bool:
+        # "2023" sorts before "2023-01" as its text does: an unknown part counts as zero.
+        if not isinstance(other, PartialDate):
+            return NotImplemented
+        return (self.year, self.month or 0, self.day or 0) < (other.year, other.month or 0, other.day or 0)
 
 
 class PartialDateType(TypeDecorator[PartialDate]):

@@ -190,7 +190,8 @@ def validate_dataset(data: Any, jurisdictions: set[str], existing_keys: dict[str
 
     keys: dict[str, set[str]] = {kind: set() for kind in ("topics", "organisations", "events", "policies")}
     raw_records = {kind: data.get(kind) or [] for kind in keys}
-    record_keys = {kind: [_record_key(problems, kind[:-1], i, record, keys[kind])
+    singular = {"topics": "topic", "organisations": "organisation", "events": "event", "policies": "policy"}
+    record_keys = {kind: [_record_key(problems, singular[kind], i, record, keys[kind])
                           for i, record in enumerate(raw_records[kind])] for kind in keys}
     known = {kind: keys[kind] | existing_keys.get(kind, set()) for kind in keys}
 

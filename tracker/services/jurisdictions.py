@@ -25,10 +25,10 @@ def list_jurisdictions(session: Session, *, include_unpublished: bool = False) -
     states = visible_states(include_unpublished)
     policy_counts = dict(session.execute(
         select(Policy.jurisdiction_code, func.count(Policy.id))
-        .where(Policy.editorial_state.in_(states)).group_by(Policy.jurisdiction_code)).tuples().all())
+        .where(Policy.editorial_state.in_(states)).group_by(Policy.jurisdiction_code)).all())
     event_counts = dict(session.execute(
         select(Event.jurisdiction_code, func.count(Event.id))
-        .where(Event.editorial_state.in_(states)).group_by(Event.jurisdiction_code)).tuples().all())
+        .where(Event.editorial_state.in_(states)).group_by(Event.jurisdiction_code)).all())
     return [JurisdictionSummary(j, policy_counts.get(j.code, 0), event_counts.get(j.code, 0))
             for j in session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))]
 
@@ -63,4 +63,4 @@ def list_topics(session: Session, *, include_unpublished: bool = False) -> list[
     )
     statement = (select(Topic, func.coalesce(counts.c.n, 0))
                  .outerjoin(counts, counts.c.topic_key == Topic.key).order_by(Topic.position))
-    return [(topic, count) for topic, count in session.execute(statement).tuples()]
+    return [(topic, count) for topic, count in session.execute(statement).all()]

@@ -1,0 +1,334 @@
+"""Throughput and latency of the tracker's HTML pages, compared with a bare Flask page of the same shape.
+
+Usage: .venv/bin/python bench/pages.py [--duration 8] [--connections 4] [--rounds 2] [--rows 20]
+
+The script builds a throwaway SQLite database with the demo data, starts two gunicorn servers (2 sync
+workers each): the tracker, and bench/bare_app.py, a Flask + Jinja page with the same layout and a
+table of the same size but no database. It then loads each page in turn: the bare page, the policy
+list, one policy record and the home page, each warmed up for a second then measured for --duration
+seconds with --connections concurrent clients. Pages are interleaved and the whole sequence repeated
+--rounds times; the table shows the median of the rounds, so background noise on a shared machine
+affects every page alike.
+
+How to read it: req/s is the throughput of the two workers together, p50 and p95 are latencies in
+milliseconds as seen by the client, and "% of bare" is each page's throughput relative to the bare
+page, which is roughly the ceiling for a Flask page on this machine. The target is at least 50% of
+the bare page for every page. It is reported for information only: the script fails (exit status 1)
+only when something breaks, such as a server that does not start or a response that is not 200.
+
+The load generator is wrk when it is installed, otherwise a Python one (threads and http.client),
+which is slower and shares the CPU with the servers, so its absolute numbers are lower; the ratios
+remain comparable. With --rows N the list page shows N policies (?per_page=N) and the bare page N rows.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+POLICY_KEY = "la-gov-resolution-08-2021-ev-policy"
+TARGET = 0.5
+STARTUP_TIMEOUT = 30.0
+
+WRK_SCRIPT = """\
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p95_us=%d non2xx=%d socket_errors=%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end
+"""
+WRK_RESULT = re.compile(r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p95_us=(\d+) "
+                        r"non2xx=(\d+) socket_errors=(\d+)")
+
+
+class BenchError(Exception):
+    """Something broke: a server did not start, a page did not answer 200, the load generator failed."""
+
+
+@dataclass
+class Page:
+    name: str
+    port: int
+    path: str
+    size: int = 0
+
+
+@dataclass
+class Sample:
+    rps: float
+    p50_ms: float
+    p95_ms: float
+
+
+# Servers and data -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_database(workdir: Path) -> dict[str, str]:
+    """Create the instance folder and database, migrate it and load the demo data; return the environment."""
+    env = dict(os.environ,
+               TRACKER_INSTANCE_PATH=str(workdir / "instance"),
+               TRACKER_DATABASE_URL=f"sqlite:///{workdir / 'tracker.db'}")
+    for command in (["db", "upgrade"], ["data", "demo"]):
+        result = subprocess.run([sys.executable, "-m", "flask", "--app", "tracker", *command],
+                                cwd=ROOT, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BenchError(f"flask {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    return env
+
+
+def start_gunicorn(app: str, port: int, env: dict[str, str], log: Path, chdir: Path) -> subprocess.Popen:
+    """Start gunicorn with 2 sync workers in its own session, so Ctrl+C reaches only this script."""
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
+               "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning", app]
+    with log.open("w") as handle:
+        return subprocess.Popen(command, cwd=chdir, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def wait_until_up(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn on port {port} exited with status {process.returncode}:\n"
+                             f"{log.read_text()}")
+        try:
+            fetch(port, "/")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise BenchError(f"gunicorn on port {port} did not answer within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def fetch(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def check(page: Page) -> None:
+    """Require a 200 and remember the size of the body."""
+    status, body = fetch(page.port, page.path)
+    if status != 200:
+        raise BenchError(f"{page.name}: GET {page.path} answered {status}:\n{body[:2000].decode(errors='replace')}")
+    page.size = len(body)
+
+
+# Load generators -------------------------------------------------------------------------------
+
+
+def run_wrk(page: Page, seconds: float, connections: int, script: Path) -> Sample:
+    url = f"http://127.0.0.1:{page.port}{page.path}"
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]
+    result = subprocess.run(command, capture_output=True, text=True)
+    match = WRK_RESULT.search(result.stdout)
+    if result.returncode != 0 or not match:
+        raise BenchError(f"wrk failed on {url}:\n{result.stdout}{result.stderr}")
+    requests, duration_us, p50_us, p95_us, non2xx, socket_errors = map(int, match.groups())
+    if non2xx:
+        raise BenchError(f"{page.name}: {non2xx} of {requests} responses were not 2xx under load")
+    if requests == 0:
+        raise BenchError(f"{page.name}: no request completed ({socket_errors} socket errors)")
+    return Sample(requests / (duration_us / 1e6), p50_us / 1000, p95_us / 1000)
+
+
+def run_python(page: Page, seconds: float, connections: int) -> Sample:
+    """Threads with one http.client connection each, reopened by http.client when the server closes it."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        mine: list[float] = []
+        connection = http.client.HTTPConnection("127.0.0.1", page.port, timeout=10)
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    connection.request("GET", page.path)
+                    response = connection.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException) as error:
+                    connection.close()
+                    with lock:
+                        failures.append(repr(error))
+                    continue
+                if response.status != 200:
+                    with lock:
+                        failures.append(f"status {response.status}")
+                    break
+                mine.append(time.perf_counter() - started)
+        finally:
+            connection.close()
+            with lock:
+                latencies.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if any(failure.startswith("status") for failure in failures) or not latencies:
+        raise BenchError(f"{page.name}: requests failed under load: {sorted(set(failures))[:5]}")
+    latencies.sort()
+    return Sample(len(latencies) / elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 95) * 1000)
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+# Report ----------------------------------------------------------------------------------------
+
+
+def report(pages: list[Page], results: dict[str, Sample], generator: str, args: argparse.Namespace) -> None:
+    bare = results[pages[0].name].rps
+    print()
+    print(f"Median of {args.rounds} round(s), {args.duration:g} s each, {args.connections} connections, "
+          f"load generator: {generator}, 2 gunicorn sync workers per server")
+    print()
+    header = f"{'page':<14}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'bytes':>9}  vs bare"
+    print(header)
+    print("-" * len(header))
+    for page in pages:
+        sample = results[page.name]
+        ratio = "baseline" if page is pages[0] else f"{sample.rps / bare:.0%} of bare"
+        print(f"{page.name:<14}{sample.rps:>9.0f}{sample.p50_ms:>9.1f}{sample.p95_ms:>9.1f}{page.size:>9}  {ratio}")
+
+    print()
+    width = 50
+    top = max(sample.rps for sample in results.values())
+    for page in pages:
+        rps = results[page.name].rps
+        bar = "█" * max(1, round(width * rps / top))
+        print(f"{page.name:<14}{bar:<{width}} {rps:.0f} req/s")
+
+    print()
+    below = [page.name for page in pages[1:] if results[page.name].rps < TARGET * bare]
+    verdict = "met" if not below else "not met by " + ", ".join(below)
+    print(f"Target: every page at least {TARGET:.0%} of the bare page's req/s ({TARGET * bare:.0f} req/s): {verdict}.")
+    print("(Information only: timings depend on the machine and never make this script fail.)")
+
+
+# Main ------------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8, help="seconds measured per page and round (default 8)")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the median is reported (default 2)")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up before each measurement (default 1)")
+    parser.add_argument("--rows", type=int, default=20, help="rows on the list page and the bare page (default 20)")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    servers: list[subprocess.Popen] = []
+    try:
+        print(f"Preparing the demo database in {workdir} ...", flush=True)
+        env = prepare_database(workdir)
+
+        tracker_port, bare_port = free_port(), free_port()
+        while bare_port == tracker_port:
+            bare_port = free_port()
+        print(f"Starting gunicorn: tracker on port {tracker_port}, bare page on port {bare_port} ...", flush=True)
+        tracker_log, bare_log = workdir / "tracker.log", workdir / "bare.log"
+        servers.append(start_gunicorn("tracker:create_app()", tracker_port, env, tracker_log, ROOT))
+        servers.append(start_gunicorn("bare_app:app", bare_port, env, bare_log, BENCH))
+        wait_until_up(servers[0], tracker_port, tracker_log)
+        wait_until_up(servers[1], bare_port, bare_log)
+
+        custom_rows = args.rows != 20
+        pages = [
+            Page("bare page", bare_port, f"/?rows={args.rows}" if custom_rows else "/"),
+            Page("list page", tracker_port, f"/policies?per_page={args.rows}" if custom_rows else "/policies"),
+            Page("policy page", tracker_port, f"/policies/{POLICY_KEY}"),
+            Page("home page", tracker_port, "/"),
+        ]
+        for page in pages:
+            check(page)
+            print(f"  {page.name:<12} GET {page.path}: 200, {page.size} bytes", flush=True)
+
+        if shutil.which("wrk"):
+            generator = "wrk"
+            script = workdir / "percentiles.lua"
+            script.write_text(WRK_SCRIPT)
+            load = functools.partial(run_wrk, connections=args.connections, script=script)
+        else:
+            generator = "python threads + http.client (wrk not found)"
+            load = functools.partial(run_python, connections=args.connections)
+        print(f"Load generator: {generator}", flush=True)
+
+        samples: dict[str, list[Sample]] = {page.name: [] for page in pages}
+        for round_number in range(1, args.rounds + 1):
+            for page in pages:
+                print(f"[round {round_number}/{args.rounds}] {page.name:<12} warm-up {args.warmup:g} s, "
+                      f"measuring {args.duration:g} s ... ", end="", flush=True)
+                if args.warmup > 0:
+                    load(page, args.warmup)
+                sample = load(page, args.duration)
+                samples[page.name].append(sample)
+                print(f"{sample.rps:.0f} req/s, p50 {sample.p50_ms:.1f} ms, p95 {sample.p95_ms:.1f} ms", flush=True)
+
+        results = {
+            name: Sample(statistics.median(s.rps for s in runs), statistics.median(s.p50_ms for s in runs),
+                         statistics.median(s.p95_ms for s in runs))
+            for name, runs in samples.items()
+        }
+        report(pages, results, generator, args)
+        return 0
+    except BenchError as error:
+        print(f"\nBenchmark aborted: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    finally:
+        for server in servers:
+            stop(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

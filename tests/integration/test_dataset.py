@@ -1,0 +1,176 @@
+"""Loading the dataset: idempotent by key, all-or-nothing, history appended, lossless round trip."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from tests.factories import event_record, load, policy_record
+from tracker.models import Event, Organisation, Policy, StatusChange, Topic
+from tracker.services.dataset import DatasetInvalid, dump_dataset, load_dataset
+from tracker.services.policies import get_policy
+
+
+def counts(session) -> dict[str, int]:
+    return {model.__name__: session.scalar(select(func.count()).select_from(model))
+            for model in (Policy, Event, Organisation, Topic, StatusChange)}
+
+
+def test_demo_data_is_loaded_with_every_record(session, demo_data):
+    assert counts(session)["Policy"] == len(demo_data["policies"])
+    assert counts(session)["Event"] == len(demo_data["events"])
+    assert counts(session)["StatusChange"] == sum(len(p["status_history"]) for p in demo_data["policies"])
+
+
+def test_loading_the_same_data_again_changes_nothing(session, demo_data):
+    before = counts(session)
+    versions = dict(session.execute(select(Policy.key, Policy.version)).all())
+    report = load_dataset(session, demo_data)
+    session.flush()
+    assert sum(report.created.values()) == 0
+    assert sum(report.updated.values()) == 0
+    assert report.unchanged["policies"] == len(demo_data["policies"])
+    assert counts(session) == before
+    assert dict(session.execute(select(Policy.key, Policy.version)).all()) == versions
+
+
+def test_a_changed_record_is_updated_and_its_history_appended_not_duplicated(session, demo_data):
+    data = copy.deepcopy(demo_data)
+    record = next(p for p in data["policies"] if p["key"] == "la-gov-resolution-08-2021-ev-policy")
+    steps_before = len(record["status_history"])
+    record["title_en"] = "Government resolution on electric vehicles (renamed)"
+    record["status"] = "in_force"
+    record["status_history"].append({"status": "in_force", "date": "2022-01-01", "note": "Now in force.",
+                                     "source_url": "https://example.org/in-force"})
+    report = load_dataset(session, data)
+    session.flush()
+    assert report.updated["policies"] == 1
+    assert report.unchanged["policies"] == len(data["policies"]) - 1
+    policy = get_policy(session, record["key"])
+    assert policy.title_en.endswith("(renamed)")
+    assert len(policy.status_changes) == steps_before + 1
+    assert policy.legal_status == "in_force"
+    assert policy.status_changes[-1].from_status == "adopted"
+    # A third load of the same file appends nothing more.
+    load_dataset(session, data)
+    session.flush()
+    session.expire_all()
+    assert len(get_policy(session, record["key"]).status_changes) == steps_before + 1
+
+
+def test_one_bad_record_writes_nothing_and_names_the_record_and_field(session, demo_data):
+    before = counts(session)
+    data = {"policies": [policy_record("good-one"),
+                         policy_record("bad-one", status_history=[{"status": "in_force", "date": "2023-02-30",
+                                                                   "note": None, "source_url": None}])],
+            "events": [event_record("new-forum")]}
+    with pytest.raises(DatasetInvalid) as caught:
+        load_dataset(session, data)
+    problems = [str(p) for p in caught.value.problems]
+    assert problems == ["policy 'bad-one': status_history[0].date: '2023-02-30' is not a day of the calendar"]
+    assert counts(session) == before
+
+
+@pytest.mark.parametrize("change, record, field", [
+    ({"country": "XX"}, "policy 'p1'", "country"),
+    ({"instrument": "edict"}, "policy 'p1'", "instrument"),
+    ({"title_en": ""}, "policy 'p1'", "title_en"),
+    ({"title_en": "x" * 501}, "policy 'p1'", "title_en"),
+    ({"issuer": "no-such-org"}, "policy 'p1'", "issuer"),
+    ({"topics": ["not_a_topic"]}, "policy 'p1'", "topics[0]"),
+    ({"valid_from": "2024-01-01", "valid_to": "2023"}, "policy 'p1'", "valid_to"),
+    ({"status": "repealed"}, "policy 'p1'", "status"),
+    ({"relations": [{"type": "amends", "target": "missing-policy", "target_reference": None}]},
+     "policy 'p1'", "relations[0].target"),
+    ({"forum_links": [{"event": "missing-event", "role": "discussed", "evidence": None, "source_url": None}]},
+     "policy 'p1'", "forum_links[0].event"),
+    ({"sources": [{"url": "javascript:alert(1)", "title": "x", "published": None, "kind": "news"}]},
+     "policy 'p1'", "sources[0].url"),
+    ({"key": "Not A Key"}, "policy[0]", "key"),
+])
+def test_invalid_fields_are_named(session, change, record, field):
+    with pytest.raises(DatasetInvalid) as caught:
+        load_dataset(session, {"policies": [policy_record("p1") | change]})
+    assert (record, field) in [(p.record, p.field) for p in caught.value.problems]
+
+
+def test_duplicate_keys_and_wrong_shapes_are_refused(session):
+    with pytest.raises(DatasetInvalid) as caught:
+        load_dataset(session, {"policies": [policy_record("twice"), policy_record("twice")]})
+    assert "is used by two records" in caught.value.message
+    for bad in ([], "text", {"policies": "x"}, {"policies": [42]}):
+        with pytest.raises(DatasetInvalid):
+            load_dataset(session, bad)
+
+
+def test_lao_emoji_and_markup_are_stored_as_given(session, client):
+    title = "<script>alert('x')</script> ລົດໄຟຟ້າ 🚗⚡"
+    load(session, policies=[policy_record("unicode-policy", title_en=title)])
+    session.commit()
+    assert get_policy(session, "unicode-policy").title_en == title
+    page = client.get("/policies/unicode-policy").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; ລົດໄຟຟ້າ 🚗⚡" in page
+
+
+def test_load_dump_load_is_lossless(session, demo_data):
+    dumped = dump_dataset(session, compiled="2026-01-01")
+    by_key = {p["key"]: p for p in dumped["policies"]}
+    for original in demo_data["policies"]:
+        record = by_key[original["key"]]
+        assert {name: record[name] for name in original} == original
+    events = {e["key"]: e for e in dumped["events"]}
+    for original in demo_data["events"]:
+        assert {name: events[original["key"]][name] for name in original} == original
+    assert dumped["topics"] == demo_data["topics"]
+    assert sorted(dumped["organisations"], key=lambda o: o["key"]) == sorted(
+        demo_data["organisations"], key=lambda o: o["key"])
+    # Loading the dump back changes nothing, and dumping again gives the same document.
+    report = load_dataset(session, json.loads(json.dumps(dumped)))
+    session.flush()
+    assert sum(report.updated.values()) == sum(report.created.values()) == 0
+    assert dump_dataset(session, compiled="2026-01-01") == dumped
+
+
+def test_loading_into_an_empty_database(session, demo_data):
+    for model in (StatusChange, Policy, Event):
+        session.execute(delete(model))
+    report = load_dataset(session, demo_data)
+    session.flush()
+    assert report.created["policies"] == len(demo_data["policies"])
+    assert report.created["events"] == len(demo_data["events"])
+
+
+def test_cli_load_reports_and_refuses_broken_files(runner, tmp_path, demo_data, session):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"policies": [policy_record("cli-policy")]}), encoding="utf-8")
+    result = runner.invoke(args=["data", "load", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "policies: 1 created, 0 updated, 0 unchanged" in result.output
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"policies": [', encoding="utf-8")
+    result = runner.invoke(args=["data", "load", str(broken)])
+    assert result.exit_code != 0
+    assert "not valid JSON" in result.output
+    assert "Traceback" not in result.output
+
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"policies": [policy_record("cli-bad", instrument="edict")]}), encoding="utf-8")
+    result = runner.invoke(args=["data", "load", str(invalid)])
+    assert result.exit_code != 0
+    assert "policy 'cli-bad': instrument: 'edict' is not one of" in result.output
+
+    result = runner.invoke(args=["data", "load", str(tmp_path / "missing.json")])
+    assert result.exit_code != 0 and "no such file" in result.output
+
+
+def test_cli_dump_writes_the_dataset_format(runner, tmp_path, demo_data):
+    target = tmp_path / "dump.json"
+    result = runner.invoke(args=["data", "dump", str(target)])
+    assert result.exit_code == 0, result.output
+    dumped = json.loads(target.read_text(encoding="utf-8"))
+    assert dumped["dataset"] == "asean-ev-policies"
+    assert len(dumped["policies"]) == len(demo_data["policies"])
