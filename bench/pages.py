@@ -145,7 +145,9 @@ def check(page: Page) -> None:
     """Require a 200 and remember the size of the body."""
     status, body = fetch(page.port, page.path)
     if status != 200:
-        raise BenchError(f"{page.name}: GET {page.path} answered {status}:\n{body[:2000].decode(errors='replace')}")
+        title = re.search(rb"<title>(.*?)</title>", body, re.S)
+        detail = (title.group(1) if title else body[:300]).decode(errors="replace").strip()
+        raise BenchError(f"{page.name}: GET {page.path} answered {status} ({detail})")
     page.size = len(body)
 
 
@@ -200,7 +202,7 @@ def run_python(page: Page, seconds: float, connections: int) -> Sample:
                 latencies.extend(mine)
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(connections)]
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -317,6 +319,10 @@ def main() -> int:
             for name, runs in samples.items()
         }
         report(pages, results, generator, args)
+        for name, log in (("tracker", tracker_log), ("bare page", bare_log)):
+            messages = log.read_text().strip()
+            if messages:
+                print(f"\nWarnings logged by the {name} server:\n{messages}")
         return 0
     except BenchError as error:
         print(f"\nBenchmark aborted: {error}", file=sys.stderr)

@@ -12,13 +12,17 @@ from tracker.services.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.policies import visible_states
 
 
-def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str, str]) -> tuple[str, ...]:
-    """Country codes asked for by ``country`` parameters.
+def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str, str], *,
+                       allow_empty: bool = True) -> tuple[str, ...]:
+    """Country codes asked for by ``country`` parameters (empty values mean "any" when allowed).
 
     Raises:
         Invalid: naming the parameter when a code is unknown.
     """
-    codes = [raw.strip() for raw in args.get("country", ()) if raw.strip()]
+    raw_codes = [raw.strip() for raw in args.get("country", ())]
+    if not allow_empty and any(not code for code in raw_codes):
+        raise Invalid("Some filters are not valid", {"country": "country must not be empty"})
+    codes = [code for code in raw_codes if code]
     unknown = [code for code in codes if code not in countries]
     if unknown:
         raise Invalid("Some filters are not valid", {

@@ -19,8 +19,15 @@ class PageRequest:
     per_page: int = 20
 
     @classmethod
-    def parse(cls, page: str | None, per_page: str | None, *, default: int, maximum: int) -> PageRequest:
-        """Validate ``page`` and ``per_page`` query values; raise Invalid naming the parameter."""
+    def parse(cls, page: str | None, per_page: str | None, *, default: int, maximum: int,
+              allow_empty: bool = True) -> PageRequest:
+        """Validate ``page`` and ``per_page`` query values; raise Invalid naming the parameter.
+
+        An empty value means the default when ``allow_empty``, and is refused otherwise.
+        """
+        if not allow_empty:
+            page = None if page is None else page or "empty"
+            per_page = None if per_page is None else per_page or "empty"
         errors = {}
         page_number = _positive_int(page, 1)
         if page_number is None:

@@ -80,12 +80,19 @@ def filter_choices(session: Session) -> FilterChoices:
     return FilterChoices(countries=countries, topics=topics)
 
 
-def _values(args: Mapping[str, Sequence[str]], name: str) -> list[str]:
-    return [raw.strip() for raw in args.get(name, ()) if raw.strip()]
+def _values(args: Mapping[str, Sequence[str]], name: str, allow_empty: bool = True) -> list[str]:
+    # HTML forms send "" for "any"; API clients get told that an empty value is no value.
+    values = [raw.strip() for raw in args.get(name, ())]
+    if not allow_empty and any(not value for value in values):
+        raise Invalid("Some filters are not valid", {name: f"{name} must not be empty"})
+    return [value for value in values if value]
 
 
-def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices) -> PolicyFilter:
+def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices, *,
+                        allow_empty: bool = True) -> PolicyFilter:
     """Build a PolicyFilter from query parameters (each may repeat to select several values).
+
+    Empty values mean "any" when ``allow_empty`` (HTML forms send them) and are refused otherwise.
 
     Raises:
         Invalid: naming every parameter whose value is not accepted.
@@ -93,7 +100,7 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
     errors: dict[str, str] = {}
 
     def pick(name: str, allowed: Mapping[str, str], normalise=lambda v: v) -> tuple[str, ...]:
-        values = [normalise(v) for v in _values(args, name)]
+        values = [normalise(v) for v in _values(args, name, allow_empty)]
         unknown = [v for v in values if v not in allowed]
         if unknown:
             errors[name] = (f"Unknown {name.replace('_', ' ')} '{unknown[0][:40]}'. "
@@ -106,12 +113,12 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
     topics = pick("topic", choices.topics)
     vehicle_classes = pick("vehicle_class", choices.vehicle_classes)
     years: list[int] = []
-    for raw in _values(args, "year"):
+    for raw in _values(args, "year", allow_empty):
         if raw.isascii() and raw.isdigit() and len(raw) == 4 and raw[0] != "0":
             years.append(int(raw))
         else:
             errors["year"] = f"year must be a four-digit year such as 2023, not '{raw[:40]}'"
-    sort_values = _values(args, "sort")
+    sort_values = _values(args, "sort", allow_empty)
     sort = sort_values[-1] if sort_values else "latest"
     if sort not in SORTS:
         errors["sort"] = f"Unknown sort '{sort[:40]}'. Accepted values: {', '.join(SORTS)}"

@@ -10,10 +10,11 @@ from tracker.views.support import db_session, include_unpublished, query_args
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 
 
-def page_request(args: dict[str, list[str]]) -> PageRequest:
+def page_request(args: dict[str, list[str]], *, allow_empty: bool = True) -> PageRequest:
     """The page asked for by ``page`` and ``per_page`` (last value wins)."""
     return PageRequest.parse(args.get("page", [None])[-1], args.get("per_page", [None])[-1],
-                             default=current_app.config["PER_PAGE"], maximum=current_app.config["MAX_PER_PAGE"])
+                             default=current_app.config["PER_PAGE"], maximum=current_app.config["MAX_PER_PAGE"],
+                             allow_empty=allow_empty)
 
 
 @bp.get("")

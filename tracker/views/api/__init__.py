@@ -24,8 +24,8 @@ def _page_json(page: Page, serialise) -> dict:
 def policies():
     session = db_session()
     args = query_args()
-    flt = policy_service.parse_policy_filter(args, policy_service.filter_choices(session))
-    page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=include_unpublished())
+    flt = policy_service.parse_policy_filter(args, policy_service.filter_choices(session), allow_empty=False)
+    page = policy_service.list_policies(session, flt, page_request(args, allow_empty=False), include_unpublished=include_unpublished())
     return jsonify(_page_json(page, serializers.policy_summary_json))
 
 
@@ -42,8 +42,9 @@ def policy(key: str):
 def events():
     session = db_session()
     args = query_args()
-    countries = event_service.parse_event_filter(args, event_service.jurisdiction_names(session))
-    page = event_service.list_events(session, page_request(args), countries=countries,
+    countries = event_service.parse_event_filter(args, event_service.jurisdiction_names(session),
+                                               allow_empty=False)
+    page = event_service.list_events(session, page_request(args, allow_empty=False), countries=countries,
                                      include_unpublished=include_unpublished())
     return jsonify(_page_json(page, serializers.event_summary_json))
 

@@ -1,0 +1,61 @@
+"""Every list page and list endpoint costs the same number of queries for 5 records as for 60."""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import event_record, load, policy_record
+
+LIST_URLS = [
+    "/policies?country=TL&per_page=100",
+    "/api/v1/policies?country=TL&per_page=100",
+    "/countries/TL?per_page=100",
+    "/events?country=TL&per_page=100",
+    "/api/v1/events?country=TL&per_page=100",
+    "/",
+    "/countries",
+    "/api/v1/jurisdictions",
+    "/api/v1/topics",
+]
+
+
+def seed(session, count: int) -> None:
+    """``count`` Timor-Leste policies and events, each with topics, bodies, sources, history and links."""
+    events = [event_record(f"qc-event-{i}") for i in range(count)]
+    policies = [policy_record(f"qc-policy-{i}", relations=[
+        {"type": "related", "target": f"qc-policy-{(i + 1) % count}", "target_reference": None}] if count > 1 else [],
+        forum_links=[{"event": f"qc-event-{i}", "role": "discussed", "evidence": None, "source_url": None}])
+        for i in range(count)]
+    load(session, events=events, policies=policies)
+    session.commit()
+
+
+def queries_for(client, count_queries, url: str) -> int:
+    count_queries.reset()
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return count_queries.count
+
+
+@pytest.mark.parametrize("url", LIST_URLS)
+def test_list_pages_run_a_constant_number_of_queries(client, session, count_queries, url):
+    seed(session, 5)
+    with_five = queries_for(client, count_queries, url)
+    load(session, events=[event_record(f"qc-more-event-{i}") for i in range(55)],
+         policies=[policy_record(f"qc-more-policy-{i}") for i in range(55)])
+    session.commit()
+    with_sixty = queries_for(client, count_queries, url)
+    assert with_five == with_sixty, count_queries.statements
+    assert with_sixty <= 15
+
+
+def test_a_policy_page_with_many_relations_costs_no_more_queries(client, session, count_queries):
+    seed(session, 3)
+    few = queries_for(client, count_queries, "/policies/qc-policy-0")
+    load(session, policies=[policy_record("qc-hub", relations=[
+        {"type": "related", "target": f"qc-policy-{i}", "target_reference": None} for i in range(3)],
+        sources=[{"url": f"https://example.org/{i}", "title": str(i), "published": None, "kind": "news"}
+                 for i in range(30)])])
+    session.commit()
+    many = queries_for(client, count_queries, "/policies/qc-hub")
+    assert few == many
+    assert queries_for(client, count_queries, "/api/v1/policies/qc-hub") == many
