@@ -98,10 +98,20 @@ def prepare_database(workdir: Path) -> dict[str, str]:
     return env
 
 
+def control_socket_options() -> list[str]:
+    """Gunicorn 25.1+ opens one control socket per user by default; the benchmark's servers need none."""
+    try:
+        from gunicorn.config import ControlSocketDisable  # noqa: F401
+    except ImportError:
+        return []
+    return ["--no-control-socket"]
+
+
 def start_gunicorn(app: str, port: int, env: dict[str, str], log: Path, chdir: Path) -> subprocess.Popen:
     """Start gunicorn with 2 sync workers in its own session, so Ctrl+C reaches only this script."""
     command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
-               "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning", app]
+               "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning",
+               *control_socket_options(), app]
     with log.open("w") as handle:
         return subprocess.Popen(command, cwd=chdir, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -226,6 +236,7 @@ def report(pages: list[Page], results: dict[str, Sample], generator: str, args: 
     print()
     print(f"Median of {args.rounds} round(s), {args.duration:g} s each, {args.connections} connections, "
           f"load generator: {generator}, 2 gunicorn sync workers per server")
+    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end of the run")
     print()
     header = f"{'page':<14}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'bytes':>9}  vs bare"
     print(header)
@@ -257,10 +268,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=8, help="seconds measured per page and round (default 8)")
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the median is reported (default 2)")
-    parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up before each measurement (default 1)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, the median is shown (default 2)")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up per measurement (default 1)")
     parser.add_argument("--rows", type=int, default=20, help="rows on the list page and the bare page (default 20)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.duration < 1 or args.warmup < 0 or args.connections < 1 or args.rounds < 1 or not 1 <= args.rows <= 100:
+        parser.error("need --duration >= 1, --warmup >= 0, --connections >= 1, --rounds >= 1, 1 <= --rows <= 100")
+    return args
 
 
 def main() -> int:
