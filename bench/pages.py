@@ -2,10 +2,12 @@
 
 Usage: .venv/bin/python bench/pages.py [--duration 8] [--connections 4] [--rounds 2] [--rows 20]
 
-The script builds a throwaway SQLite database with the demo data, starts two gunicorn servers (2 sync
-workers each): the tracker, and bench/bare_app.py, a Flask + Jinja page with the same layout and a
-table of the same size but no database. It then loads each page in turn: the bare page, the policy
-list, one policy record and the home page, each warmed up for a second then measured for --duration
+The script builds a throwaway SQLite database with the demo data, starts three gunicorn servers (2 sync
+workers each): the tracker; the tracker with its page cache turned off, so that every request queries
+the database and renders its template (what the first reader after each edit, and any rare URL,
+costs); and bench/bare_app.py, a Flask + Jinja page with the same layout and a table of the same size
+but no database. It then loads each page in turn: the bare page, the policy list, one policy record and
+the home page, from both trackers, each warmed up for a second then measured for --duration
 seconds with --connections concurrent clients. Pages are interleaved and the whole sequence repeated
 --rounds times; the table shows the median of the rounds, so background noise on a shared machine
 affects every page alike.
@@ -77,6 +79,15 @@ class Sample:
 
 
 # Servers and data -------------------------------------------------------------------------------
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def free_port() -> int:
@@ -238,13 +249,13 @@ def report(pages: list[Page], results: dict[str, Sample], generator: str, args: 
           f"load generator: {generator}, 2 gunicorn sync workers per server")
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end of the run")
     print()
-    header = f"{'page':<14}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'bytes':>9}  vs bare"
+    header = f"{'page':<18}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'bytes':>9}  vs bare"
     print(header)
     print("-" * len(header))
     for page in pages:
         sample = results[page.name]
         ratio = "baseline" if page is pages[0] else f"{sample.rps / bare:.0%} of bare"
-        print(f"{page.name:<14}{sample.rps:>9.0f}{sample.p50_ms:>9.1f}{sample.p95_ms:>9.1f}{page.size:>9}  {ratio}")
+        print(f"{page.name:<18}{sample.rps:>9.0f}{sample.p50_ms:>9.1f}{sample.p95_ms:>9.1f}{page.size:>9}  {ratio}")
 
     print()
     width = 50
@@ -252,7 +263,7 @@ def report(pages: list[Page], results: dict[str, Sample], generator: str, args: 
     for page in pages:
         rps = results[page.name].rps
         bar = "█" * max(1, round(width * rps / top))
-        print(f"{page.name:<14}{bar:<{width}} {rps:.0f} req/s")
+        print(f"{page.name:<18}{bar:<{width}} {rps:.0f} req/s")
 
     print()
     below = [page.name for page in pages[1:] if results[page.name].rps < TARGET * bare]
@@ -285,15 +296,19 @@ def main() -> int:
         print(f"Preparing the demo database in {workdir} ...", flush=True)
         env = prepare_database(workdir)
 
-        tracker_port, bare_port = free_port(), free_port()
-        while bare_port == tracker_port:
-            bare_port = free_port()
-        print(f"Starting gunicorn: tracker on port {tracker_port}, bare page on port {bare_port} ...", flush=True)
+        tracker_port, bare_port, rendering_port = distinct_free_ports(3)
+        print(f"Starting gunicorn: tracker on port {tracker_port}, tracker without page cache on port "
+              f"{rendering_port}, bare page on port {bare_port} ...", flush=True)
         tracker_log, bare_log = workdir / "tracker.log", workdir / "bare.log"
+        rendering_log = workdir / "tracker-rendering.log"
         servers.append(start_gunicorn("tracker:create_app()", tracker_port, env, tracker_log, ROOT))
+        # The same app with its page cache off: every request queries the database and renders.
+        servers.append(start_gunicorn("tracker:create_app()", rendering_port, env | {"TRACKER_PAGE_CACHE_SIZE": "0"},
+                                      rendering_log, ROOT))
         servers.append(start_gunicorn("bare_app:app", bare_port, env, bare_log, BENCH))
         wait_until_up(servers[0], tracker_port, tracker_log)
-        wait_until_up(servers[1], bare_port, bare_log)
+        wait_until_up(servers[1], rendering_port, rendering_log)
+        wait_until_up(servers[2], bare_port, bare_log)
 
         custom_rows = args.rows != 20
         pages = [
@@ -301,10 +316,14 @@ def main() -> int:
             Page("list page", tracker_port, f"/policies?per_page={args.rows}" if custom_rows else "/policies"),
             Page("policy page", tracker_port, f"/policies/{POLICY_KEY}"),
             Page("home page", tracker_port, "/"),
+            Page("list, rendered", rendering_port,
+                 f"/policies?per_page={args.rows}" if custom_rows else "/policies"),
+            Page("policy, rendered", rendering_port, f"/policies/{POLICY_KEY}"),
+            Page("home, rendered", rendering_port, "/"),
         ]
         for page in pages:
             check(page)
-            print(f"  {page.name:<12} GET {page.path}: 200, {page.size} bytes", flush=True)
+            print(f"  {page.name:<18} GET {page.path}: 200, {page.size} bytes", flush=True)
 
         if shutil.which("wrk"):
             generator = "wrk"
@@ -319,7 +338,7 @@ def main() -> int:
         samples: dict[str, list[Sample]] = {page.name: [] for page in pages}
         for round_number in range(1, args.rounds + 1):
             for page in pages:
-                print(f"[round {round_number}/{args.rounds}] {page.name:<12} warm-up {args.warmup:g} s, "
+                print(f"[round {round_number}/{args.rounds}] {page.name:<18} warm-up {args.warmup:g} s, "
                       f"measuring {args.duration:g} s ... ", end="", flush=True)
                 if args.warmup > 0:
                     load(page, args.warmup)
@@ -333,7 +352,8 @@ def main() -> int:
             for name, runs in samples.items()
         }
         report(pages, results, generator, args)
-        for name, log in (("tracker", tracker_log), ("bare page", bare_log)):
+        for name, log in (("tracker", tracker_log), ("tracker without page cache", rendering_log),
+                          ("bare page", bare_log)):
             messages = log.read_text().strip()
             if messages:
                 print(f"\nWarnings logged by the {name} server:\n{messages}")

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_INDEX_PATH": None,
     "SQL_ECHO": False,
     "PER_PAGE": 20,
+    # Rendered pages kept per process (0 turns the page cache off; ETags still work).
+    "PAGE_CACHE_SIZE": 512,
     "MAX_PER_PAGE": 100,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

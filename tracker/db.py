@@ -23,9 +23,15 @@ WRITE_OPTION = "tracker_write"
 
 
 class Base(DeclarativeBase):
-    """Base class of every model; its metadata carries the naming convention."""
+    """Base class of every model; its metadata carries the naming convention.
+
+    ``tracks_content``: whether a change to a row of the model changes what readers are shown (and so
+    must move the content version that page caches and ETags are keyed on). Models of private state,
+    such as accounts or deliveries, set it to False.
+    """
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    tracks_content = True
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,5 +1,6 @@
 """Every model of the tracker, imported here so relationships resolve and Alembic sees every table."""
 from tracker.db import Base
+from tracker.models.content_version import ContentVersion
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
 from tracker.models.reference import Jurisdiction, Organisation, Topic
@@ -7,7 +8,7 @@ from tracker.models.source import Source
 from tracker.models.types import PartialDate
 
 __all__ = [
-    "Base", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
+    "Base", "ContentVersion", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "Source",
     "StatusChange", "Topic",
 ]

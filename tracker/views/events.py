@@ -6,12 +6,14 @@ from flask import Blueprint, render_template
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.views.policies import page_request
+from tracker.views.cache import cached_page
 from tracker.views.support import db_session, include_unpublished, query_args
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
 
 @bp.get("")
+@cached_page
 def index():
     session = db_session()
     args = query_args()
@@ -23,6 +25,7 @@ def index():
 
 
 @bp.get("/<key>")
+@cached_page
 def detail(key: str):
     session = db_session()
     staff = include_unpublished()

@@ -10,12 +10,14 @@ from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
 from tracker.services.pagination import PageRequest
 from tracker.views.policies import page_request
+from tracker.views.cache import cached_page
 from tracker.views.support import db_session, include_unpublished, query_args
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
+@cached_page
 def home():
     session = db_session()
     staff = include_unpublished()
@@ -32,12 +34,14 @@ def home():
 
 
 @bp.get("/countries")
+@cached_page
 def countries():
     summaries = jurisdiction_service.list_jurisdictions(db_session(), include_unpublished=include_unpublished())
     return render_template("countries/list.html", summaries=summaries)
 
 
 @bp.get("/countries/<code>")
+@cached_page
 def country(code: str):
     session = db_session()
     staff = include_unpublished()

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, render_template
 
 from tracker.services import policies as policy_service
 from tracker.services.pagination import PageRequest
+from tracker.views.cache import cached_page
 from tracker.views.support import db_session, include_unpublished, query_args
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -18,6 +19,7 @@ def page_request(args: dict[str, list[str]], *, allow_empty: bool = True) -> Pag
 
 
 @bp.get("")
+@cached_page
 def index():
     session = db_session()
     args = query_args()
@@ -28,6 +30,7 @@ def index():
 
 
 @bp.get("/<key>")
+@cached_page
 def detail(key: str):
     session = db_session()
     staff = include_unpublished()

@@ -10,6 +10,7 @@ from tracker.services.pagination import Page
 from tracker.views.api import serializers
 from tracker.views.api.openapi import openapi_document
 from tracker.views.policies import page_request
+from tracker.views.cache import cached_page
 from tracker.views.support import db_session, include_unpublished, query_args
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -21,6 +22,7 @@ def _page_json(page: Page, serialise) -> dict:
 
 
 @bp.get("/policies")
+@cached_page
 def policies():
     session = db_session()
     args = query_args()
@@ -30,6 +32,7 @@ def policies():
 
 
 @bp.get("/policies/<key>")
+@cached_page
 def policy(key: str):
     staff = include_unpublished()
     record = policy_service.get_policy(db_session(), key, include_unpublished=staff)
@@ -39,6 +42,7 @@ def policy(key: str):
 
 
 @bp.get("/events")
+@cached_page
 def events():
     session = db_session()
     args = query_args()
@@ -50,6 +54,7 @@ def events():
 
 
 @bp.get("/events/<key>")
+@cached_page
 def event(key: str):
     session = db_session()
     staff = include_unpublished()
@@ -59,6 +64,7 @@ def event(key: str):
 
 
 @bp.get("/jurisdictions")
+@cached_page
 def jurisdictions():
     summaries = jurisdiction_service.list_jurisdictions(db_session(), include_unpublished=include_unpublished())
     return jsonify({"items": [serializers.jurisdiction_json(s.jurisdiction, s.policy_count, s.event_count)
@@ -66,12 +72,14 @@ def jurisdictions():
 
 
 @bp.get("/topics")
+@cached_page
 def topics():
     rows = jurisdiction_service.list_topics(db_session(), include_unpublished=include_unpublished())
     return jsonify({"items": [serializers.topic_json(topic, count) for topic, count in rows]})
 
 
 @bp.get("/openapi.json")
+@cached_page
 def openapi():
     choices = policy_service.filter_choices(db_session())
     return jsonify(openapi_document(list(choices.countries), list(choices.topics)))

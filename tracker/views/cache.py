@@ -1,0 +1,87 @@
+"""Rendered pages kept per process and keyed on the content version, with ETags for cheap revalidation.
+
+Readers far outnumber writers, and a page changes only when a transaction changes content (which
+moves the content version, see tracker.models.content_version). So a GET for an anonymous reader is
+answered from memory after one small query, and a browser that sends the page's ETag back gets a 304.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Response, current_app, make_response, request
+
+from tracker.models.content_version import current_content_version
+from tracker.views.support import db_session, include_unpublished
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    body: bytes
+    mimetype: str
+
+
+class PageCache:
+    """A small thread-safe LRU of rendered pages."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._pages: OrderedDict[str, CachedPage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedPage | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: str, page: CachedPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.max_entries:
+                self._pages.popitem(last=False)
+
+
+def _cache() -> PageCache:
+    cache = current_app.extensions.get("tracker.page_cache")
+    if cache is None:
+        cache = current_app.extensions["tracker.page_cache"] = PageCache(current_app.config["PAGE_CACHE_SIZE"])
+    return cache
+
+
+def cached_page(view: Callable) -> Callable:
+    """Serve a GET view from the page cache and answer conditional requests; staff see fresh pages."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.method not in ("GET", "HEAD") or include_unpublished():
+            return view(*args, **kwargs)
+        token, changed_at = current_content_version(db_session())
+        # "today" is part of the key: pages list the measures that have not expired yet.
+        key = "\x1f".join((token, dt.date.today().isoformat(), request.full_path, request.host_url))
+        etag = hashlib.sha256(key.encode()).hexdigest()[:20]
+        if request.if_none_match.contains(etag):
+            response = Response(status=304)
+        else:
+            use_cache = current_app.config["PAGE_CACHE_SIZE"] > 0
+            page = _cache().get(key) if use_cache else None
+            if page is not None:
+                response = Response(page.body, mimetype=page.mimetype)
+            else:
+                response = make_response(view(*args, **kwargs))
+                if use_cache and response.status_code == 200 and not response.direct_passthrough:
+                    _cache().put(key, CachedPage(response.get_data(), response.mimetype or "text/html"))
+        response.set_etag(etag)
+        response.last_modified = changed_at
+        # Revalidate every time: the ETag makes that a 304 when nothing changed.
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return wrapper
