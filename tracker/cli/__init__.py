@@ -18,8 +18,11 @@ DEMO_DATASET = Path(__file__).resolve().parent.parent / "data" / "asean-ev-polic
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``app.cli``."""
+    from tracker.cli.users import users_group
+
     app.cli.add_command(db_group)
     app.cli.add_command(data_group)
+    app.cli.add_command(users_group)
 
 
 def _database():

@@ -1,14 +1,16 @@
 """Every model of the tracker, imported here so relationships resolve and Alembic sees every table."""
 from tracker.db import Base
+from tracker.models.audit import AuditEntry
 from tracker.models.content_version import ContentVersion
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
 from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.source import Source
 from tracker.models.types import PartialDate
+from tracker.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "Base", "ContentVersion", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
+    "ApiToken", "AuditEntry", "Base", "ContentVersion", "LoginThrottle", "User", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "Source",
     "StatusChange", "Topic",
 ]

@@ -186,7 +186,10 @@ class StatusChange(Base):
     effective_on: Mapped[PartialDate | None] = mapped_column(PartialDateType)
     note: Mapped[str | None] = mapped_column(Text)
     evidence_url: Mapped[str | None] = mapped_column(String(2000))
-    recorded_by: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[str | None] = mapped_column(String(320))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Written when the change falls outside the transition table and a reviewer allowed it.
+    override_reason: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     policy: Mapped[Policy] = relationship(back_populates="status_changes", lazy="raise")

@@ -40,3 +40,12 @@ class Conflict(DomainError):
     """The record changed since the caller read it."""
 
     status_code = 409
+
+
+class StaleEdit(Conflict):
+    """An edit was based on an older version; ``changes`` says what others changed since."""
+
+    def __init__(self, message: str, current_version: int, changes: list | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.changes = changes or []

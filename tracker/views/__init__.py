@@ -9,7 +9,10 @@ from flask import Flask, Response, request, url_for
 
 from tracker.models.types import PartialDate
 from tracker.models import vocab
+from tracker.models.user import ROLES
+from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.errors import register_error_handlers
+from tracker.views.security import csrf, init_security
 from tracker.views.support import close_db_session
 
 CONTENT_SECURITY_POLICY = (
@@ -21,6 +24,7 @@ CONTENT_SECURITY_POLICY = (
 def register_views(app: Flask) -> None:
     """Register every blueprint, the error handlers and what templates need."""
     from tracker.views.api import bp as api_bp
+    from tracker.views.auth import bp as auth_bp
     from tracker.views.events import bp as events_bp
     from tracker.views.pages import bp as pages_bp
     from tracker.views.policies import bp as policies_bp
@@ -29,6 +33,10 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(policies_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    init_security(app)
+    # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
+    csrf.exempt(api_bp)
     app.teardown_appcontext(close_db_session)
     register_error_handlers(app)
     _register_template_helpers(app)
@@ -81,7 +89,20 @@ def _register_template_helpers(app: Flask) -> None:
         FORUM_ROLES=vocab.FORUM_ROLES, SOURCE_KINDS=vocab.SOURCE_KINDS, BODY_ROLES=vocab.BODY_ROLES,
         EVENT_KINDS=vocab.EVENT_KINDS, ORGANISATION_KINDS=vocab.ORGANISATION_KINDS,
         CONFIDENCE_LEVELS=vocab.CONFIDENCE_LEVELS, EDITORIAL_STATES=vocab.EDITORIAL_STATES,
+        ROLES=ROLES, can=has_permission, can_edit_record=can_edit_record,
     )
+    def combine_attrs(attrs: dict, field, has_hint) -> dict:
+        """A form control's attributes plus the ARIA links to its hint and error messages."""
+        combined = dict(attrs)
+        described = [f"{field.id}-hint"] if has_hint else []
+        if field.errors:
+            described += [f"{field.id}-error"]
+            combined["aria-invalid"] = "true"
+        if described:
+            combined["aria-describedby"] = " ".join(described)
+        return combined
+
     app.jinja_env.filters["pdate"] = pdate
+    app.jinja_env.filters["combine_attrs"] = combine_attrs
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -14,10 +14,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Response, current_app, make_response, request
+from flask import Response, current_app, make_response, request, session
 
 from tracker.models.content_version import current_content_version
-from tracker.views.support import db_session, include_unpublished
+from tracker.views.security import request_user
+from tracker.views.support import db_session
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,13 @@ def _cache() -> PageCache:
 
 
 def cached_page(view: Callable) -> Callable:
-    """Serve a GET view from the page cache and answer conditional requests; staff see fresh pages."""
+    """Serve a GET view from the page cache and answer conditional requests (anonymous readers only)."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        if request.method not in ("GET", "HEAD") or include_unpublished():
+        # Only anonymous readers share pages: a signed-in page carries its user's name and forms, and a
+        # pending flash message belongs to one browser.
+        if request.method not in ("GET", "HEAD") or request_user() is not None or session.get("_flashes"):
             return view(*args, **kwargs)
         token, changed_at = current_content_version(db_session())
         # "today" is part of the key: pages list the measures that have not expired yet.

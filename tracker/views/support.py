@@ -39,4 +39,7 @@ def wants_json() -> bool:
 
 def include_unpublished() -> bool:
     """Whether the reader may see drafts and records in review (staff only; anonymous readers never)."""
-    return False
+    from tracker.services.permissions import has_permission
+    from tracker.views.security import request_user
+
+    return has_permission(request_user(), "read_unpublished")

@@ -1,0 +1,536 @@
+"""Changing records: create and edit policies and events, status changes, publication, forum links.
+
+Every change is validated whole before anything is written, checked against the version the editor
+read, and written to the audit trail field by field in the same transaction. Services flush; the
+caller commits once.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.models import AuditEntry, Event, Jurisdiction, Organisation, Policy, StatusChange, Topic, User
+from tracker.models.types import PartialDate, PartialDateError, utcnow
+from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
+from tracker.services import dataset
+from tracker.services.errors import Forbidden, Invalid, NotFound, StaleEdit
+from tracker.services.permissions import can_edit_record, has_permission, require
+from tracker.services.policies import refresh_derived
+
+# Fields of the dataset format an edit may change; status and history change only through status
+# changes, the editorial state only through publication.
+POLICY_FIELDS = ("country", "title_en", "title_lo", "title_local", "reference", "instrument", "issuer",
+                 "other_bodies", "topics", "vehicle_classes", "valid_from", "valid_to", "summary_en",
+                 "summary_lo", "relations", "forum_links", "sources", "confidence", "conflicts")
+EVENT_FIELDS = ("name_en", "name_lo", "kind", "country", "starts_on", "ends_on", "date_note", "venue",
+                "organisers", "funders", "partners", "topics", "summary_en", "summary_lo", "sources")
+
+# The legal status table: from each status, the statuses an instrument normally moves to. Recording
+# the same status again (new evidence for it) is always allowed. Anything else needs a reviewer and a
+# written reason.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "proposed": frozenset({"drafting", "consultation", "adopted", "withdrawn"}),
+    "drafting": frozenset({"consultation", "adopted", "withdrawn"}),
+    "consultation": frozenset({"drafting", "adopted", "withdrawn"}),
+    "adopted": frozenset({"in_force", "suspended", "superseded", "repealed"}),
+    "in_force": frozenset({"suspended", "expired", "superseded", "repealed"}),
+    "suspended": frozenset({"in_force", "expired", "superseded", "repealed"}),
+    "expired": frozenset(),
+    "superseded": frozenset(),
+    "repealed": frozenset(),
+    "withdrawn": frozenset(),
+    "unknown": frozenset(LEGAL_STATUSES) - {"unknown"},
+}
+
+# Editorial workflow: from each state, the states a record may move to, and the permission needed.
+EDITORIAL_TRANSITIONS: dict[str, dict[str, str]] = {
+    "draft": {"in_review": "submit_for_review", "published": "publish"},
+    "in_review": {"draft": "submit_for_review", "published": "publish"},
+    "published": {"archived": "publish", "draft": "publish"},
+    "archived": {"published": "publish", "draft": "publish"},
+}
+
+
+def transition_allowed(previous: str | None, new: str) -> bool:
+    """Whether moving from ``previous`` (None: first step) to ``new`` is in the transition table."""
+    return previous is None or previous == new or new in TRANSITIONS[previous]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading and describing records
+
+
+def _policy_for_edit(session: Session, key: str) -> Policy:
+    policy = session.scalars(select(Policy).where(Policy.key == key).options(
+        selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
+        selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
+        selectinload(Policy.forum_links))).one_or_none()
+    if policy is None:
+        raise NotFound(f"There is no policy with the key '{key[:120]}'.")
+    return policy
+
+
+def _event_for_edit(session: Session, key: str) -> Event:
+    event = session.scalars(select(Event).where(Event.key == key).options(
+        selectinload(Event.organisation_links), selectinload(Event.topic_links),
+        selectinload(Event.sources))).one_or_none()
+    if event is None:
+        raise NotFound(f"There is no event with the key '{key[:120]}'.")
+    return event
+
+
+class _Keys:
+    """Keys of every referenceable record, read once per change (small tables, one query each)."""
+
+    def __init__(self, session: Session) -> None:
+        self.org_ids = dict(session.execute(select(Organisation.key, Organisation.id)).all())
+        self.event_ids = dict(session.execute(select(Event.key, Event.id)).all())
+        self.policy_ids = dict(session.execute(select(Policy.key, Policy.id)).all())
+        self.topics = set(session.scalars(select(Topic.key)))
+        self.jurisdictions = set(session.scalars(select(Jurisdiction.code)))
+
+    def known(self) -> dict[str, set[str]]:
+        return {"organisations": set(self.org_ids), "events": set(self.event_ids),
+                "policies": set(self.policy_ids), "topics": self.topics}
+
+    def by_id(self, mapping: dict[str, int]) -> dict[int, str]:
+        return {value: key for key, value in mapping.items()}
+
+
+def policy_record(session: Session, policy: Policy, keys: _Keys | None = None) -> dict[str, Any]:
+    """The policy in the dataset format (the shape of the API's write bodies)."""
+    keys = keys or _Keys(session)
+    return dataset.policy_to_record(policy, keys.by_id(keys.org_ids), keys.by_id(keys.event_ids),
+                                    keys.by_id(keys.policy_ids))
+
+
+def event_record(session: Session, event: Event, keys: _Keys | None = None) -> dict[str, Any]:
+    """The event in the dataset format."""
+    keys = keys or _Keys(session)
+    return dataset.event_to_record(event, keys.by_id(keys.org_ids))
+
+
+def _problems_to_invalid(problems: list[dataset.DatasetProblem]) -> Invalid:
+    errors: dict[str, str] = {}
+    for problem in problems:
+        errors.setdefault(problem.field, problem.message)
+    return Invalid("Some fields are not valid.", errors)
+
+
+def _reject_unknown_fields(data: Mapping[str, Any], allowed: tuple[str, ...], also: tuple[str, ...] = ()) -> None:
+    unknown = [name for name in data if name not in allowed and name not in also]
+    if unknown:
+        raise Invalid("Some fields are not known.",
+                      {name[:60]: "This field does not exist or cannot be changed here." for name in unknown})
+
+
+def slugify(text: str, *, prefix: str = "") -> str:
+    """A key from a title: lower-case ASCII letters, digits and dashes (Lao titles give no letters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = "-".join(part for part in (prefix.lower(), slug[:80].strip("-")) if part)
+    return slug or "record"
+
+
+def _unique_key(base: str, taken: set[str]) -> str:
+    key, number = base, 2
+    while key in taken:
+        key = f"{base[:110]}-{number}"
+        number += 1
+    return key
+
+
+def _check_version(entity_type: str, record: Policy | Event, expected: int | None,
+                   session: Session) -> None:
+    if expected is None or expected == record.version:
+        return
+    changes = session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record.id,
+        AuditEntry.version > expected).order_by(AuditEntry.id)).all()
+    raise StaleEdit(f"This record was changed by someone else since you opened it (you edited version "
+                    f"{expected}; it is now at version {record.version}).", record.version, list(changes))
+
+
+def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
+    """Flush; an UPDATE that matched no row means another transaction changed the record first."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleEdit("This record was changed by someone else at the same moment; reload it and "
+                        "apply your change again.", -1)
+
+
+def _audit(session: Session, entity_type: str, record: Policy | Event, action: str, actor: User | None,
+           changes: list[tuple[str | None, Any, Any]], *, reason: str | None = None,
+           details: dict | None = None) -> None:
+    now = utcnow()
+    label = actor.email if actor is not None else "command line"
+    for field, old, new in changes:
+        session.add(AuditEntry(entity_type=entity_type, entity_id=record.id, entity_key=record.key,
+                               version=record.version, action=action, field=field, old_value=old,
+                               new_value=new, details=details, reason=reason,
+                               actor_id=actor.id if actor is not None else None, actor_label=label,
+                               created_at=now))
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str, ...]) -> list[tuple]:
+    return [(name, before.get(name), after.get(name)) for name in fields if before.get(name) != after.get(name)]
+
+
+def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors[field] = "This field is required."
+        return None
+    if not isinstance(value, str):
+        errors[field] = "Must be text."
+        return None
+    if len(value) > max_length:
+        errors[field] = f"At most {max_length} characters (this is {len(value)})."
+        return None
+    return value.strip()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Policies
+
+
+def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Policy:
+    """Create a draft policy from a record in the dataset format (``key`` optional: made from the title).
+
+    The first status step is ``status`` (default "proposed") effective ``status_effective_on``.
+
+    Raises:
+        Forbidden: the actor may not edit. Invalid: names each field that is wrong.
+    """
+    require(actor, "edit")
+    if not isinstance(data, Mapping):
+        raise Invalid("The policy must be a JSON object.", {"body": "Send a JSON object."})
+    _reject_unknown_fields(data, POLICY_FIELDS, ("key", "status", "status_effective_on", "status_note",
+                                                 "status_evidence_url"))
+    keys = _Keys(session)
+    key = data.get("key")
+    if key is None and isinstance(data.get("title_en"), str) and data["title_en"].strip():
+        key = _unique_key(slugify(data["title_en"], prefix=str(data.get("country") or "")),
+                          set(keys.policy_ids))
+    if key in keys.policy_ids:
+        raise Invalid("The key is taken.", {"key": f"A policy with the key '{key}' already exists."})
+    raw = {name: data.get(name) for name in POLICY_FIELDS}
+    for name in ("other_bodies", "topics", "vehicle_classes", "relations", "forum_links", "sources", "conflicts"):
+        raw[name] = raw[name] if raw[name] is not None else []
+    status = data.get("status") or "proposed"
+    raw.update(key=key, status=status, editorial_state="draft", status_history=[{
+        "status": status, "date": data.get("status_effective_on"),
+        "note": data.get("status_note") or None, "source_url": data.get("status_evidence_url") or None}])
+    problems: list[dataset.DatasetProblem] = []
+    record = dataset._validate_policy(dataset._Checker(problems, "policy", raw), key if isinstance(key, str) else "",
+                                      keys.jurisdictions, keys.known())
+    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key):
+        problems.append(dataset.DatasetProblem("policy", "key", "Use lower-case letters, digits and dashes "
+                                               "(at most 120), starting and ending with a letter or digit."))
+    if problems:
+        raise _problems_to_invalid([_rename_status_problem(p) for p in problems])
+
+    policy = Policy(key=key, topic_links=[], vehicle_class_links=[], bodies=[], sources=[], relations=[],
+                    status_changes=[], forum_links=[])
+    session.add(policy)
+    dataset.apply_policy(policy, record, keys.org_ids)
+    session.flush()
+    dataset.apply_policy_links(policy, record, keys.policy_ids | {key: policy.id}, keys.event_ids)
+    step = record["status_history"][0]
+    policy.status_changes.append(StatusChange(
+        position=1, from_status=None, to_status=step["status"], effective_on=step["date"], note=step["note"],
+        evidence_url=step["source_url"], recorded_by=actor.email, recorded_by_id=actor.id, recorded_at=utcnow()))
+    refresh_derived(policy)
+    _flush(session, "policy", policy)
+    after = policy_record(session, policy, keys)
+    _audit(session, "policy", policy, "create", actor,
+           [(name, None, after[name]) for name in POLICY_FIELDS + ("status",) if after[name] not in (None, [])])
+    session.flush()
+    return policy
+
+
+def _rename_status_problem(problem: dataset.DatasetProblem) -> dataset.DatasetProblem:
+    field = {"status_history[0].date": "status_effective_on", "status_history[0].note": "status_note",
+             "status_history[0].source_url": "status_evidence_url",
+             "status_history[0].status": "status"}.get(problem.field, problem.field)
+    return dataset.DatasetProblem(problem.record, field, problem.message)
+
+
+def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor: User | None,
+                  expected_version: int | None, *, action: str = "update", reason: str | None = None) -> Policy:
+    """Change some fields of a policy (fields absent from ``changes`` keep their value).
+
+    Raises:
+        NotFound. Forbidden: the actor may not edit this record. StaleEdit: ``expected_version`` is old.
+        Invalid: names each field that is wrong.
+    """
+    if not isinstance(changes, Mapping):
+        raise Invalid("The changes must be a JSON object.", {"body": "Send a JSON object."})
+    policy = _policy_for_edit(session, key)
+    if not can_edit_record(actor, policy.editorial_state):
+        raise Forbidden("You may not edit this record: editors edit drafts and records in review; "
+                        "a reviewer edits published records.")
+    _check_version("policy", policy, expected_version, session)
+    _reject_unknown_fields(changes, POLICY_FIELDS)
+    keys = _Keys(session)
+    before = policy_record(session, policy, keys)
+    merged = before | dict(changes)
+    problems: list[dataset.DatasetProblem] = []
+    record = dataset._validate_policy(dataset._Checker(problems, "policy", merged), key, keys.jurisdictions,
+                                      keys.known())
+    if problems:
+        raise _problems_to_invalid(problems)
+    dataset.apply_policy(policy, record, keys.org_ids)
+    dataset.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
+    refresh_derived(policy)
+    _flush(session, "policy", policy)
+    after = policy_record(session, policy, keys)
+    _audit(session, "policy", policy, action, actor, _diff(before, after, POLICY_FIELDS), reason=reason)
+    session.flush()
+    return policy
+
+
+def add_forum_link(session: Session, key: str, link: Mapping[str, Any], actor: User,
+                   expected_version: int | None = None) -> Policy:
+    """Link the policy to an event with a role, evidence and source.
+
+    Raises:
+        NotFound, Forbidden, StaleEdit, Invalid (unknown event, role, or the same link twice).
+    """
+    policy = _policy_for_edit(session, key)
+    keys = _Keys(session)
+    links = policy_record(session, policy, keys)["forum_links"]
+    new = {"event": link.get("event"), "role": link.get("role"), "evidence": link.get("evidence") or None,
+           "source_url": link.get("source_url") or None}
+    return update_policy(session, key, {"forum_links": links + [new]}, actor, expected_version,
+                         action="forum_link_add")
+
+
+def remove_forum_link(session: Session, key: str, event_key: str, role: str, actor: User,
+                      expected_version: int | None = None) -> Policy:
+    """Remove the link of the policy to ``event_key`` with ``role``.
+
+    Raises:
+        NotFound: no such policy or link. Forbidden, StaleEdit.
+    """
+    policy = _policy_for_edit(session, key)
+    links = policy_record(session, policy)["forum_links"]
+    kept = [link for link in links if not (link["event"] == event_key and link["role"] == role)]
+    if len(kept) == len(links):
+        raise NotFound("This policy has no such forum link.")
+    return update_policy(session, key, {"forum_links": kept}, actor, expected_version,
+                         action="forum_link_remove")
+
+
+def change_status(session: Session, key: str, data: Mapping[str, Any], actor: User,
+                  expected_version: int | None = None) -> StatusChange:
+    """Record a legal status change: ``status``, ``effective_on`` (partial date, optional), ``note``,
+    ``evidence_url``, and ``reason`` (needed, with a reviewer, outside the transition table).
+
+    A back-dated change takes its place in the timeline by effective date; the current status is the
+    last step of the timeline.
+
+    Raises:
+        NotFound, Forbidden, StaleEdit, Invalid: names each field that is wrong.
+    """
+    require(actor, "edit")
+    if not isinstance(data, Mapping):
+        raise Invalid("The status change must be a JSON object.", {"body": "Send a JSON object."})
+    _reject_unknown_fields(data, ("status", "effective_on", "note", "evidence_url", "reason", "version"))
+    policy = _policy_for_edit(session, key)
+    _check_version("policy", policy, expected_version, session)
+
+    errors: dict[str, str] = {}
+    status = data.get("status")
+    if status not in LEGAL_STATUSES:
+        errors["status"] = f"Choose one of: {', '.join(LEGAL_STATUSES)}."
+    effective_on: PartialDate | None = None
+    raw_date = data.get("effective_on")
+    if raw_date not in (None, ""):
+        if not isinstance(raw_date, str):
+            errors["effective_on"] = "Give a date as YYYY, YYYY-MM or YYYY-MM-DD."
+        else:
+            try:
+                effective_on = PartialDate.parse(raw_date)
+            except PartialDateError as error:
+                errors["effective_on"] = str(error)
+    note = _text(data.get("note"), "note", errors, max_length=5000)
+    reason = _text(data.get("reason"), "reason", errors, max_length=5000)
+    checker = dataset._Checker([], "status", {})
+    evidence_url = checker.url("", value=data.get("evidence_url") or None, label="evidence_url")
+    for problem in checker.problems:
+        errors["evidence_url"] = problem.message
+    if errors:
+        raise Invalid("Some fields are not valid.", errors)
+
+    timeline = sorted(policy.status_changes, key=lambda change: change.position)
+    index = len(timeline)
+    if effective_on is not None:
+        index = next((i for i, change in enumerate(timeline)
+                      if change.effective_on is not None and change.effective_on > effective_on), len(timeline))
+    previous = timeline[index - 1].to_status if index > 0 else None
+    following = timeline[index].to_status if index < len(timeline) else None
+    in_table = transition_allowed(previous, status) and (following is None or transition_allowed(status, following))
+    if not in_table:
+        described = f"from {LEGAL_STATUSES[previous] if previous else 'nothing'} to {LEGAL_STATUSES[status]}"
+        if following is not None:
+            described += f" (followed by {LEGAL_STATUSES[following]})"
+        if not has_permission(actor, "override_transition"):
+            raise Forbidden(f"A change {described} is outside the transition table: a reviewer must record it, "
+                            "with a reason.")
+        if not reason:
+            raise Invalid("A reason is needed.", {"reason": f"A change {described} is outside the transition "
+                                                            "table: say why it is right."})
+
+    old_status = policy.legal_status
+    change = StatusChange(to_status=status, effective_on=effective_on, note=note, evidence_url=evidence_url,
+                          recorded_by=actor.email, recorded_by_id=actor.id, recorded_at=utcnow(),
+                          override_reason=None if in_table else reason, position=0)
+    timeline.insert(index, change)
+    # Renumber in two steps so the unique (policy, position) never sees two rows on one number.
+    for number, step in enumerate(timeline, start=1):
+        step.position = -number
+    policy.status_changes.append(change)
+    session.flush()
+    previous_status = None
+    for number, step in enumerate(timeline, start=1):
+        step.position = number
+        step.from_status = previous_status
+        previous_status = step.to_status
+    refresh_derived(policy)
+    _flush(session, "policy", policy)
+    _audit(session, "policy", policy, "status_change", actor, [("legal_status", old_status, policy.legal_status)],
+           reason=reason, details={"status": status, "effective_on": effective_on.isoformat() if effective_on else None,
+                                   "note": note, "evidence_url": evidence_url, "position": change.position,
+                                   "from_status": change.from_status})
+    session.flush()
+    return change
+
+
+# ---------------------------------------------------------------------------------------------------
+# Events
+
+
+def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Event:
+    """Create a draft event from a record in the dataset format (``key`` optional).
+
+    Raises:
+        Forbidden, Invalid: names each field that is wrong.
+    """
+    require(actor, "edit")
+    if not isinstance(data, Mapping):
+        raise Invalid("The event must be a JSON object.", {"body": "Send a JSON object."})
+    _reject_unknown_fields(data, EVENT_FIELDS, ("key",))
+    keys = _Keys(session)
+    key = data.get("key")
+    if key is None and isinstance(data.get("name_en"), str) and data["name_en"].strip():
+        key = _unique_key(slugify(data["name_en"]), set(keys.event_ids))
+    if key in keys.event_ids:
+        raise Invalid("The key is taken.", {"key": f"An event with the key '{key}' already exists."})
+    raw = {name: data.get(name) for name in EVENT_FIELDS}
+    for name in ("organisers", "funders", "partners", "topics", "sources"):
+        raw[name] = raw[name] if raw[name] is not None else []
+    raw["editorial_state"] = "draft"
+    problems: list[dataset.DatasetProblem] = []
+    record = dataset._validate_event(dataset._Checker(problems, "event", raw), key if isinstance(key, str) else "",
+                                     keys.jurisdictions, keys.known())
+    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key):
+        problems.append(dataset.DatasetProblem("event", "key", "Use lower-case letters, digits and dashes."))
+    if problems:
+        raise _problems_to_invalid(problems)
+    event = Event(key=key, organisation_links=[], topic_links=[], sources=[])
+    session.add(event)
+    dataset.apply_event(event, record, keys.org_ids)
+    _flush(session, "event", event)
+    after = event_record(session, event, keys)
+    _audit(session, "event", event, "create", actor,
+           [(name, None, after[name]) for name in EVENT_FIELDS if after[name] not in (None, [])])
+    session.flush()
+    return event
+
+
+def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: User,
+                 expected_version: int | None) -> Event:
+    """Change some fields of an event.
+
+    Raises:
+        NotFound, Forbidden, StaleEdit, Invalid: names each field that is wrong.
+    """
+    if not isinstance(changes, Mapping):
+        raise Invalid("The changes must be a JSON object.", {"body": "Send a JSON object."})
+    event = _event_for_edit(session, key)
+    if not can_edit_record(actor, event.editorial_state):
+        raise Forbidden("You may not edit this record: editors edit drafts and records in review; "
+                        "a reviewer edits published records.")
+    _check_version("event", event, expected_version, session)
+    _reject_unknown_fields(changes, EVENT_FIELDS)
+    keys = _Keys(session)
+    before = event_record(session, event, keys)
+    problems: list[dataset.DatasetProblem] = []
+    record = dataset._validate_event(dataset._Checker(problems, "event", before | dict(changes)), key,
+                                     keys.jurisdictions, keys.known())
+    if problems:
+        raise _problems_to_invalid(problems)
+    dataset.apply_event(event, record, keys.org_ids)
+    _flush(session, "event", event)
+    after = event_record(session, event, keys)
+    _audit(session, "event", event, "update", actor, _diff(before, after, EVENT_FIELDS))
+    session.flush()
+    return event
+
+
+# ---------------------------------------------------------------------------------------------------
+# Publication
+
+
+def set_editorial_state(session: Session, entity_type: str, key: str, state: str, actor: User,
+                        expected_version: int | None = None, reason: str | None = None) -> Policy | Event:
+    """Move a policy or event through draft -> in review -> published -> archived.
+
+    Raises:
+        NotFound, StaleEdit, Invalid (no such move), Forbidden (editors submit; reviewers publish).
+    """
+    record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
+    if state not in EDITORIAL_STATES:
+        raise Invalid("Unknown editorial state.", {"state": f"Choose one of: {', '.join(EDITORIAL_STATES)}."})
+    _check_version(entity_type, record, expected_version, session)
+    permission = EDITORIAL_TRANSITIONS[record.editorial_state].get(state)
+    if permission is None:
+        raise Invalid("This move is not possible.", {
+            "state": f"A record {EDITORIAL_STATES[record.editorial_state].lower()} cannot become "
+                     f"{EDITORIAL_STATES[state].lower()}."})
+    require(actor, permission)
+    old = record.editorial_state
+    record.editorial_state = state
+    _flush(session, entity_type, record)
+    _audit(session, entity_type, record, "editorial", actor, [("editorial_state", old, state)],
+           reason=(reason or "").strip()[:5000] or None)
+    session.flush()
+    return record
+
+
+# ---------------------------------------------------------------------------------------------------
+# History
+
+
+def history(session: Session, entity_type: str, key: str) -> tuple[Policy | Event, list[AuditEntry]]:
+    """A record and its audit trail, newest first.
+
+    Raises:
+        NotFound.
+    """
+    model = Policy if entity_type == "policy" else Event
+    record = session.scalar(select(model).where(model.key == key))
+    if record is None:
+        raise NotFound(f"There is no {entity_type} with the key '{key[:120]}'.")
+    entries = session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record.id)
+        .order_by(AuditEntry.id.desc())).all()
+    return record, list(entries)

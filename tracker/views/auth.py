@@ -1,0 +1,180 @@
+"""Signing in and out, the account page (password, API tokens) and user administration."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from tracker.db import unit_of_work
+from tracker.forms.accounts import LoginForm, NewUserForm, PasswordForm, TokenForm, UserForm
+from tracker.services import accounts
+from tracker.services.errors import Conflict, Invalid
+from tracker.views.security import role_required
+from tracker.views.support import db_session
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login, never another host."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("pages.home")
+
+
+def _form_errors(form, error: Invalid) -> None:
+    for name, message in error.errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+    if not error.errors:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        db = db_session()
+        address = request.remote_addr or "unknown"
+        try:
+            user = accounts.authenticate(db, form.email.data, form.password.data, address)
+        except accounts.LoginLocked as error:
+            db.commit()
+            form.form_errors.append(error.message)
+            response = render_template("auth/login.html", form=form), 429, {"Retry-After": str(error.retry_after)}
+            return response
+        except accounts.LoginFailed as error:
+            db.commit()  # the failure counters must survive the refusal
+            time.sleep(accounts.failure_delay(db, address))
+            form.form_errors.append(error.message)
+            status = 401
+        else:
+            db.commit()
+            session.clear()  # a fresh session at login, nothing carried over from before
+            login_user(user)
+            flash(f"Logged in as {user.email}.", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    with unit_of_work(db_session()):
+        accounts.end_sessions(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "success")
+    return redirect(url_for("pages.home"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@role_required("account")
+def account():
+    db = db_session()
+    user = current_user._get_current_object()
+    password_form = PasswordForm(prefix="password")
+    token_form = TokenForm(prefix="token")
+    new_token = None
+    status = 200
+    if request.method == "POST" and "password-new_password" in request.form:
+        if password_form.validate_on_submit():
+            try:
+                with unit_of_work(db):
+                    accounts.change_password(db, user, password_form.current_password.data,
+                                             password_form.new_password.data)
+            except Invalid as error:
+                _form_errors(password_form, error)
+                status = 400
+            else:
+                login_user(user)  # the session follows the new session token; other sessions end
+                flash("Your password was changed. Other sessions were logged out.", "success")
+                return redirect(url_for("auth.account"))
+        else:
+            status = 400
+    elif request.method == "POST":
+        if token_form.validate_on_submit():
+            try:
+                with unit_of_work(db):
+                    token, new_token = accounts.create_api_token(db, user, token_form.name.data)
+            except Invalid as error:
+                _form_errors(token_form, error)
+                status = 400
+            else:
+                token_form = TokenForm(prefix="token", formdata=None)
+        else:
+            status = 400
+    return render_template("auth/account.html", password_form=password_form, token_form=token_form,
+                           tokens=accounts.list_api_tokens(db, user), new_token=new_token), status
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@role_required("account")
+def revoke_token(token_id: int):
+    db = db_session()
+    with unit_of_work(db):
+        token = accounts.revoke_api_token(db, current_user._get_current_object(), token_id)
+    flash(f"The token '{token.name}' was revoked.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@role_required("manage_users")
+def users():
+    db = db_session()
+    form = NewUserForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                user = accounts.create_user(db, form.email.data, form.password.data, form.role.data,
+                                            display_name=form.display_name.data,
+                                            actor=current_user._get_current_object())
+        except (Invalid, Conflict) as error:
+            if isinstance(error, Invalid):
+                _form_errors(form, error)
+            else:
+                form.email.errors = [*form.email.errors, error.message]
+            status = 400
+        else:
+            flash(f"Account created for {user.email} ({user.role}).", "success")
+            return redirect(url_for("auth.users"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/users.html", form=form,
+                           users=accounts.list_users(db, current_user._get_current_object())), status
+
+
+@bp.post("/admin/users/<int:user_id>")
+@role_required("manage_users")
+def update_user(user_id: int):
+    db = db_session()
+    form = UserForm()
+    actor = current_user._get_current_object()
+    if not form.validate_on_submit():
+        flash("The change was not understood; nothing was changed.", "error")
+        return redirect(url_for("auth.users"))
+    try:
+        with unit_of_work(db):
+            user = accounts.get_user(db, user_id)
+            if form.role.data != user.role:
+                accounts.set_role(db, user, form.role.data, actor)
+            if form.active.data != user.is_active:
+                accounts.set_active(db, user, form.active.data, actor)
+    except Invalid as error:
+        flash(" ".join(error.errors.values()) or error.message, "error")
+    else:
+        flash(f"{user.email}: {user.role}, {'enabled' if user.is_active else 'disabled'}.", "success")
+    return redirect(url_for("auth.users"))
