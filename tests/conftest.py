@@ -13,9 +13,17 @@ from sqlalchemy.engine import Connection
 
 from tracker import create_app, migrate
 from tracker.db import Database, unit_of_work
+from tracker.services import accounts
 from tracker.services.dataset import load_dataset
 
 DEMO_PATH = Path(__file__).resolve().parent.parent / "tracker" / "data" / "asean-ev-policies.json"
+ROLES = ("admin", "reviewer", "editor", "partner")
+PASSWORD = "correct horse battery staple"
+
+
+def email_of(role: str) -> str:
+    """The email of the suite's account with ``role`` (created once per session, see ``app``)."""
+    return f"{role}@example.org"
 
 
 def _reset_postgresql(url: str) -> None:
@@ -54,6 +62,8 @@ def app(database_url: str, demo_data: dict, tmp_path_factory: pytest.TempPathFac
     migrate.upgrade(database.engine)
     with unit_of_work(database.session(write=True)) as session:
         load_dataset(session, demo_data)
+        for role in ROLES:
+            accounts.create_user(session, email_of(role), PASSWORD, role, display_name=f"Test {role}")
     yield application
     database.dispose()
 
@@ -122,3 +132,44 @@ def count_queries(database: Database, connection) -> Iterator[QueryCounter]:
         yield counter
     finally:
         event.remove(database.engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def users(session) -> dict:
+    """The suite's accounts by role: admin, reviewer, editor, partner (password PASSWORD)."""
+    from sqlalchemy import select
+
+    from tracker.models import User
+
+    return {user.role: user for user in session.scalars(select(User).where(User.email.in_(
+        [email_of(role) for role in ROLES])))}
+
+
+@pytest.fixture
+def login_as(client, users):
+    """Sign ``client`` in as the suite's account with a role, without spending an Argon2 check."""
+
+    def sign_in(role: str | None):
+        with client.session_transaction() as cookie_session:
+            cookie_session.clear()
+            if role is not None:
+                cookie_session["_user_id"] = users[role].session_token
+                cookie_session["_fresh"] = True
+        return users.get(role)
+
+    return sign_in
+
+
+@pytest.fixture
+def api_token(session, users):
+    """A bearer token for a role's account: ``api_token("editor")`` -> headers for the test client."""
+    tokens: dict[str, dict[str, str]] = {}
+
+    def headers_for(role: str) -> dict[str, str]:
+        if role not in tokens:
+            _, plain = accounts.create_api_token(session, users[role], f"test {role}")
+            session.commit()
+            tokens[role] = {"Authorization": f"Bearer {plain}"}
+        return tokens[role]
+
+    return headers_for
