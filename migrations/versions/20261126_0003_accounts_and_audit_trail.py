@@ -74,7 +74,7 @@ def upgrade() -> None:
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('actor_label', sa.String(length=320), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("action IN ('create', 'update', 'status_change', 'editorial', 'forum_link_add', 'forum_link_remove')", name=op.f('ck_audit_entries_action')),
+    sa.CheckConstraint("action IN ('create', 'update', 'status_change', 'editorial', 'forum_link_add', 'forum_link_remove', 'import')", name=op.f('ck_audit_entries_action')),
     sa.CheckConstraint("entity_type IN ('policy', 'event')", name=op.f('ck_audit_entries_entity_type')),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_entries_actor_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entries'))

@@ -174,3 +174,22 @@ def test_cli_dump_writes_the_dataset_format(runner, tmp_path, demo_data):
     dumped = json.loads(target.read_text(encoding="utf-8"))
     assert dumped["dataset"] == "asean-ev-policies"
     assert len(dumped["policies"]) == len(demo_data["policies"])
+
+
+def test_an_import_that_changes_a_record_leaves_a_trace_in_its_history(session, demo_data):
+    from tracker.models import AuditEntry
+
+    data = copy.deepcopy(demo_data)
+    record = next(p for p in data["policies"] if p["key"] == "la-gov-resolution-08-2021-ev-policy")
+    record["reference"] = "Resolution No. 08/ລບ (corrected)"
+    load_dataset(session, data)
+    session.flush()
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.entity_key == record["key"],
+                                                       AuditEntry.field == "reference")).all()
+    assert [(e.action, e.actor_label, e.new_value) for e in entries] == [
+        ("import", "dataset import", "Resolution No. 08/ລບ (corrected)")]
+    # Unchanged records get no new entry.
+    count = session.scalar(select(func.count(AuditEntry.id)))
+    load_dataset(session, data)
+    session.flush()
+    assert session.scalar(select(func.count(AuditEntry.id))) == count

@@ -12,7 +12,7 @@ from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.user import User
 from tracker.models.vocab import check_in
 
-AUDIT_ACTIONS = ("create", "update", "status_change", "editorial", "forum_link_add", "forum_link_remove")
+AUDIT_ACTIONS = ("create", "update", "status_change", "editorial", "forum_link_add", "forum_link_remove", "import")
 
 
 class AuditEntry(Base):

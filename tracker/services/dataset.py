@@ -526,6 +526,8 @@ def load_dataset(session: Session, data: Any) -> LoadReport:
 
     events = {e.key: e for e in session.scalars(select(Event).options(
         selectinload(Event.organisation_links), selectinload(Event.topic_links), selectinload(Event.sources)))}
+    org_keys = {org.id: key for key, org in organisations.items()}
+    event_before = {e.key: event_to_record(e, org_keys) for e in events.values()}
     for record in records["events"]:
         event = events.get(record["key"])
         created = event is None
@@ -536,12 +538,18 @@ def load_dataset(session: Session, data: Any) -> LoadReport:
         changed = apply_event(event, record, {key: org.id for key, org in organisations.items()})
         tally("events", created, changed)
     session.flush()
+    for record in records["events"]:
+        event = events[record["key"]]
+        _audit_import(session, "event", event, event_before.get(event.key), event_to_record(event, org_keys))
 
     policies = {p.key: p for p in session.scalars(select(Policy).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
         selectinload(Policy.forum_links)))}
     outcome: dict[str, tuple[bool, bool]] = {}
+    event_keys = {e.id: key for key, e in events.items()}
+    policy_keys = {p.id: key for key, p in policies.items()}
+    policy_before = {p.key: policy_to_record(p, org_keys, event_keys, policy_keys) for p in policies.values()}
     for record in records["policies"]:
         policy = policies.get(record["key"])
         created = policy is None
@@ -564,7 +572,27 @@ def load_dataset(session: Session, data: Any) -> LoadReport:
         refresh_derived(policy)
         tally("policies", created, changed)
     session.flush()
+    policy_keys = {p.id: key for key, p in policies.items()}
+    for record in records["policies"]:
+        policy = policies[record["key"]]
+        _audit_import(session, "policy", policy, policy_before.get(policy.key),
+                      policy_to_record(policy, org_keys, event_keys, policy_keys))
+    session.flush()
     return report
+
+
+def _audit_import(session: Session, entity_type: str, record: Policy | Event, before: dict | None,
+                  after: dict) -> None:
+    """A created record gets one entry; an updated one an entry per changed field, so an import never
+    overwrites what staff entered without a trace."""
+    from tracker.services.audit import IMPORT_ACTOR, field_changes, write_audit
+
+    if before is None:
+        write_audit(session, entity_type, record, "import", None, [(None, None, None)], actor_label=IMPORT_ACTOR)
+        return
+    changes = field_changes(before, after, [name for name in after if name != "key"])
+    if changes:
+        write_audit(session, entity_type, record, "import", None, changes, actor_label=IMPORT_ACTOR)
 
 
 def _append_history(policy: Policy, steps: list[dict]) -> bool:

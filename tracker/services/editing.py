@@ -19,6 +19,7 @@ from tracker.models import AuditEntry, Event, Jurisdiction, Organisation, Policy
 from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.services import dataset
+from tracker.services.audit import field_changes, write_audit
 from tracker.services.errors import Forbidden, Invalid, NotFound, StaleEdit
 from tracker.services.permissions import can_edit_record, has_permission, require
 from tracker.services.policies import refresh_derived
@@ -169,18 +170,11 @@ def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
 def _audit(session: Session, entity_type: str, record: Policy | Event, action: str, actor: User | None,
            changes: list[tuple[str | None, Any, Any]], *, reason: str | None = None,
            details: dict | None = None) -> None:
-    now = utcnow()
-    label = actor.email if actor is not None else "command line"
-    for field, old, new in changes:
-        session.add(AuditEntry(entity_type=entity_type, entity_id=record.id, entity_key=record.key,
-                               version=record.version, action=action, field=field, old_value=old,
-                               new_value=new, details=details, reason=reason,
-                               actor_id=actor.id if actor is not None else None, actor_label=label,
-                               created_at=now))
+    write_audit(session, entity_type, record, action, actor, changes, reason=reason, details=details)
 
 
 def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str, ...]) -> list[tuple]:
-    return [(name, before.get(name), after.get(name)) for name in fields if before.get(name) != after.get(name)]
+    return field_changes(before, after, fields)
 
 
 def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False) -> str | None:

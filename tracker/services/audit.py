@@ -1,0 +1,31 @@
+"""Writing the audit trail: one entry per changed field, in the transaction that made the change."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.models import AuditEntry, Event, Policy, User
+from tracker.models.types import utcnow
+
+IMPORT_ACTOR = "dataset import"
+
+
+def write_audit(session: Session, entity_type: str, record: Policy | Event, action: str, actor: User | None,
+                changes: Iterable[tuple[str | None, Any, Any]], *, reason: str | None = None,
+                details: dict | None = None, actor_label: str | None = None) -> None:
+    """Add one AuditEntry per (field, old, new); ``actor`` None is the command line or an import."""
+    now = utcnow()
+    label = actor.email if actor is not None else (actor_label or "command line")
+    for field, old, new in changes:
+        session.add(AuditEntry(entity_type=entity_type, entity_id=record.id, entity_key=record.key,
+                               version=record.version, action=action, field=field, old_value=old,
+                               new_value=new, details=details, reason=reason,
+                               actor_id=actor.id if actor is not None else None, actor_label=label,
+                               created_at=now))
+
+
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any], fields: Iterable[str]) -> list[tuple]:
+    """(field, old, new) for every field whose value differs."""
+    return [(name, before.get(name), after.get(name)) for name in fields if before.get(name) != after.get(name)]
