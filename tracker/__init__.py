@@ -21,4 +21,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_views(app)
     register_cli(app)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app

@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     # Rendered pages kept per process (0 turns the page cache off; ETags still work).
     "PAGE_CACHE_SIZE": 512,
     "MAX_PER_PAGE": 100,
+    # Behind a reverse proxy, the number of proxies whose X-Forwarded-For/-Proto to trust, so that
+    # login throttling sees the client's address and cookies know the request came over HTTPS.
+    "TRUSTED_PROXIES": 0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,

@@ -31,11 +31,11 @@ class TokenForm(FlaskForm):
 class NewUserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=320)])
     display_name = StringField("Name", validators=[Length(max=200)])
-    role = SelectField("Role", choices=list(ROLES.items()))
+    role = SelectField("Role", choices=dict(ROLES))
     password = PasswordField("Initial password", validators=[
         DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)])
 
 
 class UserForm(FlaskForm):
-    role = SelectField("Role", choices=list(ROLES.items()))
+    role = SelectField("Role", choices=dict(ROLES))
     active = BooleanField("Account enabled")

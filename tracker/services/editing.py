@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -158,13 +159,29 @@ def _check_version(entity_type: str, record: Policy | Event, expected: int | Non
                     f"{expected}; it is now at version {record.version}).", record.version, list(changes))
 
 
+def _touch(record: Policy | Event) -> None:
+    """Mark the record's own row changed, so its version moves even when only its lists changed
+    (SQLAlchemy moves a version only when the row itself is updated)."""
+    record.updated_at = utcnow()
+
+
 def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
     """Flush; an UPDATE that matched no row means another transaction changed the record first."""
     try:
         session.flush()
     except StaleDataError:
         raise StaleEdit("This record was changed by someone else at the same moment; reload it and "
-                        "apply your change again.", -1)
+                        "apply your change again.", _committed_version(session, type(record), record.id))
+
+
+def _committed_version(session: Session, model: type[Policy] | type[Event], record_id: int) -> int:
+    """The version another transaction committed, read beside the failed flush's transaction."""
+    bind = session.get_bind()
+    statement = select(model.version).where(model.id == record_id)
+    if isinstance(bind, Connection):
+        return bind.execute(statement).scalar_one()
+    with bind.connect() as connection:
+        return connection.execute(statement).scalar_one()
 
 
 def _audit(session: Session, entity_type: str, record: Policy | Event, action: str, actor: User | None,
@@ -235,8 +252,8 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
                     status_changes=[], forum_links=[])
     session.add(policy)
     dataset.apply_policy(policy, record, keys.org_ids)
-    session.flush()
-    dataset.apply_policy_links(policy, record, keys.policy_ids | {key: policy.id}, keys.event_ids)
+    # Validation refuses relations to itself, so the new policy's own id is not needed here.
+    dataset.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
     step = record["status_history"][0]
     policy.status_changes.append(StatusChange(
         position=1, from_status=None, to_status=step["status"], effective_on=step["date"], note=step["note"],
@@ -281,9 +298,11 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
                                       keys.known())
     if problems:
         raise _problems_to_invalid(problems)
-    dataset.apply_policy(policy, record, keys.org_ids)
-    dataset.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
+    changed = dataset.apply_policy(policy, record, keys.org_ids)
+    changed |= dataset.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
     refresh_derived(policy)
+    if changed:
+        _touch(policy)
     _flush(session, "policy", policy)
     after = policy_record(session, policy, keys)
     _audit(session, "policy", policy, action, actor, _diff(before, after, POLICY_FIELDS), reason=reason)
@@ -391,7 +410,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     # Renumber in two steps so the unique (policy, position) never sees two rows on one number.
     for number, step in enumerate(timeline, start=1):
         step.position = -number
-    policy.status_changes.append(change)
+    policy.status_changes.insert(index, change)
     session.flush()
     previous_status = None
     for number, step in enumerate(timeline, start=1):
@@ -399,6 +418,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
         step.from_status = previous_status
         previous_status = step.to_status
     refresh_derived(policy)
+    _touch(policy)
     _flush(session, "policy", policy)
     _audit(session, "policy", policy, "status_change", actor, [("legal_status", old_status, policy.legal_status)],
            reason=reason, details={"status": status, "effective_on": effective_on.isoformat() if effective_on else None,
@@ -472,7 +492,8 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
                                      keys.jurisdictions, keys.known())
     if problems:
         raise _problems_to_invalid(problems)
-    dataset.apply_event(event, record, keys.org_ids)
+    if dataset.apply_event(event, record, keys.org_ids):
+        _touch(event)
     _flush(session, "event", event)
     after = event_record(session, event, keys)
     _audit(session, "event", event, "update", actor, _diff(before, after, EVENT_FIELDS))
