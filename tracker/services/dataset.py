@@ -25,6 +25,8 @@ DATASET_NAME = "asean-ev-policies"
 FORMAT_VERSION = 1
 KEY_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,118}[a-z0-9])?$")
 IMPORTED_BY = "dataset import"
+# Keys that would collide with page addresses such as /policies/new.
+RESERVED_KEYS = frozenset({"new"})
 
 
 @dataclass
@@ -163,7 +165,7 @@ class _Checker:
 def _record_key(problems: list[DatasetProblem], kind: str, index: int, data: Any, seen: set[str]) -> str:
     label = f"{kind}[{index}]"
     key = data.get("key") if isinstance(data, dict) else None
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not KEY_PATTERN.match(key) or key in RESERVED_KEYS:
         problems.append(DatasetProblem(label, "key", "must be lower-case letters, digits, '-' or '_' "
                                                      "(at most 120), starting and ending with a letter or digit"))
         return label

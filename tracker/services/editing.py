@@ -242,7 +242,7 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_policy(dataset._Checker(problems, "policy", raw), key if isinstance(key, str) else "",
                                       keys.jurisdictions, keys.known())
-    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key) or key in dataset.RESERVED_KEYS:
         problems.append(dataset.DatasetProblem("policy", "key", "Use lower-case letters, digits and dashes "
                                                "(at most 120), starting and ending with a letter or digit."))
     if problems:
@@ -455,7 +455,7 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_event(dataset._Checker(problems, "event", raw), key if isinstance(key, str) else "",
                                      keys.jurisdictions, keys.known())
-    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key) or key in dataset.RESERVED_KEYS:
         problems.append(dataset.DatasetProblem("event", "key", "Use lower-case letters, digits and dashes."))
     if problems:
         raise _problems_to_invalid(problems)

@@ -25,6 +25,7 @@ def register_views(app: Flask) -> None:
     """Register every blueprint, the error handlers and what templates need."""
     from tracker.views.api import bp as api_bp
     from tracker.views.auth import bp as auth_bp
+    from tracker.views.editing import bp as editing_bp
     from tracker.views.events import bp as events_bp
     from tracker.views.pages import bp as pages_bp
     from tracker.views.policies import bp as policies_bp
@@ -34,6 +35,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(events_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(editing_bp)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
     csrf.exempt(api_bp)

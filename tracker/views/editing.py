@@ -1,0 +1,542 @@
+"""Staff pages that change records: policies and events, status changes, publication, forum links, history."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from tracker.db import unit_of_work
+from tracker.forms.records import (FIELD_LABELS, Choices, EditorialForm, EventForm, ForumLinkForm, PolicyForm,
+                                  RemoveForumLinkForm, StatusForm, load_choices, parse_partial_date)
+from tracker.models import AuditEntry, Event, Policy
+from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
+                                  INSTRUMENTS, LEGAL_STATUSES, RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
+from tracker.services import editing
+from tracker.services import events as event_service
+from tracker.services import policies as policy_service
+from tracker.services.errors import Forbidden, Invalid, StaleEdit
+from tracker.services.permissions import can_edit_record, has_permission
+from tracker.views.security import request_user, role_required
+from tracker.views.support import db_session
+
+bp = Blueprint("editing", __name__)
+
+POLICY_CHOICES = ("countries", "organisations", "topics", "policies")
+EVENT_CHOICES = ("countries", "organisations", "topics")
+NAME_CHOICES = ("countries", "organisations", "topics", "events")
+
+# What each editorial move is called on its button, and what is said once it is done.
+MOVES: dict[tuple[str, str], tuple[str, str]] = {
+    ("draft", "in_review"): ("Submit for review", "Submitted for review."),
+    ("draft", "published"): ("Publish", "Published: everyone can see this record now."),
+    ("in_review", "draft"): ("Return to draft", "Returned to draft."),
+    ("in_review", "published"): ("Publish", "Published: everyone can see this record now."),
+    ("published", "archived"): ("Archive", "Archived: only staff can see this record now."),
+    ("published", "draft"): ("Unpublish (back to draft)", "Unpublished: the record is a draft again."),
+    ("archived", "published"): ("Publish again", "Published again: everyone can see this record now."),
+    ("archived", "draft"): ("Return to draft", "Returned to draft."),
+}
+ACTION_TITLES = {
+    "create": "Created", "update": "Edited", "status_change": "Status change recorded",
+    "editorial": "Editorial state changed", "forum_link_add": "Forum link added",
+    "forum_link_remove": "Forum link removed", "import": "Imported from the dataset",
+}
+NOT_EDITABLE = ("You may not edit this record: editors edit drafts and records in review; a reviewer edits "
+                "published and archived records.")
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The audit trail in plain words
+
+
+@dataclass
+class ChangeGroup:
+    """The entries of one change of a record (one save, one status change, one move), in plain words."""
+
+    title: str
+    actor: str
+    at: dt.datetime
+    lines: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def when(self) -> str:
+        return f"{self.at.day} {self.at:%b %Y %H:%M} UTC"
+
+
+class _Describer:
+    """Turns values of the dataset format into words, naming records instead of showing keys."""
+
+    DATES = ("valid_from", "valid_to", "starts_on", "ends_on")
+    LABELLED = {"instrument": INSTRUMENTS, "confidence": CONFIDENCE_LEVELS, "legal_status": LEGAL_STATUSES,
+                "status": LEGAL_STATUSES, "editorial_state": EDITORIAL_STATES, "kind": EVENT_KINDS,
+                "vehicle_classes": VEHICLE_CLASSES}
+
+    def __init__(self, names: Choices) -> None:
+        self.countries = names.countries
+        self.organisations = names.organisations
+        self.topics = names.topics
+        self.events = names.events
+
+    @staticmethod
+    def quote(text: Any, limit: int = 200) -> str:
+        text = str(text)
+        return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
+
+    def item(self, name: str, value: Any) -> str:
+        """One element of a field's value (a topic, a source, a relation, ...)."""
+        if isinstance(value, str):
+            if name == "topics":
+                return self.topics.get(value, value)
+            if name in ("organisers", "funders", "partners", "issuer"):
+                return self.organisations.get(value, value)
+            if name in self.LABELLED:
+                return self.LABELLED[name].get(value, value)
+            return self.quote(value)
+        if not isinstance(value, dict):
+            return self.quote(value)
+        if name == "sources":
+            published = parse_partial_date(value.get("published"))
+            parts = [part for part in (value.get("url") if value.get("title") else None,
+                                       SOURCE_KINDS.get(value.get("kind") or ""),
+                                       published.display() if published else None) if part]
+            text = self.quote(value.get("title") or value.get("url"))
+            return f"{text} ({', '.join(parts)})" if parts else text
+        if name == "relations":
+            verb = RELATION_TYPES.get(value.get("type"), (value.get("type"),))[0]
+            target = value.get("target")
+            return f"{verb} {target if target else self.quote(value.get('target_reference'))}"
+        if name == "other_bodies":
+            role = BODY_ROLES.get(value.get("role"), value.get("role"))
+            return f"{self.organisations.get(value.get('org'), value.get('org'))} ({str(role).lower()})"
+        if name == "status_history":
+            date = parse_partial_date(value.get("date"))
+            status = LEGAL_STATUSES.get(value.get("status"), value.get("status"))
+            return f"{status} ({date.display() if date else 'date not known'})"
+        if name == "forum_links":
+            role = FORUM_ROLES.get(value.get("role"), value.get("role"))
+            return f"{role} {self.events.get(value.get('event'), value.get('event'))}"
+        return self.quote(value)
+
+    def value(self, name: str, value: Any) -> str:
+        if value is None or value == "" or value == []:
+            return "(empty)"
+        if isinstance(value, list):
+            return "; ".join(self.item(name, element) for element in value)
+        if name in self.DATES:
+            date = parse_partial_date(value)
+            return date.display() if date else self.quote(value)
+        if name == "country":
+            return self.countries.get(value, value)
+        return self.item(name, value)
+
+    def lines(self, entry: AuditEntry) -> list[str]:
+        if entry.field is None:
+            return ["Record loaded from the dataset file."] if entry.action == "import" else []
+        name = entry.field
+        label = FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+        if entry.action == "status_change":
+            return self.status_lines(entry)
+        old, new = entry.old_value, entry.new_value
+        if entry.action in ("create", "import") and old in (None, [], ""):
+            return [f"{label}: {self.value(name, new)}"]
+        if isinstance(old, list) and isinstance(new, list):
+            added = [element for element in new if element not in old]
+            removed = [element for element in old if element not in new]
+            lines = [f"{label}: added {self.item(name, element)}" for element in added]
+            lines += [f"{label}: removed {self.item(name, element)}" for element in removed]
+            return lines or [f"{label}: put in a new order ({self.value(name, new)})"]
+        return [f"{label}: {self.value(name, old)} → {self.value(name, new)}"]
+
+    def status_lines(self, entry: AuditEntry) -> list[str]:
+        details = entry.details or {}
+        status = details.get("status") or entry.new_value
+        previous = details.get("from_status")
+        effective = parse_partial_date(details.get("effective_on"))
+        step = LEGAL_STATUSES.get(status, status)
+        if previous and previous != status:
+            step = f"{LEGAL_STATUSES.get(previous, previous)} → {step}"
+        elif previous == status:
+            step = f"{step} (recorded again)"
+        lines = [f"Status: {step}, effective {effective.display() if effective else 'on a date not known'}"]
+        if details.get("note"):
+            lines.append(f"Note: {self.quote(details['note'], 500)}")
+        if details.get("evidence_url"):
+            lines.append(f"Evidence: {details['evidence_url']}")
+        if entry.new_value != status:
+            lines.append(f"The step is earlier in the timeline: the current status stays "
+                         f"{LEGAL_STATUSES.get(entry.new_value, entry.new_value)}.")
+        return lines
+
+
+def describe(entries: list[AuditEntry], names: Choices) -> list[ChangeGroup]:
+    """Audit entries (newest first) grouped by change, each field change in plain words."""
+    describer = _Describer(names)
+    groups: list[ChangeGroup] = []
+    keys: list[tuple] = []
+    for entry in entries:
+        key = (entry.version, entry.action, entry.actor_label, entry.created_at)
+        if not keys or keys[-1] != key:
+            keys.append(key)
+            groups.append(ChangeGroup(ACTION_TITLES.get(entry.action, entry.action), entry.actor_label,
+                                      entry.created_at))
+        group = groups[-1]
+        # Entries come newest first; a change's fields read best in the order they were written.
+        group.lines[:0] = describer.lines(entry)
+        group.reason = group.reason or entry.reason
+    return groups
+
+
+@dataclass
+class ConflictReport:
+    """What a stale editor is shown: the message, the current version and what others changed since."""
+
+    message: str
+    version: int
+    groups: list[ChangeGroup]
+
+
+def _conflict(entity_type: str, key: str, error: StaleEdit) -> ConflictReport:
+    db = db_session()
+    groups = describe(sorted(error.changes, key=lambda entry: entry.id, reverse=True),
+                      load_choices(db, *NAME_CHOICES))
+    version = error.current_version
+    if version < 0:
+        record, _ = editing.history(db, entity_type, key)
+        version = record.version
+    return ConflictReport(error.message, version, groups)
+
+
+def _set_version(form, version: int) -> None:
+    """Put the current version in the form's hidden field (it renders what was sent, else its data)."""
+    form.version.data = version
+    form.version.raw_data = [str(version)]
+
+
+def _hidden_errors(form) -> None:
+    """The hidden version cannot show a message by itself: say above the form what to do."""
+    if form.version.errors:
+        form.form_errors.append("The form does not say which version of the record it was read from; reload "
+                                "the page and apply your change again.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the record pages show staff
+
+
+@bp.app_template_global()
+def editorial_moves(record: Policy | Event) -> list[tuple[str, str]]:
+    """The editorial moves the signed-in user may make on ``record``: (new state, button label)."""
+    user = request_user()
+    return [(state, MOVES[(record.editorial_state, state)][0])
+            for state, permission in editing.EDITORIAL_TRANSITIONS[record.editorial_state].items()
+            if has_permission(user, permission)]
+
+
+def _status_hint(current: str) -> str:
+    following = [label for code, label in LEGAL_STATUSES.items() if code in editing.TRANSITIONS[current]]
+    if not following:
+        return (f"The current status, {LEGAL_STATUSES[current]}, is final: any other status is outside the "
+                "usual sequence and needs a reviewer and a reason.")
+    return (f"From {LEGAL_STATUSES[current]} a policy usually moves to: {', '.join(following)}; recording "
+            f"{LEGAL_STATUSES[current]} again with new evidence is always possible. Anything else needs a "
+            "reviewer and a reason.")
+
+
+def _status_form(policy: Policy) -> StatusForm:
+    following = [code for code in LEGAL_STATUSES if code in editing.TRANSITIONS[policy.legal_status]]
+    return StatusForm(prefix="status", formdata=None,
+                      data={"status": following[0] if following else policy.legal_status})
+
+
+@bp.app_template_global()
+def policy_staff_forms(policy: Policy) -> SimpleNamespace:
+    """The staff forms of a policy page: status change and forum link (choices read on demand)."""
+    link = ForumLinkForm(prefix="link", formdata=None, data={"version": policy.version},
+                         choices=load_choices(db_session(), "events"))
+    return SimpleNamespace(status=_status_form(policy), status_hint=_status_hint(policy.legal_status),
+                           link=link)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Policies
+
+
+def _policy(key: str) -> Policy:
+    return policy_service.get_policy(db_session(), key, include_unpublished=True)
+
+
+@bp.route("/policies/new", methods=["GET", "POST"])
+@role_required("edit")
+def new_policy():
+    db = db_session()
+    form = PolicyForm(choices=load_choices(db, *POLICY_CHOICES), creating=True)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                policy = editing.create_policy(db, form.to_input(), _actor())
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+            status = 400
+        else:
+            flash("Policy created as a draft: only staff can see it until a reviewer publishes it.",
+                  "success")
+            return redirect(url_for("policies.detail", key=policy.key))
+    elif request.method == "POST":
+        _hidden_errors(form)
+        status = 400
+    form.pad_rows()
+    return render_template("editing/policy_form.html", form=form, policy=None, conflict=None), status
+
+
+@bp.route("/policies/<key>/edit", methods=["GET", "POST"])
+@role_required("edit")
+def edit_policy(key: str):
+    db = db_session()
+    policy = _policy(key)
+    if not can_edit_record(_actor(), policy.editorial_state):
+        raise Forbidden(NOT_EDITABLE)
+    choices = load_choices(db, *POLICY_CHOICES)
+    conflict = None
+    if request.method == "GET":
+        form = PolicyForm.from_record(editing.policy_record(db, policy), policy.version, choices)
+        form.pad_rows()
+        return render_template("editing/policy_form.html", form=form, policy=policy, conflict=None)
+    form = PolicyForm(choices=choices, creating=False)
+    status = 400
+    if form.validate_on_submit():
+        before = editing.policy_record(db, policy)
+        try:
+            with unit_of_work(db):
+                updated = editing.update_policy(db, key, form.to_input(), _actor(), form.version.data)
+                changed = editing.policy_record(db, updated) != before
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+        except StaleEdit as error:
+            conflict = _conflict("policy", key, error)
+            _set_version(form, conflict.version)
+            status = 409
+        else:
+            flash("Your changes were saved." if changed
+                  else "Nothing was changed: the form matched the record.", "success")
+            return redirect(url_for("policies.detail", key=key))
+    else:
+        _hidden_errors(form)
+    form.pad_rows()
+    return render_template("editing/policy_form.html", form=form, policy=policy, conflict=conflict), status
+
+
+@bp.route("/policies/<key>/status", methods=["GET", "POST"])
+@role_required("edit")
+def record_status(key: str):
+    db = db_session()
+    policy = _policy(key)
+    hint = _status_hint(policy.legal_status)
+    if request.method == "GET":
+        return render_template("editing/status.html", policy=policy, form=_status_form(policy), hint=hint)
+    form = StatusForm(prefix="status")
+    status = 400
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                editing.change_status(db, key, form.to_input(), _actor())
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+        except Forbidden as error:
+            form.form_errors.append(error.message)
+            status = 403
+        else:
+            flash("Status recorded", "success")
+            return redirect(url_for("policies.detail", key=key))
+    return render_template("editing/status.html", policy=policy, form=form, hint=hint), status
+
+
+@bp.post("/policies/<key>/forum-links")
+@role_required("edit")
+def add_forum_link(key: str):
+    db = db_session()
+    policy = _policy(key)
+    form = ForumLinkForm(prefix="link", choices=load_choices(db, "events"))
+    status, conflict = 400, None
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                editing.add_forum_link(db, key, form.to_input(), _actor(), form.version.data)
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+        except StaleEdit as error:
+            conflict = _conflict("policy", key, error)
+            _set_version(form, conflict.version)
+            status = 409
+        else:
+            flash("Forum link added", "success")
+            return redirect(url_for("policies.detail", key=key))
+    else:
+        _hidden_errors(form)
+    return render_template("editing/forum_link.html", policy=policy, form=form, conflict=conflict), status
+
+
+@bp.post("/policies/<key>/forum-links/remove")
+@role_required("edit")
+def remove_forum_link(key: str):
+    db = db_session()
+    form = RemoveForumLinkForm()
+    if not form.validate_on_submit():
+        raise Invalid("The request to remove a forum link was incomplete; reload the page and try again.",
+                      {name: " ".join(errors) for name, errors in form.errors.items() if name})
+    try:
+        with unit_of_work(db):
+            editing.remove_forum_link(db, key, form.event.data, form.role.data, _actor(), form.version.data)
+    except StaleEdit as error:
+        conflict = _conflict("policy", key, error)
+        return render_template(
+            "editing/confirm.html", record=_policy(key), entity="policy", conflict=conflict,
+            heading="Remove the forum link?", action=url_for("editing.remove_forum_link", key=key),
+            hidden={"event": form.event.data, "role": form.role.data, "version": conflict.version},
+            button="Remove the link anyway"), 409
+    flash("Forum link removed", "success")
+    return redirect(url_for("policies.detail", key=key))
+
+
+@bp.post("/policies/<key>/editorial")
+@role_required("submit_for_review")
+def policy_editorial(key: str):
+    return _editorial("policy", key)
+
+
+@bp.get("/policies/<key>/history")
+@role_required("read_unpublished")
+def policy_history(key: str):
+    return _history("policy", key)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Events
+
+
+def _event(key: str) -> Event:
+    return event_service.get_event(db_session(), key, include_unpublished=True)
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@role_required("edit")
+def new_event():
+    db = db_session()
+    form = EventForm(choices=load_choices(db, *EVENT_CHOICES), creating=True)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                event = editing.create_event(db, form.to_input(), _actor())
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+            status = 400
+        else:
+            flash("Event created as a draft: only staff can see it until a reviewer publishes it.", "success")
+            return redirect(url_for("events.detail", key=event.key))
+    elif request.method == "POST":
+        _hidden_errors(form)
+        status = 400
+    form.pad_rows()
+    return render_template("editing/event_form.html", form=form, event=None, conflict=None), status
+
+
+@bp.route("/events/<key>/edit", methods=["GET", "POST"])
+@role_required("edit")
+def edit_event(key: str):
+    db = db_session()
+    event = _event(key)
+    if not can_edit_record(_actor(), event.editorial_state):
+        raise Forbidden(NOT_EDITABLE)
+    choices = load_choices(db, *EVENT_CHOICES)
+    conflict = None
+    if request.method == "GET":
+        form = EventForm.from_record(editing.event_record(db, event), event.version, choices)
+        form.pad_rows()
+        return render_template("editing/event_form.html", form=form, event=event, conflict=None)
+    form = EventForm(choices=choices, creating=False)
+    status = 400
+    if form.validate_on_submit():
+        before = editing.event_record(db, event)
+        try:
+            with unit_of_work(db):
+                updated = editing.update_event(db, key, form.to_input(), _actor(), form.version.data)
+                changed = editing.event_record(db, updated) != before
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+        except StaleEdit as error:
+            conflict = _conflict("event", key, error)
+            _set_version(form, conflict.version)
+            status = 409
+        else:
+            flash("Your changes were saved." if changed
+                  else "Nothing was changed: the form matched the record.", "success")
+            return redirect(url_for("events.detail", key=key))
+    else:
+        _hidden_errors(form)
+    form.pad_rows()
+    return render_template("editing/event_form.html", form=form, event=event, conflict=conflict), status
+
+
+@bp.post("/events/<key>/editorial")
+@role_required("submit_for_review")
+def event_editorial(key: str):
+    return _editorial("event", key)
+
+
+@bp.get("/events/<key>/history")
+@role_required("read_unpublished")
+def event_history(key: str):
+    return _history("event", key)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared by policies and events
+
+
+def _record_url(entity_type: str, key: str) -> str:
+    return url_for("policies.detail" if entity_type == "policy" else "events.detail", key=key)
+
+
+def _editorial(entity_type: str, key: str):
+    db = db_session()
+    form = EditorialForm()
+    if not form.validate_on_submit():
+        raise Invalid("The editorial move was not understood; reload the page and try again.",
+                      {name: " ".join(errors) for name, errors in form.errors.items() if name})
+    load = _policy if entity_type == "policy" else _event
+    from_state = load(key).editorial_state
+    try:
+        with unit_of_work(db):
+            record = editing.set_editorial_state(db, entity_type, key, form.state.data, _actor(),
+                                                 form.version.data)
+    except StaleEdit as error:
+        conflict = _conflict(entity_type, key, error)
+        current = load(key)
+        if form.state.data not in dict(editorial_moves(current)):
+            state = EDITORIAL_STATES[current.editorial_state].lower()
+            raise Invalid(f"{error.message} The record is now {state}, so this move is no longer possible.")
+        label = MOVES[(current.editorial_state, form.state.data)][0]
+        return render_template(
+            "editing/confirm.html", record=current, entity=entity_type, conflict=conflict,
+            heading=f"{label}?", action=request.path,
+            hidden={"state": form.state.data, "version": conflict.version}, button=label), 409
+    flash(MOVES[(from_state, record.editorial_state)][1], "success")
+    return redirect(_record_url(entity_type, key))
+
+
+def _history(entity_type: str, key: str):
+    db = db_session()
+    record, entries = editing.history(db, entity_type, key)
+    groups = describe(entries, load_choices(db, *NAME_CHOICES))
+    return render_template("editing/history.html", record=record, entity=entity_type, groups=groups,
+                           record_url=_record_url(entity_type, key))
