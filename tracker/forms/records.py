@@ -16,6 +16,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.types import PartialDate, PartialDateError
+from tracker.services import dataset
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
 
@@ -44,7 +45,7 @@ FIELD_LABELS: dict[str, str] = {
 
 PARTIAL_DATE_HINT = "YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or 2023-07-14."
 # Keys that name pages rather than records (/policies/new, /events/new).
-RESERVED_KEYS = frozenset({"new"})
+RESERVED_KEYS = dataset.RESERVED_KEYS
 
 _ROW_ERROR = re.compile(r"^([a-z_]+)\[(\d+)\](?:\.([a-z_]+))?$")
 _REWORDED = {
