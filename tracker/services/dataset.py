@@ -111,7 +111,7 @@ class _Checker:
                 self.fail(label, "is required")
             return None
         allowed = list(allowed)
-        if raw not in allowed:
+        if not isinstance(raw, str) or raw not in allowed:
             self.fail(label, f"'{str(raw)[:60]}' is not one of: {', '.join(allowed)}")
             return None
         return raw
@@ -135,8 +135,11 @@ class _Checker:
         raw = self.text(name, required=required, max_length=2000, value=value, label=label)
         if raw is None:
             return None
-        parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(raw)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             self.fail(label, f"'{raw[:80]}' is not an http(s) URL")
             return None
         return raw
@@ -153,7 +156,7 @@ class _Checker:
     def keys_in(self, name: str, known: set[str] | dict[str, Any], what: str) -> list[str]:
         values = []
         for index, raw in enumerate(self.items(name)):
-            if raw not in known:
+            if not isinstance(raw, str) or raw not in known:
                 self.fail(f"{name}[{index}]", f"unknown {what} '{str(raw)[:60]}'")
             elif raw in values:
                 self.fail(f"{name}[{index}]", f"'{raw}' is listed twice")
@@ -165,7 +168,7 @@ class _Checker:
 def _record_key(problems: list[DatasetProblem], kind: str, index: int, data: Any, seen: set[str]) -> str:
     label = f"{kind}[{index}]"
     key = data.get("key") if isinstance(data, dict) else None
-    if not isinstance(key, str) or not KEY_PATTERN.match(key) or key in RESERVED_KEYS:
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key) or key in RESERVED_KEYS:
         problems.append(DatasetProblem(label, "key", "must be lower-case letters, digits, '-' or '_' "
                                                      "(at most 120), starting and ending with a letter or digit"))
         return label
@@ -276,7 +279,7 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         "other_bodies": [],
     }
     issuer = check.data.get("issuer")
-    if issuer is not None and issuer not in known["organisations"]:
+    if issuer is not None and (not isinstance(issuer, str) or issuer not in known["organisations"]):
         check.fail("issuer", f"unknown organisation '{str(issuer)[:60]}'")
     else:
         policy["issuer"] = issuer
@@ -286,7 +289,7 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         if not isinstance(raw, dict):
             check.fail(label, "must be an object with org and role")
             continue
-        if raw.get("org") not in known["organisations"]:
+        if not isinstance(raw.get("org"), str) or raw["org"] not in known["organisations"]:
             check.fail(f"{label}.org", f"unknown organisation '{str(raw.get('org'))[:60]}'")
             continue
         role = check.choice("", BODY_ROLES, value=raw.get("role"), label=f"{label}.role")
@@ -335,7 +338,7 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         target = raw.get("target")
         reference = check.text("", max_length=500, value=raw.get("target_reference"),
                                label=f"{label}.target_reference")
-        if target is not None and target not in known["policies"]:
+        if target is not None and (not isinstance(target, str) or target not in known["policies"]):
             check.fail(f"{label}.target", f"unknown policy '{str(target)[:60]}'")
         elif target == key:
             check.fail(f"{label}.target", "a policy cannot relate to itself")
@@ -350,12 +353,13 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         if not isinstance(raw, dict):
             check.fail(label, "must be an object")
             continue
-        if raw.get("event") not in known["events"]:
+        event_key = raw.get("event") if isinstance(raw.get("event"), str) else None
+        if event_key not in known["events"]:
             check.fail(f"{label}.event", f"unknown event '{str(raw.get('event'))[:60]}'")
         role = check.choice("", FORUM_ROLES, value=raw.get("role"), label=f"{label}.role")
-        if (raw.get("event"), role) in seen_links:
+        if (event_key, role) in seen_links:
             check.fail(label, "links the same event with the same role twice")
-        seen_links.add((raw.get("event"), role))
+        seen_links.add((event_key, role))
         links.append({"event": raw.get("event"), "role": role,
                       "evidence": check.text("", max_length=5000, value=raw.get("evidence"),
                                              label=f"{label}.evidence"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -21,7 +22,7 @@ from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.services import dataset
 from tracker.services.audit import field_changes, write_audit
-from tracker.services.errors import Forbidden, Invalid, NotFound, StaleEdit
+from tracker.services.errors import Conflict, Forbidden, Invalid, NotFound, StaleEdit
 from tracker.services.permissions import can_edit_record, has_permission, require
 from tracker.services.policies import refresh_derived
 
@@ -169,6 +170,10 @@ def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
     """Flush; an UPDATE that matched no row means another transaction changed the record first."""
     try:
         session.flush()
+    except IntegrityError:
+        # Another transaction took the same key or link between our check and our write.
+        raise Conflict("Another change took the same key or link at the same moment; nothing was saved. "
+                       "Reload and try again.")
     except StaleDataError:
         raise StaleEdit("This record was changed by someone else at the same moment; reload it and "
                         "apply your change again.", _committed_version(session, type(record), record.id))
@@ -204,6 +209,9 @@ def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, re
         return None
     if len(value) > max_length:
         errors[field] = f"At most {max_length} characters (this is {len(value)})."
+        return None
+    if "\x00" in value:
+        errors[field] = "Contains a NUL character."
         return None
     return value.strip()
 
@@ -242,7 +250,7 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_policy(dataset._Checker(problems, "policy", raw), key if isinstance(key, str) else "",
                                       keys.jurisdictions, keys.known())
-    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key) or key in dataset.RESERVED_KEYS:
+    if not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
         problems.append(dataset.DatasetProblem("policy", "key", "Use lower-case letters, digits and dashes "
                                                "(at most 120), starting and ending with a letter or digit."))
     if problems:
@@ -362,7 +370,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
 
     errors: dict[str, str] = {}
     status = data.get("status")
-    if status not in LEGAL_STATUSES:
+    if not isinstance(status, str) or status not in LEGAL_STATUSES:
         errors["status"] = f"Choose one of: {', '.join(LEGAL_STATUSES)}."
     effective_on: PartialDate | None = None
     raw_date = data.get("effective_on")
@@ -455,7 +463,7 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_event(dataset._Checker(problems, "event", raw), key if isinstance(key, str) else "",
                                      keys.jurisdictions, keys.known())
-    if not isinstance(key, str) or not dataset.KEY_PATTERN.match(key) or key in dataset.RESERVED_KEYS:
+    if not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
         problems.append(dataset.DatasetProblem("event", "key", "Use lower-case letters, digits and dashes."))
     if problems:
         raise _problems_to_invalid(problems)
@@ -513,7 +521,7 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
         NotFound, StaleEdit, Invalid (no such move), Forbidden (editors submit; reviewers publish).
     """
     record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
-    if state not in EDITORIAL_STATES:
+    if not isinstance(state, str) or state not in EDITORIAL_STATES:
         raise Invalid("Unknown editorial state.", {"state": f"Choose one of: {', '.join(EDITORIAL_STATES)}."})
     _check_version(entity_type, record, expected_version, session)
     permission = EDITORIAL_TRANSITIONS[record.editorial_state].get(state)
@@ -526,7 +534,7 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
     record.editorial_state = state
     _flush(session, entity_type, record)
     _audit(session, entity_type, record, "editorial", actor, [("editorial_state", old, state)],
-           reason=(reason or "").strip()[:5000] or None)
+           reason=(reason or "").replace("\x00", "").strip()[:5000] or None)
     session.flush()
     return record
 

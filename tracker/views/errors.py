@@ -9,10 +9,15 @@ from tracker.views.support import wants_json
 
 _TITLES = {
     400: "The request could not be understood",
+    401: "Sign-in needed",
+    403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
     409: "The record changed meanwhile",
     413: "Too large",
+    415: "Unsupported content type",
+    428: "The version of the record is needed",
+    429: "Too many attempts",
     500: "Something went wrong on our side",
 }
 

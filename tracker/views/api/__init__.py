@@ -83,3 +83,7 @@ def topics():
 def openapi():
     choices = policy_service.filter_choices(db_session())
     return jsonify(openapi_document(list(choices.countries), list(choices.topics)))
+
+
+from tracker.views.api.write import register as _register_write_routes  # noqa: E402  (needs bp above)
+_register_write_routes(bp)

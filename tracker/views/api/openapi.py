@@ -6,10 +6,21 @@ from typing import Any
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
                                   VEHICLE_CLASSES)
+from tracker.services.dataset import KEY_PATTERN
 from tracker.services.policies import SORTS
 
 PARTIAL_DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$",
                 "description": "A date known to the year, month or day: 2023, 2023-07 or 2023-07-14."}
+
+# Patterns of the write bodies. The write API checks every body against these very schemas before a
+# service sees it, so the document and the server cannot disagree on what is well formed; the
+# services then apply the rules a schema cannot state (known keys, real calendar days, an end after
+# its start, the status transition table).
+INPUT_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+# ASCII host names only: the address parser raises on bracketed or NFKC-ambiguous hosts.
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\x00-\x20\x7f]*)?$"
+MAX_VERSION = 999_999_999
+IF_MATCH_PATTERN = r'^"[1-9][0-9]{0,8}"$'
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +65,7 @@ def _ok(schema_name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
     policy_ref = _object({
         "key": TEXT, "title_en": TEXT, "title_lo": NULLABLE_TEXT, "country": TEXT,
         "legal_status": {"enum": list(LEGAL_STATUSES)}, "url": URL, "html_url": URL})
@@ -92,8 +103,18 @@ def _schemas() -> dict[str, Any]:
         "Error": _object({"error": _object({
             "status": {"type": "integer"}, "title": TEXT, "message": TEXT,
             "errors": {"type": "object", "additionalProperties": TEXT,
-                       "description": "Message per offending parameter or field."}},
+                       "description": "Message per offending parameter or field, e.g. `sources[1].url`."},
+            "current_version": {"type": "integer",
+                                "description": "On a 409: the version the record is at now."},
+            "changes": {"type": "array", "items": _ref("Change"),
+                        "description": "On a 409: what others changed since the version you sent (empty "
+                                       "when two edits were saved at the same instant)."}},
             required=["status", "title", "message"])}),
+        "Change": _object({
+            "field": NULLABLE_TEXT, "old": {"description": "The value before, as in the dataset format."},
+            "new": {"description": "The value after."}, "by": TEXT,
+            "at": {"type": "string", "format": "date-time"}, "version": {"type": ["integer", "null"]},
+            "action": TEXT}),
         "PolicyRef": policy_ref,
         "EventRef": event_ref,
         "Organisation": organisation,
@@ -139,7 +160,7 @@ def _schemas() -> dict[str, Any]:
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
-    }
+    } | _input_schemas(countries, topics)
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -148,13 +169,169 @@ def _page(item: str) -> dict[str, Any]:
                     "per_page": {"type": "integer", "minimum": 1}, "pages": {"type": "integer", "minimum": 1}})
 
 
+def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object of exactly these properties: an unknown field is refused and named, never ignored."""
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False}
+
+
+def _string(max_length: int, *, nullable: bool = True, min_length: int | None = None,
+            pattern: str | None = None, description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"] if nullable else "string", "maxLength": max_length}
+    if min_length is not None:
+        schema["minLength"] = min_length
+    if pattern is not None:
+        schema["pattern"] = pattern
+    if description is not None:
+        schema["description"] = description
+    return schema
+
+
+def _choice(values: list[str], *, nullable: bool = False) -> dict[str, Any]:
+    return {"enum": list(values) + [None]} if nullable else {"type": "string", "enum": list(values)}
+
+
+def _list(items: dict[str, Any], max_items: int, *, unique: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": items, "maxItems": max_items}
+    if unique:
+        schema["uniqueItems"] = True
+    return schema
+
+
+def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
+    """Bodies of the write operations, in the dataset format of tracker/data/asean-ev-policies.json."""
+    key_text = ("Lower-case letters, digits, '-' or '_' (at most 120), starting and ending with a letter or "
+                "digit.")
+    key = _string(120, nullable=False, pattern=KEY_PATTERN.pattern, description=key_text)
+    nullable_key = _string(120, pattern=KEY_PATTERN.pattern, description=key_text)
+    date = _string(10, pattern=INPUT_DATE_PATTERN, description=PARTIAL_DATE["description"])
+    url = _string(2000, nullable=False, pattern=URL_PATTERN, description="An http(s) URL.")
+    nullable_url = _string(2000, pattern=URL_PATTERN, description="An http(s) URL.")
+    version = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
+               "description": "The `version` of the record as you read it; a newer one gives a 409."}
+    policy_fields = {
+        "country": _choice(countries),
+        "title_en": _string(500, nullable=False, min_length=1),
+        "title_lo": _string(500), "title_local": _string(500), "reference": _string(300),
+        "instrument": _choice(list(INSTRUMENTS)),
+        "issuer": nullable_key,
+        "other_bodies": _list(_closed({"org": key, "role": _choice(list(BODY_ROLES))}, ("org", "role")), 50),
+        "topics": _list(_choice(topics), 50, unique=True),
+        "vehicle_classes": _list(_choice(list(VEHICLE_CLASSES)), 20, unique=True),
+        "valid_from": date, "valid_to": date,
+        "summary_en": _string(20000), "summary_lo": _string(20000),
+        "relations": _list(_closed({
+            "type": _choice(list(RELATION_TYPES)), "target": nullable_key,
+            "target_reference": _string(500, description="The instrument, when it is not recorded here.")},
+            ("type",)), 100),
+        "forum_links": _list(_closed({
+            "event": key, "role": _choice(list(FORUM_ROLES)), "evidence": _string(5000),
+            "source_url": nullable_url}, ("event", "role")), 100),
+        "sources": _list(_ref("SourceInput"), 100),
+        "confidence": _choice(list(CONFIDENCE_LEVELS), nullable=True),
+        "conflicts": _list(_string(5000, nullable=False, min_length=1), 50),
+    }
+    event_fields = {
+        "name_en": _string(500, nullable=False, min_length=1), "name_lo": _string(500),
+        "kind": _choice(list(EVENT_KINDS)), "country": _choice(countries, nullable=True),
+        "starts_on": date, "ends_on": date, "date_note": _string(5000), "venue": _string(500),
+        "organisers": _list(key, 50, unique=True), "funders": _list(key, 50, unique=True),
+        "partners": _list(key, 50, unique=True), "topics": _list(_choice(topics), 50, unique=True),
+        "summary_en": _string(20000), "summary_lo": _string(20000),
+        "sources": _list(_ref("SourceInput"), 100),
+    }
+    return {
+        "SourceInput": _closed({"url": url, "title": _string(1000), "published": date,
+                                "kind": _choice(list(SOURCE_KINDS), nullable=True)}, ("url",)),
+        "PolicyInput": _closed(policy_fields | {
+            "key": key | {"description": key_text + " Made from the country and title when absent."},
+            "status": _choice(list(LEGAL_STATUSES)) | {"description": "The first legal status (proposed "
+                                                                      "when absent)."},
+            "status_effective_on": date, "status_note": _string(5000), "status_evidence_url": nullable_url,
+        }, ("country", "title_en", "instrument")),
+        "PolicyPatch": _closed(policy_fields | {"version": version}),
+        "StatusChangeInput": _closed({
+            "status": _choice(list(LEGAL_STATUSES)), "effective_on": date, "note": _string(5000),
+            "evidence_url": nullable_url,
+            "reason": _string(5000, description="Needed (from a reviewer) outside the transition table."),
+            "version": version}, ("status",)),
+        "EventInput": _closed(event_fields | {
+            "key": key | {"description": key_text + " Made from the name when absent."}},
+            ("name_en", "kind")),
+        "EventPatch": _closed(event_fields | {"version": version}),
+        "EditorialInput": _closed({"state": _choice(list(EDITORIAL_STATES)), "version": version,
+                                   "reason": _string(5000)}, ("state",)),
+    }
+
+
+def input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
+    """The components the write bodies are checked against (every schema, so references resolve)."""
+    return _schemas(countries, topics)
+
+
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+
+
+OPTIONAL_AUTH = [{}, {"bearerAuth": []}]
+REQUIRED_AUTH = [{"bearerAuth": []}]
+IF_MATCH_PARAM = {
+    "name": "If-Match", "in": "header", "required": False,
+    "description": 'The version you read, as an entity tag: `"7"`. May replace `version` in the body; '
+                   "when both are sent they must agree.",
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
+
+
+def _unauthorized() -> dict[str, Any]:
+    return _error_response("No token was sent, or it is unknown, revoked or its account disabled.") | {
+        "headers": {"WWW-Authenticate": {"required": True, "description": "`Bearer realm=\"tracker\"`.",
+                                         "schema": {"type": "string"}}}}
+
+
+def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema: str, ok_text: str, *,
+           keyed: bool, version: str | None, created: bool = False) -> dict[str, Any]:
+    """A write operation: bearer token, a JSON body checked against ``body``, every answer documented.
+
+    ``version``: "required" (428 without one), "optional", or None (the operation takes none).
+    """
+    ok = _ok(ok_schema, ok_text)
+    if created:
+        ok["headers"] = {"Location": {"required": True, "description": "URL of the new record in this API.",
+                                      "schema": {"type": "string", "format": "uri"}}}
+    responses = {
+        ok_status: ok,
+        "400": _error_response("The body is not a JSON object, has unknown fields, or breaks a rule; "
+                               "`error.errors` names each field (e.g. `sources[1].url`) with its problem."),
+        "401": _unauthorized(),
+        "403": _error_response("The token's role may not do this (partners never write; editors edit drafts "
+                               "and records in review, reviewers publish and edit published records)."),
+        "413": _error_response("The body is larger than 2 MiB."),
+        "415": _error_response("The body is not sent as `Content-Type: application/json` (UTF-8)."),
+    }
+    parameters = []
+    if keyed:
+        parameters.append({"name": "key", **KEY_PARAM})
+        responses["404"] = _error_response("No record has this key.")
+    if version is not None:
+        parameters.append(IF_MATCH_PARAM)
+        responses["409"] = _error_response("The record changed since the version you sent: "
+                                           "`error.current_version` and `error.changes` say how.")
+    if version == "required":
+        responses["428"] = _error_response("No version was sent, in the body (`version`) or as `If-Match`.")
+    operation: dict[str, Any] = {
+        "operationId": operation_id, "summary": summary, "security": REQUIRED_AUTH,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body)}}},
+        "responses": dict(sorted(responses.items())),
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
 
 
 def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
     """The document, with the country codes and topic keys the database holds now."""
     bad_request = _error_response("A parameter is not valid; `error.errors` names each one.")
     not_found = _error_response("No such record, or the page is past the last one.")
+    unauthorized = _unauthorized()
     policy_filters = [
         _array_param("country", countries, "ISO 3166-1 code, ASEAN or INTL; repeat for several."),
         _array_param("status", list(LEGAL_STATUSES), "Current legal status; repeat for several."),
@@ -173,40 +350,89 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "version": "1.0.0",
             "description": ("Electric-vehicle policies, laws and standards of Lao PDR and the ASEAN members, "
                             "with their legal status over time and the forums they came from. Dates of legal "
-                            "acts are partial ISO dates given to the precision the sources give."),
+                            "acts are partial ISO dates given to the precision the sources give.\n\n"
+                            "Reading is public; a bearer token of an editor or above also shows drafts and "
+                            "records in review. Writing needs a token: editors create records and edit "
+                            "drafts and records in review, reviewers also publish and edit published "
+                            "records, partner tokens only read. Write bodies are JSON objects in the format "
+                            "of the dataset dump; every edit carries the `version` it was based on (or sends "
+                            "it as `If-Match`), and an edit based on an older version is refused with a 409 "
+                            "that says what changed meanwhile."),
         },
         "servers": [{"url": "/api/v1"}],
         "paths": {
-            "/policies": {"get": {
-                "operationId": "listPolicies", "summary": "Policies matching the filters, one page at a time.",
-                "parameters": policy_filters + PAGE_PARAMS,
-                "responses": {"200": _ok("PolicyPage", "A page of policies."), "400": bad_request,
-                              "404": not_found}}},
-            "/policies/{key}": {"get": {
-                "operationId": "getPolicy", "summary": "The full record of one policy.",
-                "parameters": [{"name": "key", **KEY_PARAM}],
-                "responses": {"200": _ok("Policy", "The policy with its history, relations and sources."),
-                              "404": not_found}}},
-            "/events": {"get": {
-                "operationId": "listEvents", "summary": "Forums, workshops, summits and meetings, newest first.",
-                "parameters": [_array_param("country", countries, "Country code; repeat for several.")]
-                + PAGE_PARAMS,
-                "responses": {"200": _ok("EventPage", "A page of events."), "400": bad_request,
-                              "404": not_found}}},
-            "/events/{key}": {"get": {
-                "operationId": "getEvent", "summary": "One event with the policies linked to it.",
-                "parameters": [{"name": "key", **KEY_PARAM}],
-                "responses": {"200": _ok("Event", "The event."), "404": not_found}}},
+            "/policies": {
+                "get": {
+                    "operationId": "listPolicies",
+                    "summary": "Policies matching the filters, one page at a time.",
+                    "security": OPTIONAL_AUTH, "parameters": policy_filters + PAGE_PARAMS,
+                    "responses": {"200": _ok("PolicyPage", "A page of policies."), "400": bad_request,
+                                  "401": unauthorized, "404": not_found}},
+                "post": _write("createPolicy", "Create a draft policy.", "PolicyInput", "201", "Policy",
+                               "The new policy, as `GET /policies/{key}` returns it.", keyed=False,
+                               version=None, created=True)},
+            "/policies/{key}": {
+                "get": {
+                    "operationId": "getPolicy", "summary": "The full record of one policy.",
+                    "security": OPTIONAL_AUTH, "parameters": [{"name": "key", **KEY_PARAM}],
+                    "responses": {"200": _ok("Policy", "The policy with its history, relations and sources."),
+                                  "401": unauthorized, "404": not_found}},
+                "patch": _write("updatePolicy",
+                                "Change some fields of a policy; absent fields keep their value.",
+                                "PolicyPatch", "200", "Policy", "The policy after the change.", keyed=True,
+                                version="required")},
+            "/policies/{key}/status": {"post": _write(
+                "recordStatusChange", "Record a dated change of the policy's legal status.",
+                "StatusChangeInput", "201", "Policy",
+                "The policy with the new step in `status_history` and its `legal_status`.", keyed=True,
+                version="optional")},
+            "/policies/{key}/editorial": {"post": _write(
+                "setPolicyEditorialState", "Submit, publish, unpublish or archive a policy.",
+                "EditorialInput", "200", "Policy", "The policy in its new editorial state.", keyed=True,
+                version="required")},
+            "/events": {
+                "get": {
+                    "operationId": "listEvents",
+                    "summary": "Forums, workshops, summits and meetings, newest first.",
+                    "security": OPTIONAL_AUTH,
+                    "parameters": [_array_param("country", countries, "Country code; repeat for several.")]
+                    + PAGE_PARAMS,
+                    "responses": {"200": _ok("EventPage", "A page of events."), "400": bad_request,
+                                  "401": unauthorized, "404": not_found}},
+                "post": _write("createEvent", "Create a draft event.", "EventInput", "201", "Event",
+                               "The new event, as `GET /events/{key}` returns it.", keyed=False, version=None,
+                               created=True)},
+            "/events/{key}": {
+                "get": {
+                    "operationId": "getEvent", "summary": "One event with the policies linked to it.",
+                    "security": OPTIONAL_AUTH, "parameters": [{"name": "key", **KEY_PARAM}],
+                    "responses": {"200": _ok("Event", "The event."), "401": unauthorized, "404": not_found}},
+                "patch": _write("updateEvent",
+                                "Change some fields of an event; absent fields keep their value.",
+                                "EventPatch", "200", "Event", "The event after the change.", keyed=True,
+                                version="required")},
+            "/events/{key}/editorial": {"post": _write(
+                "setEventEditorialState", "Submit, publish, unpublish or archive an event.", "EditorialInput",
+                "200", "Event", "The event in its new editorial state.", keyed=True, version="required")},
             "/jurisdictions": {"get": {
                 "operationId": "listJurisdictions", "summary": "The ASEAN members and regional pseudo-codes.",
-                "responses": {"200": _ok("JurisdictionList", "Every jurisdiction, Lao PDR first.")}}},
+                "security": OPTIONAL_AUTH,
+                "responses": {"200": _ok("JurisdictionList", "Every jurisdiction, Lao PDR first."),
+                              "401": unauthorized}}},
             "/topics": {"get": {
                 "operationId": "listTopics", "summary": "Policy topics with their number of policies.",
-                "responses": {"200": _ok("TopicList", "Every topic.")}}},
+                "security": OPTIONAL_AUTH,
+                "responses": {"200": _ok("TopicList", "Every topic."), "401": unauthorized}}},
             "/openapi.json": {"get": {
-                "operationId": "getOpenAPI", "summary": "This document.",
+                "operationId": "getOpenAPI", "summary": "This document.", "security": OPTIONAL_AUTH,
                 "responses": {"200": {"description": "The OpenAPI 3.1 document.",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": unauthorized}}},
         },
-        "components": {"schemas": _schemas()},
+        "components": {
+            "schemas": _schemas(countries, topics),
+            "securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API token made on the account page: `Authorization: Bearer <token>`."}},
+        },
     }

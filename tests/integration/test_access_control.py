@@ -1,0 +1,109 @@
+"""Every route x every role -> the status it must answer; a new route without a row here fails the suite."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+POLICY = "la-gov-resolution-08-2021-ev-policy"
+EVENT = "lao-ev-forum-2023"
+ROLES = (None, "partner", "editor", "reviewer", "admin")
+
+# endpoint -> (method, url, body, statuses for anonymous, partner, editor, reviewer, admin).
+# HTML forms are posted with a valid CSRF token and an empty or minimal body, so a role that may act
+# reaches validation (400) or the action itself (302); a role that may not gets 403, and an anonymous
+# visitor is sent to the login page (302). The API answers 401 without a token.
+ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
+    "pages.home": ("GET", "/", None, (200, 200, 200, 200, 200)),
+    "pages.countries": ("GET", "/countries", None, (200, 200, 200, 200, 200)),
+    "pages.country": ("GET", "/countries/LA", None, (200, 200, 200, 200, 200)),
+    "policies.index": ("GET", "/policies", None, (200, 200, 200, 200, 200)),
+    "policies.detail": ("GET", f"/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
+    "events.index": ("GET", "/events", None, (200, 200, 200, 200, 200)),
+    "events.detail": ("GET", f"/events/{EVENT}", None, (200, 200, 200, 200, 200)),
+    "static": ("GET", "/static/css/app.css", None, (200, 200, 200, 200, 200)),
+    "auth.login": ("GET", "/login", None, (200, 302, 302, 302, 302)),
+    "auth.logout": ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
+    "auth.account": ("GET", "/account", None, (302, 200, 200, 200, 200)),
+    "auth.revoke_token": ("POST", "/account/tokens/999999/revoke", {}, (302, 404, 404, 404, 404)),
+    "auth.users": ("GET", "/admin/users", None, (302, 403, 403, 403, 200)),
+    "auth.update_user": ("POST", "/admin/users/999999", {"role": "editor"}, (302, 403, 403, 403, 404)),
+    "editing.new_policy": ("GET", "/policies/new", None, (302, 403, 200, 200, 200)),
+    # A published record: editors edit drafts and records in review only.
+    "editing.edit_policy": ("GET", f"/policies/{POLICY}/edit", None, (302, 403, 403, 200, 200)),
+    "editing.record_status": ("POST", f"/policies/{POLICY}/status", {}, (302, 403, 400, 400, 400)),
+    "editing.add_forum_link": ("POST", f"/policies/{POLICY}/forum-links", {}, (302, 403, 400, 400, 400)),
+    "editing.remove_forum_link": ("POST", f"/policies/{POLICY}/forum-links/remove", {},
+                                  (302, 403, 400, 400, 400)),
+    "editing.policy_editorial": ("POST", f"/policies/{POLICY}/editorial", {}, (302, 403, 400, 400, 400)),
+    "editing.policy_history": ("GET", f"/policies/{POLICY}/history", None, (302, 403, 200, 200, 200)),
+    "editing.new_event": ("GET", "/events/new", None, (302, 403, 200, 200, 200)),
+    "editing.edit_event": ("GET", f"/events/{EVENT}/edit", None, (302, 403, 403, 200, 200)),
+    "editing.event_editorial": ("POST", f"/events/{EVENT}/editorial", {}, (302, 403, 400, 400, 400)),
+    "editing.event_history": ("GET", f"/events/{EVENT}/history", None, (302, 403, 200, 200, 200)),
+    "api.policies": ("GET", "/api/v1/policies", None, (200, 200, 200, 200, 200)),
+    "api.policy": ("GET", f"/api/v1/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
+    "api.events": ("GET", "/api/v1/events", None, (200, 200, 200, 200, 200)),
+    "api.event": ("GET", f"/api/v1/events/{EVENT}", None, (200, 200, 200, 200, 200)),
+    "api.jurisdictions": ("GET", "/api/v1/jurisdictions", None, (200, 200, 200, 200, 200)),
+    "api.topics": ("GET", "/api/v1/topics", None, (200, 200, 200, 200, 200)),
+    "api.openapi": ("GET", "/api/v1/openapi.json", None, (200, 200, 200, 200, 200)),
+    "api.create_policy": ("POST", "/api/v1/policies", {}, (401, 403, 400, 400, 400)),
+    # A published record and a stale version: editors are refused before the version is looked at.
+    "api.update_policy": ("PATCH", f"/api/v1/policies/{POLICY}", {"version": 999, "title_en": "New title"},
+                          (401, 403, 403, 409, 409)),
+    "api.change_policy_status": ("POST", f"/api/v1/policies/{POLICY}/status", {}, (401, 403, 400, 400, 400)),
+    "api.set_policy_editorial_state": ("POST", f"/api/v1/policies/{POLICY}/editorial", {},
+                                       (401, 403, 400, 400, 400)),
+    "api.create_event": ("POST", "/api/v1/events", {}, (401, 403, 400, 400, 400)),
+    "api.update_event": ("PATCH", f"/api/v1/events/{EVENT}", {"version": 999, "name_en": "New name"},
+                         (401, 403, 403, 409, 409)),
+    "api.set_event_editorial_state": ("POST", f"/api/v1/events/{EVENT}/editorial", {},
+                                      (401, 403, 400, 400, 400)),
+}
+
+
+def test_every_route_has_a_row_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(ROUTES) == set(), "classify the new routes in ROUTES"
+    assert set(ROUTES) - endpoints == set(), "remove rows of routes that no longer exist"
+
+
+def _csrf_token(app, client) -> str:
+    """A valid CSRF token for the client's session, made the way Flask-WTF makes them."""
+    raw = secrets.token_hex(20)
+    with client.session_transaction() as cookie_session:
+        cookie_session["csrf_token"] = raw
+    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonymous")
+@pytest.mark.parametrize("endpoint", sorted(ROUTES))
+def test_route_answers_each_role_as_the_table_says(app, client, login_as, api_token, endpoint, role):
+    method, url, body, statuses = ROUTES[endpoint]
+    expected = statuses[ROLES.index(role)]
+    login_as(role)
+    kwargs: dict = {}
+    if url.startswith("/api/"):
+        if role is not None:
+            kwargs["headers"] = api_token(role)
+        if body is not None:
+            kwargs["json"] = body
+    elif method == "POST":
+        kwargs["data"] = {**body, "csrf_token": _csrf_token(app, client)}
+    response = client.open(url, method=method, **kwargs)
+    response.close()
+    assert response.status_code == expected, (endpoint, role, response.get_data(as_text=True)[:300])
+    if expected == 302 and role is None and endpoint not in ("auth.logout",):
+        assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e, row in ROUTES.items() if row[0] == "POST" and not
+                                            row[1].startswith("/api/")))
+def test_every_form_refuses_a_post_without_csrf_token(client, login_as, endpoint):
+    _, url, body, _ = ROUTES[endpoint]
+    login_as("admin")
+    response = client.post(url, data=body)
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)

@@ -1,0 +1,458 @@
+"""The write API under /api/v1: create and edit records, status changes and publication, by bearer token."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
+
+from tracker.db import unit_of_work
+from tracker.models import AuditEntry
+from tracker.services import editing
+from tracker.services import events as event_service
+from tracker.services import policies as policy_service
+from tracker.services.dataset import KEY_PATTERN
+from tracker.services.errors import Invalid, StaleEdit
+from tracker.views.api import serializers
+from tracker.views.api.openapi import IF_MATCH_PATTERN, INPUT_DATE_PATTERN, URL_PATTERN, input_schemas
+from tracker.views.errors import error_response
+from tracker.views.security import api_user, role_required
+from tracker.views.support import db_session, include_unpublished
+
+# A body that breaks many rules gets the first ones named, not a response as large as the body.
+MAX_ERRORS = 50
+# NUL cannot be stored by PostgreSQL, and an unpaired UTF-16 surrogate (which JSON's \\u escapes can
+# spell) cannot be encoded as UTF-8 at all; both are refused before anything reaches a column.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+_TYPE_WORDS = {"string": "text", "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "null": "null", "array": "a list", "object": "an object"}
+_PATTERN_MESSAGES = {
+    KEY_PATTERN.pattern: "must be lower-case letters, digits, '-' or '_' (at most 120), starting and ending "
+                         "with a letter or digit",
+    INPUT_DATE_PATTERN: "must be a date as YYYY, YYYY-MM or YYYY-MM-DD",
+    URL_PATTERN: "must be an http(s) URL with a plain host name, such as https://example.org/page",
+}
+_UNKNOWN_FIELD = "This field does not exist or cannot be changed here."
+
+
+def register(bp: Blueprint) -> None:
+    """Add the write routes to the API blueprint (called once, where the blueprint is made)."""
+    bp.add_url_rule("/policies", "create_policy", create_policy, methods=["POST"])
+    bp.add_url_rule("/policies/<key>", "update_policy", update_policy, methods=["PATCH"])
+    bp.add_url_rule("/policies/<key>/status", "change_policy_status", change_policy_status, methods=["POST"])
+    bp.add_url_rule("/policies/<key>/editorial", "set_policy_editorial_state", set_policy_editorial_state,
+                    methods=["POST"])
+    bp.add_url_rule("/events", "create_event", create_event, methods=["POST"])
+    bp.add_url_rule("/events/<key>", "update_event", update_event, methods=["PATCH"])
+    bp.add_url_rule("/events/<key>/editorial", "set_event_editorial_state", set_event_editorial_state,
+                    methods=["POST"])
+    bp.register_error_handler(StaleEdit, _stale_edit)
+    bp.after_request(_bearer_challenge)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading the body
+
+
+class _BadJSON(ValueError):
+    """JSON that the standard parser would take but that is not interoperable JSON."""
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise _BadJSON(f"the field '{name[:60]}' appears twice in one object")
+        result[name] = value
+    return result
+
+
+def _reject_constant(name: str) -> None:
+    raise _BadJSON(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadJSON(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _unstorable_text(value: Any) -> str | None:
+    """The path of the first string (or field name) holding a character no database column can store."""
+    # Iterative: a body may nest as deep as the JSON parser allows, deeper than a recursive walk.
+    stack: list[tuple[str, Any]] = [("body", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return path
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", element) for index, element in enumerate(item))
+        elif isinstance(item, dict):
+            for name, element in item.items():
+                if _UNSTORABLE.search(name):
+                    return path
+                stack.append((name[:60] if path == "body" else f"{path}.{name[:60]}", element))
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def json_body() -> dict[str, Any]:
+    """The request's body as a JSON object.
+
+    Raises:
+        UnsupportedMediaType (415): not sent as application/json in UTF-8.
+        RequestEntityTooLarge (413): above MAX_CONTENT_LENGTH.
+        Invalid (400): empty, not UTF-8, not JSON, not an object (``errors["body"]`` says which), or
+            holding text no column can store (``errors`` names the field).
+    """
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if request.mimetype != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("Send the body as JSON in UTF-8, with 'Content-Type: application/json'.")
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise Invalid("The body is empty.", {"body": "Send a JSON object."})
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Invalid("The body is not UTF-8.", {"body": f"Byte {error.start} is not valid UTF-8."})
+    try:
+        data = json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant,
+                          parse_float=_finite_float)
+    except json.JSONDecodeError as error:
+        raise Invalid("The body is not valid JSON.",
+                      {"body": f"{error.msg} at line {error.lineno}, column {error.colno}."})
+    except RecursionError:
+        raise Invalid("The body is not valid JSON.", {"body": "It is nested too deeply."})
+    except ValueError as error:  # _BadJSON, or an integer with more digits than Python converts
+        raise Invalid("The body is not valid JSON.", {"body": str(error)[:200]})
+    if not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object.",
+                      {"body": f"Send a JSON object, not {_TYPE_WORDS[_json_type(data)]}."})
+    unstorable = _unstorable_text(data)
+    if unstorable is not None:
+        raise Invalid("The body holds text that cannot be stored.",
+                      {unstorable: "Text may not hold U+0000 (NUL) or an unpaired surrogate "
+                                   "such as \\ud800."})
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checking the body against its schema in the OpenAPI document
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262: "$" ends the text, whereas Python's "$" also matches before a
+    # final newline, which would let "key\n" through.
+    return re.compile(pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern)
+
+
+def _same(value: Any, option: Any) -> bool:
+    return _json_type(value) == _json_type(option) and value == option
+
+
+def _enum_message(options: list[Any]) -> str:
+    names = [str(option) for option in options if option is not None]
+    message = f"must be one of: {', '.join(names)}" if names else "has no accepted value yet"
+    return message + (" (or null)" if None in options else "")
+
+
+class _SchemaCheck:
+    """Checks a JSON value against the subset of JSON Schema the write bodies use, naming each field."""
+
+    def __init__(self, components: dict[str, Any]) -> None:
+        self.components = components
+        self.errors: dict[str, str] = {}
+        self.truncated = False
+
+    def fail(self, path: str, message: str) -> None:
+        if len(self.errors) >= MAX_ERRORS:
+            self.truncated = True
+        else:
+            self.errors.setdefault(path, message)
+
+    def check(self, value: Any, schema: dict[str, Any], path: str) -> None:
+        if "$ref" in schema:
+            schema = self.components[schema["$ref"].rsplit("/", 1)[-1]]
+        kind = _json_type(value)
+        if "type" in schema:
+            allowed = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+            if kind not in allowed and not (kind == "integer" and "number" in allowed):
+                expected = " or ".join(_TYPE_WORDS[name] for name in allowed)
+                self.fail(path, f"must be {expected}, not {_TYPE_WORDS[kind]}")
+                return
+        if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
+            self.fail(path, _enum_message(schema["enum"]))
+            return
+        if kind == "string":
+            self._string(value, schema, path)
+        elif kind == "integer":
+            if "minimum" in schema and value < schema["minimum"]:
+                self.fail(path, f"must be at least {schema['minimum']}")
+            elif "maximum" in schema and value > schema["maximum"]:
+                self.fail(path, f"must be at most {schema['maximum']}")
+        elif kind == "array":
+            self._array(value, schema, path)
+        elif kind == "object":
+            self._object(value, schema, path)
+
+    def _string(self, value: str, schema: dict[str, Any], path: str) -> None:
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            self.fail(path, f"is {len(value)} characters long; the limit is {schema['maxLength']}")
+        elif "minLength" in schema and len(value) < schema["minLength"]:
+            self.fail(path, "must not be empty")
+        elif "pattern" in schema and not _pattern(schema["pattern"]).search(value):
+            self.fail(path, _PATTERN_MESSAGES.get(schema["pattern"])
+                      or f"must be {schema.get('description', 'in the documented form').rstrip('.').lower()}")
+
+    def _array(self, value: list, schema: dict[str, Any], path: str) -> None:
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            self.fail(path, f"has {len(value)} items; the limit is {schema['maxItems']}")
+            return
+        seen: list[Any] = []
+        for index, item in enumerate(value):
+            item_path = f"{path}[{index}]"
+            if "items" in schema:
+                self.check(item, schema["items"], item_path)
+            if schema.get("uniqueItems"):
+                if any(_same(item, other) for other in seen):
+                    self.fail(item_path, "is listed twice")
+                seen.append(item)
+
+    def _object(self, value: dict, schema: dict[str, Any], path: str) -> None:
+        properties = schema.get("properties", {})
+        prefix = f"{path}." if path else ""
+        for name in schema.get("required", ()):
+            if name not in value:
+                self.fail(prefix + name, "is required")
+        for name, item in value.items():
+            if name in properties:
+                self.check(item, properties[name], prefix + name)
+            elif schema.get("additionalProperties") is False:
+                self.fail(prefix + name[:60], _UNKNOWN_FIELD)
+
+
+def checked_body(session: Session, schema_name: str) -> dict[str, Any]:
+    """The request's JSON object, checked against ``schema_name`` of the OpenAPI document.
+
+    Raises:
+        Invalid: naming each field that is unknown, missing, of the wrong type or out of bounds.
+    """
+    body = json_body()
+    choices = policy_service.filter_choices(session)
+    components = input_schemas(list(choices.countries), list(choices.topics))
+    checker = _SchemaCheck(components)
+    checker.check(body, components[schema_name], "")
+    if checker.errors:
+        message = "Some fields are not valid."
+        if checker.truncated:
+            message += f" Only the first {MAX_ERRORS} problems are listed."
+        raise Invalid(message, checker.errors)
+    return body
+
+
+def expected_version(body: dict[str, Any], *, required: bool) -> int | None:
+    """The version the edit is based on: ``version`` popped from the body, or the If-Match header.
+
+    Raises:
+        Invalid: If-Match is not a quoted version, or disagrees with ``version``.
+        PreconditionRequired (428): ``required`` and neither was sent.
+    """
+    from_body = body.pop("version", None)
+    from_header = None
+    header = request.headers.get("If-Match")
+    if header is not None:
+        if not _pattern(IF_MATCH_PATTERN).search(header):
+            raise Invalid("If-Match is not a version.",
+                          {"If-Match": 'Send the version you read as a quoted number, e.g. If-Match: "7".'})
+        from_header = int(header.strip('"'))
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise Invalid("Two different versions were sent.",
+                      {"version": f"Is {from_body} but If-Match says {from_header}; send one of them."})
+    version = from_body if from_body is not None else from_header
+    if version is None and required:
+        raise PreconditionRequired("Send the version of the record you edited, as 'version' in the body or "
+                                   "as 'If-Match: \"<version>\"', so that nobody's change is overwritten "
+                                   "unseen.")
+    return version
+
+
+# ---------------------------------------------------------------------------------------------------
+# Transactions and answers
+
+
+def _change_json(entry: AuditEntry | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(entry, dict):
+        return entry
+    return {"field": entry.field, "old": entry.old_value, "new": entry.new_value, "by": entry.actor_label,
+            "at": entry.created_at.isoformat(), "version": entry.version, "action": entry.action}
+
+
+@contextlib.contextmanager
+def _writing(session: Session) -> Iterator[Session]:
+    """The request's one transaction: committed when the block succeeds, rolled back when it raises."""
+    with unit_of_work(session):
+        try:
+            yield session
+        except StaleEdit as error:
+            # Read the audit entries now: the rollback that follows expires them.
+            error.changes = [_change_json(entry) for entry in error.changes]
+            raise
+
+
+def _stale_edit(error: StaleEdit) -> Response:
+    response = error_response(409, error.message)
+    body = response.get_json()
+    body["error"]["current_version"] = error.current_version
+    body["error"]["changes"] = [_change_json(entry) for entry in error.changes]
+    response.set_data(current_app.json.dumps(body))
+    return response
+
+
+def _bearer_challenge(response: Response) -> Response:
+    # RFC 6750: a 401 names the scheme to use, and says when the token that was sent is the problem.
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        challenge = 'Bearer realm="tracker"'
+        if request.headers.get("Authorization"):
+            challenge += ', error="invalid_token"'
+        response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def _policy_json(session: Session, key: str, staff: bool) -> dict[str, Any]:
+    # The service loaded only what the edit needed; reload so the record reads as GET shows it.
+    session.expire_all()
+    record = policy_service.get_policy(session, key, include_unpublished=staff)
+    outgoing, incoming = policy_service.visible_relations(record, staff)
+    links = policy_service.visible_forum_links(record.forum_links, staff, side="event")
+    return serializers.policy_json(record, outgoing, incoming, links)
+
+
+def _event_json(session: Session, key: str, staff: bool) -> dict[str, Any]:
+    session.expire_all()
+    record = event_service.get_event(session, key, include_unpublished=staff)
+    links = policy_service.policies_of_event(session, record, include_unpublished=staff)
+    return serializers.event_json(record, links)
+
+
+def _answer(payload: dict[str, Any], status: int, location: str | None = None) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    if location is not None:
+        response.headers["Location"] = location
+    return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# Policies
+
+
+@role_required("edit")
+def create_policy():
+    session = db_session()
+    body = checked_body(session, "PolicyInput")
+    staff = include_unpublished()
+    with _writing(session):
+        key = editing.create_policy(session, body, api_user()).key
+        payload = _policy_json(session, key, staff)
+    return _answer(payload, 201, url_for("api.policy", key=key, _external=True))
+
+
+@role_required("edit")
+def update_policy(key: str):
+    session = db_session()
+    body = checked_body(session, "PolicyPatch")
+    version = expected_version(body, required=True)
+    staff = include_unpublished()
+    with _writing(session):
+        editing.update_policy(session, key, body, api_user(), version)
+        payload = _policy_json(session, key, staff)
+    return _answer(payload, 200)
+
+
+@role_required("edit")
+def change_policy_status(key: str):
+    session = db_session()
+    body = checked_body(session, "StatusChangeInput")
+    version = expected_version(body, required=False)
+    staff = include_unpublished()
+    with _writing(session):
+        editing.change_status(session, key, body, api_user(), version)
+        payload = _policy_json(session, key, staff)
+    return _answer(payload, 201)
+
+
+@role_required("submit_for_review")
+def set_policy_editorial_state(key: str):
+    session = db_session()
+    body = checked_body(session, "EditorialInput")
+    version = expected_version(body, required=True)
+    staff = include_unpublished()
+    with _writing(session):
+        editing.set_editorial_state(session, "policy", key, body["state"], api_user(), version,
+                                    body.get("reason"))
+        payload = _policy_json(session, key, staff)
+    return _answer(payload, 200)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Events
+
+
+@role_required("edit")
+def create_event():
+    session = db_session()
+    body = checked_body(session, "EventInput")
+    staff = include_unpublished()
+    with _writing(session):
+        key = editing.create_event(session, body, api_user()).key
+        payload = _event_json(session, key, staff)
+    return _answer(payload, 201, url_for("api.event", key=key, _external=True))
+
+
+@role_required("edit")
+def update_event(key: str):
+    session = db_session()
+    body = checked_body(session, "EventPatch")
+    version = expected_version(body, required=True)
+    staff = include_unpublished()
+    with _writing(session):
+        editing.update_event(session, key, body, api_user(), version)
+        payload = _event_json(session, key, staff)
+    return _answer(payload, 200)
+
+
+@role_required("submit_for_review")
+def set_event_editorial_state(key: str):
+    session = db_session()
+    body = checked_body(session, "EditorialInput")
+    version = expected_version(body, required=True)
+    staff = include_unpublished()
+    with _writing(session):
+        editing.set_editorial_state(session, "event", key, body["state"], api_user(), version,
+                                    body.get("reason"))
+        payload = _event_json(session, key, staff)
+    return _answer(payload, 200)
