@@ -301,38 +301,45 @@ def new_policy():
 @bp.route("/policies/<key>/edit", methods=["GET", "POST"])
 @role_required("edit")
 def edit_policy(key: str):
+    return _edit_record("policy", key, _policy(key), PolicyForm, POLICY_CHOICES, editing.policy_record,
+                        editing.update_policy)
+
+
+def _edit_record(entity: str, key: str, record, form_class, choice_names, record_of, update):
+    """The edit form of a policy or an event: prefilled on GET; on POST saved, or shown again with the
+    messages by each field (400) or, when someone else saved first, with what they changed (409)."""
     db = db_session()
-    policy = _policy(key)
-    if not can_edit_record(_actor(), policy.editorial_state):
+    if not can_edit_record(_actor(), record.editorial_state):
         raise Forbidden(NOT_EDITABLE)
-    choices = load_choices(db, *POLICY_CHOICES)
-    conflict = None
+    choices = load_choices(db, *choice_names)
+    template = f"editing/{entity}_form.html"
     if request.method == "GET":
-        form = PolicyForm.from_record(editing.policy_record(db, policy), policy.version, choices)
+        form = form_class.from_record(record_of(db, record), record.version, choices)
         form.pad_rows()
-        return render_template("editing/policy_form.html", form=form, policy=policy, conflict=None)
-    form = PolicyForm(choices=choices, creating=False)
+        return render_template(template, form=form, **{entity: record}, conflict=None)
+    form = form_class(choices=choices, creating=False)
+    conflict = None
     status = 400
     if form.validate_on_submit():
-        before = editing.policy_record(db, policy)
+        before = record_of(db, record)
         try:
             with unit_of_work(db):
-                updated = editing.update_policy(db, key, form.to_input(), _actor(), form.version.data)
-                changed = editing.policy_record(db, updated) != before
+                updated = update(db, key, form.to_input(), _actor(), form.version.data)
+                changed = record_of(db, updated) != before
         except Invalid as error:
             form.apply_errors(error.errors, error.message)
         except StaleEdit as error:
-            conflict = _conflict("policy", key, error)
+            conflict = _conflict(entity, key, error)
             _set_version(form, conflict.version)
             status = 409
         else:
             flash("Your changes were saved." if changed
                   else "Nothing was changed: the form matched the record.", "success")
-            return redirect(url_for("policies.detail", key=key))
+            return redirect(url_for(f"{'policies' if entity == 'policy' else 'events'}.detail", key=key))
     else:
         _hidden_errors(form)
     form.pad_rows()
-    return render_template("editing/policy_form.html", form=form, policy=policy, conflict=conflict), status
+    return render_template(template, form=form, **{entity: record}, conflict=conflict), status
 
 
 @bp.route("/policies/<key>/status", methods=["GET", "POST"])
@@ -453,38 +460,8 @@ def new_event():
 @bp.route("/events/<key>/edit", methods=["GET", "POST"])
 @role_required("edit")
 def edit_event(key: str):
-    db = db_session()
-    event = _event(key)
-    if not can_edit_record(_actor(), event.editorial_state):
-        raise Forbidden(NOT_EDITABLE)
-    choices = load_choices(db, *EVENT_CHOICES)
-    conflict = None
-    if request.method == "GET":
-        form = EventForm.from_record(editing.event_record(db, event), event.version, choices)
-        form.pad_rows()
-        return render_template("editing/event_form.html", form=form, event=event, conflict=None)
-    form = EventForm(choices=choices, creating=False)
-    status = 400
-    if form.validate_on_submit():
-        before = editing.event_record(db, event)
-        try:
-            with unit_of_work(db):
-                updated = editing.update_event(db, key, form.to_input(), _actor(), form.version.data)
-                changed = editing.event_record(db, updated) != before
-        except Invalid as error:
-            form.apply_errors(error.errors, error.message)
-        except StaleEdit as error:
-            conflict = _conflict("event", key, error)
-            _set_version(form, conflict.version)
-            status = 409
-        else:
-            flash("Your changes were saved." if changed
-                  else "Nothing was changed: the form matched the record.", "success")
-            return redirect(url_for("events.detail", key=key))
-    else:
-        _hidden_errors(form)
-    form.pad_rows()
-    return render_template("editing/event_form.html", form=form, event=event, conflict=conflict), status
+    return _edit_record("event", key, _event(key), EventForm, EVENT_CHOICES, editing.event_record,
+                        editing.update_event)
 
 
 @bp.post("/events/<key>/editorial")
