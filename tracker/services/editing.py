@@ -168,6 +168,8 @@ def _touch(record: Policy | Event) -> None:
 
 def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
     """Flush; an UPDATE that matched no row means another transaction changed the record first."""
+    # Read before flushing: after a failed flush the record's attributes can no longer be loaded.
+    model, record_id = type(record), record.id
     try:
         session.flush()
     except IntegrityError:
@@ -176,7 +178,7 @@ def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
                        "Reload and try again.")
     except StaleDataError:
         raise StaleEdit("This record was changed by someone else at the same moment; reload it and "
-                        "apply your change again.", _committed_version(session, type(record), record.id))
+                        "apply your change again.", _committed_version(session, model, record_id))
 
 
 def _committed_version(session: Session, model: type[Policy] | type[Event], record_id: int) -> int:
