@@ -75,7 +75,8 @@ def test_api_conforms_to_its_openapi_document(api_schema, mode, api_token, sessi
         additional = [written_or_refused_by_rule] if writes else []
 
         @given(case=strategy_for(operation, mode, headers))
-        @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=30, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
         def run(case):
             case.call_and_validate(headers=headers, excluded_checks=excluded, additional_checks=additional)
 
