@@ -173,3 +173,132 @@ def api_token(session, users):
         return tokens[role]
 
     return headers_for
+
+
+# ---------------------------------------------------------------------------------------------------
+# Search: a real Whoosh index per test, and apps over databases of their own with real commits
+
+
+class SearchIndexHelper:
+    """The test's own search index, following the test's transaction."""
+
+    def __init__(self, runtime, session) -> None:
+        self.runtime = runtime
+        self.session = session
+
+    def sync(self):
+        """Commit the test's session (a savepoint: the change-log rows are written, as in a request)
+        and apply the pending log to the index through the test's connection."""
+        from tracker.search.indexer import borrowed
+
+        self.session.commit()
+        return self.runtime.indexer.apply_pending(lambda: borrowed(self.session))
+
+    def check(self):
+        """Drift between the test's database state and the index (see `flask search check`)."""
+        return self.runtime.indexer.check(self.session)
+
+
+@pytest.fixture(scope="session")
+def demo_search_index(app, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the committed demo data, built once; tests search copies of it."""
+    from tracker.search.indexer import Indexer
+    from tracker.search.index import IndexStore
+    from tracker.search.runtime import runtime_of
+
+    runtime = runtime_of(app)
+    path = tmp_path_factory.mktemp("demo-search-index")
+    Indexer(IndexStore(path)).build(runtime.sessions(), runtime.sessions)
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_search_index(app, demo_search_index: Path) -> Path:
+    """The app's own index (at its SEARCH_INDEX_PATH): a copy of the demo index, so that any test
+    that reaches the search page or API finds the demo data. It follows committed changes only."""
+    import shutil
+
+    path = Path(app.config["SEARCH_INDEX_PATH"])
+    if not path.exists():
+        shutil.copytree(demo_search_index, path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _search_index_for_app_tests(request: pytest.FixtureRequest) -> None:
+    # Unit tests never create the app; tests that do get its search index built once.
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app_search_index")
+
+
+@pytest.fixture
+def search_index(app, session, tmp_path: Path, demo_search_index: Path) -> Iterator[SearchIndexHelper]:
+    """A fresh index (a copy of the demo index, caught up with the log) that the app searches during
+    the test; ``.sync()`` applies the test's changes, ``.check()`` reports drift."""
+    import shutil
+
+    from tracker.search.runtime import runtime_of
+
+    runtime = runtime_of(app)
+    original = (runtime.config["SEARCH_INDEX_PATH"], runtime.config["SEARCH_INDEXER"])
+    copy = tmp_path / "search-index"
+    shutil.copytree(demo_search_index, copy)
+    # Only the test writes its index: no embedded thread may apply committed data beside it.
+    runtime.config["SEARCH_INDEXER"] = "external"
+    runtime.set_index_path(copy)
+    helper = SearchIndexHelper(runtime, session)
+    helper.sync()
+    try:
+        yield helper
+    finally:
+        runtime.set_index_path(original[0])
+        runtime.config["SEARCH_INDEXER"] = original[1]
+
+
+def _create_postgresql_database(url: str) -> str:
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    name = f"tracker_search_{uuid.uuid4().hex[:12]}"
+    database = Database(url)
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgresql_database(url: str, own_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    database = Database(url)
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(own_url).database}" WITH (FORCE)'))
+    database.dispose()
+
+
+@pytest.fixture
+def committed_app(database_url: str, demo_data: dict, tmp_path: Path):
+    """An app over a database of its own (a SQLite file, or a new PostgreSQL database when the suite
+    runs on PostgreSQL) with the demo organisations and topics, where tests commit for real; its
+    search index is at ``app.config["SEARCH_INDEX_PATH"]`` (not built yet)."""
+    from tracker.search.runtime import runtime_of
+
+    if database_url.startswith("postgresql"):
+        url = _create_postgresql_database(database_url)
+    else:
+        url = f"sqlite:///{tmp_path / 'committed.db'}"
+    application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret-key-not-for-production",
+                              "SEARCH_INDEX_PATH": str(tmp_path / "committed-index")})
+    database: Database = application.extensions["tracker.db"]
+    migrate.upgrade(database.engine)
+    with unit_of_work(database.session(write=True)) as session:
+        load_dataset(session, {"organisations": demo_data["organisations"], "topics": demo_data["topics"]})
+    try:
+        yield application
+    finally:
+        runtime = runtime_of(application)
+        runtime.close()
+        database.dispose()
+        if database_url.startswith("postgresql"):
+            _drop_postgresql_database(database_url, url)

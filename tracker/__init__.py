@@ -21,6 +21,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_views(app)
     register_cli(app)
+    from tracker.search import init_search
+
+    init_search(app)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -22,6 +22,7 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "policies.detail": ("GET", f"/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
     "events.index": ("GET", "/events", None, (200, 200, 200, 200, 200)),
     "events.detail": ("GET", f"/events/{EVENT}", None, (200, 200, 200, 200, 200)),
+    "search.index": ("GET", "/search?q=electric", None, (200, 200, 200, 200, 200)),
     "static": ("GET", "/static/css/app.css", None, (200, 200, 200, 200, 200)),
     "auth.login": ("GET", "/login", None, (200, 302, 302, 302, 302)),
     "auth.logout": ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
@@ -48,6 +49,7 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.event": ("GET", f"/api/v1/events/{EVENT}", None, (200, 200, 200, 200, 200)),
     "api.jurisdictions": ("GET", "/api/v1/jurisdictions", None, (200, 200, 200, 200, 200)),
     "api.topics": ("GET", "/api/v1/topics", None, (200, 200, 200, 200, 200)),
+    "api.search": ("GET", "/api/v1/search?q=electric", None, (200, 200, 200, 200, 200)),
     "api.openapi": ("GET", "/api/v1/openapi.json", None, (200, 200, 200, 200, 200)),
     "api.create_policy": ("POST", "/api/v1/policies", {}, (401, 403, 400, 400, 400)),
     # A published record and a stale version: editors are refused before the version is looked at.

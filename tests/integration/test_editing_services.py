@@ -16,6 +16,7 @@ from tests.factories import event_record, load, policy_record
 from tracker import migrate
 from tracker.db import Database, unit_of_work
 from tracker.models import AuditEntry, Event, Policy, Source, StatusChange, User
+from tracker.models.search_log import log_search_changes
 from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.services import accounts
@@ -790,7 +791,9 @@ if POSTGRESQL_URL.startswith("postgresql"):
                 session.execute(delete(AuditEntry).where(AuditEntry.entity_type == "policy",
                                                          AuditEntry.entity_key == key))
                 # The policy's rows (status steps, links, sources) go with it: ON DELETE CASCADE.
-                session.execute(delete(Policy).where(Policy.id == policy_id))
+                session.execute(delete(Policy).where(Policy.id == policy_id),
+                                execution_options={"search_log_bypass": True})
+                log_search_changes(session, "policy", [policy_id])
 
 
 # ---------------------------------------------------------------------------------------------------

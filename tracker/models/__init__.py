@@ -5,6 +5,7 @@ from tracker.models.content_version import ContentVersion
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
 from tracker.models.reference import Jurisdiction, Organisation, Topic
+from tracker.models.search_log import SearchChange  # noqa: F401
 from tracker.models.source import Source
 from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User

@@ -29,10 +29,12 @@ def register_views(app: Flask) -> None:
     from tracker.views.events import bp as events_bp
     from tracker.views.pages import bp as pages_bp
     from tracker.views.policies import bp as policies_bp
+    from tracker.views.search import bp as search_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(policies_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(search_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(editing_bp)

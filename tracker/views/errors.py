@@ -18,6 +18,7 @@ _TITLES = {
     415: "Unsupported content type",
     428: "The version of the record is needed",
     429: "Too many attempts",
+    503: "Temporarily unavailable",
     500: "Something went wrong on our side",
 }
 

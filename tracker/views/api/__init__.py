@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from tracker.search import parse_search_args
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
@@ -10,6 +11,7 @@ from tracker.services.pagination import Page
 from tracker.views.api import serializers
 from tracker.views.api.openapi import openapi_document
 from tracker.views.policies import page_request
+from tracker.views.search import run_search, search_results_json
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, include_unpublished, query_args
 
@@ -76,6 +78,13 @@ def jurisdictions():
 def topics():
     rows = jurisdiction_service.list_topics(db_session(), include_unpublished=include_unpublished())
     return jsonify({"items": [serializers.topic_json(topic, count) for topic, count in rows]})
+
+
+@bp.get("/search")
+def search():
+    # Not cached, for the reason given at tracker.views.search.index.
+    search_request = parse_search_args(query_args(), allow_empty=False)
+    return jsonify(search_results_json(run_search(db_session(), search_request)))
 
 
 @bp.get("/openapi.json")

@@ -6,6 +6,8 @@ from typing import Any
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
                                   VEHICLE_CLASSES)
+from tracker.search import MAX_QUERY_LENGTH, TYPES
+from tracker.search import SORTS as SEARCH_SORTS
 from tracker.services.dataset import KEY_PATTERN
 from tracker.services.policies import SORTS
 
@@ -21,6 +23,13 @@ INPUT_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\x00-\x20\x7f]*)?$"
 MAX_VERSION = 999_999_999
 IF_MATCH_PATTERN = r'^"[1-9][0-9]{0,8}"$'
+# Facets of GET /search, each counting the results per value.
+SEARCH_FACETS = {
+    "country": "Country code.", "status": "Legal status.", "instrument": "Kind of instrument.",
+    "topic": "Topic key.", "vehicle_class": "Vehicle class.",
+    "year": "Year of adoption (of the start, for events).",
+    "event": "Key of a forum or event the record is linked to.",
+}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +166,30 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "asean_member_since": _nullable({"type": "string", "format": "date"}),
             "policy_count": {"type": "integer", "minimum": 0}, "event_count": {"type": "integer", "minimum": 0},
             "html_url": URL})}}),
+        "SearchHit": _object({
+            "key": TEXT, "type": {"enum": list(TYPES)},
+            "title_en": {"type": "string",
+                         "description": "The English title of a policy, or name of an event."},
+            "title_lo": NULLABLE_TEXT, "country": NULLABLE_TEXT,
+            "status": _nullable({"enum": list(LEGAL_STATUSES)}) | {
+                "description": "The legal status of a policy; null for an event."},
+            "score": {"type": "number", "description": "Relevance; comparable within one search only."},
+            "highlights": {"type": "object", "additionalProperties": TEXT,
+                           "description": "Field -> HTML excerpt: the text escaped, the matched words in "
+                                          "`<mark>`. Safe to insert into a page as HTML."},
+            "url": URL, "html_url": URL}),
+        "SearchResults": _object({
+            "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1},
+            "hits": {"type": "array", "items": _ref("SearchHit")},
+            "facets": {"type": "object", "properties": {
+                name: {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+                       "description": description} for name, description in SEARCH_FACETS.items()},
+                "additionalProperties": False,
+                "description": "For each facet, the number of results per value (this query and filters)."},
+            "suggestion": NULLABLE_TEXT | {
+                "description": "A query spelled as the index knows its words, when nothing was found and "
+                               "some words look mistyped."}}),
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
@@ -267,6 +300,33 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
 def input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
     """The components the write bodies are checked against (every schema, so references resolve)."""
     return _schemas(countries, topics)
+
+
+def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of GET /search: the query, the filters of the policy list, events and types."""
+    by_name = {parameter["name"]: parameter for parameter in policy_filters}
+    # Countries, topics and events are checked for their form only: an unknown one finds nothing.
+    code = {"type": "string", "pattern": "^[A-Za-z]{1,120}$"}
+    key = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,120}$"}
+    return [
+        {"name": "q", "in": "query", "required": False,
+         "description": "Words in English or Lao, `\"phrases\"`, `AND`, `OR`, `NOT`, parentheses, a prefix "
+                        "(`charg*`) and fields (`country:LA status:in_force instrument:standard "
+                        "topic:charging_infrastructure year:2023`). Empty or absent: every record that "
+                        "passes the filters. A query with nothing to search for (only punctuation or very "
+                        "common words) or that cannot be read gives a 400 naming `q`.",
+         "schema": {"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": "^[^\\u0000]*$"}},
+        _array_param("country", None, f"Country code ({', '.join(countries)}); repeat for several.", code),
+        by_name["status"], by_name["instrument"],
+        _array_param("topic", None, "Topic key; repeat for several.", key),
+        by_name["vehicle_class"], by_name["year"],
+        _array_param("event", None, "Key of a forum or event: the policies linked to it; repeat for several.",
+                     key),
+        _array_param("type", list(TYPES), "`policy` or `event`; both when absent."),
+        {"name": "sort", "in": "query", "required": False,
+         "description": "Order of the results; without words to rank by, relevance means latest change.",
+         "schema": {"type": "string", "enum": list(SEARCH_SORTS), "default": "relevance"}},
+    ]
 
 
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
@@ -414,6 +474,19 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "/events/{key}/editorial": {"post": _write(
                 "setEventEditorialState", "Submit, publish, unpublish or archive an event.", "EditorialInput",
                 "200", "Event", "The event in its new editorial state.", keyed=True, version="required")},
+            "/search": {"get": {
+                "operationId": "search",
+                "summary": "Full-text search of policies and events, in English and Lao.",
+                "description": ("Policies and events matching `q` and the filters, best match first (or "
+                                "as `sort` says), with the number of results per facet value. Published "
+                                "records only, unless the token is a staff member's."),
+                "security": OPTIONAL_AUTH,
+                "parameters": _search_params(countries, policy_filters) + PAGE_PARAMS,
+                "responses": {
+                    "200": _ok("SearchResults", "One page of results with facet counts."),
+                    "400": bad_request, "401": unauthorized, "404": not_found,
+                    "503": _error_response("The search index is missing, or being rebuilt after a change of "
+                                           "its format; try again in a few minutes.")}}},
             "/jurisdictions": {"get": {
                 "operationId": "listJurisdictions", "summary": "The ASEAN members and regional pseudo-codes.",
                 "security": OPTIONAL_AUTH,

@@ -1,0 +1,259 @@
+"""The search service on the demo data and Lao fixtures: relevance, references, phrases, fields, facets,
+typos, highlights, visibility, and the answers when the index cannot be trusted."""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import event_record, load, policy_record
+from tracker.models.vocab import LEGAL_STATUSES
+from tracker.search import SearchRequest, SearchUnavailable, search
+from tracker.search.index import write_state
+from tracker.search.runtime import runtime_of
+from tracker.services.errors import Invalid, NotFound
+from tracker.services.policies import get_policy
+
+LAO_FIXTURES = [
+    # Only the compound ລົດໄຟຟ້າ (electric vehicle), never ໄຟຟ້າ (electricity) on its own.
+    policy_record("lo-compound", title_en="Promotion decree", title_lo="ນະໂຍບາຍສົ່ງເສີມລົດໄຟຟ້າ",
+                  summary_lo="ລັດຖະບານສົ່ງເສີມການນຳໃຊ້ລົດໄຟຟ້າ ທົ່ວປະເທດ", reference="No. LO-1"),
+    # ໄຟຟ້າ on its own, no compound.
+    policy_record("lo-electricity", title_en="Tariff notice", title_lo="ລາຄາໄຟຟ້າ ສຳລັບສະຖານີສາກ",
+                  summary_lo="ກຳນົດລາຄາໄຟຟ້າ ສຳລັບ ສະຖານີສາກ", reference="No. LO-2"),
+    policy_record("lo-tax", title_en="Import notice", title_lo="ພາສີນຳເຂົ້າ 0% ສຳລັບ EV",
+                  summary_lo="ຫຼຸດພາສີ ນຳເຂົ້າ ລົດ EV ເປັນ 0%", reference="No. LO-3"),
+    # The other spelling of the vowel AM (ໍາ instead of ຳ).
+    policy_record("lo-spelling", title_en="Usage rules", title_lo="ລະບຽບການນໍາໃຊ້ພາຫະນະ",
+                  summary_lo=None, reference="No. LO-4"),
+]
+
+
+@pytest.fixture
+def find(app, session, search_index):
+    """``find(q, **filters)`` -> SearchResults through the service, as a public reader by default."""
+
+    def run(q: str = "", *, staff: bool = False, **fields):
+        with app.test_request_context():
+            return search(session, SearchRequest(q=q, **fields), include_unpublished=staff)
+
+    return run
+
+
+def keys(results) -> list[str]:
+    return [hit.key for hit in results.hits]
+
+
+@pytest.fixture
+def lao(session, search_index):
+    load(session, policies=LAO_FIXTURES)
+    search_index.sync()
+
+
+def test_a_lao_word_finds_compounds_that_contain_it(find, lao):
+    found = keys(find("ໄຟຟ້າ", per_page=100))
+    assert "lo-compound" in found and "lo-electricity" in found
+
+
+def test_the_whole_compound_ranks_the_documents_with_the_compound_first(find, lao):
+    found = [key for key in keys(find("ລົດໄຟຟ້າ", per_page=100)) if key.startswith("lo-")]
+    assert found[0] == "lo-compound"
+    assert "lo-electricity" not in found
+
+
+def test_a_lao_phrase_typed_without_spaces_is_segmented(find, lao):
+    assert keys(find("ສົ່ງເສີມລົດໄຟຟ້າ"))[0] == "lo-compound"
+
+
+def test_highlights_land_on_whole_lao_words(find, lao):
+    hit = next(hit for hit in find("ໄຟຟ້າ", per_page=100).hits if hit.key == "lo-compound")
+    assert hit.highlights["title_lo"] == "ນະໂຍບາຍສົ່ງເສີມ<mark>ລົດໄຟຟ້າ</mark>"
+    other = next(hit for hit in find("ໄຟຟ້າ", per_page=100).hits if hit.key == "lo-electricity")
+    assert other.highlights["title_lo"] == "ລາຄາ<mark>ໄຟຟ້າ</mark> ສຳລັບສະຖານີສາກ"
+
+
+def test_mixed_lao_english_and_numbers(find, lao):
+    assert keys(find("ພາສີ 0% EV"))[0] == "lo-tax"
+
+
+def test_either_spelling_of_a_lao_vowel_finds_the_other(find, lao):
+    assert "lo-spelling" in keys(find("ການນຳໃຊ້ພາຫະນະ"))
+    assert "lo-spelling" in keys(find("ນໍາໃຊ້"))
+
+
+def test_english_words_are_stemmed_and_ranked(find):
+    results = find("charging stations")
+    assert results.total > 5
+    assert "la-charging-station-standards" in keys(results)[:5]
+    assert keys(find("charge station")) [:5] == keys(results)[:5]
+    top = results.hits[0]
+    assert any("<mark>charging</mark>" in html for html in top.highlights.values())
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("1283", "la-dimex-notification-1283-2020"),
+    ("RA 11697", "ph-ra-11697-evida"),
+    ("11697", "ph-ra-11697-evida"),
+    ('"RA 11697"', "ph-ra-11697-evida"),
+    ("1169*", "ph-ra-11697-evida"),
+    ("10/2022/ND-CP", "vn-decree-10-2022-registration-fee"),
+    ("reference:61851", "iec-61851-1"),
+])
+def test_reference_numbers_exact_and_prefix(find, q, expected):
+    assert keys(find(q))[0] == expected
+
+
+def test_phrases_match_adjacent_words_in_long_documents(find, session, search_index):
+    """Many paragraphs, and a word whose positions differ by 46 (the delta one fork's position
+    encoding mistakes for the end of a pickle)."""
+    filler = [f"clause{number}" for number in range(400)]
+    words = filler[:3] + ["battery", "swapping"] + filler[3:44] + ["battery", "swapping"] + filler[44:]
+    paragraphs = [" ".join(words[i:i + 60]) + "." for i in range(0, len(words), 60)]
+    load(session, policies=[policy_record("long-phrase", summary_en="\n\n".join(paragraphs)),
+                            policy_record("long-apart", summary_en="swapping " + " ".join(filler) + " battery")])
+    search_index.sync()
+    found = keys(find('"battery swapping"', per_page=100))
+    assert "long-phrase" in found and "long-apart" not in found
+    assert "long-apart" in keys(find("battery swapping", per_page=100))
+    assert "long-phrase" not in keys(find('"swapping battery"', per_page=100))
+    assert "long-phrase" in keys(find('"clause100 clause101"'))
+
+
+def test_field_values_select_like_filters(find):
+    results = find("country:LA status:in_force", per_page=100)
+    assert results.total > 0
+    for hit in results.hits:
+        assert hit.record.jurisdiction_code == "LA" and hit.record.legal_status == "in_force"
+    assert find("country:LA status:in_force").total == find(countries=("LA",), statuses=("in_force",),
+                                                            types=("policy",)).total
+    assert all(hit.record.instrument == "standard" for hit in find("instrument:standard", per_page=100).hits)
+    assert all("charging_infrastructure" in hit.record.topic_keys
+               for hit in find("topic:charging_infrastructure year:2023", per_page=100).hits)
+
+
+def test_and_or_not_and_prefixes(find):
+    tax = find("tax", per_page=100).total
+    without = find("tax NOT Malaysia", per_page=100)
+    assert 0 < without.total < tax
+    assert all(hit.record.jurisdiction_code != "MY" for hit in without.hits)
+    assert find("excise OR tariff").total >= max(find("excise").total, find("tariff").total)
+    assert find("charg*").total >= find("charging").total
+
+
+def test_facets_count_the_current_query_and_filters(find):
+    results = find("electric")
+    assert set(results.facets) == {"country", "status", "instrument", "topic", "vehicle_class", "year", "event"}
+    for country, count in list(results.facets["country"].items())[:4]:
+        assert find("electric", countries=(country,)).total == count
+    for status, count in results.facets["status"].items():
+        assert status in LEGAL_STATUSES
+        assert find("electric", statuses=(status,)).total == count
+    narrowed = find("electric", countries=("LA",))
+    assert set(narrowed.facets["country"]) == {"LA"}
+    event, count = next(iter(find("").facets["event"].items()))
+    assert find(events=(event,)).total == count
+
+
+def test_a_typo_gets_a_suggestion(find):
+    assert find("chargng").suggestion == "charging"
+    assert find("electrc vehicles").suggestion == "electric vehicles"
+    assert find("charging").suggestion is None
+
+
+def test_sorting_by_latest_change_and_by_adoption(find):
+    def dates(results, attribute):
+        return [getattr(hit.record, attribute) for hit in results.hits]
+
+    latest = [d for d in dates(find("electric", sort="latest", types=("policy",), per_page=50), "status_changed_on")]
+    known = [d for d in latest if d is not None]
+    assert known == sorted(known, reverse=True)
+    adopted = [d for d in dates(find("", sort="adopted", types=("policy",), per_page=50), "adopted_on") if d]
+    assert adopted == sorted(adopted, reverse=True)
+
+
+def test_an_empty_query_lists_everything_latest_first(find, demo_data):
+    results = find("", per_page=100)
+    assert results.total == len(demo_data["policies"]) + len(demo_data["events"])
+    assert find("", types=("event",)).total == len(demo_data["events"])
+
+
+def test_pages_do_not_overlap_and_a_page_past_the_end_is_not_found(find):
+    first, second = find("electric", per_page=5), find("electric", per_page=5, page=2)
+    assert first.pages == second.pages > 1
+    assert not set(keys(first)) & set(keys(second))
+    with pytest.raises(NotFound):
+        find("electric", per_page=5, page=first.pages + 1)
+
+
+@pytest.mark.parametrize("q", ["the", "%%%", "a*", "AND"])
+def test_a_query_that_cannot_run_is_invalid_with_a_message(find, q):
+    with pytest.raises(Invalid) as caught:
+        find(q)
+    assert set(caught.value.errors) == {"q"} and caught.value.message
+
+
+def test_drafts_are_found_by_staff_only(find, session, search_index):
+    load(session, policies=[policy_record("numbat-draft", title_en="Numbatcharger draft", editorial_state="draft")],
+         events=[event_record("numbat-forum", name_en="Numbatcharger forum", editorial_state="in_review")])
+    search_index.sync()
+    assert find("numbatcharger").total == 0
+    assert sorted(keys(find("numbatcharger", staff=True))) == ["numbat-draft", "numbat-forum"]
+
+
+def test_what_the_database_no_longer_shows_is_dropped(find, session, search_index):
+    policy = get_policy(session, "la-dimex-notification-1283-2020")
+    policy.editorial_state = "draft"
+    session.flush()  # not synced: the index still says published
+    assert "la-dimex-notification-1283-2020" not in keys(find("1283"))
+
+
+def test_hits_are_hydrated_in_one_query_per_record_type(find, count_queries):
+    find("charging")  # warm
+    count_queries.reset()
+    results = find("charging", types=("policy",))
+    assert results.hits and count_queries.count == 1
+    hit = results.hits[0]
+    assert hit.record.jurisdiction.code and isinstance(hit.record.topic_keys, list)
+
+
+def test_the_searcher_is_reused_between_searches(find, app):
+    replica = runtime_of(app).replica
+    find("charging")
+    first, _ = replica.searcher()
+    find("battery")
+    assert replica.searcher()[0] is first
+
+
+def test_an_index_of_another_schema_version_refuses_to_serve(find, app, search_index):
+    runtime = runtime_of(app)
+    _, index = runtime.store.open_live()
+    state = runtime.indexer._peek(index)
+    writer = index.writer()
+    state.schema = 0
+    write_state(writer, state)
+    writer.commit()
+    with pytest.raises(SearchUnavailable) as caught:
+        find("charging")
+    assert caught.value.status_code == 503 and "search rebuild" in caught.value.message
+
+
+def test_a_missing_index_is_unavailable(find, app, tmp_path):
+    runtime = runtime_of(app)
+    runtime.set_index_path(tmp_path / "nothing-here")
+    with pytest.raises(SearchUnavailable) as caught:
+        find("charging")
+    assert "search rebuild" in caught.value.message
+
+
+def test_a_reused_searcher_sees_an_updated_document_once_with_its_new_content(find, session, users,
+                                                                              search_index):
+    """Whoosh's own refresh() kept the deleted old version of an updated document visible."""
+    assert keys(find("ph-crevi 11697", per_page=100)).count("ph-crevi") <= 1
+    before = find("", per_page=100).total
+    assert "ph-crevi" in keys(find("roadmap"))
+    editing_title = "Echidna plan for electric vehicles"
+    from tracker.services import editing
+
+    editing.update_policy(session, "ph-crevi", {"title_en": editing_title}, users["reviewer"], None)
+    search_index.sync()
+    assert keys(find("echidna")) == ["ph-crevi"]
+    assert find("", per_page=100).total == before
+    assert keys(find("11697", per_page=100)).count("ph-crevi") == 1

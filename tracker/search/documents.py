@@ -1,0 +1,185 @@
+"""Search documents built from the database: what each policy and event contributes to the index."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from tracker.models import (Event, EventOrganisation, EventTopic, ForumLink, Policy, PolicyBody, PolicyTopic)
+from tracker.models.types import PartialDate
+from tracker.models.vocab import EVENT_KINDS, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
+from tracker.search.analysis import syllable_terms, terms
+from tracker.search.schema import SCHEMA_VERSION
+
+# Records read per query when building many documents (rebuild, check, large batches).
+CHUNK = 500
+
+POLICY_LOAD = (
+    joinedload(Policy.jurisdiction), joinedload(Policy.issuer),
+    selectinload(Policy.topic_links).joinedload(PolicyTopic.topic), selectinload(Policy.vehicle_class_links),
+    selectinload(Policy.bodies).joinedload(PolicyBody.organisation), selectinload(Policy.sources),
+    selectinload(Policy.relations), selectinload(Policy.forum_links).joinedload(ForumLink.event),
+)
+EVENT_LOAD = (
+    joinedload(Event.jurisdiction),
+    selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
+    selectinload(Event.topic_links).joinedload(EventTopic.topic), selectinload(Event.sources),
+)
+
+DocKey = tuple[str, int]
+
+
+def doc_id(entity_type: str, record_id: int) -> str:
+    """The stable id of a record's document: ``policy:12``, ``event:3``."""
+    return f"{entity_type}:{record_id}"
+
+
+def parse_doc_id(value: str) -> DocKey | None:
+    """(entity type, record id) of a document id, None for anything else (the meta document)."""
+    entity_type, _, number = value.partition(":")
+    if entity_type in ("policy", "event") and number.isdigit():
+        return entity_type, int(number)
+    return None
+
+
+def date_number(value: PartialDate | None) -> int:
+    """A partial date as a sortable number (20230700 for July 2023); 0 when unknown, so it sorts last."""
+    if value is None:
+        return 0
+    return value.year * 10000 + (value.month or 0) * 100 + (value.day or 0)
+
+
+def _join(*parts: str | None) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def _names(*records: Any) -> list[str | None]:
+    names: list[str | None] = []
+    for record in records:
+        if record is not None:
+            names += [record.name_en, record.name_lo]
+    return names
+
+
+def digest(fields: dict[str, Any]) -> str:
+    """A fingerprint of a document's content, stored with it so `search check` can find stale ones."""
+    content = {name: value.decode() if isinstance(value, bytes) else value for name, value in fields.items()}
+    payload = json.dumps([SCHEMA_VERSION, content], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(payload.encode()).hexdigest()[:20]
+
+
+def analysed(source: dict[str, Any]) -> dict[str, Any]:
+    """The fields Whoosh receives for a document's source fields: every text analysed once into
+    its terms, the Lao syllables, the words for suggestions, and the digest of the source."""
+    fields = dict(source)
+    fields["digest"] = digest(source)
+    for name in ("title", "body", "text"):
+        fields[name] = terms(source[name])
+    fields["syllables"] = syllable_terms(source["syllables"])
+    # Suggestions come from the words that name things (titles, bodies' and topics' names, sources),
+    # not from summaries: those would double the postings of a build for little gain.
+    fields["spell"] = sorted({word for word in terms(_join(source["title"], source["text"]), stemmed=False)
+                              if len(word) > 2 and not word.isdigit()})
+    return fields
+
+
+def policy_document(policy: Policy) -> dict[str, Any]:
+    """The source fields of a policy's document (its links must be loaded, see POLICY_LOAD): texts as
+    strings; ``analysed`` turns them into what the index stores."""
+    title = _join(policy.title_en, policy.title_lo, policy.title_local)
+    body = _join(policy.summary_en, policy.summary_lo)
+    text = _join(
+        *_names(policy.issuer, *(body.organisation for body in policy.bodies)),
+        *_names(*(link.topic for link in policy.topic_links)),
+        *_names(policy.jurisdiction),
+        INSTRUMENTS.get(policy.instrument), LEGAL_STATUSES.get(policy.legal_status),
+        *(VEHICLE_CLASSES.get(v) for v in policy.vehicle_classes),
+        *(source.title for source in policy.sources),
+        *_names(*(link.event for link in policy.forum_links)),
+        *(relation.target_reference for relation in policy.relations),
+    )
+    fields: dict[str, Any] = {
+        "id": doc_id("policy", policy.id), "type": "policy", "state": policy.editorial_state,
+        "title": title, "body": body, "text": text, "reference": policy.reference or "",
+        # Lao appears in titles, summaries and names; English summaries are left out (no syllables).
+        "syllables": _join(policy.title_lo, policy.summary_lo, text),
+        "country": [policy.jurisdiction_code.lower()], "status": [policy.legal_status],
+        "instrument": [policy.instrument], "topic": [key.lower() for key in policy.topic_keys],
+        "vehicle_class": list(policy.vehicle_classes),
+        "year": [str(policy.year)] if policy.year else [],
+        "event": sorted({link.event.key for link in policy.forum_links}),
+        "latest": date_number(policy.status_changed_on), "adopted": date_number(policy.adopted_on),
+        "sortkey": policy.key.encode(),
+    }
+    return fields
+
+
+def event_document(event: Event) -> dict[str, Any]:
+    """The source fields of an event's document (its links must be loaded, see EVENT_LOAD)."""
+    title = _join(event.name_en, event.name_lo)
+    body = _join(event.summary_en, event.summary_lo, event.date_note)
+    text = _join(
+        event.venue, EVENT_KINDS.get(event.kind),
+        *_names(*(link.organisation for link in event.organisation_links)),
+        *_names(*(link.topic for link in event.topic_links)),
+        *_names(event.jurisdiction),
+        *(source.title for source in event.sources),
+    )
+    fields: dict[str, Any] = {
+        "id": doc_id("event", event.id), "type": "event", "state": event.editorial_state,
+        "title": title, "body": body, "text": text, "reference": "",
+        "syllables": _join(event.name_lo, event.summary_lo, text),
+        "country": [event.jurisdiction_code.lower()] if event.jurisdiction_code else [],
+        "status": [], "instrument": [], "topic": [key.lower() for key in event.topic_keys],
+        "vehicle_class": [], "year": [str(event.starts_on.year)] if event.starts_on else [], "event": [],
+        "latest": date_number(event.starts_on), "adopted": 0, "sortkey": event.key.encode(),
+    }
+    return fields
+
+
+def load_documents(session: Session, keys: Iterable[DocKey]) -> dict[DocKey, dict[str, Any]]:
+    """The current documents of these records, read in bulk; a record that no longer exists is absent."""
+    wanted: dict[str, list[int]] = {"policy": [], "event": []}
+    for entity_type, record_id in keys:
+        wanted[entity_type].append(record_id)
+    documents: dict[DocKey, dict[str, Any]] = {}
+    for entity_type, ids in wanted.items():
+        for start in range(0, len(ids), CHUNK):
+            for key, fields in _documents(session, entity_type, ids[start:start + CHUNK]):
+                documents[key] = fields
+    return documents
+
+
+def _documents(session: Session, entity_type: str, ids: list[int] | None) -> Iterator[tuple[DocKey, dict]]:
+    model, options, build = ((Policy, POLICY_LOAD, policy_document) if entity_type == "policy"
+                             else (Event, EVENT_LOAD, event_document))
+    statement = select(model).options(*options).order_by(model.id)
+    if ids is not None:
+        statement = statement.where(model.id.in_(ids))
+    for record in session.scalars(statement).unique():
+        yield (entity_type, record.id), build(record)
+
+
+def all_documents(session: Session, *, release: bool = False) -> Iterator[tuple[DocKey, dict[str, Any]]]:
+    """Every record's document, reading CHUNK records at a time in id order.
+
+    ``release``: empty the session's identity map after each chunk, so that a build of 100,000
+    records never holds them all (only for a session of its own).
+    """
+    for entity_type, model in (("policy", Policy), ("event", Event)):
+        ids = list(session.scalars(select(model.id).order_by(model.id)))
+        for start in range(0, len(ids), CHUNK):
+            yield from _documents(session, entity_type, ids[start:start + CHUNK])
+            if release:
+                session.expunge_all()
+
+
+def count_records(session: Session) -> int:
+    """How many documents a full build writes."""
+    from sqlalchemy import func
+
+    return sum(session.scalar(select(func.count(model.id))) or 0 for model in (Policy, Event))

@@ -1,0 +1,227 @@
+"""Queries: the researchers' query language, matching with filters and facets, sorting, suggestions."""
+from __future__ import annotations
+
+import functools
+import heapq
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from whoosh import query as wq
+from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldParser
+from whoosh.qparser.common import QueryParserError
+from whoosh.searching import Searcher
+
+from tracker.search.analysis import words
+from tracker.search.reader import Leaf, bits_of
+from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
+
+# Names a researcher may use before a colon, and the index field each one searches.
+QUERY_FIELDS = {"title": "title", "summary": "body", "reference": "reference", "ref": "reference",
+                **{name: name for name in FACETS}, "type": "type"}
+# A prefix query expanding to more words than this is refused: it would scan most of the index.
+MAX_EXPANSIONS = 256
+MIN_PREFIX = 2
+
+
+class QueryError(ValueError):
+    """A query that cannot be run; the message says what to change."""
+
+
+@functools.cache
+def _parser() -> MultifieldParser:
+    parser = MultifieldParser(list(TEXT_FIELDS), make_schema(), group=AndGroup)
+    parser.add_plugin(FieldAliasPlugin({"body": ["summary"], "reference": ["ref"]}))
+    return parser
+
+
+def parse(text: str) -> wq.Query:
+    """Parse the query language: words (all required), "phrases", AND/OR/NOT, parentheses,
+    ``field:value`` and ``prefix*``.
+
+    Raises:
+        QueryError: no searchable word, or a pattern too broad to run.
+    """
+    try:
+        parsed = _parser().parse(text)
+    except (QueryParserError, ValueError, RecursionError) as error:
+        raise QueryError(f"The query could not be read ({error}). Check quotes and parentheses.") from error
+    if parsed is wq.NullQuery or isinstance(parsed, type(wq.NullQuery)):
+        raise QueryError("The query has no words to search for: very short and very common words "
+                         "(such as 'the' or 'of') and punctuation are ignored.")
+    for leaf in _leaves(parsed):
+        if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
+            stem = re.split(r"[*?]", leaf.text, maxsplit=1)[0]
+            if len(stem) < MIN_PREFIX:
+                raise QueryError(f"Put at least {MIN_PREFIX} letters before * (in '{leaf.text}').")
+    return parsed
+
+
+def _leaves(query: wq.Query, *, skip_negated: bool = False) -> Iterator[wq.Query]:
+    if skip_negated and isinstance(query, wq.Not):
+        return
+    if query.is_leaf():
+        yield query
+        return
+    children = list(query.children())
+    if skip_negated and isinstance(query, wq.AndNot):
+        children = children[:1]
+    for child in children:
+        yield from _leaves(child, skip_negated=skip_negated)
+
+
+def positive_leaves(query: wq.Query) -> list[wq.Query]:
+    """The leaf queries a document matches by containing them (not those under NOT)."""
+    return list(_leaves(query, skip_negated=True))
+
+
+def has_text(query: wq.Query) -> bool:
+    """Whether the query searches words (not only ``field:value`` filters), so relevance means something."""
+    return any(getattr(leaf, "fieldname", None) in TEXT_FIELDS for leaf in positive_leaves(query))
+
+
+def check_expansions(query: wq.Query, searcher: Searcher) -> None:
+    """Refuse prefix and wildcard queries that would expand to too many words.
+
+    Raises:
+        QueryError.
+    """
+    reader = searcher.reader()
+    for leaf in _leaves(query):
+        if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
+            expansions = islice(leaf._btexts(reader), MAX_EXPANSIONS + 1)
+            if sum(1 for _ in expansions) > MAX_EXPANSIONS:
+                raise QueryError(f"Too many words match '{leaf.text}'; add letters before the *.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Matching
+
+
+@dataclass
+class Matched:
+    """The outcome of running a query over every segment."""
+
+    total: int = 0
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    top: list[tuple[float, int]] = field(default_factory=list)  # (score, global docnum), best first
+
+
+def allowed_mask(leaf: Leaf, filters: dict[str, tuple[str, ...]]) -> int:
+    """Documents of the segment that pass every filter (values OR-ed within a filter)."""
+    mask = leaf.live
+    for name, values in filters.items():
+        if not values:
+            continue
+        known = leaf.data.masks[name]
+        either = 0
+        for value in values:
+            either |= known.get(value, 0)
+        mask &= either
+        if not mask:
+            break
+    return mask
+
+
+def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters: dict[str, tuple[str, ...]],
+        sort: str, limit: int) -> Matched:
+    """Find the documents that match ``query`` (every document when None) and pass ``filters``,
+    count them per facet value, and keep the best ``limit`` by relevance or by a sort column."""
+    matched = Matched(facets={name: {} for name in FACETS})
+    scored = query is not None and sort == "relevance"
+    heap: list[tuple] = []
+    sorted_candidates: list[Iterator[tuple]] = []
+    context = searcher.context(needs_current=True) if scored else searcher.boolean_context()
+    for leaf in leaves:
+        allowed = allowed_mask(leaf, filters)
+        if not allowed:
+            continue
+        if query is None:
+            chosen = allowed
+        else:
+            allowed_bytes = allowed.to_bytes((leaf.data.size + 8) // 8, "little")
+            matcher = query.matcher(leaf.searcher, context)
+            chosen_bits = bytearray(len(allowed_bytes))
+            if scored:
+                offset = leaf.offset
+                while matcher.is_active():
+                    docnum = matcher.id()
+                    if allowed_bytes[docnum >> 3] >> (docnum & 7) & 1:
+                        chosen_bits[docnum >> 3] |= 1 << (docnum & 7)
+                        entry = (matcher.score(), -(docnum + offset))
+                        if len(heap) < limit:
+                            heapq.heappush(heap, entry)
+                        elif entry > heap[0]:
+                            heapq.heapreplace(heap, entry)
+                    matcher.next()
+            else:
+                for docnum in matcher.all_ids():
+                    if allowed_bytes[docnum >> 3] >> (docnum & 7) & 1:
+                        chosen_bits[docnum >> 3] |= 1 << (docnum & 7)
+            chosen = int.from_bytes(chosen_bits, "little")
+        if not chosen:
+            continue
+        matched.total += chosen.bit_count()
+        for name in FACETS:
+            counts = matched.facets[name]
+            for value, mask in leaf.data.masks[name].items():
+                count = (chosen & mask).bit_count()
+                if count:
+                    counts[value] = counts.get(value, 0) + count
+        if not scored:
+            sorted_candidates.append(_sorted_docs(leaf, chosen, sort))
+    if scored:
+        matched.top = [(score, -negated) for score, negated in sorted(heap, reverse=True)]
+    else:
+        best = islice(heapq.merge(*sorted_candidates), limit)
+        matched.top = [(0.0, docnum) for _, docnum in best]
+    return matched
+
+
+def _sorted_docs(leaf: Leaf, chosen: int, sort: str) -> Iterator[tuple]:
+    """(sort key, global docnum) of the chosen documents of a segment, best first."""
+    column = "latest" if sort not in ("latest", "adopted") else sort
+    values, keys = leaf.data.columns[column], leaf.data.columns["sortkey"]
+    count = chosen.bit_count()
+    if count * 8 < leaf.data.size:
+        docs = sorted(bits_of(chosen), key=lambda d: (-values[d], keys[d]))
+    else:
+        data = chosen.to_bytes((leaf.data.size + 8) // 8, "little")
+        docs = (d for d in leaf.data.order(column) if data[d >> 3] >> (d & 7) & 1)
+    for docnum in docs:
+        yield (-values[docnum], keys[docnum]), docnum + leaf.offset
+
+
+# ---------------------------------------------------------------------------------------------------
+# "Did you mean"
+
+_FIELD_VALUE = re.compile(r"\w+:(?:\"[^\"]*\"|\S+)")
+
+
+def suggest(text: str, searcher: Searcher) -> str | None:
+    """The query with unknown words replaced by the closest frequent words of the index, or None."""
+    reader = searcher.reader()
+    masked = _FIELD_VALUE.sub(lambda m: " " * len(m.group()), text)
+    replacements: list[tuple[int, int, str]] = []
+    for word, start, end in words(masked, stemmed=False):
+        if len(word) < 3 or word.isdigit() or word.endswith("*") or reader.doc_frequency("spell", word):
+            continue
+        distance = 1 if len(word) <= 4 else 2
+        candidates = [(reader.doc_frequency("spell", c), c) for c in
+                      _decoded(reader.terms_within("spell", word, distance, prefix=1))]
+        if candidates:
+            _, best = max(candidates)
+            original = text[start:end]
+            replacements.append((start, end, best.upper() if original.isupper() else best))
+    if not replacements:
+        return None
+    out = text
+    for start, end, replacement in sorted(replacements, reverse=True):
+        out = out[:start] + replacement + out[end:]
+    return out
+
+
+def _decoded(terms) -> Iterator[str]:
+    for term in terms:
+        yield term.decode("utf-8") if isinstance(term, bytes) else term
