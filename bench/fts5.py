@@ -5,7 +5,8 @@ own and nothing of it touches the tracker:
 
 * ``docs``: one row per policy with the fields the tracker indexes as text (English title and
   summary; Lao title and summary, raw and segmented; local title; reference; issuer and other bodies
-  in English and Lao; source titles; forum names).
+  in English and Lao; source titles; forum names; and the names of its country, topics, instrument,
+  legal status and vehicle classes).
 * ``meta``: the same policies' facet and sort columns (country, legal status, instrument, year,
   latest status change, editorial state) in a narrow table of their own. Kept in ``docs`` behind
   7 KB of text, each of them would cost a walk along the row's overflow pages; here a filter or a
@@ -40,11 +41,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
+
 TOKENIZER = "porter unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
 TEXT_COLUMNS = ("title_en", "title_lo_words", "title_local", "summary_en", "summary_lo_words", "reference",
-                "bodies", "sources", "forums")
+                "bodies", "sources", "forums", "labels")
 # Titles weigh more than summaries in the ranking, as in any search of titled documents.
-BM25_WEIGHTS = (4.0, 4.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0)
+BM25_WEIGHTS = (4.0, 4.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0)
 FACETS = {
     "country": "SELECT m.jurisdiction_code, count(*) FROM temp.hits h JOIN meta m ON m.id = h.id GROUP BY 1",
     "status": "SELECT m.legal_status, count(*) FROM temp.hits h JOIN meta m ON m.id = h.id GROUP BY 1",
@@ -64,7 +67,7 @@ CREATE TABLE docs (
     id INTEGER PRIMARY KEY, key TEXT NOT NULL,
     title_en TEXT, title_lo TEXT, title_lo_words TEXT, title_local TEXT,
     summary_en TEXT, summary_lo TEXT, summary_lo_words TEXT, reference TEXT,
-    bodies TEXT, sources TEXT, forums TEXT
+    bodies TEXT, sources TEXT, forums TEXT, labels TEXT
 );
 CREATE TABLE meta (
     id INTEGER PRIMARY KEY, key TEXT NOT NULL, jurisdiction_code TEXT, legal_status TEXT, instrument TEXT,
@@ -97,8 +100,12 @@ SELECT p.id, p.key, p.title_en, p.title_lo, p.title_local, p.summary_en, p.summa
        (SELECT group_concat(t.topic_key, ' ') FROM src.policy_topics t WHERE t.policy_id = p.id),
        (SELECT group_concat(c.vehicle_class, ' ') FROM src.policy_vehicle_classes c WHERE c.policy_id = p.id),
        (SELECT group_concat(e.key, ' ') FROM src.forum_links f JOIN src.events e ON e.id = f.event_id
-        WHERE f.policy_id = p.id)
+        WHERE f.policy_id = p.id),
+       j.name_en || ' ' || coalesce(j.name_lo, '') || ' ' ||
+       coalesce((SELECT group_concat(t.name_en || ' ' || coalesce(t.name_lo, ''), ' ') FROM src.policy_topics pt
+                 JOIN src.topics t ON t.key = pt.topic_key WHERE pt.policy_id = p.id), '')
 FROM src.policies p LEFT JOIN src.organisations i ON i.id = p.issuer_id
+     JOIN src.jurisdictions j ON j.code = p.jurisdiction_code
 WHERE p.id > ? ORDER BY p.id LIMIT ?
 """
 
@@ -166,17 +173,21 @@ class Fts5Index:
                 docs, metas, topics, classes, events = [], [], [], [], []
                 for (pid, key, title_en, title_lo, title_local, summary_en, summary_lo, reference, country, status,
                      instrument, year, changed, adopted, state, bodies, sources, forums, topic_keys, class_keys,
-                     event_keys) in rows:
+                     event_keys, names) in rows:
+                    labels = " ".join([names, INSTRUMENTS[instrument], LEGAL_STATUSES[status],
+                                       *(VEHICLE_CLASSES[value] for value in (class_keys or "").split())])
                     started = time.perf_counter()
                     title_words, summary_words = segment_lao(title_lo, tokenize), segment_lao(summary_lo, tokenize)
+                    bodies, forums, labels = (segment_lao(bodies, tokenize), segment_lao(forums, tokenize),
+                                              segment_lao(labels, tokenize))
                     segment_s += time.perf_counter() - started
                     docs.append((pid, key, title_en, title_lo, title_words, title_local, summary_en, summary_lo,
-                                 summary_words, reference, bodies, sources, forums))
+                                 summary_words, reference, bodies, sources, forums, labels))
                     metas.append((pid, key, country, status, instrument, year, changed, adopted, state))
                     topics += [(pid, topic) for topic in (topic_keys or "").split()]
                     classes += [(pid, value) for value in (class_keys or "").split()]
                     events += [(pid, value) for value in (event_keys or "").split()]
-                connection.executemany(f"INSERT INTO docs VALUES ({', '.join('?' * 13)})", docs)
+                connection.executemany(f"INSERT INTO docs VALUES ({', '.join('?' * 14)})", docs)
                 connection.executemany(f"INSERT INTO meta VALUES ({', '.join('?' * 9)})", metas)
                 connection.executemany("INSERT INTO doc_topics VALUES (?, ?)", topics)
                 connection.executemany("INSERT INTO doc_classes VALUES (?, ?)", classes)

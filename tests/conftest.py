@@ -215,9 +215,16 @@ def demo_search_index(app, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app_search_index(app, demo_search_index: Path) -> Path:
     """The app's own index (at its SEARCH_INDEX_PATH): a copy of the demo index, so that any test
-    that reaches the search page or API finds the demo data. It follows committed changes only."""
+    that reaches the search page or API finds the demo data."""
     import shutil
 
+    from tracker.search.runtime import runtime_of
+
+    # No indexer thread in the suite's app: its queries would land in the query counts of other
+    # tests, and its index only needs the demo data (tests that change data use `search_index`).
+    runtime = runtime_of(app)
+    runtime.config["SEARCH_INDEXER"] = "external"
+    runtime.stop()
     path = Path(app.config["SEARCH_INDEX_PATH"])
     if not path.exists():
         shutil.copytree(demo_search_index, path)
@@ -281,15 +288,17 @@ def _drop_postgresql_database(url: str, own_url: str) -> None:
 def committed_app(database_url: str, demo_data: dict, tmp_path: Path):
     """An app over a database of its own (a SQLite file, or a new PostgreSQL database when the suite
     runs on PostgreSQL) with the demo organisations and topics, where tests commit for real; its
-    search index is at ``app.config["SEARCH_INDEX_PATH"]`` (not built yet)."""
+    search index is at ``app.config["SEARCH_INDEX_PATH"]`` (not built yet), and no indexer thread
+    runs unless a test sets ``SEARCH_INDEXER`` to "embedded"."""
     from tracker.search.runtime import runtime_of
 
     if database_url.startswith("postgresql"):
         url = _create_postgresql_database(database_url)
     else:
         url = f"sqlite:///{tmp_path / 'committed.db'}"
+    # The tests drive the indexer themselves unless they turn the embedded one on.
     application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret-key-not-for-production",
-                              "SEARCH_INDEX_PATH": str(tmp_path / "committed-index")})
+                              "SEARCH_INDEX_PATH": str(tmp_path / "committed-index"), "SEARCH_INDEXER": "external"})
     database: Database = application.extensions["tracker.db"]
     migrate.upgrade(database.engine)
     with unit_of_work(database.session(write=True)) as session:

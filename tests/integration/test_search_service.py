@@ -257,3 +257,25 @@ def test_a_reused_searcher_sees_an_updated_document_once_with_its_new_content(fi
     assert keys(find("echidna")) == ["ph-crevi"]
     assert find("", per_page=100).total == before
     assert keys(find("11697", per_page=100)).count("ph-crevi") == 1
+
+
+@pytest.mark.parametrize("q", ["electric", "charging stations", '"import duty"', '"electric vehicle" tax',
+                               "tax NOT Malaysia", "excise OR tariff", "charg*", "ໄຟຟ້າ", "ລົດໄຟຟ້າ",
+                               "country:LA status:in_force", "year:[2020 TO 2022]", "RA 11697", "title:(ev OR tax)",
+                               '"battery swapping"~3 OR standard'])
+def test_the_bitmask_engine_matches_what_whoosh_matches(app, find, lao, q):
+    """The engine evaluates queries itself (for speed); Whoosh's own matchers are the reference."""
+    from tracker.search.engine import Segment
+    from tracker.search.query import parse
+
+    runtime = runtime_of(app)
+    find("warm")  # opens this thread's searcher
+    searcher, leaves = runtime.replica.searcher()
+    query = parse(q)
+    expected = {d for d in searcher.docs_for_query(query) if not searcher.reader().is_deleted(d)}
+    ours = set()
+    for leaf in leaves:
+        segment = Segment(leaf, runtime.replica.terms, runtime.replica.stats())
+        mask = segment.mask(query) & leaf.live
+        ours |= {d + leaf.offset for d in range(leaf.data.size) if mask >> d & 1}
+    assert ours == expected and expected

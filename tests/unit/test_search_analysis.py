@@ -125,6 +125,7 @@ def test_queries_parse_into_words_phrases_fields_and_prefixes():
     ("the of", "no words to search for"),
     ("%%%", "no words to search for"),
     ("c*", "at least 2 letters"),
+    ("state:draft", "cannot be searched"),
 ])
 def test_queries_that_cannot_run_say_why(text, says):
     with pytest.raises(QueryError, match=says):

@@ -193,7 +193,8 @@ def search(session: Session, request: SearchRequest, *, include_unpublished: boo
         # Without words to rank by, the most recently changed records come first.
         sort = "latest" if sort == "relevance" else sort
     start = (request.page - 1) * request.per_page
-    matched = run(searcher, leaves, query, filters, sort, start + request.per_page)
+    matched = run(searcher, leaves, query, filters, sort, start + request.per_page, runtime.replica.terms,
+                  runtime.replica.stats())
     pages = max(1, math.ceil(matched.total / request.per_page))
     if request.page > pages:
         raise NotFound(f"Page {request.page} does not exist: there {'is' if pages == 1 else 'are'} "

@@ -6,7 +6,7 @@ compound (ໄຟຟ້າ inside ລົດໄຟຟ້າ) both mark the whole w
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
@@ -19,6 +19,7 @@ from tracker.search.query import positive_leaves
 POLICY_FIELDS = {"title_en": "title", "title_lo": "title", "title_local": "title", "reference": "reference",
                  "summary_en": "body", "summary_lo": "body"}
 EVENT_FIELDS = {"name_en": "title", "name_lo": "title", "summary_en": "body", "summary_lo": "body"}
+_LAO = re.compile("[\u0E80-\u0EFF]")
 # Summaries longer than this are cut to a fragment around the first match.
 FRAGMENT = 240
 
@@ -62,24 +63,46 @@ def highlights(record, entity_type: str, terms: Terms) -> dict[str, str]:
         text = getattr(record, attribute, None)
         if not text:
             continue
-        spans = _spans(text, index_field, terms)
+        spans = _spans(text, index_field, terms, cut=index_field == "body")
         if spans:
             out[attribute] = str(_render(text, spans, cut=index_field == "body"))
     return out
 
 
-def _spans(text: str, index_field: str, terms: Terms) -> list[tuple[int, int]]:
+def _spans(text: str, index_field: str, terms: Terms, *, cut: bool = False) -> list[tuple[int, int]]:
+    """Character spans of the matched words; with ``cut``, only those a fragment around the first
+    match can show (a long summary is not analysed past it)."""
     exact = terms.exact.get(index_field, set())
-    prefixes = terms.prefixes.get(index_field, set())
+    prefixes = tuple(terms.prefixes.get(index_field, ()))
+    if not _may_match(text, exact, prefixes, terms.syllable_runs):
+        return []
     if index_field == "reference":
-        tokens: Iterable[tuple[str, int, int]] = [(t, s, e) for t, s, e, _ in reference_terms(text)]
+        tokens: list[tuple[str, int, int]] = [(t, s, e) for t, s, e, _ in reference_terms(text)]
     else:
-        tokens = list(words(text))
+        tokens = []
+        stop_at = None
+        for token in words(text):
+            tokens.append(token)
+            if stop_at is None and (token[0] in exact or (prefixes and token[0].startswith(prefixes))):
+                stop_at = token[1] + FRAGMENT + 80 if cut else None
+            elif stop_at is not None and token[1] > stop_at:
+                break
     spans = [(start, end) for term, start, end in tokens
-             if term in exact or any(term.startswith(prefix) for prefix in prefixes)]
+             if term in exact or (prefixes and term.startswith(prefixes))]
     if terms.syllable_runs and index_field != "reference":
-        spans += _syllable_spans(text, list(tokens), terms.syllable_runs)
+        spans += _syllable_spans(text, tokens, terms.syllable_runs)
     return _merged(spans)
+
+
+def _may_match(text: str, exact: set[str], prefixes: tuple[str, ...], runs: list) -> bool:
+    """A cheap test that spares analysing a text that cannot match: a Porter stem keeps the start of
+    its word, so an English term's first letters must appear; a Lao term needs Lao text."""
+    lowered = text.lower()
+    for term in (*exact, *prefixes):
+        if not term.isascii() or term[:4] in lowered:
+            if term.isascii() or _LAO.search(text):
+                return True
+    return bool(runs) and _LAO.search(text) is not None
 
 
 def _syllable_spans(text: str, tokens: list[tuple[str, int, int]],

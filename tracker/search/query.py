@@ -14,12 +14,14 @@ from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
 
 from tracker.search.analysis import words
+from tracker.search.engine import Segment, Stats, TermCache, best_of, top
 from tracker.search.reader import Leaf, bits_of
 from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
 
 # Names a researcher may use before a colon, and the index field each one searches.
 QUERY_FIELDS = {"title": "title", "summary": "body", "reference": "reference", "ref": "reference",
                 **{name: name for name in FACETS}, "type": "type"}
+_SEARCHABLE = frozenset(QUERY_FIELDS.values()) | frozenset(TEXT_FIELDS)
 # A prefix query expanding to more words than this is refused: it would scan most of the index.
 MAX_EXPANSIONS = 256
 MIN_PREFIX = 2
@@ -51,6 +53,9 @@ def parse(text: str) -> wq.Query:
         raise QueryError("The query has no words to search for: very short and very common words "
                          "(such as 'the' or 'of') and punctuation are ignored.")
     for leaf in _leaves(parsed):
+        name = getattr(leaf, "fieldname", None)
+        if name is not None and name not in _SEARCHABLE:
+            raise QueryError(f"'{name}:' cannot be searched. Fields: {', '.join(QUERY_FIELDS)}.")
         if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
             stem = re.split(r"[*?]", leaf.text, maxsplit=1)[0]
             if len(stem) < MIN_PREFIX:
@@ -125,54 +130,40 @@ def allowed_mask(leaf: Leaf, filters: dict[str, tuple[str, ...]]) -> int:
 
 
 def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters: dict[str, tuple[str, ...]],
-        sort: str, limit: int) -> Matched:
+        sort: str, limit: int, terms: TermCache, stats: Stats) -> Matched:
     """Find the documents that match ``query`` (every document when None) and pass ``filters``,
     count them per facet value, and keep the best ``limit`` by relevance or by a sort column."""
     matched = Matched(facets={name: {} for name in FACETS})
     scored = query is not None and sort == "relevance"
-    heap: list[tuple] = []
+    ranked: list[tuple[float, int]] = []
     sorted_candidates: list[Iterator[tuple]] = []
-    context = searcher.context(needs_current=True) if scored else searcher.boolean_context()
     for leaf in leaves:
         allowed = allowed_mask(leaf, filters)
         if not allowed:
             continue
-        if query is None:
-            chosen = allowed
-        else:
-            allowed_bytes = allowed.to_bytes((leaf.data.size + 8) // 8, "little")
-            matcher = query.matcher(leaf.searcher, context)
-            chosen_bits = bytearray(len(allowed_bytes))
-            if scored:
-                offset = leaf.offset
-                while matcher.is_active():
-                    docnum = matcher.id()
-                    if allowed_bytes[docnum >> 3] >> (docnum & 7) & 1:
-                        chosen_bits[docnum >> 3] |= 1 << (docnum & 7)
-                        entry = (matcher.score(), -(docnum + offset))
-                        if len(heap) < limit:
-                            heapq.heappush(heap, entry)
-                        elif entry > heap[0]:
-                            heapq.heapreplace(heap, entry)
-                    matcher.next()
-            else:
-                for docnum in matcher.all_ids():
-                    if allowed_bytes[docnum >> 3] >> (docnum & 7) & 1:
-                        chosen_bits[docnum >> 3] |= 1 << (docnum & 7)
-            chosen = int.from_bytes(chosen_bits, "little")
+        segment = Segment(leaf, terms, stats) if query is not None else None
+        chosen = allowed if segment is None else segment.mask(query) & allowed
         if not chosen:
             continue
-        matched.total += chosen.bit_count()
+        count = chosen.bit_count()
+        matched.total += count
         for name in FACETS:
             counts = matched.facets[name]
             for value, mask in leaf.data.masks[name].items():
-                count = (chosen & mask).bit_count()
-                if count:
-                    counts[value] = counts.get(value, 0) + count
-        if not scored:
+                found = (chosen & mask).bit_count()
+                if found:
+                    counts[value] = counts.get(value, 0) + found
+        if scored:
+            scores = segment.scores(query, chosen)
+            offset = leaf.offset
+            if len(scores) < count:  # matched by a filter term alone: ranked after every scored one
+                for docnum in bits_of(chosen):
+                    scores.setdefault(docnum, 0.0)
+            ranked += best_of(scores, limit, offset)
+        else:
             sorted_candidates.append(_sorted_docs(leaf, chosen, sort))
     if scored:
-        matched.top = [(score, -negated) for score, negated in sorted(heap, reverse=True)]
+        matched.top = top(ranked, limit)
     else:
         best = islice(heapq.merge(*sorted_candidates), limit)
         matched.top = [(0.0, docnum) for _, docnum in best]

@@ -88,6 +88,7 @@ class SegmentData:
     masks: dict[str, dict[str, int]]
     columns: dict[str, list]
     orders: dict[str, list[int]] = field(default_factory=dict)
+    field_lengths: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -102,6 +103,15 @@ class SegmentData:
             masks[name] = values
         columns = {name: list(reader.column_reader(name)) for name in ("latest", "adopted", "sortkey")}
         return cls(size, masks, columns)
+
+    def lengths(self, reader, name: str) -> list[int]:
+        """Each document's number of terms in field ``name`` (for BM25; cached)."""
+        found = self.field_lengths.get(name)
+        if found is None:
+            found = [reader.doc_field_length(docnum, name) for docnum in range(self.size)]
+            with self.lock:
+                self.field_lengths[name] = found
+        return found
 
     def order(self, sort: str) -> list[int]:
         """Documents by ``sort`` column descending, ties by record key (cached)."""
@@ -133,6 +143,13 @@ class Replica:
         self._segments: dict[tuple[str, str], SegmentData] = {}
         self._live: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
+        from tracker.search.engine import TermCache
+
+        self.terms = TermCache()
+
+    def stats(self):
+        """Collection statistics of this thread's current searcher (see searcher())."""
+        return self._local.stats
 
     def searcher(self) -> tuple[Searcher, list[Leaf]]:
         """This thread's searcher at the newest commit of the live generation, and its segments.
@@ -159,8 +176,11 @@ class Replica:
                 fresh.close()
                 local.searcher = None
                 raise
+            from tracker.search.engine import Stats
+
             local.searcher, local.name = fresh, name
             local.leaves = self._leaves(name, fresh)
+            local.stats = Stats(fresh)
         return fresh, local.leaves
 
     def _leaves(self, name: str, searcher: Searcher) -> list[Leaf]:
