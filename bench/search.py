@@ -18,8 +18,13 @@ For each size, in one run and in a throwaway folder:
    (some Lao words and reference numbers), 50 two-word AND, 40 phrases, 30 words with facet filters
    (country, legal status, topic), 30 words sorted by latest status change. Both engines get the same
    query at the same moment: query by query, one engine then the other, the order alternating
-   between queries. One warm-up pass is not counted, then --passes passes; a query's latency is the
-   median of its passes, and p50/p95 are taken over the 200 queries.
+   between queries. The first pass over the mix is reported on its own ("first run"): the tracker
+   starts it with an empty term cache and a searcher still to open, as a freshly started worker does
+   or a query whose words nobody searched lately. Then come --passes more passes ("repeated"): a
+   query's latency there is the median of its passes, which is what a query costs once its words'
+   postings are in the tracker's term cache (bounded; at 10,000 policies the mix's terms about fill
+   it, at 100,000 they do not fit and most lookups stay cold). p50 and p95 are taken over the 200
+   queries.
 
    What each side does, per query, page 1 of 20 results:
 
@@ -125,6 +130,7 @@ class SizeResult:
     tracker_build: Build
     fts_build: Build
     latencies: dict[str, list[float]] = field(default_factory=dict)  # engine -> per-query median, ms
+    first: dict[str, list[float]] = field(default_factory=dict)  # engine -> per-query first run, ms
     totals: dict[str, list[int]] = field(default_factory=dict)
     visible_s: list[float | None] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)
@@ -315,8 +321,9 @@ def tracker_request(query: Query):
                          **{name: values for name, values in query.filters})
 
 
-def measure(app, fts: Fts5Index, queries: list[Query], passes: int) -> tuple[dict, dict]:
-    """Per-query median latency (ms) of each engine, interleaved; and each engine's totals."""
+def measure(app, fts: Fts5Index, queries: list[Query], passes: int) -> tuple[dict, dict, dict]:
+    """Per engine and query, interleaved: the latency (ms) of the first run, the median of the
+    repeated runs, and the total."""
     from tracker.search import search
 
     database = app.extensions["tracker.db"]
@@ -336,9 +343,10 @@ def measure(app, fts: Fts5Index, queries: list[Query], passes: int) -> tuple[dic
 
     engines = {"tracker": run_tracker, "FTS5": run_fts}
     samples: dict[str, list[list[float]]] = {name: [[] for _ in queries] for name in engines}
+    first: dict[str, list[float]] = {name: [0.0] * len(queries) for name in engines}
     totals: dict[str, list[int]] = {name: [0] * len(queries) for name in engines}
     for number_of_pass in range(passes + 1):
-        label = "warm-up pass" if number_of_pass == 0 else f"pass {number_of_pass}/{passes}"
+        label = "first pass" if number_of_pass == 0 else f"pass {number_of_pass}/{passes}"
         started = time.perf_counter()
         for number in range(len(queries)):
             # Alternate who goes first, so neither always finds the CPU caches warmed by the other.
@@ -351,12 +359,14 @@ def measure(app, fts: Fts5Index, queries: list[Query], passes: int) -> tuple[dic
                                      f"{error.__class__.__name__}: {error}") from error
                 if number_of_pass:
                     samples[name][number].append(elapsed)
+                else:
+                    first[name][number] = elapsed
                 totals[name][number] = total
             if (number + 1) % 50 == 0:
                 print(f"    {label}: {number + 1:>3}/{len(queries)} queries ({time.perf_counter() - started:.0f} s)",
                       flush=True)
     medians = {name: [statistics.median(values) for values in per_query] for name, per_query in samples.items()}
-    return medians, totals
+    return first, medians, totals
 
 
 # Freshness -------------------------------------------------------------------------------------
@@ -443,9 +453,9 @@ def run_size(documents: int, workdir: Path, corpus: Corpus, args: argparse.Names
                 print("  Profiling the tracker's build in this process (cProfile) ...", flush=True)
                 profile_build(app)
             result.queries = query_mix(corpus, documents, seed=args.seed, size=args.queries)
-            print(f"  Querying: {len(result.queries)} queries, 1 warm-up pass + {args.passes} passes, "
+            print(f"  Querying: {len(result.queries)} queries, a first pass + {args.passes} passes, "
                   f"interleaved ...", flush=True)
-            result.latencies, result.totals = measure(app, fts, result.queries, args.passes)
+            result.first, result.latencies, result.totals = measure(app, fts, result.queries, args.passes)
             if args.profile_queries:
                 print("  Profiling the tracker's searches (one pass, cProfile) ...", flush=True)
                 profile_queries(app, result.queries)
@@ -463,6 +473,24 @@ def run_size(documents: int, workdir: Path, corpus: Corpus, args: argparse.Names
 # Report ----------------------------------------------------------------------------------------
 
 
+def latency_table(title: str, queries: list[Query], latencies: dict[str, list[float]]) -> None:
+    tracker, fts = latencies["tracker"], latencies["FTS5"]
+    print(title)
+    header = (f"{'class':<16}{'n':>4}{'tracker p50':>13}{'p95':>8}{'FTS5 p50':>10}{'p95':>8}"
+              f"{'median ratio':>14}{'p95 ratio':>11}")
+    print(header)
+    print("-" * len(header))
+    for kind in (*CLASSES, None):
+        chosen = [i for i, q in enumerate(queries) if kind is None or q.kind == kind]
+        t = [tracker[i] for i in chosen]
+        f = [fts[i] for i in chosen]
+        ratios = [tracker[i] / fts[i] for i in chosen if fts[i] > 0]
+        label = "ALL" if kind is None else CLASS_LABELS[kind]
+        print(f"{label:<16}{len(chosen):>4}{percentile(t, 50):>13.1f}{percentile(t, 95):>8.1f}"
+              f"{percentile(f, 50):>10.1f}{percentile(f, 95):>8.1f}"
+              f"{statistics.median(ratios):>13.1f}×{percentile(t, 95) / percentile(f, 95):>10.1f}×")
+
+
 def report_size(result: SizeResult, args: argparse.Namespace) -> None:
     n = result.documents
     print(f"\n--- {n:,} policies: build (load of the corpus into the database: {duration(result.load_s)})")
@@ -475,21 +503,11 @@ def report_size(result: SizeResult, args: argparse.Namespace) -> None:
     print(f"tracker: `flask search rebuild` in its own process; size of the index folder.")
     print(f"FTS5: index proper (shadow tables); {result.fts_build.detail}.")
 
+    latency_table(f"\n--- {n:,} policies: query latency in ms, repeated: median of {args.passes} interleaved "
+                  f"passes per query", result.queries, result.latencies)
+    latency_table(f"\n--- {n:,} policies: query latency in ms, first run of each query", result.queries,
+                  result.first)
     tracker, fts = result.latencies["tracker"], result.latencies["FTS5"]
-    print(f"\n--- {n:,} policies: query latency in ms, median of {args.passes} interleaved passes per query")
-    header = (f"{'class':<16}{'n':>4}{'tracker p50':>13}{'p95':>8}{'FTS5 p50':>10}{'p95':>8}"
-              f"{'median ratio':>14}{'p95 ratio':>11}")
-    print(header)
-    print("-" * len(header))
-    for kind in (*CLASSES, None):
-        chosen = [i for i, q in enumerate(result.queries) if kind is None or q.kind == kind]
-        t = [tracker[i] for i in chosen]
-        f = [fts[i] for i in chosen]
-        ratios = [tracker[i] / fts[i] for i in chosen if fts[i] > 0]
-        label = "ALL" if kind is None else CLASS_LABELS[kind]
-        print(f"{label:<16}{len(chosen):>4}{percentile(t, 50):>13.1f}{percentile(t, 95):>8.1f}"
-              f"{percentile(f, 50):>10.1f}{percentile(f, 95):>8.1f}"
-              f"{statistics.median(ratios):>13.1f}×{percentile(t, 95) / percentile(f, 95):>10.1f}×")
     totals_t, totals_f = result.totals["tracker"], result.totals["FTS5"]
     same = sum(1 for a, b in zip(totals_t, totals_f) if a == b)
     close = sum(1 for a, b in zip(totals_t, totals_f) if a == b or (a and b and abs(a - b) / max(a, b) <= 0.1))
@@ -513,34 +531,47 @@ def report_size(result: SizeResult, args: argparse.Namespace) -> None:
         print(line)
 
 
+def ratios(result: SizeResult, runs: str) -> tuple[float, float]:
+    """Median per-query ratio and p95 ratio, tracker / FTS5, of the repeated or the first runs."""
+    t, f = getattr(result, runs)["tracker"], getattr(result, runs)["FTS5"]
+    return statistics.median(a / b for a, b in zip(t, f) if b > 0), percentile(t, 95) / percentile(f, 95)
+
+
 def report_summary(results: list[SizeResult], args: argparse.Namespace) -> None:
     print("\n=== Summary")
     print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at the end; seed {args.seed}, {args.passes} passes")
-    header = (f"{'policies':>9}  {'engine':<8}{'build docs/s':>13}{'index':>11}{'p50 ms':>9}{'p95 ms':>9}"
-              f"{'median ratio':>14}{'p95 ratio':>11}{'visible ms':>12}")
+    header = (f"{'policies':>9}  {'engine':<8}{'build docs/s':>13}{'index':>11}  {'runs':<9}{'p50 ms':>8}"
+              f"{'p95 ms':>9}{'median ratio':>14}{'p95 ratio':>11}")
     print(header)
     print("-" * len(header))
     for result in results:
-        t, f = result.latencies["tracker"], result.latencies["FTS5"]
-        ratio = statistics.median(a / b for a, b in zip(t, f) if b > 0)
+        for engine, build in (("tracker", result.tracker_build), ("FTS5", result.fts_build)):
+            for runs, label in (("latencies", "repeated"), ("first", "first run")):
+                values = getattr(result, runs)[engine]
+                line = (f"{result.documents:>9,}  {engine:<8}{build.rate(result.documents):>13,.0f}"
+                        f"{megabytes(build.size_bytes):>11}" if runs == "latencies" else f"{'':>43}")
+                line += f"  {label:<9}{percentile(values, 50):>8.1f}{percentile(values, 95):>9.1f}"
+                if engine == "tracker":
+                    median_ratio, p95_ratio = ratios(result, runs)
+                    line += f"{median_ratio:>13.1f}×{p95_ratio:>10.1f}×"
+                print(line)
+    print("(index: FTS5 without its content tables; ratios: tracker / FTS5)")
+    for result in results:
         seen = [d for d in result.visible_s if d is not None]
-        visible = f"{statistics.median(seen) * 1000:.0f} / {max(seen) * 1000:.0f}" if seen else "-"
-        print(f"{result.documents:>9,}  {'tracker':<8}{result.tracker_build.rate(result.documents):>13,.0f}"
-              f"{megabytes(result.tracker_build.size_bytes):>11}{percentile(t, 50):>9.1f}{percentile(t, 95):>9.1f}"
-              f"{ratio:>13.1f}×{percentile(t, 95) / percentile(f, 95):>10.1f}×{visible:>12}")
-        print(f"{'':>9}  {'FTS5':<8}{result.fts_build.rate(result.documents):>13,.0f}"
-              f"{megabytes(result.fts_build.size_bytes):>11}{percentile(f, 50):>9.1f}{percentile(f, 95):>9.1f}")
-    print("(visible ms: median / max of the status changes; index: FTS5 without its content tables)")
+        if seen:
+            print(f"Commit to visible, {result.documents:,} policies: median {statistics.median(seen) * 1000:.0f} ms, "
+                  f"max {max(seen) * 1000:.0f} ms over {len(result.visible_s)} status changes"
+                  + ("" if len(seen) == len(result.visible_s) else " (some never became visible)"))
 
     print("\np95 latency, ms")
     width = 50
-    top = max(max(percentile(r.latencies[e], 95) for e in ("tracker", "FTS5")) for r in results)
-    for result in results:
-        for engine in ("tracker", "FTS5"):
-            value = percentile(result.latencies[engine], 95)
-            bar = "█" * max(1, round(width * value / top))
-            print(f"{result.documents:>9,} {engine:<8} {bar:<{width}} {value:.1f}")
+    rows = [(f"{result.documents:>9,} {engine:<8}{label:<10}", percentile(getattr(result, runs)[engine], 95))
+            for result in results for runs, label in (("latencies", "repeated"), ("first", "first run"))
+            for engine in ("tracker", "FTS5")]
+    top = max(value for _, value in rows)
+    for label, value in rows:
+        print(f"{label} {'█' * max(1, round(width * value / top)):<{width}} {value:.1f}")
 
     print("\nTargets (information only):")
     by_size = {result.documents: result for result in results}
@@ -549,21 +580,26 @@ def report_summary(results: list[SizeResult], args: argparse.Namespace) -> None:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
+    def p95_line(result: SizeResult, target: float) -> None:
+        for runs, label in (("latencies", "repeated"), ("first", "first run")):
+            p95 = percentile(getattr(result, runs)["tracker"], 95)
+            print(f"  {result.documents:,}: p95 under {target:.0f} ms end to end ({label}): {p95:.1f} ms — "
+                  f"{verdict(p95 < target)}")
+
     if ten:
-        p95 = percentile(ten.latencies["tracker"], 95)
-        ratio = p95 / percentile(ten.latencies["FTS5"], 95)
-        median_ratio = statistics.median(a / b for a, b in zip(ten.latencies["tracker"], ten.latencies["FTS5"]) if b)
-        print(f"  10,000: p95 under {TARGET_P95_10K_MS:.0f} ms end to end: {p95:.1f} ms — {verdict(p95 < TARGET_P95_10K_MS)}")
-        print(f"  10,000: no more than {TARGET_RATIO_10K:.0f}× FTS5 in the same run: p95 ratio {ratio:.1f}×, "
-              f"median per-query ratio {median_ratio:.1f}× — {verdict(ratio <= TARGET_RATIO_10K)}")
+        p95_line(ten, TARGET_P95_10K_MS)
+        for runs, label in (("latencies", "repeated"), ("first", "first run")):
+            median_ratio, p95_ratio = ratios(ten, runs)
+            print(f"  10,000: no more than {TARGET_RATIO_10K:.0f}× FTS5 in the same run ({label}): p95 ratio "
+                  f"{p95_ratio:.1f}×, median per-query ratio {median_ratio:.1f}× — "
+                  f"{verdict(p95_ratio <= TARGET_RATIO_10K and median_ratio <= TARGET_RATIO_10K)}")
         build = ten.tracker_build.wall_s
         print(f"  10,000: full rebuild under {TARGET_REBUILD_10K_S / 60:.0f} min: {duration(build)} — "
               f"{verdict(build < TARGET_REBUILD_10K_S)}")
     else:
         print("  10,000: not run (--sizes)")
     if hundred:
-        p95 = percentile(hundred.latencies["tracker"], 95)
-        print(f"  100,000: p95 under {TARGET_P95_100K_MS:.0f} ms: {p95:.1f} ms — {verdict(p95 < TARGET_P95_100K_MS)}")
+        p95_line(hundred, TARGET_P95_100K_MS)
     else:
         print("  100,000: not run (add it with --sizes 10000,100000)")
     for result in results:

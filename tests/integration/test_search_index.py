@@ -409,3 +409,17 @@ def test_an_indexer_killed_in_the_middle_of_its_batches_converges_after_a_restar
         assert len(found(committed_app, session, "kill")) == 100  # per_page
         with committed_app.test_request_context():
             assert search(session, SearchRequest(q="kill test")).total == 300
+
+
+def test_a_document_does_not_depend_on_the_order_of_its_lists_in_memory(session):
+    """A record just created keeps its lists in the order they were appended; loaded afresh, they come by
+    role and position. Both must give the same document, or `search check` would see it as stale."""
+    from tracker.models import Event
+    from tracker.search.documents import EVENT_LOAD, digest, event_document
+
+    load(session, events=[event_record("order-forum", organisers=["la-mem"], funders=["la-edl"])])
+    statement = select(Event).where(Event.key == "order-forum").options(*EVENT_LOAD)
+    in_memory = digest(event_document(session.scalar(statement)))
+    session.expire_all()
+    reloaded = digest(event_document(session.scalar(statement.execution_options(populate_existing=True))))
+    assert in_memory == reloaded

@@ -20,6 +20,7 @@ from tracker.search.documents import parse_doc_id
 from tracker.search.errors import SearchUnavailable
 from tracker.search.highlight import Terms, highlights
 from tracker.search.query import QueryError, check_expansions, has_text, parse, run, suggest
+from tracker.search.reader import bits_of
 from tracker.search.runtime import SearchRuntime, init_search, runtime_of
 from tracker.search.schema import FACETS
 from tracker.services.errors import Invalid, NotFound
@@ -253,8 +254,6 @@ def _facets(counts: dict[str, dict[str, int]], leaves, states: tuple[str, ...]) 
 
 
 def _visible_event_keys(leaves, states: tuple[str, ...]) -> set[str]:
-    from tracker.search.reader import bits_of
-
     keys: set[str] = set()
     for leaf in leaves:
         mask = leaf.live & leaf.data.masks["type"].get("event", 0)

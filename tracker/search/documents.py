@@ -87,20 +87,29 @@ def analysed(source: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _by_position(items: Any) -> list:
+    return sorted(items, key=lambda item: item.position)
+
+
 def policy_document(policy: Policy) -> dict[str, Any]:
     """The source fields of a policy's document (its links must be loaded, see POLICY_LOAD): texts as
     strings; ``analysed`` turns them into what the index stores."""
     title = _join(policy.title_en, policy.title_lo, policy.title_local)
     body = _join(policy.summary_en, policy.summary_lo)
+    # Collections are read in their stored order, not their order in memory: a record just edited in
+    # this session keeps its lists in the order they were appended, while one loaded afresh has them
+    # by position, and a document must not depend on which of the two the indexer happened to see.
+    bodies, topic_links = _by_position(policy.bodies), _by_position(policy.topic_links)
+    classes = [link.vehicle_class for link in _by_position(policy.vehicle_class_links)]
     text = _join(
-        *_names(policy.issuer, *(body.organisation for body in policy.bodies)),
-        *_names(*(link.topic for link in policy.topic_links)),
+        *_names(policy.issuer, *(body.organisation for body in bodies)),
+        *_names(*(link.topic for link in topic_links)),
         *_names(policy.jurisdiction),
         INSTRUMENTS.get(policy.instrument), LEGAL_STATUSES.get(policy.legal_status),
-        *(VEHICLE_CLASSES.get(v) for v in policy.vehicle_classes),
-        *(source.title for source in policy.sources),
-        *_names(*(link.event for link in policy.forum_links)),
-        *(relation.target_reference for relation in policy.relations),
+        *(VEHICLE_CLASSES.get(v) for v in classes),
+        *(source.title for source in _by_position(policy.sources)),
+        *_names(*(link.event for link in _by_position(policy.forum_links))),
+        *(relation.target_reference for relation in _by_position(policy.relations)),
     )
     fields: dict[str, Any] = {
         "id": doc_id("policy", policy.id), "type": "policy", "state": policy.editorial_state,
@@ -108,8 +117,8 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         # Lao appears in titles, summaries and names; English summaries are left out (no syllables).
         "syllables": _join(policy.title_lo, policy.summary_lo, text),
         "country": [policy.jurisdiction_code.lower()], "status": [policy.legal_status],
-        "instrument": [policy.instrument], "topic": [key.lower() for key in policy.topic_keys],
-        "vehicle_class": list(policy.vehicle_classes),
+        "instrument": [policy.instrument], "topic": [link.topic_key.lower() for link in topic_links],
+        "vehicle_class": classes,
         "year": [str(policy.year)] if policy.year else [],
         "event": sorted({link.event.key for link in policy.forum_links}),
         "latest": date_number(policy.status_changed_on), "adopted": date_number(policy.adopted_on),
@@ -122,19 +131,21 @@ def event_document(event: Event) -> dict[str, Any]:
     """The source fields of an event's document (its links must be loaded, see EVENT_LOAD)."""
     title = _join(event.name_en, event.name_lo)
     body = _join(event.summary_en, event.summary_lo, event.date_note)
+    topic_links = _by_position(event.topic_links)
+    organisation_links = sorted(event.organisation_links, key=lambda link: (link.role, link.position))
     text = _join(
         event.venue, EVENT_KINDS.get(event.kind),
-        *_names(*(link.organisation for link in event.organisation_links)),
-        *_names(*(link.topic for link in event.topic_links)),
+        *_names(*(link.organisation for link in organisation_links)),
+        *_names(*(link.topic for link in topic_links)),
         *_names(event.jurisdiction),
-        *(source.title for source in event.sources),
+        *(source.title for source in _by_position(event.sources)),
     )
     fields: dict[str, Any] = {
         "id": doc_id("event", event.id), "type": "event", "state": event.editorial_state,
         "title": title, "body": body, "text": text, "reference": "",
         "syllables": _join(event.name_lo, event.summary_lo, text),
         "country": [event.jurisdiction_code.lower()] if event.jurisdiction_code else [],
-        "status": [], "instrument": [], "topic": [key.lower() for key in event.topic_keys],
+        "status": [], "instrument": [], "topic": [link.topic_key.lower() for link in topic_links],
         "vehicle_class": [], "year": [str(event.starts_on.year)] if event.starts_on else [], "event": [],
         "latest": date_number(event.starts_on), "adopted": 0, "sortkey": event.key.encode(),
     }
