@@ -174,8 +174,8 @@ class Fts5Index:
                 for (pid, key, title_en, title_lo, title_local, summary_en, summary_lo, reference, country, status,
                      instrument, year, changed, adopted, state, bodies, sources, forums, topic_keys, class_keys,
                      event_keys, names) in rows:
-                    labels = " ".join([names, INSTRUMENTS[instrument], LEGAL_STATUSES[status],
-                                       *(VEHICLE_CLASSES[value] for value in (class_keys or "").split())])
+                    labels = " ".join([names, str(INSTRUMENTS[instrument]), str(LEGAL_STATUSES[status]),
+                                       *(str(VEHICLE_CLASSES[value]) for value in (class_keys or "").split())])
                     started = time.perf_counter()
                     title_words, summary_words = segment_lao(title_lo, tokenize), segment_lao(summary_lo, tokenize)
                     bodies, forums, labels = (segment_lao(bodies, tokenize), segment_lao(forums, tokenize),

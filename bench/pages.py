@@ -1,6 +1,6 @@
 """Throughput and latency of the tracker's HTML pages, compared with a bare Flask page of the same shape.
 
-Usage: .venv/bin/python bench/pages.py [--duration 8] [--connections 4] [--rounds 2] [--rows 20]
+Usage: .venv/bin/python bench/pages.py [--duration 8] [--connections 4] [--rounds 2] [--rows 20] [--weight-only]
 
 The script builds a throwaway SQLite database with the demo data, starts three gunicorn servers (2 sync
 workers each): the tracker; the tracker with its page cache turned off, so that every request queries
@@ -18,6 +18,11 @@ page, which is roughly the ceiling for a Flask page on this machine. The target 
 the bare page for every page. It is reported for information only: the script fails (exit status 1)
 only when something breaks, such as a server that does not start or a response that is not 200.
 
+Before the load test it prints each page's weight on a first visit, in English and in Lao: the HTML
+plus the stylesheet, scripts and images it links and the fonts the stylesheet would make a browser fetch
+for that page (the Lao font only where the page has Lao characters, both weights counted), as bytes of
+body sent to a browser that accepts gzip (headers aside). --weight-only prints that and skips the load test.
+
 The load generator is wrk when it is installed, otherwise a Python one (threads and http.client),
 which is slower and shares the CPU with the servers, so its absolute numbers are lower; the ratios
 remain comparable. With --rows N the list page shows N policies (?per_page=N) and the bare page N rows.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gzip
 import http.client
 import os
 import re
@@ -97,11 +103,12 @@ def free_port() -> int:
 
 
 def prepare_database(workdir: Path) -> dict[str, str]:
-    """Create the instance folder and database, migrate it and load the demo data; return the environment."""
+    """Create the instance folder and database, migrate it, load the demo data and index it; return the
+    environment."""
     env = dict(os.environ,
                TRACKER_INSTANCE_PATH=str(workdir / "instance"),
                TRACKER_DATABASE_URL=f"sqlite:///{workdir / 'tracker.db'}")
-    for command in (["db", "upgrade"], ["data", "demo"]):
+    for command in (["db", "upgrade"], ["data", "demo"], ["search", "rebuild"]):
         result = subprocess.run([sys.executable, "-m", "flask", "--app", "tracker", *command],
                                 cwd=ROOT, env=env, capture_output=True, text=True)
         if result.returncode != 0:
@@ -152,10 +159,10 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def fetch(port: int, path: str) -> tuple[int, bytes]:
+def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -170,6 +177,78 @@ def check(page: Page) -> None:
         detail = (title.group(1) if title else body[:300]).decode(errors="replace").strip()
         raise BenchError(f"{page.name}: GET {page.path} answered {status} ({detail})")
     page.size = len(body)
+
+
+# Page weight -----------------------------------------------------------------------------------
+
+WEIGHT_LIMIT = 300_000
+LINKED = re.compile(rb'<(?:link|script|img)\b[^>]*?\b(?:href|src)="(/static/[^"]+)"')
+CSS_URL = re.compile(rb"""url\(\s*['"]?([^'")\s]+)['"]?\s*\)""")
+FONT_FACE = re.compile(rb"@font-face\s*\{([^}]*)\}")
+LAO = re.compile("[\u0e81-\u0edf]")
+
+
+@dataclass
+class Weight:
+    html: int = 0
+    css: int = 0
+    fonts: int = 0
+    other: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.html + self.css + self.fonts + self.other
+
+
+def page_weight(port: int, path: str, language: str) -> Weight | int:
+    """What a first visit to ``path`` in ``language`` downloads, in bytes of body (or the status of a page
+    that does not answer 200)."""
+    # As a browser asks: static text files come gzipped (the HTML is sent as it is).
+    headers = {"Accept-Language": language, "Cookie": f"lang={language}", "Accept-Encoding": "gzip"}
+    status, html = fetch(port, path, headers)
+    if status != 200:
+        return status
+    weight = Weight(html=len(html))
+    has_lao = bool(LAO.search(html.decode("utf-8", "replace")))
+    for url in dict.fromkeys(match.decode() for match in LINKED.findall(html)):
+        status, sent = fetch(port, url, headers)
+        if status != 200:
+            raise BenchError(f"weight: {url}, linked from {path}, answered {status}")
+        if not url.endswith(".css"):
+            weight.other += len(sent)
+            continue
+        weight.css += len(sent)
+        body = gzip.decompress(sent) if sent[:2] == b"\x1f\x8b" else sent
+        # A font is fetched only for characters of its unicode-range that the page contains.
+        for face in FONT_FACE.findall(body):
+            lao_only = b"U+0E81" in face.upper()
+            if lao_only and not has_lao:
+                continue
+            for font in CSS_URL.findall(face):
+                font_url = url.rsplit("/", 1)[0] + "/" + font.decode()
+                status, data = fetch(port, re.sub(r"/[^/]+/\.\./", "/", font_url), headers)
+                if status != 200:
+                    raise BenchError(f"weight: font {font_url} answered {status}")
+                weight.fonts += len(data)
+    return weight
+
+
+def report_weights(port: int, pages: list[tuple[str, str]]) -> None:
+    print()
+    print("Page weight on a first visit (bytes of body as sent to a browser, headers aside; fonts as a browser")
+    print("would fetch them for the page)")
+    header = f"{'page':<14}{'lang':<6}{'html':>8}{'css':>8}{'fonts':>8}{'other':>8}{'total':>9}  under 300 KB"
+    print(header)
+    print("-" * len(header))
+    for name, path in pages:
+        for language in ("en", "lo"):
+            weight = page_weight(port, path, language)
+            if isinstance(weight, int):
+                print(f"{name:<14}{language:<6}  GET {path} answered {weight}: not measured")
+                continue
+            verdict = "yes" if weight.total < WEIGHT_LIMIT else "NO"
+            print(f"{name:<14}{language:<6}{weight.html:>8}{weight.css:>8}{weight.fonts:>8}{weight.other:>8}"
+                  f"{weight.total:>9}  {verdict}")
 
 
 # Load generators -------------------------------------------------------------------------------
@@ -282,6 +361,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, the median is shown (default 2)")
     parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up per measurement (default 1)")
     parser.add_argument("--rows", type=int, default=20, help="rows on the list page and the bare page (default 20)")
+    parser.add_argument("--weight-only", action="store_true", help="print the page weights, skip the load test")
     args = parser.parse_args()
     if args.duration < 1 or args.warmup < 0 or args.connections < 1 or args.rounds < 1 or not 1 <= args.rows <= 100:
         parser.error("need --duration >= 1, --warmup >= 0, --connections >= 1, --rounds >= 1, 1 <= --rows <= 100")
@@ -324,6 +404,10 @@ def main() -> int:
         for page in pages:
             check(page)
             print(f"  {page.name:<18} GET {page.path}: 200, {page.size} bytes", flush=True)
+        report_weights(tracker_port, [("home", "/"), ("policies", "/policies"), ("policy", f"/policies/{POLICY_KEY}"),
+                                      ("search", "/search?q=electric"), ("dashboard", "/dashboard")])
+        if args.weight_only:
+            return 0
 
         if shutil.which("wrk"):
             generator = "wrk"

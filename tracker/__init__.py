@@ -16,14 +16,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     app.extensions["tracker.db"] = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
 
+    from tracker.i18n import init_i18n
     from tracker.views import register_views
     from tracker.cli import register_cli
 
+    init_i18n(app)
     register_views(app)
     register_cli(app)
     from tracker.search import init_search
 
     init_search(app)
+    from tracker.notifications import init_notifications
+
+    init_notifications(app)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

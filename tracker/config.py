@@ -26,8 +26,28 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "JSON_SORT_KEYS": False,
-    # Static assets are fingerprinted, so they can be cached for a year.
-    "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
+    # Files sent under plain names are reused briefly; fingerprinted static files get a year
+    # (tracker.views.assets).
+    "SEND_FILE_MAX_AGE_DEFAULT": 300,
+    # Notifications. Outgoing mail: with no MAIL_HOST, messages are written as .eml files under
+    # instance/outbox-mail/ instead of being sent. MAIL_TLS is "starttls", "ssl" or "none".
+    "MAIL_HOST": None,
+    "MAIL_PORT": 587,
+    "MAIL_TLS": "starttls",
+    "MAIL_USER": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": "EV Policy Tracker <no-reply@localhost>",
+    # The site's public address (https://tracker.example): links in emails and webhook payloads.
+    "PUBLIC_URL": None,
+    # "embedded": a worker thread in each web process sends notifications; "external": only
+    # `flask --app tracker notify work` processes do.
+    "NOTIFY_WORKER": "embedded",
+    # Loopback webhook targets are for tests and local use only; production requires https.
+    "NOTIFY_ALLOW_LOOPBACK": False,
+    "NOTIFY_REQUIRE_HTTPS": True,
+    "NOTIFY_POLL_INTERVAL": 5.0,
+    # Seconds a webhook send may take (connect + response).
+    "WEBHOOK_TIMEOUT": 15,
 }
 
 

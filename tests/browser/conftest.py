@@ -17,10 +17,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="session")
-def live_server(app, tmp_path_factory) -> Iterator[str]:
-    """A second app over the suite's database (demo data committed), served by a real HTTP server thread."""
+def live_server(app, tmp_path_factory, demo_search_index) -> Iterator[str]:
+    """A second app over the suite's database (demo data committed), served by a real HTTP server thread,
+    searching a copy of the demo index."""
+    index = tmp_path_factory.mktemp("live") / "index"
+    shutil.copytree(demo_search_index, index)
     served = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": app.config["SECRET_KEY"],
-                         "SEARCH_INDEX_PATH": str(tmp_path_factory.mktemp("live-index"))})
+                         "SEARCH_INDEX_PATH": str(index)})
     server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -604,7 +604,8 @@ def test_the_history_page_lists_changes_in_plain_words_newest_first(client, sess
     title = history.index("Title (English): 'Old title' → 'New title'")
     assert moved < status < title
     assert "by editor@example.org" in history
-    assert re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} UTC", history)
+    # Times are shown in Vientiane, with the zone named.
+    assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2} Indochina Time", history)
 
 
 def test_the_history_describes_every_kind_of_field(client, session, login_as):

@@ -191,8 +191,8 @@ def test_pages_send_security_headers_and_load_nothing_from_other_hosts(client):
 
 def test_static_files_are_fingerprinted_and_cached(client):
     html = client.get("/").get_data(as_text=True)
-    href = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]{12})"', html).group(1)
+    href = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', html).group(1)
     response = client.get(href)
     assert response.status_code == 200
-    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     response.close()

@@ -24,6 +24,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(data_group)
     app.cli.add_command(users_group)
     from tracker.search.cli import search_group; app.cli.add_command(search_group)  # noqa: E702
+    from tracker.notifications.cli import notify_group; app.cli.add_command(notify_group)  # noqa: E702
 
 
 def _database():

@@ -6,14 +6,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_wtf import FlaskForm
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectField, SelectMultipleField
+from wtforms import FieldList, FormField, HiddenField, IntegerField, SelectField, SelectMultipleField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from tracker.forms import RowForm
+from tracker.forms import TrackerForm as FlaskForm
+from tracker.forms import labelled
+from tracker.i18n import N_, current_language, format_partial_date, local_name
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.types import PartialDate, PartialDateError
 from tracker.services import dataset
@@ -26,46 +32,88 @@ MAX_ROWS = 100
 BLANK_ROWS = 3
 
 # Plain names of the fields of the dataset format, for labels, messages and the history pages.
-FIELD_LABELS: dict[str, str] = {
-    "key": "Key", "country": "Country", "title_en": "Title (English)", "title_lo": "Title (Lao)",
-    "title_local": "Title (local language)", "reference": "Official reference", "instrument": "Instrument",
-    "issuer": "Issued by", "other_bodies": "Other bodies", "topics": "Topics",
-    "vehicle_classes": "Vehicle classes",
-    "valid_from": "Valid from", "valid_to": "Valid until", "summary_en": "Summary (English)",
-    "summary_lo": "Summary (Lao)", "relations": "Related instruments", "forum_links": "Forum links",
-    "sources": "Sources", "confidence": "Confidence", "conflicts": "Where sources disagree",
-    "status": "Status", "legal_status": "Status", "status_history": "Status timeline",
-    "editorial_state": "Editorial state",
-    "status_effective_on": "Effective date", "status_note": "Note", "status_evidence_url": "Evidence URL",
-    "name_en": "Name (English)", "name_lo": "Name (Lao)", "kind": "Kind of event", "starts_on": "Starts on",
-    "ends_on": "Ends on", "date_note": "About the date", "venue": "Venue", "organisers": "Organisers",
-    "funders": "Funders", "partners": "Partners", "effective_on": "Effective date", "note": "Note",
-    "evidence_url": "Evidence URL", "reason": "Reason",
+FIELD_LABELS: dict[str, LazyString] = {
+    "key": _l("Key"), "country": _l("Country"), "title_en": _l("Title (English)"),
+    "title_lo": _l("Title (Lao)"),
+    "title_local": _l("Title (local language)"), "reference": _l("Official reference"),
+    "instrument": _l("Instrument"),
+    "issuer": _l("Issued by"), "other_bodies": _l("Other bodies"), "topics": _l("Topics"),
+    "vehicle_classes": _l("Vehicle classes"),
+    "valid_from": _l("Valid from"), "valid_to": _l("Valid until"), "summary_en": _l("Summary (English)"),
+    "summary_lo": _l("Summary (Lao)"), "relations": _l("Related instruments"),
+    "forum_links": _l("Forum links"),
+    "sources": _l("Sources"), "confidence": _l("Confidence"), "conflicts": _l("Where sources disagree"),
+    "status": _l("Status"), "legal_status": _l("Status"), "status_history": _l("Status timeline"),
+    "editorial_state": _l("Editorial state"),
+    "status_effective_on": _l("Effective date"), "status_note": _l("Note"),
+    "status_evidence_url": _l("Evidence URL"),
+    "name_en": _l("Name (English)"), "name_lo": _l("Name (Lao)"), "kind": _l("Kind of event"),
+    "starts_on": _l("Starts on"),
+    "ends_on": _l("Ends on"), "date_note": _l("About the date"), "venue": _l("Venue"),
+    "organisers": _l("Organisers"),
+    "funders": _l("Funders"), "partners": _l("Partners"), "effective_on": _l("Effective date"),
+    "note": _l("Note"),
+    "evidence_url": _l("Evidence URL"), "reason": _l("Reason"),
 }
 
-PARTIAL_DATE_HINT = "YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or 2023-07-14."
+PARTIAL_DATE_HINT = _l("YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or 2023-07-14.")
 # Keys that name pages rather than records (/policies/new, /events/new).
 RESERVED_KEYS = dataset.RESERVED_KEYS
 
 _ROW_ERROR = re.compile(r"^([a-z_]+)\[(\d+)\](?:\.([a-z_]+))?$")
 _REWORDED = {
     "needs a target policy key or a target_reference":
-        "Give the key of a policy in the tracker or a citation.",
-    "links the same event with the same role twice": "This event is already linked with this role.",
-    "is listed twice": "This is listed twice.",
-    "is before valid_from": "Valid until is before valid from.",
-    "is before starts_on": "The end is before the start.",
-    "is required": "This field is required.",
+        N_("Give the key of a policy in the tracker or a citation."),
+    "links the same event with the same role twice": N_("This event is already linked with this role."),
+    "is listed twice": N_("This is listed twice."),
+    "is before valid_from": N_("Valid until is before valid from."),
+    "is before starts_on": N_("The end is before the start."),
+    "is required": N_("This field is required."),
 }
+# The dataset checker's messages that carry a value, as the sentences shown by a field: each pattern's
+# groups fill the message, which is looked up in the catalogue (the English reads as sentence() makes it).
+_PATTERNS = [(re.compile(pattern), message) for pattern, message in (
+    (r"^'(?P<value>.*)' is not an http\(s\) URL$", N_("'%(value)s' is not an http(s) URL.")),
+    (r"^'(?P<value>.*)' is not one of: (?P<values>.*)$", N_("'%(value)s' is not one of: %(values)s.")),
+    (r"^is (?P<length>\d+) characters long; the limit is (?P<max>\d+)$",
+     N_("This field is %(length)s characters long; the limit is %(max)s.")),
+    (r"^contains a NUL character$", N_("This field contains a NUL character.")),
+    (r"^must be a list$", N_("This field must be a list.")),
+    (r"^must be an object$", N_("This field must be an object.")),
+    (r"^must be an object with org and role$", N_("This field must be an object with org and role.")),
+    (r"^must be a date as text \(YYYY, YYYY-MM or YYYY-MM-DD\), not (?P<type>\w+)$",
+     N_("This field must be a date as text (YYYY, YYYY-MM or YYYY-MM-DD), not %(type)s.")),
+    (r"^'(?P<value>.*)' is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD$",
+     N_("'%(value)s' is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD.")),
+    (r"^'(?P<value>.*)' has a year out of range$", N_("'%(value)s' has a year out of range.")),
+    (r"^'(?P<value>.*)' has no month (?P<month>\d+)$", N_("'%(value)s' has no month %(month)s.")),
+    (r"^'(?P<value>.*)' is not a day of the calendar$", N_("'%(value)s' is not a day of the calendar.")),
+    (r"^unknown organisation '(?P<value>.*)'$", N_("Unknown organisation '%(value)s'.")),
+    (r"^unknown event '(?P<value>.*)'$", N_("Unknown event '%(value)s'.")),
+    (r"^unknown policy '(?P<value>.*)'$", N_("Unknown policy '%(value)s'.")),
+    (r"^unknown topic '(?P<value>.*)'$", N_("Unknown topic '%(value)s'.")),
+    (r"^unknown vehicle class '(?P<value>.*)'$", N_("Unknown vehicle class '%(value)s'.")),
+    (r"^'(?P<value>.*)' is listed twice$", N_("'%(value)s' is listed twice.")),
+    (r"^a policy cannot relate to itself$", N_("A policy cannot relate to itself.")),
+)]
 
 
 def sentence(message: str) -> str:
-    """A service's message as a sentence to show by a field ('is required' -> 'This field is required.')."""
-    message = _REWORDED.get(message.strip(), message.strip())
+    """A service's message as a sentence to show by a field, in the reader's language ('is required' ->
+    'This field is required.')."""
+    message = message.strip()
+    if message in _REWORDED:
+        return _(_REWORDED[message])
+    for pattern, text in _PATTERNS:
+        match = pattern.match(message)
+        if match:
+            return _(text, **match.groupdict())
     if re.match(r"^(is|must|contains|has)\b", message):
         message = f"This field {message}"
     message = message[:1].upper() + message[1:]
-    return message if message.endswith((".", "?", "!")) else message + "."
+    message = message if message.endswith((".", "?", "!")) else message + "."
+    # Messages the services wrote as sentences are already in the reader's language; others may be known.
+    return _(message)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -86,32 +134,37 @@ class Choices:
 def load_choices(session: Session, *kinds: str) -> Choices:
     """The choices of ``kinds`` (countries, organisations, topics, events, policies): one query each."""
     choices = Choices()
+    lao = current_language() == "lo"
     if "countries" in kinds:
-        choices.countries = {j.code: j.name_en for j in
+        choices.countries = {j.code: local_name(j) for j in
                              session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
     if "organisations" in kinds:
-        rows = session.execute(select(Organisation.key, Organisation.name_en, Organisation.country)
-                               .order_by(Organisation.name_en, Organisation.key))
-        choices.organisations = {key: f"{name} ({country})" if country else name
-                                 for key, name, country in rows}
+        rows = session.scalars(select(Organisation).order_by(Organisation.name_en, Organisation.key))
+        choices.organisations = {org.key: f"{local_name(org)} ({org.country})" if org.country
+                                 else local_name(org)
+                                 for org in rows}
     if "topics" in kinds:
-        choices.topics = {t.key: t.name_en for t in session.scalars(select(Topic).order_by(Topic.position))}
+        topics = session.scalars(select(Topic).order_by(Topic.position))
+        choices.topics = {t.key: local_name(t) for t in topics}
     if "events" in kinds:
-        rows = session.execute(select(Event.key, Event.name_en, Event.starts_on)
+        rows = session.execute(select(Event.key, Event.name_en, Event.name_lo, Event.starts_on)
                                .order_by(Event.starts_on.desc().nulls_last(), Event.key))
-        choices.events = {key: f"{name} ({starts.display() if starts else 'date not known'})"
-                          for key, name, starts in rows}
+        choices.events = {key: f"{(name_lo if lao and name_lo else name)} "
+                               f"({format_partial_date(starts) if starts else _('date not known')})"
+                          for key, name, name_lo, starts in rows}
     if "policies" in kinds:
-        choices.policies = {key: title for key, title in
-                            session.execute(select(Policy.key, Policy.title_en).order_by(Policy.key))}
+        choices.policies = {key: (title_lo if lao and title_lo else title) for key, title, title_lo in
+                            session.execute(select(Policy.key, Policy.title_en, Policy.title_lo)
+                                            .order_by(Policy.key))}
     return choices
 
 
 def _ordered(options: Mapping[str, str], selected: Iterable[str] | None) -> dict[str, str]:
     """Selected options first, in their order, then the others: a record's lists keep their order when
     the form is sent back (browsers send checked boxes in document order)."""
-    chosen = {value: options[value] for value in dict.fromkeys(selected or ()) if value in options}
-    return chosen | {value: label for value, label in options.items() if value not in chosen}
+    # Labels as text in the reader's language: WTForms reads any other value as a group of options.
+    chosen = {value: str(options[value]) for value in dict.fromkeys(selected or ()) if value in options}
+    return chosen | {value: str(label) for value, label in options.items() if value not in chosen}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -138,11 +191,11 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class SourceRow(Form):
-    url = StringField("URL")
-    title = StringField("Title")
-    published = StringField("Published", description="Partial date: YYYY, YYYY-MM or YYYY-MM-DD.")
-    kind = SelectField("Kind", choices={"": "Not stated", **SOURCE_KINDS}, default="")
+class SourceRow(RowForm):
+    url = StringField(_l("URL"))
+    title = StringField(_l("Title"))
+    published = StringField(_l("Published"), description=_l("Partial date: YYYY, YYYY-MM or YYYY-MM-DD."))
+    kind = SelectField(_l("Kind"), choices=labelled({"": _l("Not stated")}, SOURCE_KINDS), default="")
 
     def to_input(self, *, with_kind: bool = True) -> dict[str, Any] | None:
         values = {"url": _clean(self.url.data), "title": _clean(self.title.data),
@@ -155,11 +208,12 @@ class SourceRow(Form):
         return values
 
 
-class RelationRow(Form):
-    type = SelectField("Relation", choices={code: labels[0] for code, labels in RELATION_TYPES.items()},
+class RelationRow(RowForm):
+    type = SelectField(_l("Relation"), choices=labelled({code: labels[0] for code,
+                                                         labels in RELATION_TYPES.items()}),
                        default="related")
-    target = StringField("Policy in the tracker (key)")
-    target_reference = StringField("Or a citation of an instrument not in the tracker")
+    target = StringField(_l("Policy in the tracker (key)"))
+    target_reference = StringField(_l("Or a citation of an instrument not in the tracker"))
 
     def to_input(self) -> dict[str, Any] | None:
         target, reference = _clean(self.target.data), _clean(self.target_reference.data)
@@ -168,9 +222,9 @@ class RelationRow(Form):
         return {"type": self.type.data, "target": target, "target_reference": reference}
 
 
-class BodyRow(Form):
-    org = SelectField("Organisation", default="")
-    role = SelectField("Role", choices=dict(BODY_ROLES), default="implementing")
+class BodyRow(RowForm):
+    org = SelectField(_l("Organisation"), default="")
+    role = SelectField(_l("Role"), choices=labelled(BODY_ROLES), default="implementing")
 
     def to_input(self) -> dict[str, Any] | None:
         org = _clean(self.org.data)
@@ -210,7 +264,7 @@ class ServiceErrors:
             row = target.entries[positions[index]].form
             return (row._fields.get(part) if part else next(iter(row._fields.values()))), ""
         if group == "conflicts":
-            return target, f"Note {index + 1}: "
+            return target, _("Note %(num)s: ", num=index + 1)
         return target, ""
 
 
@@ -233,7 +287,7 @@ class RecordForm(ServiceErrors, FlaskForm):
                 if entry.form.to_input() is not None:
                     break
                 trailing += 1
-            for _ in range(max(0, blank - trailing)):
+            for _row in range(max(0, blank - trailing)):
                 if len(rows.entries) >= MAX_ROWS:
                     break
                 rows.append_entry()
@@ -262,15 +316,19 @@ class PolicyForm(RecordForm):
 
     ROW_GROUPS = ("sources", "relations", "other_bodies")
 
-    key = StringField("Key", description="Optional: made from the English title when left blank. Lower-case "
-                                         "letters, digits and dashes; it becomes the page address.")
+    key = StringField(_l("Key"),
+                      description=_l("Optional: made from the English title when left blank. Lower-case "
+                                                "letters, digits and dashes; it becomes the page address."))
     title_en = StringField(FIELD_LABELS["title_en"])
     title_lo = StringField(FIELD_LABELS["title_lo"])
-    title_local = StringField(FIELD_LABELS["title_local"], description="The official title in the national "
-                              "language, for members other than Lao PDR.")
-    reference = StringField(FIELD_LABELS["reference"], description="e.g. Decree No. 231/PM of 2 June 2023.")
+    title_local = StringField(FIELD_LABELS["title_local"],
+                              description=_l("The official title in the national "
+                              "language, for members other than Lao PDR."))
+    reference = StringField(FIELD_LABELS["reference"],
+                            description=_l("e.g. Decree No. 231/PM of 2 June 2023."))
     country = SelectField(FIELD_LABELS["country"], default="")
-    instrument = SelectField(FIELD_LABELS["instrument"], choices={"": "Choose an instrument", **INSTRUMENTS},
+    instrument = SelectField(FIELD_LABELS["instrument"], choices=labelled({"": _l("Choose an instrument")},
+                                                                          INSTRUMENTS),
                              default="")
     issuer = SelectField(FIELD_LABELS["issuer"], default="")
     topics = CheckboxListField(FIELD_LABELS["topics"])
@@ -279,18 +337,20 @@ class PolicyForm(RecordForm):
     valid_to = StringField(FIELD_LABELS["valid_to"], description=PARTIAL_DATE_HINT)
     summary_en = TextAreaField(FIELD_LABELS["summary_en"])
     summary_lo = TextAreaField(FIELD_LABELS["summary_lo"])
-    confidence = SelectField(FIELD_LABELS["confidence"], choices={"": "Not stated", **CONFIDENCE_LEVELS},
+    confidence = SelectField(FIELD_LABELS["confidence"], choices=labelled({"": _l("Not stated")},
+                                                                          CONFIDENCE_LEVELS),
                              default="")
     conflicts = TextAreaField(FIELD_LABELS["conflicts"],
-                              description="One note per line: where sources disagree or a fact is uncertain.")
+                              description=_l("One note per line: where sources disagree or a fact is "
+                                             "uncertain."))
     # The first step of the status timeline (new policies only; later steps are status changes).
-    status = SelectField("Legal status", choices=dict(LEGAL_STATUSES), default="proposed")
+    status = SelectField(_l("Legal status"), choices=labelled(LEGAL_STATUSES), default="proposed")
     status_effective_on = StringField(FIELD_LABELS["status_effective_on"], description=PARTIAL_DATE_HINT)
     status_note = TextAreaField(FIELD_LABELS["status_note"])
     status_evidence_url = StringField(FIELD_LABELS["status_evidence_url"])
-    sources = FieldList(FormField(SourceRow), label="Sources", max_entries=MAX_ROWS)
-    relations = FieldList(FormField(RelationRow), label="Related instruments", max_entries=MAX_ROWS)
-    other_bodies = FieldList(FormField(BodyRow), label="Other bodies", max_entries=MAX_ROWS)
+    sources = FieldList(FormField(SourceRow), label=_l("Sources"), max_entries=MAX_ROWS)
+    relations = FieldList(FormField(RelationRow), label=_l("Related instruments"), max_entries=MAX_ROWS)
+    other_bodies = FieldList(FormField(BodyRow), label=_l("Other bodies"), max_entries=MAX_ROWS)
 
     def __init__(self, *args: Any, choices: Choices, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -299,9 +359,9 @@ class PolicyForm(RecordForm):
         if not creating:
             for name in ("key", "status", "status_effective_on", "status_note", "status_evidence_url"):
                 del self[name]
-            self.version.validators = [InputRequired("The form lost its version; reload the page.")]
-        self.country.choices = {"": "Choose a country", **choices.countries}
-        self.issuer.choices = {"": "Not known", **choices.organisations}
+            self.version.validators = [InputRequired(_l("The form lost its version; reload the page."))]
+        self.country.choices = {"": _("Choose a country"), **choices.countries}
+        self.issuer.choices = {"": _("Not known"), **choices.organisations}
         self.topics.choices = _ordered(choices.topics, self.topics.data)
         self.vehicle_classes.choices = _ordered(VEHICLE_CLASSES, self.vehicle_classes.data)
         self._row_choices(self.other_bodies)
@@ -309,7 +369,7 @@ class PolicyForm(RecordForm):
     def _row_choices(self, rows: FieldList) -> None:
         if rows.name == "other_bodies":
             for entry in rows.entries:
-                entry.form.org.choices = {"": "Choose an organisation", **self.choices.organisations}
+                entry.form.org.choices = {"": _("Choose an organisation"), **self.choices.organisations}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], version: int, choices: Choices) -> PolicyForm:
@@ -325,7 +385,7 @@ class PolicyForm(RecordForm):
 
     def validate_key(self, key_field: StringField) -> None:
         if _clean(key_field.data) in RESERVED_KEYS:
-            raise ValidationError("This key is the address of a page; choose another.")
+            raise ValidationError(_("This key is the address of a page; choose another."))
 
     def to_input(self) -> dict[str, Any]:
         """The policy as the editing services take it (blank rows left out)."""
@@ -364,16 +424,18 @@ class EventForm(RecordForm):
 
     ROW_GROUPS = ("sources",)
 
-    key = StringField("Key", description="Optional: made from the English name when left blank.")
+    key = StringField(_l("Key"), description=_l("Optional: made from the English name when left blank."))
     name_en = StringField(FIELD_LABELS["name_en"])
     name_lo = StringField(FIELD_LABELS["name_lo"])
-    kind = SelectField(FIELD_LABELS["kind"], choices={"": "Choose a kind", **EVENT_KINDS}, default="")
+    kind = SelectField(FIELD_LABELS["kind"], choices=labelled({"": _l("Choose a kind")}, EVENT_KINDS),
+                       default="")
     country = SelectField(FIELD_LABELS["country"], default="")
     starts_on = StringField(FIELD_LABELS["starts_on"], description=PARTIAL_DATE_HINT)
-    ends_on = StringField(FIELD_LABELS["ends_on"],
-                          description="Leave blank for a one-day event. " + PARTIAL_DATE_HINT)
+    ends_on = StringField(FIELD_LABELS["ends_on"], description=_l(
+        "Leave blank for a one-day event. YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or "
+        "2023-07-14."))
     date_note = TextAreaField(FIELD_LABELS["date_note"],
-                              description="When sources disagree on the date or give it only roughly.")
+                              description=_l("When sources disagree on the date or give it only roughly."))
     venue = StringField(FIELD_LABELS["venue"])
     organisers = CheckboxListField(FIELD_LABELS["organisers"])
     funders = CheckboxListField(FIELD_LABELS["funders"])
@@ -381,7 +443,7 @@ class EventForm(RecordForm):
     topics = CheckboxListField(FIELD_LABELS["topics"])
     summary_en = TextAreaField(FIELD_LABELS["summary_en"])
     summary_lo = TextAreaField(FIELD_LABELS["summary_lo"])
-    sources = FieldList(FormField(SourceRow), label="Sources", max_entries=MAX_ROWS)
+    sources = FieldList(FormField(SourceRow), label=_l("Sources"), max_entries=MAX_ROWS)
 
     def __init__(self, *args: Any, choices: Choices, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -389,8 +451,8 @@ class EventForm(RecordForm):
         self.choices = choices
         if not creating:
             del self["key"]
-            self.version.validators = [InputRequired("The form lost its version; reload the page.")]
-        self.country.choices = {"": "Not tied to one country", **choices.countries}
+            self.version.validators = [InputRequired(_l("The form lost its version; reload the page."))]
+        self.country.choices = {"": _("Not tied to one country"), **choices.countries}
         for name in ("organisers", "funders", "partners"):
             self[name].choices = _ordered(choices.organisations, self[name].data)
         self.topics.choices = _ordered(choices.topics, self.topics.data)
@@ -406,7 +468,7 @@ class EventForm(RecordForm):
 
     def validate_key(self, key_field: StringField) -> None:
         if _clean(key_field.data) in RESERVED_KEYS:
-            raise ValidationError("This key is the address of a page; choose another.")
+            raise ValidationError(_("This key is the address of a page; choose another."))
 
     def to_input(self) -> dict[str, Any]:
         """The event as the editing services take it (blank rows left out)."""
@@ -435,15 +497,15 @@ class EventForm(RecordForm):
 class StatusForm(ServiceErrors, FlaskForm):
     """A legal status change of a policy; ``to_input`` gives what editing.change_status takes."""
 
-    status = SelectField("New legal status", choices=dict(LEGAL_STATUSES))
-    effective_on = StringField(FIELD_LABELS["effective_on"], description=(
-        PARTIAL_DATE_HINT + " A date earlier than the last step puts the change in its place in the "
-        "timeline."))
-    note = TextAreaField(FIELD_LABELS["note"], description="What happened, in a sentence.")
+    status = SelectField(_l("New legal status"), choices=labelled(LEGAL_STATUSES))
+    effective_on = StringField(FIELD_LABELS["effective_on"], description=_l(
+        "YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or 2023-07-14. A date earlier than "
+        "the last step puts the change in its place in the timeline."))
+    note = TextAreaField(FIELD_LABELS["note"], description=_l("What happened, in a sentence."))
     evidence_url = StringField(FIELD_LABELS["evidence_url"],
-                               description="The official text or the report that shows the change "
-                                           "(http or https).")
-    reason = TextAreaField(FIELD_LABELS["reason"], description=(
+                               description=_l("The official text or the report that shows the change "
+                                              "(http or https)."))
+    reason = TextAreaField(FIELD_LABELS["reason"], description=_l(
         "Needed only for a change outside the usual sequence of statuses (for example from In force back to "
         "Drafting); only reviewers may record such a change."))
 
@@ -456,24 +518,25 @@ class StatusForm(ServiceErrors, FlaskForm):
 class EditorialForm(FlaskForm):
     """A move of a record through draft, in review, published and archived (sent by one button)."""
 
-    state = SelectField("Editorial state", choices=dict(EDITORIAL_STATES))
-    version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form lost its version; "
-                                                                           "reload the page.")])
+    state = SelectField(_l("Editorial state"), choices=labelled(EDITORIAL_STATES))
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired(_l("The form lost its version; "
+                                                                              "reload the page."))])
 
 
 class ForumLinkForm(ServiceErrors, FlaskForm):
     """A link from a policy to an event where it was originated, discussed, announced or recommended."""
 
-    version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form lost its version; "
-                                                                           "reload the page.")])
-    event = SelectField("Event", default="")
-    role = SelectField("Role", choices=dict(FORUM_ROLES))
-    evidence = TextAreaField("Evidence", description="What the source says about the policy at this event.")
-    source_url = StringField("Source URL")
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired(_l("The form lost its version; "
+                                                                              "reload the page."))])
+    event = SelectField(_l("Event"), default="")
+    role = SelectField(_l("Role"), choices=labelled(FORUM_ROLES))
+    evidence = TextAreaField(_l("Evidence"),
+                             description=_l("What the source says about the policy at this event."))
+    source_url = StringField(_l("Source URL"))
 
     def __init__(self, *args: Any, choices: Choices, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.event.choices = {"": "Choose an event", **choices.events}
+        self.event.choices = {"": _("Choose an event"), **choices.events}
 
     def to_input(self) -> dict[str, Any]:
         return {"event": _clean(self.event.data), "role": self.role.data,
@@ -492,8 +555,8 @@ class RemoveForumLinkForm(FlaskForm):
 
     event = HiddenField(validators=[InputRequired()])
     role = HiddenField(validators=[InputRequired()])
-    version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form lost its version; "
-                                                                           "reload the page.")])
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired(_l("The form lost its version; "
+                                                                              "reload the page."))])
 
 
 def parse_partial_date(text: str | None) -> PartialDate | None:

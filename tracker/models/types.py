@@ -81,10 +81,17 @@ class PartialDate:
             return f"{self.year:04d}-{self.month:02d}"
         return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
 
-    def display(self) -> str:
-        """Human form in English: '2023', 'July 2023', '14 July 2023'."""
+    def display(self, language: str = "en") -> str:
+        """Human form, no more precise than known: '2023', 'July 2023', '14 July 2023' in English; other
+        languages take CLDR's month names and patterns ('ກໍລະກົດ 2023', '14 ກໍລະກົດ 2023' in Lao)."""
         if self.month is None:
             return str(self.year)
+        if language != "en":
+            from babel.dates import format_date, format_skeleton
+
+            if self.day is None:
+                return format_skeleton("yMMMM", self.earliest(), locale=language)
+            return format_date(self.earliest(), "long", locale=language)
         if self.day is None:
             return f"{_MONTHS[self.month - 1]} {self.year}"
         return f"{self.day} {_MONTHS[self.month - 1]} {self.year}"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,11 +12,11 @@ from tracker.db import Base
 from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.vocab import check_in
 
-ROLES: dict[str, str] = {
-    "admin": "Administrator",
-    "reviewer": "Reviewer",
-    "editor": "Editor",
-    "partner": "Partner",
+ROLES: dict[str, LazyString] = {
+    "admin": _l("Administrator"),
+    "reviewer": _l("Reviewer"),
+    "editor": _l("Editor"),
+    "partner": _l("Partner"),
 }
 
 

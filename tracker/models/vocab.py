@@ -1,119 +1,122 @@
-"""Controlled vocabularies of the domain: codes stored in the database and their English labels."""
+"""Controlled vocabularies of the domain: codes stored in the database and their translatable labels."""
 from __future__ import annotations
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
 # Legal status of an instrument, in the order an instrument usually moves through them.
-LEGAL_STATUSES: dict[str, str] = {
-    "proposed": "Proposed",
-    "drafting": "Drafting",
-    "consultation": "Consultation",
-    "adopted": "Adopted",
-    "in_force": "In force",
-    "suspended": "Suspended",
-    "expired": "Expired",
-    "superseded": "Superseded",
-    "repealed": "Repealed",
-    "withdrawn": "Withdrawn",
-    "unknown": "Unknown",
+LEGAL_STATUSES: dict[str, LazyString] = {
+    "proposed": _l("Proposed"),
+    "drafting": _l("Drafting"),
+    "consultation": _l("Consultation"),
+    "adopted": _l("Adopted"),
+    "in_force": _l("In force"),
+    "suspended": _l("Suspended"),
+    "expired": _l("Expired"),
+    "superseded": _l("Superseded"),
+    "repealed": _l("Repealed"),
+    "withdrawn": _l("Withdrawn"),
+    "unknown": _l("Unknown"),
 }
 
 # Statuses in which an instrument has legal effect or has had it (used for "adopted on").
 ADOPTED_STATUSES = frozenset({"adopted", "in_force"})
 
-EDITORIAL_STATES: dict[str, str] = {
-    "draft": "Draft",
-    "in_review": "In review",
-    "published": "Published",
-    "archived": "Archived",
+EDITORIAL_STATES: dict[str, LazyString] = {
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "published": _l("Published"),
+    "archived": _l("Archived"),
 }
 
-INSTRUMENTS: dict[str, str] = {
-    "law": "Law",
-    "decree": "Decree",
-    "decision": "Decision",
-    "regulation": "Regulation",
-    "notification": "Notification",
-    "standard": "Standard",
-    "strategy": "Strategy",
-    "roadmap": "Roadmap",
-    "incentive": "Incentive",
-    "budget_measure": "Budget measure",
-    "declaration": "Declaration",
-    "agreement": "Agreement",
-    "programme": "Programme",
-    "target": "Target",
+INSTRUMENTS: dict[str, LazyString] = {
+    "law": _l("Law"),
+    "decree": _l("Decree"),
+    "decision": _l("Decision"),
+    "regulation": _l("Regulation"),
+    "notification": _l("Notification"),
+    "standard": _l("Standard"),
+    "strategy": _l("Strategy"),
+    "roadmap": _l("Roadmap"),
+    "incentive": _l("Incentive"),
+    "budget_measure": _l("Budget measure"),
+    "declaration": _l("Declaration"),
+    "agreement": _l("Agreement"),
+    "programme": _l("Programme"),
+    "target": _l("Target"),
 }
 
-VEHICLE_CLASSES: dict[str, str] = {
-    "all": "All vehicles",
-    "car": "Cars",
-    "two_wheeler": "Two-wheelers",
-    "three_wheeler": "Three-wheelers",
-    "bus": "Buses",
-    "truck": "Trucks",
+VEHICLE_CLASSES: dict[str, LazyString] = {
+    "all": _l("All vehicles"),
+    "car": _l("Cars"),
+    "two_wheeler": _l("Two-wheelers"),
+    "three_wheeler": _l("Three-wheelers"),
+    "bus": _l("Buses"),
+    "truck": _l("Trucks"),
 }
 
 # Each relation type read from the other end, so a page can show both directions.
-RELATION_TYPES: dict[str, tuple[str, str]] = {
-    "amends": ("Amends", "Amended by"),
-    "supersedes": ("Supersedes", "Superseded by"),
-    "implements": ("Implements", "Implemented by"),
-    "cancels": ("Cancels", "Cancelled by"),
-    "pursuant_to": ("Issued pursuant to", "Basis for"),
-    "related": ("Related to", "Related to"),
+RELATION_TYPES: dict[str, tuple[LazyString, LazyString]] = {
+    "amends": (_l("Amends"), _l("Amended by")),
+    "supersedes": (_l("Supersedes"), _l("Superseded by")),
+    "implements": (_l("Implements"), _l("Implemented by")),
+    "cancels": (_l("Cancels"), _l("Cancelled by")),
+    "pursuant_to": (_l("Issued pursuant to"), _l("Basis for")),
+    "related": (_l("Related to"), _l("Related to")),
 }
 
-FORUM_ROLES: dict[str, str] = {
-    "originated": "Originated at",
-    "discussed": "Discussed at",
-    "announced": "Announced at",
-    "recommended": "Recommended at",
+FORUM_ROLES: dict[str, LazyString] = {
+    "originated": _l("Originated at"),
+    "discussed": _l("Discussed at"),
+    "announced": _l("Announced at"),
+    "recommended": _l("Recommended at"),
 }
 
-SOURCE_KINDS: dict[str, str] = {
-    "official": "Official text",
-    "law_firm": "Law firm note",
-    "news": "News",
-    "ngo": "NGO / development partner",
-    "other": "Other",
+SOURCE_KINDS: dict[str, LazyString] = {
+    "official": _l("Official text"),
+    "law_firm": _l("Law firm note"),
+    "news": _l("News"),
+    "ngo": _l("NGO / development partner"),
+    "other": _l("Other"),
 }
 
-BODY_ROLES: dict[str, str] = {
-    "implementing": "Implementing",
-    "partner": "Partner",
-    "funder": "Funder",
+BODY_ROLES: dict[str, LazyString] = {
+    "implementing": _l("Implementing"),
+    "partner": _l("Partner"),
+    "funder": _l("Funder"),
 }
 
-EVENT_ROLES: dict[str, str] = {
-    "organiser": "Organisers",
-    "funder": "Funders",
-    "partner": "Partners",
+EVENT_ROLES: dict[str, LazyString] = {
+    "organiser": _l("Organisers"),
+    "funder": _l("Funders"),
+    "partner": _l("Partners"),
 }
 
-ORGANISATION_KINDS: dict[str, str] = {
-    "ministry": "Ministry",
-    "agency": "Agency",
-    "legislature": "Legislature",
-    "utility": "Utility",
-    "association": "Association",
-    "company": "Company",
-    "development_partner": "Development partner",
-    "intergovernmental": "Intergovernmental body",
-    "standards_body": "Standards body",
-    "other": "Other",
+ORGANISATION_KINDS: dict[str, LazyString] = {
+    "ministry": _l("Ministry"),
+    "agency": _l("Agency"),
+    "legislature": _l("Legislature"),
+    "utility": _l("Utility"),
+    "association": _l("Association"),
+    "company": _l("Company"),
+    "development_partner": _l("Development partner"),
+    "intergovernmental": _l("Intergovernmental body"),
+    "standards_body": _l("Standards body"),
+    "other": _l("Other"),
 }
 
-EVENT_KINDS: dict[str, str] = {
-    "forum": "Forum",
-    "workshop": "Workshop",
-    "summit": "Summit",
-    "meeting": "Meeting",
-    "conference": "Conference",
+EVENT_KINDS: dict[str, LazyString] = {
+    "forum": _l("Forum"),
+    "workshop": _l("Workshop"),
+    "summit": _l("Summit"),
+    "meeting": _l("Meeting"),
+    "conference": _l("Conference"),
 }
 
-CONFIDENCE_LEVELS: dict[str, str] = {
-    "high": "High",
-    "medium": "Medium",
-    "low": "Low",
+CONFIDENCE_LEVELS: dict[str, LazyString] = {
+    "high": _l("High"),
+    "medium": _l("Medium"),
+    "low": _l("Low"),
 }
 
 

@@ -11,6 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -32,7 +35,7 @@ __all__ = ["SearchHit", "SearchRequest", "SearchResults", "SearchRuntime", "Sear
 
 MAX_QUERY_LENGTH = 500
 TYPES = ("policy", "event")
-SORTS = {"relevance": "Relevance", "latest": "Latest status change", "adopted": "Date adopted"}
+SORTS = {"relevance": _l("Relevance"), "latest": _l("Latest status change"), "adopted": _l("Date adopted")}
 _CODE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -100,15 +103,15 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
     def values(name: str) -> list[str]:
         raw = [value.strip() for value in args.get(name, ())]
         if not allow_empty and any(not value for value in raw):
-            errors[name] = f"{name} must not be empty"
+            errors[name] = _("%(name)s must not be empty", name=name)
         return list(dict.fromkeys(value for value in raw if value))
 
     def pick(name: str, allowed: Mapping[str, str] | Sequence[str], normalise=str.lower) -> tuple[str, ...]:
         chosen = [normalise(value) for value in values(name)]
         unknown = [value for value in chosen if value not in allowed]
         if unknown:
-            errors[name] = (f"Unknown {name.replace('_', ' ')} '{unknown[0][:40]}'. "
-                            f"Accepted values: {', '.join(allowed)}")
+            errors[name] = _("Unknown %(name)s '%(value)s'. Accepted values: %(values)s",
+                             name=name.replace('_', ' '), value=unknown[0][:40], values=", ".join(allowed))
         return tuple(chosen)
 
     def keys(name: str, *, upper: bool = False) -> tuple[str, ...]:
@@ -116,16 +119,19 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
         allowed = _CODE if upper else _KEY_CHARS
         bad = [value for value in chosen if not value or len(value) > 120 or set(value) - allowed]
         if bad:
-            what = "a country code such as LA or ASEAN" if upper else "a key of lower-case letters, digits, - and _"
-            errors[name] = f"'{bad[0][:40]}' is not {what}"
+            errors[name] = (_("'%(value)s' is not a country code such as LA or ASEAN",
+                              value=bad[0][:40]) if upper
+                            else _("'%(value)s' is not a key of lower-case letters, digits, - and _",
+                                   value=bad[0][:40]))
         return tuple(chosen)
 
     q_values = [value for value in args.get("q", ()) if value is not None]
     q = q_values[0].strip() if q_values else ""
     if len(q) > MAX_QUERY_LENGTH:
-        errors["q"] = f"The query is {len(q)} characters long; the limit is {MAX_QUERY_LENGTH}."
+        errors["q"] = _("The query is %(length)s characters long; the limit is %(max)s.", length=len(q),
+                        max=MAX_QUERY_LENGTH)
     if "\x00" in q:
-        errors["q"] = "The query contains a NUL character."
+        errors["q"] = _("The query contains a NUL character.")
     countries = keys("country", upper=True)
     statuses = pick("status", LEGAL_STATUSES)
     instruments = pick("instrument", INSTRUMENTS)
@@ -138,11 +144,12 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
         if raw.isascii() and raw.isdigit() and len(raw) == 4 and raw[0] != "0":
             years.append(int(raw))
         else:
-            errors["year"] = f"year must be a four-digit year such as 2023, not '{raw[:40]}'"
+            errors["year"] = _("year must be a four-digit year such as 2023, not '%(value)s'", value=raw[:40])
     sorts = values("sort")
     sort = sorts[-1] if sorts else "relevance"
     if sort not in SORTS:
-        errors["sort"] = f"Unknown sort '{sort[:40]}'. Accepted values: {', '.join(SORTS)}"
+        errors["sort"] = _("Unknown sort '%(value)s'. Accepted values: %(values)s", value=sort[:40],
+                           values=", ".join(SORTS))
     page_values, per_page_values = args.get("page", ()), args.get("per_page", ())
     default, maximum = _page_limits()
     try:
@@ -153,7 +160,7 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
         errors.update(error.errors)
         paging = PageRequest()
     if errors:
-        raise Invalid("Some search parameters are not valid", errors)
+        raise Invalid(_("Some search parameters are not valid"), errors)
     return SearchRequest(q, countries, statuses, instruments, topics, vehicle_classes, tuple(years), events,
                          types, sort, paging.page, paging.per_page)
 
@@ -198,8 +205,9 @@ def search(session: Session, request: SearchRequest, *, include_unpublished: boo
                   runtime.replica.stats())
     pages = max(1, math.ceil(matched.total / request.per_page))
     if request.page > pages:
-        raise NotFound(f"Page {request.page} does not exist: there {'is' if pages == 1 else 'are'} "
-                       f"{pages} page{'' if pages == 1 else 's'}.")
+        raise NotFound(ngettext("Page %(page)s does not exist: there is %(num)s page.",
+                                "Page %(page)s does not exist: there are %(num)s pages.", pages,
+                                page=request.page))
     page = matched.top[start:]
     found = []
     for score, docnum in page:

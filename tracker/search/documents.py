@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker.models import (Event, EventOrganisation, EventTopic, ForumLink, Policy, PolicyBody, PolicyTopic)
 from tracker.models.types import PartialDate
+from tracker.i18n import english
 from tracker.models.vocab import EVENT_KINDS, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search.analysis import syllable_terms, terms
 from tracker.search.schema import SCHEMA_VERSION
@@ -105,8 +106,8 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         *_names(policy.issuer, *(body.organisation for body in bodies)),
         *_names(*(link.topic for link in topic_links)),
         *_names(policy.jurisdiction),
-        INSTRUMENTS.get(policy.instrument), LEGAL_STATUSES.get(policy.legal_status),
-        *(VEHICLE_CLASSES.get(v) for v in classes),
+        english(INSTRUMENTS.get(policy.instrument)), english(LEGAL_STATUSES.get(policy.legal_status)),
+        *(english(VEHICLE_CLASSES.get(v)) for v in classes),
         *(source.title for source in _by_position(policy.sources)),
         *_names(*(link.event for link in _by_position(policy.forum_links))),
         *(relation.target_reference for relation in _by_position(policy.relations)),
@@ -134,7 +135,7 @@ def event_document(event: Event) -> dict[str, Any]:
     topic_links = _by_position(event.topic_links)
     organisation_links = sorted(event.organisation_links, key=lambda link: (link.role, link.position))
     text = _join(
-        event.venue, EVENT_KINDS.get(event.kind),
+        event.venue, english(EVENT_KINDS.get(event.kind)),
         *_names(*(link.organisation for link in organisation_links)),
         *_names(*(link.topic for link in topic_links)),
         *_names(event.jurisdiction),

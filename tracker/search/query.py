@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
+from flask_babel import gettext as _
 from whoosh import query as wq
 from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
@@ -48,18 +49,21 @@ def parse(text: str) -> wq.Query:
     try:
         parsed = _parser().parse(text)
     except (QueryParserError, ValueError, RecursionError) as error:
-        raise QueryError(f"The query could not be read ({error}). Check quotes and parentheses.") from error
+        raise QueryError(_("The query could not be read (%(error)s). Check quotes and parentheses.",
+                           error=error)) from error
     if parsed is wq.NullQuery or isinstance(parsed, type(wq.NullQuery)):
-        raise QueryError("The query has no words to search for: very short and very common words "
-                         "(such as 'the' or 'of') and punctuation are ignored.")
+        raise QueryError(_("The query has no words to search for: very short and very common words "
+                           "(such as 'the' or 'of') and punctuation are ignored."))
     for leaf in _leaves(parsed):
         name = getattr(leaf, "fieldname", None)
         if name is not None and name not in _SEARCHABLE:
-            raise QueryError(f"'{name}:' cannot be searched. Fields: {', '.join(QUERY_FIELDS)}.")
+            raise QueryError(_("'%(name)s:' cannot be searched. Fields: %(fields)s.", name=name,
+                               fields=", ".join(QUERY_FIELDS)))
         if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
             stem = re.split(r"[*?]", leaf.text, maxsplit=1)[0]
             if len(stem) < MIN_PREFIX:
-                raise QueryError(f"Put at least {MIN_PREFIX} letters before * (in '{leaf.text}').")
+                raise QueryError(_("Put at least %(num)s letters before * (in '%(text)s').", num=MIN_PREFIX,
+                                   text=leaf.text))
     return parsed
 
 
@@ -97,7 +101,8 @@ def check_expansions(query: wq.Query, searcher: Searcher) -> None:
         if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
             expansions = islice(leaf._btexts(reader), MAX_EXPANSIONS + 1)
             if sum(1 for _ in expansions) > MAX_EXPANSIONS:
-                raise QueryError(f"Too many words match '{leaf.text}'; add letters before the *.")
+                raise QueryError(_("Too many words match '%(text)s'; add letters before the *.",
+                                   text=leaf.text))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ def suggest(text: str, searcher: Searcher) -> str | None:
         candidates = [(reader.doc_frequency("spell", c), c) for c in
                       _decoded(reader.terms_within("spell", word, distance, prefix=1))]
         if candidates:
-            _, best = max(candidates)
+            _score, best = max(candidates)
             original = text[start:end]
             replacements.append((start, end, best.upper() if original.isupper() else best))
     if not replacements:

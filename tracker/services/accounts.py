@@ -8,6 +8,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,18 +50,21 @@ def normalise_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
-        raise Invalid("The email address is not valid.", {"email": str(error)})
+        raise Invalid(_("The email address is not valid."),
+                      {"email": _("Give a full email address, such as name@example.org.")})
 
 
 def check_password_strength(password: str, *, email: str = "") -> None:
     """Length rules only (no composition rules), per current guidance; raise Invalid naming the field."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid("The password is too short.",
-                      {"password": f"Use at least {MIN_PASSWORD_LENGTH} characters."})
+        raise Invalid(_("The password is too short."),
+                      {"password": _("Use at least %(num)s characters.", num=MIN_PASSWORD_LENGTH)})
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise Invalid("The password is too long.", {"password": f"Use at most {MAX_PASSWORD_LENGTH} characters."})
+        raise Invalid(_("The password is too long."),
+                      {"password": _("Use at most %(num)s characters.", num=MAX_PASSWORD_LENGTH)})
     if email and password.lower() == email.lower():
-        raise Invalid("The password is the email address.", {"password": "Do not use your email address."})
+        raise Invalid(_("The password is the email address."),
+                      {"password": _("Do not use your email address.")})
 
 
 def hash_password(password: str) -> str:
@@ -79,10 +83,10 @@ def create_user(session: Session, email: str, password: str, role: str, *, displ
         require(actor, "manage_users")
     address = normalise_email(email)
     if role not in ROLES:
-        raise Invalid("Unknown role.", {"role": f"Choose one of: {', '.join(ROLES)}."})
+        raise Invalid(_("Unknown role."), {"role": _("Choose one of: %(values)s.", values=", ".join(ROLES))})
     check_password_strength(password, email=address)
     if session.scalar(select(User.id).where(User.email == address)) is not None:
-        raise Conflict(f"An account for {address} already exists.")
+        raise Conflict(_("An account for %(address)s already exists.", address=address))
     user = User(email=address, role=role, display_name=(display_name or "").strip()[:200] or None,
                 password_hash=hash_password(password), is_active=True, session_token=secrets.token_urlsafe(32))
     session.add(user)
@@ -126,7 +130,8 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
     for row in throttles:
         if row.locked_until is not None and row.locked_until > now:
             wait = int((row.locked_until - now).total_seconds()) + 1
-            raise LoginLocked(f"Too many failed logins. Try again in {max(1, round(wait / 60))} minute(s).", wait)
+            raise LoginLocked(_("Too many failed logins. Try again in %(num)s minute(s).",
+                                num=max(1, round(wait / 60))), wait)
 
     user = session.scalar(select(User).where(User.email == address_key))
     valid = False
@@ -151,7 +156,7 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
             if row.failures >= MAX_FAILURES:
                 row.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
                 row.failures = 0
-        raise LoginFailed("The email or password is not correct, or the account is disabled.")
+        raise LoginFailed(_("The email or password is not correct, or the account is disabled."))
 
     for row in throttles:
         if row.scope == "account":
@@ -183,7 +188,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     try:
         _hasher.verify(user.password_hash, current[:MAX_PASSWORD_LENGTH])
     except VerificationError:
-        raise Invalid("The current password is not correct.", {"current_password": "Not correct."})
+        raise Invalid(_("The current password is not correct."), {"current_password": _("Not correct.")})
     check_password_strength(new, email=user.email)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
@@ -194,7 +199,7 @@ def set_role(session: Session, user: User, role: str, actor: User) -> None:
     """Change a user's role. Raises Invalid for an unknown role, Forbidden for a non-admin."""
     require(actor, "manage_users")
     if role not in ROLES:
-        raise Invalid("Unknown role.", {"role": f"Choose one of: {', '.join(ROLES)}."})
+        raise Invalid(_("Unknown role."), {"role": _("Choose one of: %(values)s.", values=", ".join(ROLES))})
     user.role = role
     end_sessions(user)
 
@@ -204,7 +209,8 @@ def set_active(session: Session, user: User, active: bool, actor: User | None) -
     if actor is not None:
         require(actor, "manage_users")
         if actor.id == user.id and not active:
-            raise Invalid("You cannot disable your own account.", {"active": "Ask another administrator."})
+            raise Invalid(_("You cannot disable your own account."),
+                          {"active": _("Ask another administrator.")})
     user.is_active = active
     end_sessions(user)
 
@@ -212,14 +218,14 @@ def set_active(session: Session, user: User, active: bool, actor: User | None) -
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("There is no such user.")
+        raise NotFound(_("There is no such user."))
     return user
 
 
 def get_user_by_email(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
-        raise NotFound(f"There is no account for {email.strip()[:320]}.")
+        raise NotFound(_("There is no account for %(email)s.", email=email.strip()[:320]))
     return user
 
 
@@ -241,7 +247,8 @@ def create_api_token(session: Session, user: User, name: str) -> tuple[ApiToken,
     require(user, "account")
     name = name.strip()
     if not name or len(name) > 100:
-        raise Invalid("The token needs a name.", {"name": "Give the token a name of 1 to 100 characters."})
+        raise Invalid(_("The token needs a name."),
+                      {"name": _("Give the token a name of 1 to 100 characters.")})
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=_token_hash(plain), prefix=plain[:10])
     session.add(token)
@@ -257,7 +264,7 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
     """Revoke one of ``user``'s own tokens. Raises NotFound for another user's token."""
     token = session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
     if token is None:
-        raise NotFound("There is no such token.")
+        raise NotFound(_("There is no such token."))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     return token

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker.models import AuditEntry, Event, Jurisdiction, Organisation, Policy, StatusChange, Topic, User
 from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
+from tracker.notifications.outbox import record_event
+from tracker.notifications.payloads import policy_payload
 from tracker.services import dataset
 from tracker.services.audit import field_changes, write_audit
 from tracker.services.errors import Conflict, Forbidden, Invalid, NotFound, StaleEdit
@@ -75,7 +78,7 @@ def _policy_for_edit(session: Session, key: str) -> Policy:
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
         selectinload(Policy.forum_links))).one_or_none()
     if policy is None:
-        raise NotFound(f"There is no policy with the key '{key[:120]}'.")
+        raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]))
     return policy
 
 
@@ -84,7 +87,7 @@ def _event_for_edit(session: Session, key: str) -> Event:
         selectinload(Event.organisation_links), selectinload(Event.topic_links),
         selectinload(Event.sources))).one_or_none()
     if event is None:
-        raise NotFound(f"There is no event with the key '{key[:120]}'.")
+        raise NotFound(_("There is no event with the key '%(key)s'.", key=key[:120]))
     return event
 
 
@@ -123,14 +126,15 @@ def _problems_to_invalid(problems: list[dataset.DatasetProblem]) -> Invalid:
     errors: dict[str, str] = {}
     for problem in problems:
         errors.setdefault(problem.field, problem.message)
-    return Invalid("Some fields are not valid.", errors)
+    return Invalid(_("Some fields are not valid."), errors)
 
 
 def _reject_unknown_fields(data: Mapping[str, Any], allowed: tuple[str, ...], also: tuple[str, ...] = ()) -> None:
     unknown = [name for name in data if name not in allowed and name not in also]
     if unknown:
-        raise Invalid("Some fields are not known.",
-                      {name[:60]: "This field does not exist or cannot be changed here." for name in unknown})
+        raise Invalid(_("Some fields are not known."),
+                      dict.fromkeys((name[:60] for name in unknown),
+                                    _("This field does not exist or cannot be changed here.")))
 
 
 def slugify(text: str, *, prefix: str = "") -> str:
@@ -156,8 +160,10 @@ def _check_version(entity_type: str, record: Policy | Event, expected: int | Non
     changes = session.scalars(select(AuditEntry).where(
         AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record.id,
         AuditEntry.version > expected).order_by(AuditEntry.id)).all()
-    raise StaleEdit(f"This record was changed by someone else since you opened it (you edited version "
-                    f"{expected}; it is now at version {record.version}).", record.version, list(changes))
+    raise StaleEdit(_("This record was changed by someone else since you opened it (you edited version "
+                      "%(expected)s; it is now at version %(current)s).", expected=expected,
+                      current=record.version),
+                    record.version, list(changes))
 
 
 def _touch(record: Policy | Event) -> None:
@@ -174,11 +180,11 @@ def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
         session.flush()
     except IntegrityError:
         # Another transaction took the same key or link between our check and our write.
-        raise Conflict("Another change took the same key or link at the same moment; nothing was saved. "
-                       "Reload and try again.")
+        raise Conflict(_("Another change took the same key or link at the same moment; nothing was saved. "
+                         "Reload and try again."))
     except StaleDataError:
-        raise StaleEdit("This record was changed by someone else at the same moment; reload it and "
-                        "apply your change again.", _committed_version(session, model, record_id))
+        raise StaleEdit(_("This record was changed by someone else at the same moment; reload it and "
+                          "apply your change again."), _committed_version(session, model, record_id))
 
 
 def _committed_version(session: Session, model: type[Policy] | type[Event], record_id: int) -> int:
@@ -204,16 +210,17 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str
 def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            errors[field] = "This field is required."
+            errors[field] = _("This field is required.")
         return None
     if not isinstance(value, str):
-        errors[field] = "Must be text."
+        errors[field] = _("Must be text.")
         return None
     if len(value) > max_length:
-        errors[field] = f"At most {max_length} characters (this is {len(value)})."
+        errors[field] = _("At most %(max)s characters (this is %(length)s).", max=max_length,
+                          length=len(value))
         return None
     if "\x00" in value:
-        errors[field] = "Contains a NUL character."
+        errors[field] = _("Contains a NUL character.")
         return None
     return value.strip()
 
@@ -232,7 +239,7 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     """
     require(actor, "edit")
     if not isinstance(data, Mapping):
-        raise Invalid("The policy must be a JSON object.", {"body": "Send a JSON object."})
+        raise Invalid(_("The policy must be a JSON object."), {"body": _("Send a JSON object.")})
     _reject_unknown_fields(data, POLICY_FIELDS, ("key", "status", "status_effective_on", "status_note",
                                                  "status_evidence_url"))
     keys = _Keys(session)
@@ -241,7 +248,8 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
         key = _unique_key(slugify(data["title_en"], prefix=str(data.get("country") or "")),
                           set(keys.policy_ids))
     if key in keys.policy_ids:
-        raise Invalid("The key is taken.", {"key": f"A policy with the key '{key}' already exists."})
+        raise Invalid(_("The key is taken."), {"key": _("A policy with the key '%(key)s' already exists.",
+                                                        key=key)})
     raw = {name: data.get(name) for name in POLICY_FIELDS}
     for name in ("other_bodies", "topics", "vehicle_classes", "relations", "forum_links", "sources", "conflicts"):
         raw[name] = raw[name] if raw[name] is not None else []
@@ -253,8 +261,8 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     record = dataset._validate_policy(dataset._Checker(problems, "policy", raw), key if isinstance(key, str) else "",
                                       keys.jurisdictions, keys.known())
     if not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
-        problems.append(dataset.DatasetProblem("policy", "key", "Use lower-case letters, digits and dashes "
-                                               "(at most 120), starting and ending with a letter or digit."))
+        problems.append(dataset.DatasetProblem("policy", "key", _(
+            "Use lower-case letters, digits and dashes (at most 120), starting and ending with a letter or digit.")))
     if problems:
         raise _problems_to_invalid([_rename_status_problem(p) for p in problems])
 
@@ -293,11 +301,11 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
         Invalid: names each field that is wrong.
     """
     if not isinstance(changes, Mapping):
-        raise Invalid("The changes must be a JSON object.", {"body": "Send a JSON object."})
+        raise Invalid(_("The changes must be a JSON object."), {"body": _("Send a JSON object.")})
     policy = _policy_for_edit(session, key)
     if not can_edit_record(actor, policy.editorial_state):
-        raise Forbidden("You may not edit this record: editors edit drafts and records in review; "
-                        "a reviewer edits published records.")
+        raise Forbidden(_("You may not edit this record: editors edit drafts and records in review; "
+                          "a reviewer edits published records."))
     _check_version("policy", policy, expected_version, session)
     _reject_unknown_fields(changes, POLICY_FIELDS)
     keys = _Keys(session)
@@ -316,6 +324,11 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
     _flush(session, "policy", policy)
     after = policy_record(session, policy, keys)
     _audit(session, "policy", policy, action, actor, _diff(before, after, POLICY_FIELDS), reason=reason)
+    validity_moved = any(before.get(name) != after.get(name) for name in ("valid_from", "valid_to"))
+    if policy.editorial_state == "published" and validity_moved:
+        # Partners follow validity windows (incentives end on fixed dates): tell them when one moves.
+        record_event(session, "policy.validity_changed", policy=policy, payload=policy_payload(
+            policy, old_valid_from=before.get("valid_from"), old_valid_to=before.get("valid_to")))
     session.flush()
     return policy
 
@@ -347,7 +360,7 @@ def remove_forum_link(session: Session, key: str, event_key: str, role: str, act
     links = policy_record(session, policy)["forum_links"]
     kept = [link for link in links if not (link["event"] == event_key and link["role"] == role)]
     if len(kept) == len(links):
-        raise NotFound("This policy has no such forum link.")
+        raise NotFound(_("This policy has no such forum link."))
     return update_policy(session, key, {"forum_links": kept}, actor, expected_version,
                          action="forum_link_remove")
 
@@ -365,7 +378,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     """
     require(actor, "edit")
     if not isinstance(data, Mapping):
-        raise Invalid("The status change must be a JSON object.", {"body": "Send a JSON object."})
+        raise Invalid(_("The status change must be a JSON object."), {"body": _("Send a JSON object.")})
     _reject_unknown_fields(data, ("status", "effective_on", "note", "evidence_url", "reason", "version"))
     policy = _policy_for_edit(session, key)
     _check_version("policy", policy, expected_version, session)
@@ -373,12 +386,12 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     errors: dict[str, str] = {}
     status = data.get("status")
     if not isinstance(status, str) or status not in LEGAL_STATUSES:
-        errors["status"] = f"Choose one of: {', '.join(LEGAL_STATUSES)}."
+        errors["status"] = _("Choose one of: %(values)s.", values=", ".join(LEGAL_STATUSES))
     effective_on: PartialDate | None = None
     raw_date = data.get("effective_on")
     if raw_date not in (None, ""):
         if not isinstance(raw_date, str):
-            errors["effective_on"] = "Give a date as YYYY, YYYY-MM or YYYY-MM-DD."
+            errors["effective_on"] = _("Give a date as YYYY, YYYY-MM or YYYY-MM-DD.")
         else:
             try:
                 effective_on = PartialDate.parse(raw_date)
@@ -391,7 +404,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     for problem in checker.problems:
         errors["evidence_url"] = problem.message
     if errors:
-        raise Invalid("Some fields are not valid.", errors)
+        raise Invalid(_("Some fields are not valid."), errors)
 
     timeline = sorted(policy.status_changes, key=lambda change: change.position)
     index = len(timeline)
@@ -402,15 +415,21 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     following = timeline[index].to_status if index < len(timeline) else None
     in_table = transition_allowed(previous, status) and (following is None or transition_allowed(status, following))
     if not in_table:
-        described = f"from {LEGAL_STATUSES[previous] if previous else 'nothing'} to {LEGAL_STATUSES[status]}"
         if following is not None:
-            described += f" (followed by {LEGAL_STATUSES[following]})"
+            described = _("A change from %(old)s to %(new)s (followed by %(next)s)",
+                          old=LEGAL_STATUSES[previous] if previous else _("nothing"),
+                          new=LEGAL_STATUSES[status],
+                          next=LEGAL_STATUSES[following])
+        else:
+            described = _("A change from %(old)s to %(new)s",
+                          old=LEGAL_STATUSES[previous] if previous else _("nothing"),
+                          new=LEGAL_STATUSES[status])
         if not has_permission(actor, "override_transition"):
-            raise Forbidden(f"A change {described} is outside the transition table: a reviewer must record it, "
-                            "with a reason.")
+            raise Forbidden(_("%(change)s is outside the transition table: a reviewer must record it, "
+                              "with a reason.", change=described))
         if not reason:
-            raise Invalid("A reason is needed.", {"reason": f"A change {described} is outside the transition "
-                                                            "table: say why it is right."})
+            raise Invalid(_("A reason is needed."), {"reason": _(
+                "%(change)s is outside the transition table: say why it is right.", change=described)})
 
     old_status = policy.legal_status
     change = StatusChange(to_status=status, effective_on=effective_on, note=note, evidence_url=evidence_url,
@@ -434,6 +453,11 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
            reason=reason, details={"status": status, "effective_on": effective_on.isoformat() if effective_on else None,
                                    "note": note, "evidence_url": evidence_url, "position": change.position,
                                    "from_status": change.from_status})
+    if policy.editorial_state == "published":
+        # The outbox row commits with the change or not at all; the worker fans it out later.
+        record_event(session, "policy.status_changed", policy=policy, payload=policy_payload(
+            policy, old_status=old_status, new_status=policy.legal_status, status=status,
+            effective_date=effective_on, note=note, evidence_url=evidence_url))
     session.flush()
     return change
 
@@ -450,14 +474,15 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     """
     require(actor, "edit")
     if not isinstance(data, Mapping):
-        raise Invalid("The event must be a JSON object.", {"body": "Send a JSON object."})
+        raise Invalid(_("The event must be a JSON object."), {"body": _("Send a JSON object.")})
     _reject_unknown_fields(data, EVENT_FIELDS, ("key",))
     keys = _Keys(session)
     key = data.get("key")
     if key is None and isinstance(data.get("name_en"), str) and data["name_en"].strip():
         key = _unique_key(slugify(data["name_en"]), set(keys.event_ids))
     if key in keys.event_ids:
-        raise Invalid("The key is taken.", {"key": f"An event with the key '{key}' already exists."})
+        raise Invalid(_("The key is taken."), {"key": _("An event with the key '%(key)s' already exists.",
+                                                        key=key)})
     raw = {name: data.get(name) for name in EVENT_FIELDS}
     for name in ("organisers", "funders", "partners", "topics", "sources"):
         raw[name] = raw[name] if raw[name] is not None else []
@@ -466,7 +491,8 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     record = dataset._validate_event(dataset._Checker(problems, "event", raw), key if isinstance(key, str) else "",
                                      keys.jurisdictions, keys.known())
     if not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
-        problems.append(dataset.DatasetProblem("event", "key", "Use lower-case letters, digits and dashes."))
+        problems.append(dataset.DatasetProblem("event", "key",
+                                               _("Use lower-case letters, digits and dashes.")))
     if problems:
         raise _problems_to_invalid(problems)
     event = Event(key=key, organisation_links=[], topic_links=[], sources=[])
@@ -488,11 +514,11 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
         NotFound, Forbidden, StaleEdit, Invalid: names each field that is wrong.
     """
     if not isinstance(changes, Mapping):
-        raise Invalid("The changes must be a JSON object.", {"body": "Send a JSON object."})
+        raise Invalid(_("The changes must be a JSON object."), {"body": _("Send a JSON object.")})
     event = _event_for_edit(session, key)
     if not can_edit_record(actor, event.editorial_state):
-        raise Forbidden("You may not edit this record: editors edit drafts and records in review; "
-                        "a reviewer edits published records.")
+        raise Forbidden(_("You may not edit this record: editors edit drafts and records in review; "
+                          "a reviewer edits published records."))
     _check_version("event", event, expected_version, session)
     _reject_unknown_fields(changes, EVENT_FIELDS)
     keys = _Keys(session)
@@ -524,19 +550,23 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
     """
     record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
     if not isinstance(state, str) or state not in EDITORIAL_STATES:
-        raise Invalid("Unknown editorial state.", {"state": f"Choose one of: {', '.join(EDITORIAL_STATES)}."})
+        raise Invalid(_("Unknown editorial state."),
+                      {"state": _("Choose one of: %(values)s.", values=", ".join(EDITORIAL_STATES))})
     _check_version(entity_type, record, expected_version, session)
     permission = EDITORIAL_TRANSITIONS[record.editorial_state].get(state)
     if permission is None:
-        raise Invalid("This move is not possible.", {
-            "state": f"A record {EDITORIAL_STATES[record.editorial_state].lower()} cannot become "
-                     f"{EDITORIAL_STATES[state].lower()}."})
+        raise Invalid(_("This move is not possible."), {
+            "state": _("A record %(old)s cannot become %(new)s.",
+                       old=EDITORIAL_STATES[record.editorial_state].lower(),
+                       new=EDITORIAL_STATES[state].lower())})
     require(actor, permission)
     old = record.editorial_state
     record.editorial_state = state
     _flush(session, entity_type, record)
     _audit(session, entity_type, record, "editorial", actor, [("editorial_state", old, state)],
            reason=(reason or "").replace("\x00", "").strip()[:5000] or None)
+    if isinstance(record, Policy) and state == "published" and old != "published":
+        record_event(session, "policy.published", policy=record, payload=policy_payload(record))
     session.flush()
     return record
 
@@ -554,7 +584,9 @@ def history(session: Session, entity_type: str, key: str) -> tuple[Policy | Even
     model = Policy if entity_type == "policy" else Event
     record = session.scalar(select(model).where(model.key == key))
     if record is None:
-        raise NotFound(f"There is no {entity_type} with the key '{key[:120]}'.")
+        raise NotFound(_("There is no policy with the key '%(key)s'.",
+                         key=key[:120]) if entity_type == "policy"
+                       else _("There is no event with the key '%(key)s'.", key=key[:120]))
     entries = session.scalars(select(AuditEntry).where(
         AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record.id)
         .order_by(AuditEntry.id.desc())).all()

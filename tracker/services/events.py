@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -21,12 +22,14 @@ def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str
     """
     raw_codes = [raw.strip() for raw in args.get("country", ())]
     if not allow_empty and any(not code for code in raw_codes):
-        raise Invalid("Some filters are not valid", {"country": "country must not be empty"})
+        raise Invalid(_("Some filters are not valid"), {"country": _("%(name)s must not be empty",
+                                                                     name="country")})
     codes = [code for code in raw_codes if code]
     unknown = [code for code in codes if code not in countries]
     if unknown:
-        raise Invalid("Some filters are not valid", {
-            "country": f"Unknown country '{unknown[0][:40]}'. Accepted values: {', '.join(countries)}"})
+        raise Invalid(_("Some filters are not valid"), {
+            "country": _("Unknown %(name)s '%(value)s'. Accepted values: %(values)s", name="country",
+                         value=unknown[0][:40], values=", ".join(countries))})
     return tuple(dict.fromkeys(codes))
 
 
@@ -69,7 +72,7 @@ def get_event(session: Session, key: str, *, include_unpublished: bool = False) 
     )
     event = session.scalars(statement).unique().one_or_none()
     if event is None:
-        raise NotFound(f"There is no event with the key '{key[:120]}'.")
+        raise NotFound(_("There is no event with the key '%(key)s'.", key=key[:120]))
     return event
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,7 +42,7 @@ def get_jurisdiction(session: Session, code: str) -> Jurisdiction:
     """
     jurisdiction = session.get(Jurisdiction, code.upper()[:8]) if code.isascii() else None
     if jurisdiction is None:
-        raise NotFound(f"There is no country or region with the code '{code[:20]}'.")
+        raise NotFound(_("There is no country or region with the code '%(code)s'.", code=code[:20]))
     return jurisdiction
 
 

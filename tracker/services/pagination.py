@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from tracker.services.errors import Invalid, NotFound
 
 T = TypeVar("T")
@@ -31,12 +34,13 @@ class PageRequest:
         errors = {}
         page_number = _positive_int(page, 1)
         if page_number is None:
-            errors["page"] = f"page must be a whole number from 1 up, not '{page}'"
+            errors["page"] = _("page must be a whole number from 1 up, not '%(value)s'", value=page)
         size = _positive_int(per_page, default)
         if size is None or size > maximum:
-            errors["per_page"] = f"per_page must be a whole number from 1 to {maximum}, not '{per_page}'"
+            errors["per_page"] = _("per_page must be a whole number from 1 to %(maximum)s, not '%(value)s'",
+                                   maximum=maximum, value=per_page)
         if errors:
-            raise Invalid("Invalid page parameters", errors)
+            raise Invalid(_("Invalid page parameters"), errors)
         assert page_number is not None and size is not None
         return cls(page_number, size)
 
@@ -80,5 +84,6 @@ def check_page_in_range(request: PageRequest, total: int) -> None:
     """Raise NotFound when ``request`` asks for a page past the last one."""
     pages = max(1, math.ceil(total / request.per_page))
     if request.page > pages:
-        raise NotFound(f"Page {request.page} does not exist: there {'is' if pages == 1 else 'are'} "
-                       f"{pages} page{'' if pages == 1 else 's'}.")
+        raise NotFound(ngettext("Page %(page)s does not exist: there is %(num)s page.",
+                                "Page %(page)s does not exist: there are %(num)s pages.", pages,
+                                page=request.page))

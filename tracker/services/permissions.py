@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from flask_babel import gettext as _
+
 from tracker.services.errors import Forbidden
 
 # Each role has the permissions of the roles below it, plus its own.
@@ -36,7 +38,7 @@ def has_permission(actor: Actor | None, permission: str) -> bool:
 def require(actor: Actor | None, permission: str) -> None:
     """Raise Forbidden unless ``actor`` holds ``permission``."""
     if not has_permission(actor, permission):
-        raise Forbidden("You do not have permission to do this.")
+        raise Forbidden(_("You do not have permission to do this."))
 
 
 def can_edit_record(actor: Actor | None, editorial_state: str) -> bool:

@@ -5,9 +5,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from tracker.i18n import local_name
 from tracker.models import (Event, ForumLink, Jurisdiction, Policy, PolicyBody, PolicyRelation, PolicyTopic,
                             PolicyVehicleClass, StatusChange, Topic)
 from tracker.models.types import PartialDate
@@ -20,11 +23,11 @@ STAFF_STATES = ("draft", "in_review", "published", "archived")
 
 # Sort name -> (label, ORDER BY clauses). Ties always break on the key so pages never overlap.
 SORTS = {
-    "latest": "Latest status change",
-    "adopted": "Date adopted",
-    "title": "Title",
-    "country": "Country",
-    "expiry": "Ending soonest",
+    "latest": _l("Latest status change"),
+    "adopted": _l("Date adopted"),
+    "title": _l("Title"),
+    "country": _l("Country"),
+    "expiry": _l("Ending soonest"),
 }
 
 
@@ -75,8 +78,10 @@ class FilterChoices:
 
 def filter_choices(session: Session) -> FilterChoices:
     """Countries and topics as they stand in the database (two small queries)."""
-    countries = {j.code: j.name_en for j in session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
-    topics = {t.key: t.name_en for t in session.scalars(select(Topic).order_by(Topic.position))}
+    # Names in the reader's language: these are the labels of the filter lists.
+    jurisdictions = session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))
+    countries = {j.code: local_name(j) for j in jurisdictions}
+    topics = {t.key: local_name(t) for t in session.scalars(select(Topic).order_by(Topic.position))}
     return FilterChoices(countries=countries, topics=topics)
 
 
@@ -84,7 +89,7 @@ def _values(args: Mapping[str, Sequence[str]], name: str, allow_empty: bool = Tr
     # HTML forms send "" for "any"; API clients get told that an empty value is no value.
     values = [raw.strip() for raw in args.get(name, ())]
     if not allow_empty and any(not value for value in values):
-        raise Invalid("Some filters are not valid", {name: f"{name} must not be empty"})
+        raise Invalid(_("Some filters are not valid"), {name: _("%(name)s must not be empty", name=name)})
     return [value for value in values if value]
 
 
@@ -103,8 +108,8 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
         values = [normalise(v) for v in _values(args, name, allow_empty)]
         unknown = [v for v in values if v not in allowed]
         if unknown:
-            errors[name] = (f"Unknown {name.replace('_', ' ')} '{unknown[0][:40]}'. "
-                            f"Accepted values: {', '.join(allowed)}")
+            errors[name] = _("Unknown %(name)s '%(value)s'. Accepted values: %(values)s",
+                             name=name.replace('_', ' '), value=unknown[0][:40], values=", ".join(allowed))
         return tuple(dict.fromkeys(values))
 
     countries = pick("country", choices.countries)
@@ -117,13 +122,14 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
         if raw.isascii() and raw.isdigit() and len(raw) == 4 and raw[0] != "0":
             years.append(int(raw))
         else:
-            errors["year"] = f"year must be a four-digit year such as 2023, not '{raw[:40]}'"
+            errors["year"] = _("year must be a four-digit year such as 2023, not '%(value)s'", value=raw[:40])
     sort_values = _values(args, "sort", allow_empty)
     sort = sort_values[-1] if sort_values else "latest"
     if sort not in SORTS:
-        errors["sort"] = f"Unknown sort '{sort[:40]}'. Accepted values: {', '.join(SORTS)}"
+        errors["sort"] = _("Unknown sort '%(value)s'. Accepted values: %(values)s", value=sort[:40],
+                           values=", ".join(SORTS))
     if errors:
-        raise Invalid("Some filters are not valid", errors)
+        raise Invalid(_("Some filters are not valid"), errors)
     return PolicyFilter(countries, statuses, instruments, topics, vehicle_classes,
                         tuple(dict.fromkeys(years)), sort)
 
@@ -200,7 +206,7 @@ def get_policy(session: Session, key: str, *, include_unpublished: bool = False)
     )
     policy = session.scalars(statement).unique().one_or_none()
     if policy is None:
-        raise NotFound(f"There is no policy with the key '{key[:120]}'.")
+        raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]))
     return policy
 
 

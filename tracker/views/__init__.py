@@ -1,19 +1,16 @@
 """Blueprints and the web plumbing around them: sessions, errors, template helpers, security headers."""
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-from pathlib import Path
-
 from flask import Flask, Response, request, url_for
 
-from tracker.models.types import PartialDate
 from tracker.models import vocab
 from tracker.models.user import ROLES
 from tracker.services.permissions import can_edit_record, has_permission
+from tracker.views.assets import init_assets, static_url
 from tracker.views.errors import register_error_handlers
 from tracker.views.security import csrf, init_security
 from tracker.views.support import close_db_session
+from tracker.views.typography import keep_lao_words
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -25,8 +22,11 @@ def register_views(app: Flask) -> None:
     """Register every blueprint, the error handlers and what templates need."""
     from tracker.views.api import bp as api_bp
     from tracker.views.auth import bp as auth_bp
+    from tracker.views.dashboard import bp as dashboard_bp
     from tracker.views.editing import bp as editing_bp
     from tracker.views.events import bp as events_bp
+    from tracker.views.feeds import bp as feeds_bp
+    from tracker.views.notify import bp as notify_bp
     from tracker.views.pages import bp as pages_bp
     from tracker.views.policies import bp as policies_bp
     from tracker.views.search import bp as search_bp
@@ -35,9 +35,12 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(policies_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(search_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(editing_bp)
+    app.register_blueprint(feeds_bp)
+    app.register_blueprint(notify_bp)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
     csrf.exempt(api_bp)
@@ -58,23 +61,8 @@ def _security_headers(response: Response) -> Response:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    static_folder = Path(app.static_folder or "")
-    fingerprints: dict[str, str] = {}
-
-    def static_url(filename: str) -> str:
-        """URL of a static file with a content hash, so it can be cached for a year and still change."""
-        digest = fingerprints.get(filename)
-        if digest is None:
-            digest = hashlib.sha256((static_folder / filename).read_bytes()).hexdigest()[:12]
-            fingerprints[filename] = digest
-        return url_for("static", filename=filename, v=digest)
-
-    def pdate(value: PartialDate | dt.date | None, empty: str = "") -> str:
-        if value is None:
-            return empty
-        if isinstance(value, PartialDate):
-            return value.display()
-        return PartialDate(value.year, value.month, value.day).display()
+    # Static files are linked by fingerprinted names (see tracker.views.assets), cached for a year.
+    init_assets(app)
 
     def url_with(**changes) -> str:
         """The current URL with some query parameters replaced (None removes one)."""
@@ -106,7 +94,7 @@ def _register_template_helpers(app: Flask) -> None:
             combined["aria-describedby"] = " ".join(described)
         return combined
 
-    app.jinja_env.filters["pdate"] = pdate
     app.jinja_env.filters["combine_attrs"] = combine_attrs
+    app.jinja_env.filters["lao_words"] = keep_lao_words
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

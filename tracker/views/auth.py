@@ -5,6 +5,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.db import unit_of_work
@@ -62,7 +63,7 @@ def login():
             db.commit()
             session.clear()  # a fresh session at login, nothing carried over from before
             login_user(user)
-            flash(f"Logged in as {user.email}.", "success")
+            flash(_("Logged in as %(email)s.", email=user.email), "success")
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
@@ -76,7 +77,7 @@ def logout():
         accounts.end_sessions(current_user._get_current_object())
     logout_user()
     session.clear()
-    flash("You are logged out.", "success")
+    flash(_("You are logged out."), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -100,7 +101,7 @@ def account():
                 status = 400
             else:
                 login_user(user)  # the session follows the new session token; other sessions end
-                flash("Your password was changed. Other sessions were logged out.", "success")
+                flash(_("Your password was changed. Other sessions were logged out."), "success")
                 return redirect(url_for("auth.account"))
         else:
             status = 400
@@ -126,7 +127,7 @@ def revoke_token(token_id: int):
     db = db_session()
     with unit_of_work(db):
         token = accounts.revoke_api_token(db, current_user._get_current_object(), token_id)
-    flash(f"The token '{token.name}' was revoked.", "success")
+    flash(_("The token '%(name)s' was revoked.", name=token.name), "success")
     return redirect(url_for("auth.account"))
 
 
@@ -149,7 +150,7 @@ def users():
                 form.email.errors = [*form.email.errors, error.message]
             status = 400
         else:
-            flash(f"Account created for {user.email} ({user.role}).", "success")
+            flash(_("Account created for %(email)s (%(role)s).", email=user.email, role=user.role), "success")
             return redirect(url_for("auth.users"))
     elif request.method == "POST":
         status = 400
@@ -164,7 +165,7 @@ def update_user(user_id: int):
     form = UserForm()
     actor = current_user._get_current_object()
     if not form.validate_on_submit():
-        flash("The change was not understood; nothing was changed.", "error")
+        flash(_("The change was not understood; nothing was changed."), "error")
         return redirect(url_for("auth.users"))
     try:
         with unit_of_work(db):
@@ -176,5 +177,6 @@ def update_user(user_id: int):
     except Invalid as error:
         flash(" ".join(error.errors.values()) or error.message, "error")
     else:
-        flash(f"{user.email}: {user.role}, {'enabled' if user.is_active else 'disabled'}.", "success")
+        flash(_("%(email)s: %(role)s, enabled.", email=user.email, role=user.role) if user.is_active
+              else _("%(email)s: %(role)s, disabled.", email=user.email, role=user.role), "success")
     return redirect(url_for("auth.users"))

@@ -10,13 +10,16 @@ import datetime as dt
 import functools
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Response, current_app, make_response, request, session
 
+from tracker.i18n import current_language
 from tracker.models.content_version import current_content_version
+from tracker.views.assets import asset_version
 from tracker.views.security import request_user
 from tracker.views.support import db_session
 
@@ -58,20 +61,32 @@ def _cache() -> PageCache:
 
 
 def cached_page(view: Callable) -> Callable:
-    """Serve a GET view from the page cache and answer conditional requests (anonymous readers only)."""
+    """Serve a GET view from the page cache and answer conditional requests.
+
+    Anonymous readers share cached pages. A signed-in reader's page is never shared (it carries the
+    user's name, role-dependent controls and CSRF tokens) but gets an ETag of its own, so a repeat visit
+    is still answered with a 304 while nothing it shows has changed."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        # Only anonymous readers share pages: a signed-in page carries its user's name and forms, and a
-        # pending flash message belongs to one browser.
-        if request.method not in ("GET", "HEAD") or request_user() is not None or session.get("_flashes"):
+        # A pending flash message belongs to one response.
+        if request.method not in ("GET", "HEAD") or session.get("_flashes"):
             return view(*args, **kwargs)
+        user = request_user()
         token, changed_at = current_content_version(db_session())
-        # "today" is part of the key: pages list the measures that have not expired yet.
-        key = "\x1f".join((token, dt.date.today().isoformat(), request.full_path, request.host_url))
+        # "today" is part of the key: pages list the measures that have not expired yet. So is the
+        # language: the same address is an English page for one reader and a Lao page for another. The
+        # static files' version too: a page names their fingerprints.
+        parts = [token, dt.date.today().isoformat(), current_language(), request.full_path, request.host_url,
+                 asset_version()]
+        if user is not None:
+            parts += _signed_in_parts(user)
+        key = "\x1f".join(parts)
         etag = hashlib.sha256(key.encode()).hexdigest()[:20]
         if request.if_none_match.contains(etag):
             response = Response(status=304)
+        elif user is not None:
+            response = make_response(view(*args, **kwargs))
         else:
             use_cache = current_app.config["PAGE_CACHE_SIZE"] > 0
             page = _cache().get(key) if use_cache else None
@@ -84,7 +99,18 @@ def cached_page(view: Callable) -> Callable:
         response.set_etag(etag)
         response.last_modified = changed_at
         # Revalidate every time: the ETag makes that a 304 when nothing changed.
-        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Cache-Control"] = "private, no-cache" if user is not None else "no-cache"
+        response.vary.update(("Accept-Language", "Cookie"))
         return response
 
     return wrapper
+
+
+# What a signed-in page shows of its user beyond the content: who they are and their role. A page that
+# comes to show more of the user's own state (say, whether they follow a record) must add it here, or a
+# 304 would bring back the old state. A signed-in page also embeds CSRF tokens, which expire
+# (WTF_CSRF_TIME_LIMIT): a page is reused for at most half of that, so its forms still work.
+def _signed_in_parts(user) -> list[str]:
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600) or 0
+    period = str(int(time.time() // max(limit // 2, 1))) if limit else "0"
+    return ["user", user.get_id(), user.role, user.email, period]

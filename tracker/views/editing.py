@@ -7,9 +7,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
+from tracker.i18n import format_partial_date, format_timestamp
 from tracker.forms.records import (FIELD_LABELS, Choices, EditorialForm, EventForm, ForumLinkForm, PolicyForm,
                                   RemoveForumLinkForm, StatusForm, load_choices, parse_partial_date)
 from tracker.models import AuditEntry, Event, Policy
@@ -30,23 +34,25 @@ EVENT_CHOICES = ("countries", "organisations", "topics")
 NAME_CHOICES = ("countries", "organisations", "topics", "events")
 
 # What each editorial move is called on its button, and what is said once it is done.
-MOVES: dict[tuple[str, str], tuple[str, str]] = {
-    ("draft", "in_review"): ("Submit for review", "Submitted for review."),
-    ("draft", "published"): ("Publish", "Published: everyone can see this record now."),
-    ("in_review", "draft"): ("Return to draft", "Returned to draft."),
-    ("in_review", "published"): ("Publish", "Published: everyone can see this record now."),
-    ("published", "archived"): ("Archive", "Archived: only staff can see this record now."),
-    ("published", "draft"): ("Unpublish (back to draft)", "Unpublished: the record is a draft again."),
-    ("archived", "published"): ("Publish again", "Published again: everyone can see this record now."),
-    ("archived", "draft"): ("Return to draft", "Returned to draft."),
+MOVES: dict[tuple[str, str], tuple[LazyString, LazyString]] = {
+    ("draft", "in_review"): (_l("Submit for review"), _l("Submitted for review.")),
+    ("draft", "published"): (_l("Publish"), _l("Published: everyone can see this record now.")),
+    ("in_review", "draft"): (_l("Return to draft"), _l("Returned to draft.")),
+    ("in_review", "published"): (_l("Publish"), _l("Published: everyone can see this record now.")),
+    ("published", "archived"): (_l("Archive"), _l("Archived: only staff can see this record now.")),
+    ("published", "draft"): (_l("Unpublish (back to draft)"),
+                             _l("Unpublished: the record is a draft again.")),
+    ("archived", "published"): (_l("Publish again"),
+                                _l("Published again: everyone can see this record now.")),
+    ("archived", "draft"): (_l("Return to draft"), _l("Returned to draft.")),
 }
 ACTION_TITLES = {
-    "create": "Created", "update": "Edited", "status_change": "Status change recorded",
-    "editorial": "Editorial state changed", "forum_link_add": "Forum link added",
-    "forum_link_remove": "Forum link removed", "import": "Imported from the dataset",
+    "create": _l("Created"), "update": _l("Edited"), "status_change": _l("Status change recorded"),
+    "editorial": _l("Editorial state changed"), "forum_link_add": _l("Forum link added"),
+    "forum_link_remove": _l("Forum link removed"), "import": _l("Imported from the dataset"),
 }
-NOT_EDITABLE = ("You may not edit this record: editors edit drafts and records in review; a reviewer edits "
-                "published and archived records.")
+NOT_EDITABLE = _l("You may not edit this record: editors edit drafts and records in review; a reviewer edits "
+                  "published and archived records.")
 
 
 def _actor():
@@ -69,7 +75,7 @@ class ChangeGroup:
 
     @property
     def when(self) -> str:
-        return f"{self.at.day} {self.at:%b %Y %H:%M} UTC"
+        return format_timestamp(self.at)
 
 
 class _Describer:
@@ -95,11 +101,11 @@ class _Describer:
         """One element of a field's value (a topic, a source, a relation, ...)."""
         if isinstance(value, str):
             if name == "topics":
-                return self.topics.get(value, value)
+                return str(self.topics.get(value, value))
             if name in ("organisers", "funders", "partners", "issuer"):
-                return self.organisations.get(value, value)
+                return str(self.organisations.get(value, value))
             if name in self.LABELLED:
-                return self.LABELLED[name].get(value, value)
+                return str(self.LABELLED[name].get(value, value))
             return self.quote(value)
         if not isinstance(value, dict):
             return self.quote(value)
@@ -107,9 +113,9 @@ class _Describer:
             published = parse_partial_date(value.get("published"))
             parts = [part for part in (value.get("url") if value.get("title") else None,
                                        SOURCE_KINDS.get(value.get("kind") or ""),
-                                       published.display() if published else None) if part]
+                                       format_partial_date(published) if published else None) if part]
             text = self.quote(value.get("title") or value.get("url"))
-            return f"{text} ({', '.join(parts)})" if parts else text
+            return f"{text} ({', '.join(str(part) for part in parts)})" if parts else text
         if name == "relations":
             verb = RELATION_TYPES.get(value.get("type"), (value.get("type"),))[0]
             target = value.get("target")
@@ -120,7 +126,7 @@ class _Describer:
         if name == "status_history":
             date = parse_partial_date(value.get("date"))
             status = LEGAL_STATUSES.get(value.get("status"), value.get("status"))
-            return f"{status} ({date.display() if date else 'date not known'})"
+            return f"{status} ({format_partial_date(date) if date else _('date not known')})"
         if name == "forum_links":
             role = FORUM_ROLES.get(value.get("role"), value.get("role"))
             return f"{role} {self.events.get(value.get('event'), value.get('event'))}"
@@ -128,21 +134,21 @@ class _Describer:
 
     def value(self, name: str, value: Any) -> str:
         if value is None or value == "" or value == []:
-            return "(empty)"
+            return _("(empty)")
         if isinstance(value, list):
             return "; ".join(self.item(name, element) for element in value)
         if name in self.DATES:
             date = parse_partial_date(value)
-            return date.display() if date else self.quote(value)
+            return format_partial_date(date) if date else self.quote(value)
         if name == "country":
-            return self.countries.get(value, value)
+            return str(self.countries.get(value, value))
         return self.item(name, value)
 
     def lines(self, entry: AuditEntry) -> list[str]:
         if entry.field is None:
-            return ["Record loaded from the dataset file."] if entry.action == "import" else []
+            return [_("Record loaded from the dataset file.")] if entry.action == "import" else []
         name = entry.field
-        label = FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+        label = str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
         if entry.action == "status_change":
             return self.status_lines(entry)
         old, new = entry.old_value, entry.new_value
@@ -151,9 +157,12 @@ class _Describer:
         if isinstance(old, list) and isinstance(new, list):
             added = [element for element in new if element not in old]
             removed = [element for element in old if element not in new]
-            lines = [f"{label}: added {self.item(name, element)}" for element in added]
-            lines += [f"{label}: removed {self.item(name, element)}" for element in removed]
-            return lines or [f"{label}: put in a new order ({self.value(name, new)})"]
+            lines = [_("%(field)s: added %(value)s", field=label, value=self.item(name,
+                                                                                  element)) for element in added]
+            lines += [_("%(field)s: removed %(value)s", field=label, value=self.item(name, element))
+                      for element in removed]
+            return lines or [_("%(field)s: put in a new order (%(value)s)", field=label,
+                               value=self.value(name, new))]
         return [f"{label}: {self.value(name, old)} → {self.value(name, new)}"]
 
     def status_lines(self, entry: AuditEntry) -> list[str]:
@@ -165,15 +174,16 @@ class _Describer:
         if previous and previous != status:
             step = f"{LEGAL_STATUSES.get(previous, previous)} → {step}"
         elif previous == status:
-            step = f"{step} (recorded again)"
-        lines = [f"Status: {step}, effective {effective.display() if effective else 'on a date not known'}"]
+            step = _("%(status)s (recorded again)", status=step)
+        lines = [_("Status: %(step)s, effective %(date)s", step=step, date=format_partial_date(effective))
+                 if effective else _("Status: %(step)s, effective on a date not known", step=step)]
         if details.get("note"):
-            lines.append(f"Note: {self.quote(details['note'], 500)}")
+            lines.append(_("Note: %(note)s", note=self.quote(details["note"], 500)))
         if details.get("evidence_url"):
-            lines.append(f"Evidence: {details['evidence_url']}")
+            lines.append(_("Evidence: %(url)s", url=details["evidence_url"]))
         if entry.new_value != status:
-            lines.append(f"The step is earlier in the timeline: the current status stays "
-                         f"{LEGAL_STATUSES.get(entry.new_value, entry.new_value)}.")
+            lines.append(_("The step is earlier in the timeline: the current status stays %(status)s.",
+                           status=LEGAL_STATUSES.get(entry.new_value, entry.new_value)))
         return lines
 
 
@@ -186,7 +196,7 @@ def describe(entries: list[AuditEntry], names: Choices) -> list[ChangeGroup]:
         key = (entry.version, entry.action, entry.actor_label, entry.created_at)
         if not keys or keys[-1] != key:
             keys.append(key)
-            groups.append(ChangeGroup(ACTION_TITLES.get(entry.action, entry.action), entry.actor_label,
+            groups.append(ChangeGroup(str(ACTION_TITLES.get(entry.action, entry.action)), entry.actor_label,
                                       entry.created_at))
         group = groups[-1]
         # Entries come newest first; a change's fields read best in the order they were written.
@@ -210,7 +220,7 @@ def _conflict(entity_type: str, key: str, error: StaleEdit) -> ConflictReport:
                       load_choices(db, *NAME_CHOICES))
     version = error.current_version
     if version < 0:
-        record, _ = editing.history(db, entity_type, key)
+        record, _entries = editing.history(db, entity_type, key)
         version = record.version
     return ConflictReport(error.message, version, groups)
 
@@ -224,8 +234,8 @@ def _set_version(form, version: int) -> None:
 def _hidden_errors(form) -> None:
     """The hidden version cannot show a message by itself: say above the form what to do."""
     if form.version.errors:
-        form.form_errors.append("The form does not say which version of the record it was read from; reload "
-                                "the page and apply your change again.")
+        form.form_errors.append(_("The form does not say which version of the record it was read from; "
+                                  "reload the page and apply your change again."))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -236,19 +246,19 @@ def _hidden_errors(form) -> None:
 def editorial_moves(record: Policy | Event) -> list[tuple[str, str]]:
     """The editorial moves the signed-in user may make on ``record``: (new state, button label)."""
     user = request_user()
-    return [(state, MOVES[(record.editorial_state, state)][0])
+    return [(state, str(MOVES[(record.editorial_state, state)][0]))
             for state, permission in editing.EDITORIAL_TRANSITIONS[record.editorial_state].items()
             if has_permission(user, permission)]
 
 
 def _status_hint(current: str) -> str:
-    following = [label for code, label in LEGAL_STATUSES.items() if code in editing.TRANSITIONS[current]]
+    following = [str(label) for code, label in LEGAL_STATUSES.items() if code in editing.TRANSITIONS[current]]
     if not following:
-        return (f"The current status, {LEGAL_STATUSES[current]}, is final: any other status is outside the "
-                "usual sequence and needs a reviewer and a reason.")
-    return (f"From {LEGAL_STATUSES[current]} a policy usually moves to: {', '.join(following)}; recording "
-            f"{LEGAL_STATUSES[current]} again with new evidence is always possible. Anything else needs a "
-            "reviewer and a reason.")
+        return _("The current status, %(status)s, is final: any other status is outside the usual "
+                 "sequence and needs a reviewer and a reason.", status=LEGAL_STATUSES[current])
+    return _("From %(status)s a policy usually moves to: %(following)s; recording %(status)s again with new "
+             "evidence is always possible. Anything else needs a reviewer and a reason.",
+             status=LEGAL_STATUSES[current], following=", ".join(following))
 
 
 def _status_form(policy: Policy) -> StatusForm:
@@ -288,7 +298,7 @@ def new_policy():
             form.apply_errors(error.errors, error.message)
             status = 400
         else:
-            flash("Policy created as a draft: only staff can see it until a reviewer publishes it.",
+            flash(_("Policy created as a draft: only staff can see it until a reviewer publishes it."),
                   "success")
             return redirect(url_for("policies.detail", key=policy.key))
     elif request.method == "POST":
@@ -310,7 +320,7 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
     messages by each field (400) or, when someone else saved first, with what they changed (409)."""
     db = db_session()
     if not can_edit_record(_actor(), record.editorial_state):
-        raise Forbidden(NOT_EDITABLE)
+        raise Forbidden(str(NOT_EDITABLE))
     choices = load_choices(db, *choice_names)
     template = f"editing/{entity}_form.html"
     if request.method == "GET":
@@ -333,8 +343,8 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
             _set_version(form, conflict.version)
             status = 409
         else:
-            flash("Your changes were saved." if changed
-                  else "Nothing was changed: the form matched the record.", "success")
+            flash(_("Your changes were saved.") if changed
+                  else _("Nothing was changed: the form matched the record."), "success")
             return redirect(url_for(f"{'policies' if entity == 'policy' else 'events'}.detail", key=key))
     else:
         _hidden_errors(form)
@@ -362,7 +372,7 @@ def record_status(key: str):
             form.form_errors.append(error.message)
             status = 403
         else:
-            flash("Status recorded", "success")
+            flash(_("Status recorded"), "success")
             return redirect(url_for("policies.detail", key=key))
     return render_template("editing/status.html", policy=policy, form=form, hint=hint), status
 
@@ -385,7 +395,7 @@ def add_forum_link(key: str):
             _set_version(form, conflict.version)
             status = 409
         else:
-            flash("Forum link added", "success")
+            flash(_("Forum link added"), "success")
             return redirect(url_for("policies.detail", key=key))
     else:
         _hidden_errors(form)
@@ -398,8 +408,8 @@ def remove_forum_link(key: str):
     db = db_session()
     form = RemoveForumLinkForm()
     if not form.validate_on_submit():
-        raise Invalid("The request to remove a forum link was incomplete; reload the page and try again.",
-                      {name: " ".join(errors) for name, errors in form.errors.items() if name})
+        raise Invalid(_("The request to remove a forum link was incomplete; reload the page and try again."),
+                      {name: " ".join(map(str, errors)) for name, errors in form.errors.items() if name})
     try:
         with unit_of_work(db):
             editing.remove_forum_link(db, key, form.event.data, form.role.data, _actor(), form.version.data)
@@ -407,10 +417,10 @@ def remove_forum_link(key: str):
         conflict = _conflict("policy", key, error)
         return render_template(
             "editing/confirm.html", record=_policy(key), entity="policy", conflict=conflict,
-            heading="Remove the forum link?", action=url_for("editing.remove_forum_link", key=key),
+            heading=_("Remove the forum link?"), action=url_for("editing.remove_forum_link", key=key),
             hidden={"event": form.event.data, "role": form.role.data, "version": conflict.version},
-            button="Remove the link anyway"), 409
-    flash("Forum link removed", "success")
+            button=_("Remove the link anyway")), 409
+    flash(_("Forum link removed"), "success")
     return redirect(url_for("policies.detail", key=key))
 
 
@@ -448,7 +458,8 @@ def new_event():
             form.apply_errors(error.errors, error.message)
             status = 400
         else:
-            flash("Event created as a draft: only staff can see it until a reviewer publishes it.", "success")
+            flash(_("Event created as a draft: only staff can see it until a reviewer publishes it."),
+                  "success")
             return redirect(url_for("events.detail", key=event.key))
     elif request.method == "POST":
         _hidden_errors(form)
@@ -488,8 +499,8 @@ def _editorial(entity_type: str, key: str):
     db = db_session()
     form = EditorialForm()
     if not form.validate_on_submit():
-        raise Invalid("The editorial move was not understood; reload the page and try again.",
-                      {name: " ".join(errors) for name, errors in form.errors.items() if name})
+        raise Invalid(_("The editorial move was not understood; reload the page and try again."),
+                      {name: " ".join(map(str, errors)) for name, errors in form.errors.items() if name})
     load = _policy if entity_type == "policy" else _event
     from_state = load(key).editorial_state
     try:
@@ -501,13 +512,14 @@ def _editorial(entity_type: str, key: str):
         current = load(key)
         if form.state.data not in dict(editorial_moves(current)):
             state = EDITORIAL_STATES[current.editorial_state].lower()
-            raise Invalid(f"{error.message} The record is now {state}, so this move is no longer possible.")
-        label = MOVES[(current.editorial_state, form.state.data)][0]
+            raise Invalid(_("%(message)s The record is now %(state)s, so this move is no longer possible.",
+                            message=error.message, state=state))
+        label = str(MOVES[(current.editorial_state, form.state.data)][0])
         return render_template(
             "editing/confirm.html", record=current, entity=entity_type, conflict=conflict,
-            heading=f"{label}?", action=request.path,
+            heading=_("%(action)s?", action=label), action=request.path,
             hidden={"state": form.state.data, "version": conflict.version}, button=label), 409
-    flash(MOVES[(from_state, record.editorial_state)][1], "success")
+    flash(str(MOVES[(from_state, record.editorial_state)][1]), "success")
     return redirect(_record_url(entity_type, key))
 
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, url_for
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,16 +26,18 @@ FILTER_PARAMS = {
     "topic": "topics", "vehicle_class": "vehicle_classes", "year": "years", "event": "events",
 }
 FACET_TITLES = {
-    "type": "Type", "country": "Country", "status": "Legal status", "instrument": "Instrument",
-    "topic": "Topic", "vehicle_class": "Vehicle class", "year": "Year", "event": "Forum or event",
+    "type": _l("Type"), "country": _l("Country"), "status": _l("Legal status"),
+    "instrument": _l("Instrument"),
+    "topic": _l("Topic"), "vehicle_class": _l("Vehicle class"), "year": _l("Year"),
+    "event": _l("Forum or event"),
 }
-TYPE_LABELS = {"policy": "Policies", "event": "Events"}
-UNAVAILABLE_MESSAGE = ("Search is unavailable for a few minutes while its index is being built. The policy, "
-                       "event and country pages still work; please try the search again shortly.")
+TYPE_LABELS = {"policy": _l("Policies"), "event": _l("Events")}
+UNAVAILABLE_MESSAGE = _l("Search is unavailable for a few minutes while its index is being built. The "
+                         "policy, event and country pages still work; please try the search again shortly.")
 # Highlighted fields shown as the hit's title rather than as a snippet under it.
 TITLE_FIELDS = frozenset({"title_en", "title_lo", "name_en", "name_lo"})
-SNIPPET_LABELS = {"summary_en": "Summary", "summary_lo": "Summary in Lao", "reference": "Reference",
-                  "title_local": "Title in the local language"}
+SNIPPET_LABELS = {"summary_en": _l("Summary in English"), "summary_lo": _l("Summary in Lao"),
+                  "reference": _l("Reference"), "title_local": _l("Title in the local language")}
 
 
 @bp.get("/search")
@@ -70,7 +73,7 @@ def run_search(session: Session, search_request: SearchRequest) -> SearchResults
         # The engine's message is for whoever runs the server (a path, a command); it goes to the log,
         # and readers are told what they can do meanwhile.
         current_app.logger.warning("Search is unavailable: %s", error.message)
-        raise SearchUnavailable(UNAVAILABLE_MESSAGE) from error
+        raise SearchUnavailable(str(UNAVAILABLE_MESSAGE)) from error
 
 
 def _page_context(session: Session, args: Mapping[str, Sequence[str]], search_request: SearchRequest,
@@ -110,7 +113,7 @@ def _facet_labels(choices: policy_service.FilterChoices,
 
 
 def _label(labels: Mapping[str, Mapping[str, str]], param: str, value: object) -> str:
-    return labels[param].get(str(value), str(value))
+    return str(labels[param].get(str(value), str(value)))
 
 
 def search_url(args: Mapping[str, Sequence[str]], *, add: tuple[str, str] | None = None,
@@ -136,7 +139,7 @@ def search_url(args: Mapping[str, Sequence[str]], *, add: tuple[str, str] | None
 
 def _active_filters(search_request: SearchRequest, labels, args) -> list[dict[str, str]]:
     """Each filter value in force, with the link that removes it."""
-    return [{"title": FACET_TITLES[param], "label": _label(labels, param, value),
+    return [{"title": str(FACET_TITLES[param]), "label": _label(labels, param, value),
              "url": search_url(args, remove=(param, str(value)))}
             for param, field in FILTER_PARAMS.items() for value in getattr(search_request, field)]
 
@@ -162,7 +165,7 @@ def _facets(search_request: SearchRequest, results: SearchResults, labels, args)
                   "selected": value in selected,
                   "url": search_url(args, **{("remove" if value in selected else "add"): (param, value)})}
                  for value in values]
-        facets.append({"param": param, "title": FACET_TITLES[param], "values": items})
+        facets.append({"param": param, "title": str(FACET_TITLES[param]), "values": items})
     return facets
 
 

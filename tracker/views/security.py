@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -33,7 +35,9 @@ def init_security(app: Flask) -> None:
     app.session_interface = SessionInterface()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message = _l("Please log in to see this page.")
+    # The flash is kept in the session cookie, which holds plain text: translate when it is flashed.
+    login_manager.localize_callback = str
     login_manager.session_protection = "basic"
     csrf.init_app(app)
 
@@ -54,12 +58,12 @@ def api_user():
     header = request.headers.get("Authorization", "")
     user = None
     if header:
-        scheme, _, token = header.partition(" ")
+        scheme, _separator, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
+            raise Unauthorized(_("Send the token as 'Authorization: Bearer <token>'."))
         user = accounts.user_for_api_token(db_session(), token.strip())
         if user is None:
-            raise Unauthorized("The API token is not valid, has been revoked, or its account is disabled.")
+            raise Unauthorized(_("The API token is not valid, has been revoked, or its account is disabled."))
     g.api_user = user
     return user
 
@@ -80,10 +84,10 @@ def role_required(permission: str) -> Callable:
             user = request_user()
             if user is None:
                 if request.path.startswith("/api/"):
-                    raise Unauthorized("This needs an API token: 'Authorization: Bearer <token>'.")
+                    raise Unauthorized(_("This needs an API token: 'Authorization: Bearer <token>'."))
                 return login_manager.unauthorized()
             if not has_permission(user, permission):
-                abort(403, "Your role does not allow this.")
+                abort(403, _("Your role does not allow this."))
             return view(*args, **kwargs)
 
         wrapper.required_permission = permission  # read by the access-control table test

@@ -96,3 +96,5 @@ def openapi():
 
 from tracker.views.api.write import register as _register_write_routes  # noqa: E402  (needs bp above)
 _register_write_routes(bp)
+from tracker.views.api.notify import register as _register_notify_routes  # noqa: E402  (needs bp above)
+_register_notify_routes(bp)

@@ -193,7 +193,7 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
-    } | _input_schemas(countries, topics)
+    } | _input_schemas(countries, topics) | _notify_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -501,11 +501,180 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "responses": {"200": {"description": "The OpenAPI 3.1 document.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": unauthorized}}},
-        },
+        } | _notify_paths(),
         "components": {
             "schemas": _schemas(countries, topics),
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
                 "description": "An API token made on the account page: `Authorization: Bearer <token>`."}},
         },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Notifications: a partner's subscriptions and webhook endpoints (tracker.views.api.notify)
+
+MAX_ID = 2**31 - 1
+SEARCH_FILTER_NAMES = ("country", "status", "instrument", "topic", "vehicle_class", "year", "event")
+DATE_TIME = {"type": "string", "format": "date-time"}
+NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _notify_schemas() -> dict[str, Any]:
+    from tracker.models.notification import (ATTEMPT_OUTCOMES, CADENCES, CHANNELS, DELIVERY_STATES, EVENT_TYPES,
+                                             LANGUAGES, TARGET_KINDS)
+
+    filters_text = ("A saved search only: filters as `/search` takes them, name -> values, e.g. "
+                    "`{\"country\": [\"LA\"], \"status\": [\"in_force\"]}`.")
+    subscription = _object({
+        "id": TEXT, "target_kind": {"enum": list(TARGET_KINDS)}, "target_value": NULLABLE_TEXT,
+        "target_filters": {"type": ["object", "null"], "additionalProperties": {"type": "array", "items": TEXT}},
+        "target_label": TEXT, "channel": {"enum": list(CHANNELS)}, "webhook_id": {"type": ["integer", "null"]},
+        "email": NULLABLE_TEXT | {"description": "Where the emails go (the account's address); null for webhooks."},
+        "cadence": {"enum": list(CADENCES)}, "sunset_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "language": {"enum": list(LANGUAGES)},
+        "state": {"enum": ["active", "awaiting_confirmation", "unsubscribed"],
+                  "description": "`unsubscribed` when an email's unsubscribe link was used."},
+        "confirmed_at": NULLABLE_DATE_TIME, "unsubscribed_at": NULLABLE_DATE_TIME, "created_at": DATE_TIME,
+        "url": URL, "feed_url": URL | {"description": "The Atom feed of the same changes."}})
+    webhook_properties = {
+        "id": {"type": "integer"}, "url": TEXT | {"description": "The receiver's URL."},
+        "description": NULLABLE_TEXT, "state": {"enum": ["active", "failing", "disabled"]},
+        "created_at": DATE_TIME, "disabled_at": NULLABLE_DATE_TIME, "disabled_reason": NULLABLE_TEXT,
+        "failing_since": NULLABLE_DATE_TIME,
+        "previous_secret_expires_at": NULLABLE_DATE_TIME | {
+            "description": "After a rotation, until when the previous secret also signs messages."},
+        "deliveries_url": URL}
+    attempt = _object({"attempted_at": DATE_TIME, "outcome": {"enum": list(ATTEMPT_OUTCOMES)},
+                       "status_code": {"type": ["integer", "null"]}, "error": NULLABLE_TEXT,
+                       "duration_ms": {"type": "integer"}})
+    return {
+        "Subscription": subscription,
+        "SubscriptionList": _object({"items": {"type": "array", "items": _ref("Subscription")},
+                                     "total": {"type": "integer", "minimum": 0}}),
+        "Webhook": _object(webhook_properties),
+        "WebhookWithSecret": _object(webhook_properties | {"secret": TEXT | {
+            "description": "The signing secret (`whsec_...`): shown in this answer only."}}),
+        "WebhookList": _object({"items": {"type": "array", "items": _ref("Webhook")},
+                                "total": {"type": "integer", "minimum": 0}}),
+        "Delivery": _object({
+            "id": TEXT | {"description": "The message id: the `webhook-id` header, the same on every retry."},
+            "event_id": TEXT, "event_type": {"enum": list(EVENT_TYPES)},
+            "subscription_id": NULLABLE_TEXT | {"description": "Null for a test message."},
+            "channel": {"enum": list(CHANNELS)}, "state": {"enum": list(DELIVERY_STATES)},
+            "attempts": {"type": "integer", "minimum": 0}, "next_attempt_at": NULLABLE_DATE_TIME,
+            "last_status_code": {"type": ["integer", "null"]}, "last_error": NULLABLE_TEXT,
+            "delivered_at": NULLABLE_DATE_TIME, "created_at": DATE_TIME,
+            "attempt_log": {"type": "array", "items": attempt}}),
+        "DeliveryPage": _page("Delivery"),
+        "NotificationEvent": _object({"id": TEXT, "type": {"enum": list(EVENT_TYPES)}, "occurred_at": DATE_TIME,
+                                      "data": {"type": "object"}}),
+        "SubscriptionInput": _closed({
+            "target_kind": _choice(list(TARGET_KINDS)) | {
+                "description": "What to follow: a `policy` (key), `country` (code), `topic` (key), "
+                               "`instrument`, `event` (key), a saved `search`, or `all` changes."},
+            "target_value": _string(500, description="The key, code or instrument name; for a search, its "
+                                                     "words (may be empty when filters are given); none for "
+                                                     "`all`."),
+            "target_filters": {"type": ["object", "null"], "description": filters_text,
+                               "properties": {name: _list(_string(120, nullable=False), 50)
+                                              for name in SEARCH_FILTER_NAMES},
+                               "additionalProperties": False},
+            "channel": _choice(list(CHANNELS)) | {"description": "`email` (to the account's address, the "
+                                                                 "default) or `webhook`."},
+            "webhook_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID,
+                           "description": "One of your webhook endpoints, for the `webhook` channel."},
+            "cadence": _choice(list(CADENCES)) | {"description": "For email; webhooks are always `immediate`."},
+            "sunset_days": {"type": "integer", "minimum": 1, "maximum": 365,
+                            "description": "Days of warning before a time-bound measure ends (default 30)."},
+            "language": _choice(list(LANGUAGES)) | {"description": "Language of the emails (default en)."},
+        }, ("target_kind",)),
+        "WebhookInput": _closed({
+            "url": _string(2000, nullable=False, min_length=1,
+                           description="The receiver: https, on a public address."),
+            "description": _string(200)}, ("url",)),
+    }
+
+
+def _notify_paths() -> dict[str, Any]:
+    unauthorized = _unauthorized()
+    not_yours = _error_response("You have no such record (records of other accounts are never shown).")
+    subscription_id = {"name": "public_id", "in": "path", "required": True, "description": "The subscription's id.",
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 100}}
+    webhook_id = {"name": "endpoint_id", "in": "path", "required": True, "description": "The endpoint's id.",
+                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+    created_at = {"Location": {"required": True, "description": "URL of the new resource in this API.",
+                               "schema": {"type": "string", "format": "uri"}}}
+
+    def read(operation_id: str, summary: str, schema: str, text: str, parameters: list | None = None,
+             extra: dict | None = None) -> dict[str, Any]:
+        responses = {"200": _ok(schema, text), "401": unauthorized, **(extra or {})}
+        operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "security": REQUIRED_AUTH,
+                                     "responses": dict(sorted(responses.items()))}
+        if parameters:
+            operation["parameters"] = parameters
+        return operation
+
+    def write(operation_id: str, summary: str, status: str, schema: str, text: str, *, body: str | None = None,
+              parameters: list | None = None, extra: dict | None = None, location: bool = False) -> dict[str, Any]:
+        ok = _ok(schema, text)
+        if location:
+            ok["headers"] = created_at
+        responses = {status: ok, "401": unauthorized, **(extra or {})}
+        if body is not None:
+            responses |= {
+                "400": _error_response("The body is not a JSON object, has unknown fields, or breaks a rule; "
+                                       "`error.errors` names each field with its problem."),
+                "413": _error_response("The body is larger than 2 MiB."),
+                "415": _error_response("The body is not sent as `Content-Type: application/json` (UTF-8)."),
+            }
+        operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "security": REQUIRED_AUTH,
+                                     "responses": dict(sorted(responses.items()))}
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+        if parameters:
+            operation["parameters"] = parameters
+        return operation
+
+    return {
+        "/subscriptions": {
+            "get": read("listSubscriptions", "Your subscriptions, newest first.", "SubscriptionList",
+                        "Every subscription of the token's account."),
+            "post": write("createSubscription",
+                          "Follow a policy, country, topic, instrument, event, saved search or everything.",
+                          "201", "Subscription", "The new subscription, active at once.",
+                          body="SubscriptionInput", location=True,
+                          extra={"409": _error_response("You already follow this through this channel.")})},
+        "/subscriptions/{public_id}": {
+            "get": read("getSubscription", "One of your subscriptions.", "Subscription", "The subscription.",
+                        [subscription_id], {"404": not_yours}),
+            "delete": write("deleteSubscription", "Stop and delete one of your subscriptions.", "200",
+                            "Subscription", "The subscription as it was.", parameters=[subscription_id],
+                            extra={"404": not_yours})},
+        "/webhooks": {
+            "get": read("listWebhooks", "Your webhook endpoints.", "WebhookList", "Every endpoint of the account."),
+            "post": write("createWebhook", "Add a webhook endpoint; its signing secret is in this answer only.",
+                          "201", "WebhookWithSecret", "The new endpoint with its secret.", body="WebhookInput",
+                          location=True)},
+        "/webhooks/{endpoint_id}": {
+            "get": read("getWebhook", "One of your webhook endpoints.", "Webhook", "The endpoint.", [webhook_id],
+                        {"404": not_yours}),
+            "delete": write("deleteWebhook", "Delete an endpoint, with the subscriptions that use it.", "200",
+                            "Webhook", "The endpoint as it was.", parameters=[webhook_id],
+                            extra={"404": not_yours})},
+        "/webhooks/{endpoint_id}/rotate-secret": {"post": write(
+            "rotateWebhookSecret", "Make a new signing secret; the previous one also signs for 24 hours.", "200",
+            "WebhookWithSecret", "The endpoint with its new secret.", parameters=[webhook_id],
+            extra={"404": not_yours, "409": _error_response(
+                "The secret was changed less than 10 minutes ago (a repeated request); use that secret.")})},
+        "/webhooks/{endpoint_id}/test": {"post": write(
+            "testWebhook", "Send a signed `webhook.test` message to the endpoint.", "201", "NotificationEvent",
+            "The test event; its delivery appears under the endpoint's deliveries.", parameters=[webhook_id],
+            location=True, extra={"400": _error_response("The endpoint is disabled; `error.errors` says so."),
+                                  "404": not_yours})},
+        "/webhooks/{endpoint_id}/deliveries": {"get": read(
+            "listWebhookDeliveries", "Messages to one of your endpoints, newest first, with every attempt.",
+            "DeliveryPage", "A page of deliveries.", [webhook_id] + PAGE_PARAMS,
+            {"400": _error_response("A parameter is not valid; `error.errors` names each one."),
+             "404": _error_response("You have no such endpoint, or the page is past the last one.")})},
     }

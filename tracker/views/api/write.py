@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
@@ -130,32 +131,35 @@ def json_body() -> dict[str, Any]:
     """
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if request.mimetype != "application/json" or charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType("Send the body as JSON in UTF-8, with 'Content-Type: application/json'.")
+        raise UnsupportedMediaType(_("Send the body as JSON in UTF-8, with "
+                                     "'Content-Type: application/json'."))
     raw = request.get_data(cache=False)
     if not raw.strip():
-        raise Invalid("The body is empty.", {"body": "Send a JSON object."})
+        raise Invalid(_("The body is empty."), {"body": _("Send a JSON object.")})
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise Invalid("The body is not UTF-8.", {"body": f"Byte {error.start} is not valid UTF-8."})
+        raise Invalid(_("The body is not UTF-8."), {"body": _("Byte %(position)s is not valid UTF-8.",
+                                                              position=error.start)})
     try:
         data = json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant,
                           parse_float=_finite_float)
     except json.JSONDecodeError as error:
-        raise Invalid("The body is not valid JSON.",
-                      {"body": f"{error.msg} at line {error.lineno}, column {error.colno}."})
+        raise Invalid(_("The body is not valid JSON."),
+                      {"body": _("%(problem)s at line %(line)s, column %(column)s.", problem=error.msg,
+                                 line=error.lineno, column=error.colno)})
     except RecursionError:
-        raise Invalid("The body is not valid JSON.", {"body": "It is nested too deeply."})
+        raise Invalid(_("The body is not valid JSON."), {"body": _("It is nested too deeply.")})
     except ValueError as error:  # _BadJSON, or an integer with more digits than Python converts
-        raise Invalid("The body is not valid JSON.", {"body": str(error)[:200]})
+        raise Invalid(_("The body is not valid JSON."), {"body": str(error)[:200]})
     if not isinstance(data, dict):
-        raise Invalid("The body must be a JSON object.",
-                      {"body": f"Send a JSON object, not {_TYPE_WORDS[_json_type(data)]}."})
+        raise Invalid(_("The body must be a JSON object."),
+                      {"body": _("Send a JSON object, not %(kind)s.", kind=_TYPE_WORDS[_json_type(data)])})
     unstorable = _unstorable_text(data)
     if unstorable is not None:
-        raise Invalid("The body holds text that cannot be stored.",
-                      {unstorable: "Text may not hold U+0000 (NUL) or an unpaired surrogate "
-                                   "such as \\ud800."})
+        raise Invalid(_("The body holds text that cannot be stored."),
+                      {unstorable: _("Text may not hold U+0000 (NUL) or an unpaired surrogate "
+                                     "such as \\ud800.")})
     return data
 
 
@@ -267,9 +271,10 @@ def checked_body(session: Session, schema_name: str) -> dict[str, Any]:
     checker = _SchemaCheck(components)
     checker.check(body, components[schema_name], "")
     if checker.errors:
-        message = "Some fields are not valid."
+        message = _("Some fields are not valid.")
         if checker.truncated:
-            message += f" Only the first {MAX_ERRORS} problems are listed."
+            message = _("Some fields are not valid. Only the first %(num)s problems are listed.",
+                        num=MAX_ERRORS)
         raise Invalid(message, checker.errors)
     return body
 
@@ -286,17 +291,20 @@ def expected_version(body: dict[str, Any], *, required: bool) -> int | None:
     header = request.headers.get("If-Match")
     if header is not None:
         if not _pattern(IF_MATCH_PATTERN).search(header):
-            raise Invalid("If-Match is not a version.",
-                          {"If-Match": 'Send the version you read as a quoted number, e.g. If-Match: "7".'})
+            raise Invalid(_("If-Match is not a version."),
+                          {"If-Match": _('Send the version you read as a quoted number, '
+                                         'e.g. If-Match: "7".')})
         from_header = int(header.strip('"'))
     if from_body is not None and from_header is not None and from_body != from_header:
-        raise Invalid("Two different versions were sent.",
-                      {"version": f"Is {from_body} but If-Match says {from_header}; send one of them."})
+        raise Invalid(_("Two different versions were sent."),
+                      {"version": _("Is %(body)s but If-Match says %(header)s; send one of them.",
+                                    body=from_body,
+                                    header=from_header)})
     version = from_body if from_body is not None else from_header
     if version is None and required:
-        raise PreconditionRequired("Send the version of the record you edited, as 'version' in the body or "
-                                   "as 'If-Match: \"<version>\"', so that nobody's change is overwritten "
-                                   "unseen.")
+        raise PreconditionRequired(_("Send the version of the record you edited, as 'version' in the body or "
+                                     "as 'If-Match: \"<version>\"', so that nobody's change is overwritten "
+                                     "unseen."))
     return version
 
 

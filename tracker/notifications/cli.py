@@ -1,0 +1,96 @@
+"""`flask --app tracker notify ...`: run the worker, send digests, scan for sunsets, show the state."""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from tracker.notifications.worker import runtime_of
+
+
+@click.group("notify", cls=AppGroup, help="Notifications: the delivery worker, digests and sunset alerts.")
+def notify_group() -> None:
+    pass
+
+
+def _worker():
+    return runtime_of(current_app).worker
+
+
+@notify_group.command("work", help="Fan out events and send due deliveries, until stopped (or with --once, "
+                                   "until nothing is due).")
+@click.option("--once", is_flag=True, help="Stop when nothing is due instead of waiting for more.")
+@click.option("--batch", type=click.IntRange(1, 10000), default=None, help="Deliveries claimed at a time.")
+@click.option("--interval", type=float, default=None, help="Seconds between looks when idle.")
+def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
+    worker = _worker()
+    click.echo(f"Notification worker: {worker.mailer.describe()}", err=True)
+    if once:
+        report = worker.run_until_idle(batch)
+        click.echo(f"Fanned out {report.fanned_out} events into {report.created} deliveries; "
+                   f"sent {report.claimed}: {json.dumps(report.outcomes)}")
+        return
+    stop = threading.Event()
+
+    def request_stop(signum, _frame) -> None:
+        click.echo("Stopping after the current batch ...", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    pause = interval if interval is not None else float(current_app.config["NOTIFY_POLL_INTERVAL"])
+    last_sunset = 0.0
+    from tracker.notifications import sunset
+
+    while not stop.is_set():
+        report = worker.run_until_idle(batch, stop=stop)
+        if report.claimed or report.fanned_out:
+            click.echo(f"Fanned out {report.fanned_out} events ({report.created} deliveries); sent "
+                       f"{report.claimed}: {json.dumps(report.outcomes)}", err=True)
+        if time.monotonic() - last_sunset >= float(current_app.config["NOTIFY_SUNSET_INTERVAL"]):
+            last_sunset = time.monotonic()
+            sunset.scan(worker)
+        stop.wait(pause)
+
+
+@notify_group.command("digest", help="Send the daily or weekly digests now (run it from cron or a systemd "
+                                     "timer; a late or repeated run neither skips nor repeats anything).")
+@click.option("--daily", "cadence", flag_value="daily", help="Daily digests.")
+@click.option("--weekly", "cadence", flag_value="weekly", help="Weekly digests.")
+def notify_digest(cadence: str | None) -> None:
+    from tracker.notifications.digests import send_digests
+
+    if cadence is None:
+        raise click.UsageError("Choose --daily or --weekly.")
+    worker = _worker()
+    worker.run_until_idle()  # fan out what is waiting first, so the digest holds every change so far
+    counts = send_digests(worker, cadence)
+    click.echo(f"Sent {counts['emails']} {cadence} digests with {counts['items']} updates "
+               f"({counts['retry']} to retry, {counts['failed']} failed).")
+
+
+@notify_group.command("sunset", help="Record sunset alerts for measures ending within subscribers' windows.")
+def notify_sunset() -> None:
+    from tracker.notifications import sunset
+
+    recorded = sunset.scan(_worker())
+    click.echo(f"Recorded {recorded} sunset alerts.")
+
+
+@notify_group.command("status", help="Deliveries by state, events waiting, failing endpoints.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def notify_status(as_json: bool) -> None:
+    status = _worker().status()
+    if as_json:
+        click.echo(json.dumps(status))
+        return
+    for state, count in status["states"].items():
+        click.echo(f"{state:<10} {count}")
+    click.echo(f"waiting for a digest: {status['waiting_for_digest']}")
+    click.echo(f"events not fanned out: {status['events_waiting']}")
+    click.echo(f"endpoints failing: {status['endpoints_failing']}, disabled: {status['endpoints_disabled']}")

@@ -1,0 +1,172 @@
+"""Which subscriptions an event concerns: a policy, country, topic, instrument, event, saved search or all."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.models import (ForumLink, NotificationEvent, Policy, PolicyTopic, Subscription, User,
+                            WebhookEndpoint)
+from tracker.models.event import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A subscription an event goes to, with where to send it."""
+
+    subscription_id: int
+    channel: str
+    webhook_endpoint_id: int | None
+    address: str | None
+    cadence: str
+    target_kind: str
+
+
+class SavedSearchMatcher:
+    """Runs saved searches against one policy, with the search service's own query language and
+    analysis: the policy's search document goes into a one-document index in memory, the filters
+    are compared with the document's facet values."""
+
+    def __init__(self, session: Session, policy: Policy) -> None:
+        from tracker.search.documents import load_documents
+
+        key = ("policy", policy.id)
+        self.document: dict[str, Any] = load_documents(session, [key]).get(key, {})
+        self._searcher = None
+
+    def _search(self):
+        if self._searcher is None:
+            from whoosh.filedb.filestore import RamStorage
+
+            from tracker.search.documents import analysed
+            from tracker.search.schema import make_schema
+
+            index = RamStorage().create_index(make_schema())
+            writer = index.writer()
+            writer.add_document(**analysed(self.document))
+            writer.commit()
+            self._searcher = index.searcher()
+        return self._searcher
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+
+    def matches(self, query: str | None, filters: dict[str, list[str]] | None) -> bool:
+        from tracker.search import parse_search_args
+        from tracker.search.query import QueryError, parse
+        from tracker.services.errors import Invalid
+
+        if not self.document:
+            return False
+        args: dict[str, list[str]] = {"q": [query or ""]}
+        for name, values in (filters or {}).items():
+            if isinstance(values, str):
+                values = [values]
+            args[name] = [str(v) for v in values or ()]
+        try:
+            request = parse_search_args(args)
+        except Invalid:
+            return False
+        facets = {
+            "country": [c.upper() for c in request.countries], "status": list(request.statuses),
+            "instrument": list(request.instruments), "topic": list(request.topics),
+            "vehicle_class": list(request.vehicle_classes), "year": [str(y) for y in request.years],
+            "event": list(request.events),
+        }
+        for name, wanted in facets.items():
+            if not wanted:
+                continue
+            have = {str(v).lower() for v in self.document.get(name, [])}
+            if not have & {w.lower() for w in wanted}:
+                return False
+        if request.types and "policy" not in request.types:
+            return False
+        if not request.q:
+            return True
+        try:
+            parsed = parse(request.q)
+        except QueryError:
+            return False
+        return len(self._search().search(parsed, limit=1)) > 0
+
+
+def _address(row: Any) -> str | None:
+    return (row.email or row.user_email or None) if row.channel == "email" else None
+
+
+def recipients(session: Session, event: NotificationEvent, today: dt.date | None = None) -> list[Recipient]:
+    """The subscriptions that should hear of ``event``, one per webhook endpoint and one per email
+    address (an immediate subscription wins over a digest one)."""
+    S, U, E = Subscription, User, WebhookEndpoint
+    columns = select(S.id, S.channel, S.webhook_endpoint_id, S.cadence, S.target_kind, S.target_value,
+                     S.target_filters, S.email, U.email.label("user_email")).outerjoin(U, U.id == S.user_id)
+
+    if event.type == "webhook.test":
+        if event.webhook_endpoint_id is None:
+            return []
+        return [Recipient(0, "webhook", event.webhook_endpoint_id, None, "immediate", "test")]
+    if event.type == "subscription.confirm":
+        row = session.execute(columns.where(S.id == event.subscription_id, S.unsubscribed_at.is_(None),
+                                            S.channel == "email")).first()
+        if row is None or not _address(row):
+            return []
+        return [Recipient(row.id, "email", None, _address(row), "immediate", row.target_kind)]
+
+    policy = session.get(Policy, event.policy_id) if event.policy_id is not None else None
+    if policy is None or policy.editorial_state != "published":
+        return []
+    topics = list(session.scalars(select(PolicyTopic.topic_key).where(PolicyTopic.policy_id == policy.id)))
+    event_keys = list(session.scalars(select(Event.key).join(ForumLink, ForumLink.event_id == Event.id)
+                                      .where(ForumLink.policy_id == policy.id,
+                                             Event.editorial_state == "published")))
+    statement = (columns.outerjoin(E, E.id == S.webhook_endpoint_id)
+                 # A subscription hears of changes made after it was created, not of older ones.
+                 .where(S.confirmed_at.is_not(None), S.unsubscribed_at.is_(None),
+                        S.created_at <= event.occurred_at,
+                        or_(S.user_id.is_(None), U.is_active.is_(True)),
+                        or_(and_(S.channel == "email"), and_(E.id.is_not(None), E.disabled_at.is_(None))),
+                        or_(and_(S.target_kind == "policy", S.target_value == policy.key),
+                            and_(S.target_kind == "country",
+                                 S.target_value.in_((policy.jurisdiction_code,
+                                                     policy.jurisdiction_code.lower()))),
+                            and_(S.target_kind == "instrument", S.target_value == policy.instrument),
+                            and_(S.target_kind == "topic", S.target_value.in_(topics)),
+                            and_(S.target_kind == "event", S.target_value.in_(event_keys)),
+                            S.target_kind.in_(("all", "search"))))
+                 .order_by(S.id))
+    if event.type == "policy.sunset_upcoming":
+        # Each subscription hears of an ending once, when its own window (sunset_days) opens.
+        statement = statement.where(S.sunset_days == int(event.payload.get("window_days", 30)))
+    rows = session.execute(statement).all()
+
+    matcher: SavedSearchMatcher | None = None
+    chosen: dict[tuple, Recipient] = {}
+    try:
+        for row in sorted(rows, key=lambda r: (r.cadence != "immediate", r.id)):
+            if row.target_kind == "search":
+                if matcher is None:
+                    matcher = SavedSearchMatcher(session, policy)
+                if not matcher.matches(row.target_value, row.target_filters):
+                    continue
+            if row.channel == "webhook":
+                key: tuple = ("webhook", row.webhook_endpoint_id)
+            else:
+                address = _address(row)
+                if not address:
+                    continue
+                key = ("email", address.lower())
+            if key not in chosen:
+                cadence = row.cadence if row.channel == "email" else "immediate"
+                chosen[key] = Recipient(row.id, row.channel, row.webhook_endpoint_id, _address(row), cadence,
+                                        row.target_kind)
+    finally:
+        if matcher is not None:
+            matcher.close()
+    return list(chosen.values())

@@ -1,0 +1,160 @@
+"""The emails of notifications, rendered from tracker/templates/email/ in the subscriber's language."""
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import flask_babel
+from flask import current_app
+from flask_babel import gettext as _
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from tracker.models.vocab import LEGAL_STATUSES
+from tracker.notifications.channels.email import build_message
+from tracker.notifications.payloads import external_url, public_base_url
+from tracker.notifications.tokens import make_token
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
+
+
+@functools.cache
+def _environment() -> Environment:
+    autoescape = select_autoescape(enabled_extensions=("html",), default_for_string=False)
+    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), extensions=["jinja2.ext.i18n"],
+                              autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda text, **values: flask_babel.gettext(text, **values),
+        lambda singular, plural, n, **values: flask_babel.ngettext(singular, plural, n, **values),
+        newstyle=True)
+    return environment
+
+
+@contextlib.contextmanager
+def language(code: str) -> Iterator[None]:
+    """Render (and translate) in ``code`` whatever the current request's language is."""
+    with flask_babel.force_locale(code or "en"):
+        yield
+
+
+def render(name: str, **context: Any) -> tuple[str, str]:
+    """The plain-text and HTML bodies of email template ``name``."""
+    environment = _environment()
+    context.setdefault("status_label", status_label)
+    context.setdefault("site_url", public_base_url())
+    return (environment.get_template(f"{name}.txt").render(**context),
+            environment.get_template(f"{name}.html").render(**context))
+
+
+def status_label(code: str | None) -> str:
+    if not code:
+        return ""
+    return _(LEGAL_STATUSES.get(code, code))
+
+
+def list_id() -> str:
+    host = urlsplit(public_base_url()).hostname or "localhost"
+    return f"EV policy tracker notifications <notifications.{host}>"
+
+
+def message_id(public_id: str) -> str:
+    host = urlsplit(public_base_url()).hostname or "localhost"
+    return f"<{public_id}@{host}>"
+
+
+def unsubscribe_url(subscription_public_id: str) -> str:
+    return external_url(f"/unsubscribe/{make_token('unsubscribe', subscription_public_id)}")
+
+
+def confirm_url(subscription_public_id: str) -> str:
+    return external_url(f"/subscriptions/confirm/{make_token('confirm', subscription_public_id)}")
+
+
+def policy_title(data: dict[str, Any], lang: str) -> str:
+    if lang == "lo" and data.get("title_lo"):
+        return str(data["title_lo"])
+    return str(data.get("title_en") or data.get("title_lo") or data.get("policy_key") or "")
+
+
+def subject_for(event_type: str, data: dict[str, Any], lang: str) -> str:
+    title = policy_title(data, lang)
+    if len(title) > 120:
+        title = title[:117] + "..."
+    if event_type == "policy.status_changed":
+        return _("%(title)s is now %(status)s", title=title, status=status_label(data.get("new_status")))
+    if event_type == "policy.published":
+        return _("New policy: %(title)s", title=title)
+    if event_type == "policy.validity_changed":
+        return _("Validity dates changed: %(title)s", title=title)
+    if event_type == "policy.sunset_upcoming":
+        ends = data.get("valid_to_end") or data.get("valid_to")
+        return _("%(title)s ends on %(date)s", title=title, date=ends)
+    if event_type == "webhook.test":
+        return _("Test notification")
+    return _("Policy update: %(title)s", title=title)
+
+
+def _sender() -> str:
+    return str(current_app.config.get("MAIL_FROM") or "EV Policy Tracker <no-reply@localhost>")
+
+
+def _mailto() -> str | None:
+    address = current_app.config.get("MAIL_UNSUBSCRIBE_MAILTO")
+    return f"mailto:{address}?subject=unsubscribe" if address else None
+
+
+def notification_email(*, to: str, lang: str, event_type: str, data: dict[str, Any], delivery_public_id: str,
+                       subscription_public_id: str) -> EmailMessage:
+    """One immediate notification about one change."""
+    with language(lang):
+        unsubscribe = unsubscribe_url(subscription_public_id)
+        text, html = render("notification", event_type=event_type, data=data, lang=lang,
+                            title=policy_title(data, lang), unsubscribe_url=unsubscribe,
+                            manage_url=external_url("/subscriptions"))
+        subject = subject_for(event_type, data, lang)
+    return build_message(sender=_sender(), to=to, subject=subject, text=text, html=html,
+                         message_id=message_id(delivery_public_id), list_id=list_id(),
+                         unsubscribe_url=unsubscribe, unsubscribe_mailto=_mailto())
+
+
+def digest_email(*, to: str, lang: str, cadence: str, items: list[dict[str, Any]], digest_id: str,
+                 subscription_public_id: str) -> EmailMessage:
+    """A daily or weekly digest listing each change once, oldest first."""
+    with language(lang):
+        unsubscribe = unsubscribe_url(subscription_public_id)
+        for item in items:
+            item["title"] = policy_title(item["data"], lang)
+            item["subject"] = subject_for(item["type"], item["data"], lang)
+        text, html = render("digest", cadence=cadence, items=items, lang=lang, unsubscribe_url=unsubscribe,
+                            manage_url=external_url("/subscriptions"))
+        subject = (_("Your daily digest: %(n)s policy updates", n=len(items)) if cadence == "daily"
+                   else _("Your weekly digest: %(n)s policy updates", n=len(items)))
+    return build_message(sender=_sender(), to=to, subject=subject, text=text, html=html,
+                         message_id=message_id(digest_id), list_id=list_id(), unsubscribe_url=unsubscribe,
+                         unsubscribe_mailto=_mailto())
+
+
+def confirmation_email(*, to: str, lang: str, subscription_public_id: str, delivery_public_id: str,
+                       description: str) -> EmailMessage:
+    """The double opt-in request: nothing else is sent before its link is followed."""
+    with language(lang):
+        text, html = render("confirm", confirm_url=confirm_url(subscription_public_id),
+                            description=description)
+        subject = _("Please confirm your subscription")
+    return build_message(sender=_sender(), to=to, subject=subject, text=text, html=html,
+                         message_id=message_id(delivery_public_id), list_id=list_id())
+
+
+def endpoint_notice_email(*, to: str, url: str, reason: str, disabled: bool) -> EmailMessage:
+    """Tell an endpoint's owner that it is failing or was disabled."""
+    with language("en"):
+        text, html = render("endpoint_disabled", url=url, reason=reason, disabled=disabled,
+                            manage_url=external_url("/account/webhooks"))
+        subject = (_("Your webhook endpoint was disabled") if disabled
+                   else _("Your webhook endpoint is failing"))
+    return build_message(sender=_sender(), to=to, subject=subject, text=text, html=html, list_id=list_id())

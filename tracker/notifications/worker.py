@@ -1,0 +1,629 @@
+"""The notification worker: turns outbox events into deliveries, claims due ones with a lease, sends them.
+
+Every step is its own short transaction, so a worker killed at any point loses nothing:
+- fan-out inserts the deliveries of one event and marks it fanned out in one commit; the deliveries
+  are unique per (event, subscription, channel) and inserted "on conflict do nothing", so a re-run
+  never duplicates;
+- a claim sets a lease (``lease_until``) on a batch of due deliveries; on PostgreSQL the rows are
+  picked with ``FOR UPDATE SKIP LOCKED`` so several workers share the work, on SQLite the claim runs
+  in a ``BEGIN IMMEDIATE`` transaction (one writer at a time);
+- each outcome (with its DeliveryAttempt row) is committed on its own. A worker killed between a
+  send and that commit leaves the lease to expire; the delivery is then sent again with the same
+  ``webhook-id`` (at least once; receivers drop repeats by id).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import logging
+import math
+import os
+import queue
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from tracker.db import WRITE_OPTION, Database
+from tracker.models import Delivery, DeliveryAttempt, NotificationEvent, Subscription, User, WebhookEndpoint
+from tracker.models.notification import new_delivery_id
+from tracker.models.types import utcnow
+from tracker.notifications import messages
+from tracker.notifications.channels import SendResult
+from tracker.notifications.channels import webhook as webhook_channel
+from tracker.notifications.channels.email import Mailer
+from tracker.notifications.matching import recipients
+from tracker.notifications.payloads import absolute_urls
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "NOTIFY_BATCH_SIZE": 50,            # deliveries claimed at a time
+    "NOTIFY_SEND_THREADS": 4,           # sends in parallel per worker (more only adds GIL contention)
+    "NOTIFY_LEASE_SECONDS": 90,         # a claim not finished by then is taken over by another worker
+    "NOTIFY_BACKOFF_SCALE": 1.0,        # multiplies the retry schedule (tests shrink it)
+    "NOTIFY_DISABLE_AFTER_DAYS": 5,     # an endpoint failing this long is disabled when a message dies
+    "NOTIFY_DIGEST_HOUR": 7,            # UTC hour at which the embedded worker sends digests
+    "NOTIFY_DIGEST_WEEKDAY": 0,         # weekly digests on this day (0 = Monday)
+    "NOTIFY_SUNSET_INTERVAL": 3600.0,   # seconds between sunset scans of the embedded worker
+    "MAIL_TIMEOUT": 30,
+    "MAIL_UNSUBSCRIBE_MAILTO": None,    # an address for mailto: unsubscribe links (optional)
+    "MAIL_OUTBOX_PATH": None,           # where .eml files go without SMTP (default instance/outbox-mail)
+}
+EXTENSION = "tracker.notify"
+# The Standard Webhooks schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+# (about 28 hours in all); then the message is dead.
+RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+FINAL_STATES = ("delivered", "failed", "dead")
+
+
+def backoff(attempts: int, scale: float = 1.0, retry_after: float | None = None) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: the schedule with ±20 % jitter (so
+    receivers coming back are not hit by every retry at once), at least the receiver's Retry-After."""
+    base = RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
+    delay = base * random.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, 86400.0))
+    return delay * scale
+
+
+@dataclass
+class Report:
+    """What one pass of the worker did."""
+
+    fanned_out: int = 0
+    created: int = 0
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    @property
+    def idle(self) -> bool:
+        return not (self.fanned_out or self.claimed)
+
+
+class Worker:
+    """One worker over one app's database (a thread in a web process, or `flask notify work`)."""
+
+    def __init__(self, app: Flask) -> None:
+        for name, value in DEFAULTS.items():
+            app.config.setdefault(name, value)
+        self.app = app
+        self.config = app.config
+        self.database: Database = app.extensions["tracker.db"]
+        self.mailer = Mailer(app.config, app.instance_path)
+
+    # -- sessions on the database itself (never a test's bound connection) --------------------------
+
+    @property
+    def postgresql(self) -> bool:
+        return self.database.engine.dialect.name == "postgresql"
+
+    def read_session(self) -> Session:
+        return Session(bind=self.database.engine, expire_on_commit=False, autoflush=False)
+
+    def write_session(self) -> Session:
+        return Session(bind=self.database.engine.execution_options(**{WRITE_OPTION: True}),
+                       expire_on_commit=False, autoflush=False)
+
+    # -- fan-out ------------------------------------------------------------------------------------
+
+    def fan_out(self, limit: int = 50) -> tuple[int, int]:
+        """Create the deliveries of up to ``limit`` events; returns (events, deliveries created)."""
+        events = created = 0
+        with self.read_session() as session:
+            if session.scalar(select(NotificationEvent.id).where(NotificationEvent.fanned_out_at.is_(None))
+                              .limit(1)) is None:
+                return 0, 0
+        while events < limit:
+            with self.write_session() as session:
+                statement = (select(NotificationEvent).where(NotificationEvent.fanned_out_at.is_(None))
+                             .order_by(NotificationEvent.id).limit(1))
+                if self.postgresql:
+                    statement = statement.with_for_update(skip_locked=True)
+                event = session.scalars(statement).first()
+                if event is None:
+                    break
+                created += self._create_deliveries(session, event)
+                event.fanned_out_at = utcnow()
+                session.commit()
+            events += 1
+        return events, created
+
+    def _create_deliveries(self, session: Session, event: NotificationEvent) -> int:
+        now = utcnow()
+        rows = []
+        for recipient in recipients(session, event):
+            digest = recipient.channel == "email" and recipient.cadence != "immediate"
+            rows.append({
+                "public_id": new_delivery_id(), "event_id": event.id,
+                "subscription_id": recipient.subscription_id or None,
+                "webhook_endpoint_id": recipient.webhook_endpoint_id, "channel": recipient.channel,
+                "state": "pending", "attempts": 0,
+                # Digest rows wait (no due time) for the daily/weekly run.
+                "next_attempt_at": None if digest else now, "created_at": now,
+            })
+        if not rows:
+            return 0
+        if self.postgresql:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        keyed = [row for row in rows if row["subscription_id"] is not None]
+        if keyed:
+            statement = upsert(Delivery.__table__).on_conflict_do_nothing(
+                index_elements=["event_id", "subscription_id", "channel"])
+            for start in range(0, len(keyed), 1000):
+                session.execute(statement, keyed[start:start + 1000])
+        for row in rows:
+            if row["subscription_id"] is None:  # a test message to an endpoint
+                session.execute(upsert(Delivery.__table__).values(**row))
+        return len(rows)
+
+    # -- claims -------------------------------------------------------------------------------------
+
+    def _due(self, now: dt.datetime):
+        return (Delivery.state.in_(("pending", "retrying")), Delivery.next_attempt_at <= now,
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+
+    def lease_seconds(self, batch: int) -> float:
+        threads = max(1, int(self.config["NOTIFY_SEND_THREADS"]))
+        timeout = float(self.config["WEBHOOK_TIMEOUT"])
+        # Long enough for a batch whose every send times out, so a slow batch is not taken over.
+        return max(float(self.config["NOTIFY_LEASE_SECONDS"]), timeout * math.ceil(batch / threads) * 1.5)
+
+    def claim(self, limit: int) -> list[tuple[int, str]]:
+        """Lease up to ``limit`` due deliveries to this worker: (id, channel) pairs."""
+        now = utcnow()
+        with self.read_session() as session:
+            if session.scalar(select(Delivery.id).where(*self._due(now)).limit(1)) is None:
+                return []
+        with self.write_session() as session:
+            statement = (select(Delivery.id, Delivery.channel).where(*self._due(now))
+                         .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
+            if self.postgresql:
+                statement = statement.with_for_update(skip_locked=True)
+            claimed = [(row.id, row.channel) for row in session.execute(statement)]
+            if claimed:
+                session.execute(update(Delivery).where(Delivery.id.in_([i for i, _ in claimed]))
+                                .values(lease_until=now + dt.timedelta(seconds=self.lease_seconds(limit)),
+                                        attempts=Delivery.attempts + 1)
+                                .execution_options(synchronize_session=False))
+            session.commit()
+        return claimed
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def run_once(self, batch: int | None = None) -> Report:
+        """Fan out waiting events, then claim and send one batch of due deliveries.
+
+        Sends run in parallel threads (each email thread with its own SMTP connection); outcomes are
+        committed as they come in, each as soon as it is known, several in one commit when several
+        finished at once (group commit: one disk sync for all of them, none waiting for a send).
+        """
+        batch = batch or int(self.config["NOTIFY_BATCH_SIZE"])
+        report = Report()
+        report.fanned_out, report.created = self.fan_out()
+        claimed = self.claim(batch)
+        report.claimed = len(claimed)
+        if not claimed:
+            return report
+        contexts = self._load_many([delivery_id for delivery_id, _ in claimed])
+        threads = max(1, min(int(self.config["NOTIFY_SEND_THREADS"]), len(claimed)))
+        results: queue.Queue = queue.Queue()
+        mailers: list[Mailer] = []
+        local = threading.local()
+
+        def send(delivery_id: int) -> None:
+            try:
+                with self.app.app_context():
+                    mailer = getattr(local, "mailer", None)
+                    if mailer is None:
+                        mailer = local.mailer = Mailer(self.config, self.app.instance_path)
+                        mailers.append(mailer)
+                    results.put((delivery_id, self.attempt(delivery_id, mailer, contexts.get(delivery_id))))
+            except BaseException as error:  # never leave the collector waiting
+                message = f"{error.__class__.__name__}: {error}"[:500]
+                results.put((delivery_id, SendResult("error", None, message)))
+
+        with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="notify-send") as pool:
+            for delivery_id, _ in claimed:
+                pool.submit(send, delivery_id)
+            received = 0
+            while received < len(claimed):
+                done = [results.get()]
+                while len(done) < 200:
+                    try:
+                        done.append(results.get_nowait())
+                    except queue.Empty:
+                        break
+                received += len(done)
+                for state in self.record_many(done):
+                    report.add(state)
+        for mailer in mailers:
+            mailer.close()
+        return report
+
+    def run_until_idle(self, batch: int | None = None, *, stop: threading.Event | None = None) -> Report:
+        """Repeat passes until nothing is due (retries scheduled later are left for later)."""
+        total = Report()
+        while stop is None or not stop.is_set():
+            report = self.run_once(batch)
+            total.fanned_out += report.fanned_out
+            total.created += report.created
+            total.claimed += report.claimed
+            for outcome, count in report.outcomes.items():
+                total.outcomes[outcome] = total.outcomes.get(outcome, 0) + count
+            if report.idle:
+                break
+        return total
+
+    def process(self, delivery_id: int) -> str:
+        """Send one claimed delivery and record the outcome; returns the state it ended in."""
+        try:
+            return self.record_many([(delivery_id, self.attempt(delivery_id, self.mailer))])[0]
+        finally:
+            self.mailer.close()
+
+    def attempt(self, delivery_id: int, mailer: Mailer, loaded: tuple | None = None) -> SendResult | None:
+        """Send one claimed delivery (None: there is nothing to send any more)."""
+        try:
+            if loaded is None:
+                with self.read_session() as session:
+                    loaded = self._load(session, delivery_id)
+            if loaded is None:
+                return None
+            delivery, event, subscription, endpoint, user_email = loaded
+            return self._send(delivery, event, subscription, endpoint, user_email, mailer)
+        except Exception as error:  # a bug must not stop the other deliveries; retried later
+            log.exception("Sending delivery %s failed", delivery_id)
+            return SendResult("error", None, f"{error.__class__.__name__}: {error}"[:500])
+
+    def _load_many(self, ids: list[int]) -> dict[int, tuple]:
+        """What sending each delivery needs, read in a few queries for the whole batch."""
+        with self.read_session() as session:
+            deliveries = [d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
+                          if d.state not in FINAL_STATES]
+
+            def by_id(model, wanted):
+                wanted = {i for i in wanted if i is not None}
+                if not wanted:
+                    return {}
+                return {o.id: o for o in session.scalars(select(model).where(model.id.in_(wanted)))}
+
+            events = by_id(NotificationEvent, (d.event_id for d in deliveries))
+            subscriptions = by_id(Subscription, (d.subscription_id for d in deliveries))
+            endpoints = by_id(WebhookEndpoint, (d.webhook_endpoint_id for d in deliveries))
+            user_ids = {s.user_id for s in subscriptions.values() if s.user_id is not None}
+            emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all()) \
+                if user_ids else {}
+        def user_email(d: Delivery) -> str | None:
+            subscription = subscriptions.get(d.subscription_id)
+            return emails.get(subscription.user_id) if subscription is not None else None
+
+        return {d.id: (d, events[d.event_id], subscriptions.get(d.subscription_id),
+                       endpoints.get(d.webhook_endpoint_id), user_email(d))
+                for d in deliveries if d.event_id in events}
+
+    def _load(self, session: Session, delivery_id: int):
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.state in FINAL_STATES:
+            return None
+        event = session.get(NotificationEvent, delivery.event_id)
+        subscription = (session.get(Subscription, delivery.subscription_id)
+                        if delivery.subscription_id else None)
+        endpoint = (session.get(WebhookEndpoint, delivery.webhook_endpoint_id)
+                    if delivery.webhook_endpoint_id else None)
+        user_email = None
+        if subscription is not None and subscription.user_id is not None:
+            user_email = session.scalar(select(User.email).where(User.id == subscription.user_id))
+        return delivery, event, subscription, endpoint, user_email
+
+    def _send(self, delivery: Delivery, event: NotificationEvent, subscription: Subscription | None,
+              endpoint: WebhookEndpoint | None, user_email: str | None, mailer: Mailer) -> SendResult:
+        if subscription is not None and subscription.unsubscribed_at is not None:
+            return SendResult("failed", None, "The subscription was cancelled before sending")
+        unconfirmed = subscription is not None and subscription.confirmed_at is None
+        if unconfirmed and event.type != "subscription.confirm":
+            return SendResult("failed", None, "The subscription is not confirmed")
+        if delivery.channel == "webhook":
+            if endpoint is None:
+                return SendResult("failed", None, "The webhook endpoint no longer exists")
+            if endpoint.disabled_at is not None and event.type != "webhook.test":
+                return SendResult("failed", None, "The webhook endpoint is disabled")
+            secrets = [endpoint.secret]
+            if endpoint.previous_secret and endpoint.previous_secret_expires_at and \
+                    endpoint.previous_secret_expires_at > utcnow():
+                secrets.append(endpoint.previous_secret)
+            body = webhook_channel.message_body(event.type, _iso(event.occurred_at),
+                                                absolute_urls(event.payload or {}))
+            return webhook_channel.send(
+                endpoint.url, secrets, delivery.public_id, body,
+                timeout=float(self.config["WEBHOOK_TIMEOUT"]),
+                allow_loopback=bool(self.config["NOTIFY_ALLOW_LOOPBACK"]),
+                require_https=bool(self.config["NOTIFY_REQUIRE_HTTPS"]))
+        address = (subscription.email if subscription is not None else None) or user_email
+        if subscription is None or not address:
+            return SendResult("failed", None, "No email address to send to")
+        if event.type == "subscription.confirm":
+            message = messages.confirmation_email(
+                to=address, lang=subscription.language, subscription_public_id=subscription.public_id,
+                delivery_public_id=delivery.public_id, description=describe_subscription(subscription))
+        else:
+            message = messages.notification_email(
+                to=address, lang=subscription.language, event_type=event.type,
+                data=absolute_urls(event.payload or {}),
+                delivery_public_id=delivery.public_id, subscription_public_id=subscription.public_id)
+        return mailer.send(message, delivery.public_id)
+
+    def record(self, delivery_id: int, result: SendResult) -> str:
+        """Commit the outcome of one try (and its attempt row)."""
+        return self.record_many([(delivery_id, result)])[0]
+
+    def record_many(self, outcomes: list[tuple[int, SendResult | None]]) -> list[str]:
+        """Commit the outcomes of tries that have finished (with their attempt rows), in one commit.
+
+        Plain UPDATE/INSERT statements run for many rows at once: recording must cost far less than
+        sending, or it becomes the bottleneck of a large fan-out."""
+        now = utcnow()
+        scale = float(self.config["NOTIFY_BACKOFF_SCALE"])
+        notices: list[tuple[str, str, str, bool]] = []
+        states: list[str] = []
+        table = Delivery.__table__
+        with self.write_session() as session:
+            ids = [delivery_id for delivery_id, _ in outcomes]
+            current = {row.id: row for row in session.execute(
+                select(table.c.id, table.c.state, table.c.attempts, table.c.webhook_endpoint_id,
+                       table.c.next_attempt_at, table.c.delivered_at).where(table.c.id.in_(ids)))}
+            changes: list[dict[str, Any]] = []
+            attempts: list[dict[str, Any]] = []
+            healthy: set[int] = set()
+            failing: set[int] = set()
+            gone: set[int] = set()
+            dead: set[int] = set()
+            for delivery_id, result in outcomes:
+                row = current.get(delivery_id)
+                if row is None or result is None:
+                    states.append("gone")
+                    continue
+                if row.state in FINAL_STATES:  # another worker finished it after our lease ran out
+                    states.append(row.state)
+                    continue
+                state, next_attempt_at, delivered_at = row.state, row.next_attempt_at, row.delivered_at
+                if result.outcome == "delivered":
+                    state, delivered_at, attempt_outcome = "delivered", now, "delivered"
+                    if row.webhook_endpoint_id:
+                        healthy.add(row.webhook_endpoint_id)
+                elif result.outcome in ("retry", "error"):
+                    if row.attempts >= MAX_ATTEMPTS:
+                        state = attempt_outcome = "dead"
+                        if row.webhook_endpoint_id:
+                            dead.add(row.webhook_endpoint_id)
+                    else:
+                        state = "retrying"
+                        attempt_outcome = "retry" if result.outcome == "retry" else "error"
+                        delay = backoff(row.attempts, scale, result.retry_after)
+                        next_attempt_at = now + dt.timedelta(seconds=delay)
+                    if row.webhook_endpoint_id:
+                        failing.add(row.webhook_endpoint_id)
+                else:  # failed, or gone (410: the receiver asks to be disabled)
+                    state = attempt_outcome = "failed"
+                    if result.outcome == "gone" and row.webhook_endpoint_id:
+                        gone.add(row.webhook_endpoint_id)
+                changes.append({"b_id": delivery_id, "b_state": state, "b_next": next_attempt_at,
+                                "b_delivered": delivered_at, "b_code": result.status_code,
+                                "b_error": result.error})
+                attempts.append({"delivery_id": delivery_id, "attempted_at": now, "outcome": attempt_outcome,
+                                 "status_code": result.status_code, "error": result.error,
+                                 "duration_ms": result.duration_ms})
+                states.append(state)
+            if changes:
+                session.execute(
+                    update(table).where(table.c.id == bindparam("b_id")).values(
+                        state=bindparam("b_state"), next_attempt_at=bindparam("b_next"),
+                        delivered_at=bindparam("b_delivered"), lease_until=None,
+                        last_status_code=bindparam("b_code"), last_error=bindparam("b_error")),
+                    changes, execution_options={"synchronize_session": False})
+                session.execute(insert(DeliveryAttempt.__table__), attempts)
+            endpoints = WebhookEndpoint.__table__
+            if healthy - failing:
+                session.execute(update(endpoints).where(endpoints.c.id.in_(healthy - failing),
+                                                        endpoints.c.failing_since.is_not(None))
+                                .values(failing_since=None))
+            if failing:
+                session.execute(update(endpoints).where(endpoints.c.id.in_(failing),
+                                                        endpoints.c.failing_since.is_(None))
+                                .values(failing_since=now))
+            for endpoint_id in gone | dead:
+                endpoint = session.get(WebhookEndpoint, endpoint_id)
+                if endpoint is None or endpoint.disabled_at is not None:
+                    continue
+                if endpoint_id in gone:
+                    endpoint.disabled_at, endpoint.disabled_reason = now, "The receiver answered 410 Gone"
+                    notice = self._owner_notice(session, endpoint, True)
+                else:
+                    notice = self._maybe_disable(session, endpoint, now)
+                if notice is not None:
+                    notices.append(notice)
+            session.commit()
+        for notice in notices:
+            self._send_notice(*notice)
+        return states
+
+    def _maybe_disable(self, session: Session, endpoint: WebhookEndpoint, now: dt.datetime):
+        limit = dt.timedelta(days=float(self.config["NOTIFY_DISABLE_AFTER_DAYS"]))
+        failing_since = endpoint.failing_since
+        if endpoint.disabled_at is None and failing_since is not None and now - failing_since >= limit:
+            endpoint.disabled_at = now
+            endpoint.disabled_reason = f"Every delivery failed for {limit.days} days"
+            return self._owner_notice(session, endpoint, True)
+        return None
+
+    def _owner_notice(self, session: Session, endpoint: WebhookEndpoint, disabled: bool):
+        email = session.scalar(select(User.email).where(User.id == endpoint.user_id))
+        return (email, endpoint.url, endpoint.disabled_reason or "", disabled) if email else None
+
+    def _send_notice(self, to: str, url: str, reason: str, disabled: bool) -> None:
+        """Best effort: the endpoint's state is already committed and shown in the account pages."""
+        try:
+            with self.app.app_context():
+                message = messages.endpoint_notice_email(to=to, url=url, reason=reason, disabled=disabled)
+                self.mailer.send(message, f"endpoint-{int(time.time() * 1000)}")
+        except Exception:
+            log.exception("Could not email the owner of webhook endpoint %s", url)
+        finally:
+            self.mailer.close()
+
+    # -- status -------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counts of deliveries by state, events waiting for fan-out, disabled and failing endpoints."""
+        with self.read_session() as session:
+            states = dict(session.execute(select(Delivery.state, func.count())
+                                          .group_by(Delivery.state)).all())
+            waiting_digest = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.state == "pending", Delivery.next_attempt_at.is_(None)))
+            events = session.scalar(select(func.count()).select_from(NotificationEvent).where(
+                NotificationEvent.fanned_out_at.is_(None)))
+            failing = session.scalar(select(func.count()).select_from(WebhookEndpoint).where(
+                WebhookEndpoint.failing_since.is_not(None), WebhookEndpoint.disabled_at.is_(None)))
+            disabled = session.scalar(select(func.count()).select_from(WebhookEndpoint).where(
+                WebhookEndpoint.disabled_at.is_not(None)))
+        return {"states": {state: states.get(state, 0) for state in
+                           ("pending", "retrying", "delivered", "failed", "dead")},
+                "waiting_for_digest": waiting_digest, "events_waiting": events,
+                "endpoints_failing": failing, "endpoints_disabled": disabled}
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def describe_subscription(subscription: Subscription) -> str:
+    """A short description of what a subscription follows (for the confirmation email)."""
+    from flask_babel import gettext as _
+
+    value = subscription.target_value or ""
+    return {
+        "policy": _("the policy %(key)s", key=value),
+        "country": _("policies of %(country)s", country=value),
+        "topic": _("the topic %(topic)s", topic=value),
+        "instrument": _("instruments of type %(kind)s", kind=value),
+        "event": _("policies linked to the event %(key)s", key=value),
+        "search": _("the search “%(query)s”",
+                    query=value or json.dumps(subscription.target_filters or {})),
+        "all": _("every policy change"),
+    }.get(subscription.target_kind, value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The embedded worker: a thread in each web process, woken after commits, polling otherwise
+
+
+class NotifyRuntime:
+    """Notifications wired into an app: its worker and, in the embedded default, the worker thread."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.worker = Worker(app)
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._last_sunset = 0.0
+        self._digests_done: dict[str, dt.date] = {}
+
+    @property
+    def embedded(self) -> bool:
+        # Test apps drive the worker themselves: no thread outlives a test or races its assertions.
+        if self.app.testing and not self.app.config.get("NOTIFY_EMBEDDED_IN_TESTS"):
+            return False
+        return self.app.config["NOTIFY_WORKER"] == "embedded"
+
+    def on_commit(self, session: Session) -> None:
+        bind = session.bind
+        # Only commits to this app's own database (not a test's bound connection) wake its worker.
+        if bind is None or isinstance(bind, Connection):
+            return
+        if str(bind.url) != str(self.worker.database.engine.url):
+            return
+        self.nudge()
+
+    def nudge(self) -> None:
+        """Wake the embedded worker (starting it when needed); a no-op with an external worker."""
+        if not self.embedded or self._stop.is_set():
+            return
+        with self._lock:
+            if self._pid != os.getpid():  # forked: threads do not survive a fork
+                self._pid, self._thread = os.getpid(), None
+                self._wake = threading.Event()
+            if self._thread is None or not self._thread.is_alive():
+                # Said on stderr, where the server's own start-up lines go, whatever logging is set up.
+                print(f"Notification worker started in process {os.getpid()}: "
+                      f"{self.worker.mailer.describe()}", file=sys.stderr, flush=True)
+                self._thread = threading.Thread(target=self._run, name="notify-worker", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        stop, wake = self._stop, self._wake
+        while not stop.is_set():
+            try:
+                with self.app.app_context():
+                    self.worker.run_until_idle(stop=stop)
+                    self._scheduled()
+            except Exception:
+                log.exception("The notification worker failed; it will try again")
+                time.sleep(1.0)
+            wake.wait(float(self.app.config["NOTIFY_POLL_INTERVAL"]))
+            wake.clear()
+
+    def _scheduled(self) -> None:
+        """Sunset scans and digests on their schedule (running them again is harmless: both are
+        idempotent)."""
+        from tracker.notifications import digests, sunset
+
+        config = self.app.config
+        if time.monotonic() - self._last_sunset >= float(config["NOTIFY_SUNSET_INTERVAL"]):
+            self._last_sunset = time.monotonic()
+            sunset.scan(self.worker)
+        now = utcnow()
+        if now.hour >= int(config["NOTIFY_DIGEST_HOUR"]):
+            if self._digests_done.get("daily") != now.date():
+                self._digests_done["daily"] = now.date()
+                digests.send_digests(self.worker, "daily")
+            weekly_due = now.weekday() == int(config["NOTIFY_DIGEST_WEEKDAY"])
+            if weekly_due and self._digests_done.get("weekly") != now.date():
+                self._digests_done["weekly"] = now.date()
+                digests.send_digests(self.worker, "weekly")
+
+
+def runtime_of(app: Flask) -> NotifyRuntime:
+    return app.extensions[EXTENSION]
+
+
+def nudge(app: Flask) -> None:
+    """Wake the in-process worker after a commit that recorded events (no-op if external)."""
+    runtime = app.extensions.get(EXTENSION)
+    if runtime is not None:
+        runtime.nudge()

@@ -1,0 +1,334 @@
+"""Pages for following records: subscribe and confirm, unsubscribe, My subscriptions, webhook endpoints
+with their delivery history, and the admins' view of every delivery."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from tracker.db import unit_of_work
+from tracker.forms.notify import ActionForm, EndpointForm, FollowForm, SubscribeForm
+from tracker.models.notification import DELIVERY_STATES, LANGUAGES
+from tracker.services import subscriptions as service
+from tracker.services.errors import Conflict, Invalid
+from tracker.services.pagination import PageRequest
+from tracker.views.security import csrf, request_user, role_required
+from tracker.views.support import db_session, query_args
+
+bp = Blueprint("notify", __name__)
+
+STATE_LABELS = {"pending": _l("Pending"), "retrying": _l("Retrying"), "delivered": _l("Delivered"),
+                "failed": _l("Failed"), "dead": _l("Dead")}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def interface_language() -> str:
+    """The interface language when it is one emails are written in, else English."""
+    locale = get_locale()
+    language = locale.language if locale is not None else "en"
+    return language if language in LANGUAGES else "en"
+
+
+def nudge_worker(session) -> None:
+    """Wake the notification worker after a commit that made a delivery due without recording an event
+    (recorded events wake it by themselves, see tracker.notifications)."""
+    from tracker.notifications.worker import runtime_of
+
+    try:
+        runtime = runtime_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    except KeyError:  # notifications are not wired into this app
+        return
+    runtime.on_commit(session)
+
+
+def _apply_errors(form, error: Invalid, aliases: dict[str, str] | None = None) -> None:
+    """Put each message of ``error`` by its field, or above the form when no field has that name."""
+    aliases = aliases or {}
+    for name, message in error.errors.items():
+        field = getattr(form, aliases.get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+    if not error.errors:
+        form.form_errors.append(error.message)
+
+
+def _page_request() -> PageRequest:
+    args = query_args()
+    return PageRequest.parse((args.get("page") or [None])[0], (args.get("per_page") or [None])[0],
+                             default=50, maximum=200)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Subscribing
+
+
+@bp.app_template_global()
+def follow_search_urls() -> dict[str, str]:
+    """The "Alert me" page and the Atom feed of the search in the request's query string."""
+    names = ("q", *service.SEARCH_FILTERS)
+    args = {name: [value for value in request.args.getlist(name) if value.strip()] for name in names}
+    args = {name: values for name, values in args.items() if values}
+    return {"subscribe": url_for("notify.subscribe", **args), "feed": url_for("feeds.changes", **args)}
+
+
+def _target_and_label(session) -> tuple[service.Target, str]:
+    """What the query string says to follow, checked (Invalid, a 400 page, when it names nothing)."""
+    raw = service.target_from_args(query_args())
+    target = service.check_target(session, raw.kind, raw.value, raw.filters)
+    return target, service.describe_targets(session, [target])[0]
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe():
+    """Follow what the query string names (see tracker.services.subscriptions.target_from_args): a visitor
+    by email with double opt-in, a signed-in user by email or webhook."""
+    session = db_session()
+    target, label = _target_and_label(session)
+    user = request_user()
+    feed = url_for("feeds.changes", **target.query_args())
+    if user is None:
+        form: Any = SubscribeForm(data={"language": interface_language()} if request.method == "GET" else None)
+    else:
+        form = FollowForm(data={"language": interface_language()} if request.method == "GET" else None)
+        form.set_endpoints(service.list_endpoints(session, user), user.email)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                with unit_of_work(session):
+                    options = service.check_options(**form.options(), channel=(
+                        form.channel()[0] if user is not None else "email"))
+                    if user is None:
+                        service.subscribe_email(session, form.email.data, target, options)
+                    else:
+                        channel, endpoint_id = form.channel()
+                        service.follow(session, user, target, options, channel=channel, endpoint_id=endpoint_id)
+            except Invalid as error:
+                _apply_errors(form, error, {"webhook_id": "deliver_to", "channel": "deliver_to"})
+            except Conflict as error:
+                form.form_errors.append(error.message)
+                status = 409
+            else:
+                if user is not None:
+                    flash(_("You now follow: %(what)s.", what=label), "success")
+                    return redirect(url_for("notify.subscriptions"))
+                # The same answer whether or not anything was sent, so the form reveals no one's subscriptions.
+                return render_template("notify/subscribe_sent.html", label=label,
+                                       email=form.email.data.strip()), 200
+    return render_template("notify/subscribe.html", form=form, label=label, target=target, feed=feed,
+                           action=url_for("notify.subscribe", **target.query_args())), status
+
+
+@bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    """A GET shows a button and changes nothing (mail scanners open links); the POST confirms."""
+    session = db_session()
+    form = ActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("notify/confirm.html", form=form, done=False, label=None, token=token), 400
+        with unit_of_work(session):
+            subscription = service.confirm(session, token)
+            label = service.target_labels(session, [subscription])[subscription.id]
+        return render_template("notify/confirm.html", form=form, done=True, label=label, token=token,
+                               subscription=subscription)
+    # Checked on GET too, so a damaged link is reported before anyone presses the button.
+    subscription = service.subscription_for_confirm(session, token)
+    label = service.target_labels(session, [subscription])[subscription.id]
+    return render_template("notify/confirm.html", form=form, done=subscription.confirmed_at is not None,
+                           label=label, token=token, subscription=subscription)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """A GET shows what would stop and a button, and never unsubscribes (link scanners open links). The
+    POST unsubscribes: it is what the button sends and what a mail client sends for RFC 8058 one-click
+    (``List-Unsubscribe=One-Click``, with no cookie and so no CSRF token: the signed token is the proof)."""
+    session = db_session()
+    if request.method == "POST":
+        with unit_of_work(session):
+            subscription = service.unsubscribe(session, token)
+            label = service.target_labels(session, [subscription])[subscription.id]
+        if request.form.get("List-Unsubscribe") == "One-Click":
+            return "", 200
+        return render_template("notify/unsubscribe.html", done=True, label=label, token=token,
+                               subscription=subscription)
+    subscription = service.subscription_for_unsubscribe(session, token)
+    label = service.target_labels(session, [subscription])[subscription.id]
+    return render_template("notify/unsubscribe.html", done=subscription.unsubscribed_at is not None, label=label,
+                           token=token, subscription=subscription)
+
+
+# ---------------------------------------------------------------------------------------------------
+# My subscriptions
+
+
+@bp.get("/subscriptions")
+@role_required("account")
+def subscriptions():
+    session = db_session()
+    user = _actor()
+    items = service.list_subscriptions(session, user)
+    return render_template("notify/subscriptions.html", subscriptions=items,
+                           labels=service.target_labels(session, items), form=ActionForm(),
+                           endpoints=service.list_endpoints(session, user))
+
+
+@bp.post("/subscriptions/<public_id>/delete")
+@role_required("account")
+def delete_subscription(public_id: str):
+    session = db_session()
+    if not ActionForm().validate_on_submit():
+        return _bad_form()
+    with unit_of_work(session):
+        service.delete_subscription(session, _actor(), public_id)
+    flash(_("The subscription was deleted."), "success")
+    return redirect(url_for("notify.subscriptions"))
+
+
+def _bad_form():
+    return render_template("errors/error.html", status=400, title=_("The form expired"),
+                           message=_("The form expired or was sent twice (CSRF token missing or invalid). "
+                                     "Please go back, reload the page and try again."), errors={}), 400
+
+
+# ---------------------------------------------------------------------------------------------------
+# Webhook endpoints
+
+
+def _webhook_settings() -> dict[str, bool]:
+    return {"allow_loopback": bool(current_app.config.get("NOTIFY_ALLOW_LOOPBACK", False)),
+            "require_https": bool(current_app.config.get("NOTIFY_REQUIRE_HTTPS", True))}
+
+
+def _webhooks_page(form: EndpointForm, status: int = 200, *, new_secret: str | None = None,
+                   secret_for=None):
+    session = db_session()
+    endpoints = service.list_endpoints(session, _actor())
+    response = make_response(render_template("notify/webhooks.html", form=form, endpoints=endpoints,
+                                             new_secret=new_secret, secret_for=secret_for,
+                                             action_form=ActionForm()), status)
+    if new_secret is not None:
+        # Shown once means kept nowhere: not in the browser's cache nor in a proxy's.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account/webhooks", methods=["GET", "POST"])
+@role_required("account")
+def webhooks():
+    session = db_session()
+    form = EndpointForm()
+    if request.method == "GET":
+        return _webhooks_page(form)
+    if not form.validate_on_submit():
+        return _webhooks_page(form, 400)
+    try:
+        with unit_of_work(session):
+            endpoint, secret = service.create_endpoint(session, _actor(), form.url.data, form.description.data,
+                                                       **_webhook_settings())
+    except Invalid as error:
+        _apply_errors(form, error)
+        return _webhooks_page(form, 400)
+    # The secret is shown on this answer only: it is not put in a flash message or a redirect.
+    return _webhooks_page(EndpointForm(formdata=None), 201, new_secret=secret, secret_for=endpoint)
+
+
+def _endpoint_action(endpoint_id: int, act, message: str):
+    if not ActionForm().validate_on_submit():
+        return _bad_form()
+    session = db_session()
+    with unit_of_work(session):
+        act(session, _actor(), endpoint_id)
+    flash(message, "success")
+    return redirect(url_for("notify.webhooks"))
+
+
+@bp.post("/account/webhooks/<int:endpoint_id>/delete")
+@role_required("account")
+def delete_webhook(endpoint_id: int):
+    return _endpoint_action(endpoint_id, service.delete_endpoint,
+                            _("The webhook endpoint and its subscriptions were deleted."))
+
+
+@bp.post("/account/webhooks/<int:endpoint_id>/enable")
+@role_required("account")
+def enable_webhook(endpoint_id: int):
+    return _endpoint_action(endpoint_id, service.enable_endpoint, _("The webhook endpoint is enabled again."))
+
+
+@bp.post("/account/webhooks/<int:endpoint_id>/rotate")
+@role_required("account")
+def rotate_webhook_secret(endpoint_id: int):
+    if not ActionForm().validate_on_submit():
+        return _bad_form()
+    session = db_session()
+    with unit_of_work(session):
+        endpoint, secret = service.rotate_secret(session, _actor(), endpoint_id)
+    return _webhooks_page(EndpointForm(formdata=None), 200, new_secret=secret, secret_for=endpoint)
+
+
+@bp.post("/account/webhooks/<int:endpoint_id>/test")
+@role_required("account")
+def test_webhook(endpoint_id: int):
+    if not ActionForm().validate_on_submit():
+        return _bad_form()
+    session = db_session()
+    with unit_of_work(session):
+        service.send_test(session, _actor(), endpoint_id)
+    flash(_("A test message is on its way; its delivery is listed below."), "success")
+    return redirect(url_for("notify.webhook_deliveries", endpoint_id=endpoint_id))
+
+
+@bp.get("/account/webhooks/<int:endpoint_id>/deliveries")
+@role_required("account")
+def webhook_deliveries(endpoint_id: int):
+    session = db_session()
+    user = _actor()
+    endpoint = service.get_endpoint(session, user, endpoint_id)
+    page = service.endpoint_deliveries(session, user, endpoint_id, _page_request())
+    return render_template("notify/deliveries.html", endpoint=endpoint, page=page, state_labels=STATE_LABELS,
+                           form=ActionForm())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Administration
+
+
+@bp.get("/admin/deliveries")
+@role_required("manage_users")
+def admin_deliveries():
+    session = db_session()
+    states = [value for value in request.args.getlist("state") if value]
+    state = states[-1] if states else None
+    page = service.admin_deliveries(session, state, _page_request())
+    return render_template("notify/admin_deliveries.html", page=page, state=state, states=DELIVERY_STATES,
+                           state_labels=STATE_LABELS, counts=service.delivery_counts(session),
+                           failing=service.failing_endpoints(session), form=ActionForm(),
+                           retryable=service.RETRYABLE_STATES)
+
+
+@bp.post("/admin/deliveries/<int:delivery_id>/retry")
+@role_required("manage_users")
+def retry_delivery(delivery_id: int):
+    if not ActionForm().validate_on_submit():
+        return _bad_form()
+    session = db_session()
+    with unit_of_work(session):
+        delivery = service.retry_delivery(session, delivery_id)
+        public_id = delivery.public_id
+    nudge_worker(session)
+    flash(_("Delivery %(id)s will be sent again now.", id=public_id), "success")
+    back = request.form.get("state")
+    return redirect(url_for("notify.admin_deliveries", state=back if back in DELIVERY_STATES else None))
