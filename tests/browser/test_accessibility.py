@@ -246,23 +246,28 @@ def test_a_repeat_visit_revalidates_the_page_and_reuses_static_files(browser, li
         cdp = context.new_cdp_session(tab)
         cdp.send("Network.enable")
         urls: dict[str, str] = {}
-        wire: list[tuple[str, int]] = []
+        answers: list[tuple[str, int]] = []
         cdp.on("Network.requestWillBeSent", lambda event: urls.__setitem__(
             event["requestId"], event["request"]["url"].removeprefix(live_server)))
+        # The "extra info" event may come before the request's own event, so the URL is looked up later.
         cdp.on("Network.responseReceivedExtraInfo",
-               lambda event: wire.append((urls.get(event["requestId"], "?"), event["statusCode"])))
+               lambda event: answers.append((event["requestId"], event["statusCode"])))
+
+        def on_the_wire() -> list[tuple[str, int]]:
+            return [(urls.get(request_id, "?"), status) for request_id, status in answers]
+
         path = f"/policies/{POLICY}"
         open_page(tab, path, "en")
         tab.wait_for_load_state("networkidle")
-        first = list(wire)
+        first = on_the_wire()
         assert (path, 200) in first and any(url.endswith(".css") for url, _ in first), first
-        wire.clear()
+        answers.clear()
         tab.goto("/policies")
         tab.wait_for_load_state("networkidle")
         tab.goto(path)
         tab.wait_for_load_state("networkidle")
         # The pages come back as 304s when already seen, and no stylesheet, font or icon is asked for again.
-        assert wire == [("/policies", 200), (path, 304)], wire
+        assert on_the_wire() == [("/policies", 200), (path, 304)], on_the_wire()
         expect(tab.get_by_role("heading", level=1)).to_contain_text("Government resolution approving")
     finally:
         context.close()
