@@ -185,10 +185,13 @@ class LocalizedText:
 
     def __html__(self) -> Markup:
         """The text, marked with its language and, when it is the other language, a visible mark."""
+        # Lao words are kept whole across line ends (browsers' dictionaries cut some of them).
+        from tracker.views.typography import keep_lao_words
+
         if not self.fallback:
-            return Markup(escape(self.text))
+            return keep_lao_words(self.text)
         return Markup('<span lang="{lang}">{text}</span> <span class="fallback-mark">{mark}</span>').format(
-            lang=self.language, text=self.text, mark=FALLBACK_MARKS[self.language])
+            lang=self.language, text=keep_lao_words(self.text), mark=FALLBACK_MARKS[self.language])
 
     def __bool__(self) -> bool:
         return bool(self.text)
