@@ -98,6 +98,17 @@ class Database:
         self.engine.dispose()
 
 
+# SQLSTATEs of a transaction that lost a race and may simply be run again: deadlock_detected and
+# serialization_failure (PostgreSQL). Nothing of it was committed.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is a database refusal that running the same transaction again may not meet."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
 @contextlib.contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit ``session`` once when the block succeeds, roll it back when it raises."""

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 
 from tests.conftest import PASSWORD, email_of
 from tests.factories import event_record, load, policy_record
@@ -667,16 +667,10 @@ class Outcome:
         return "saved" if self.saved else f"stale edit (current version {self.stale.current_version})"
 
 
-def _race(database: Database, key: str, editor_ids: dict[str, int], round_number: int, *,
-          hold_before_flush: bool) -> tuple[int, dict[str, object]]:
-    """Two editors read the same version, then save at the same moment; returns (version read, outcomes).
-
-    With ``hold_before_flush`` each editor also waits for the other just before writing, so both have
-    passed the version check inside their transactions and the database must pick the winner (only
-    possible where writers do not lock each other out at BEGIN, i.e. not on SQLite).
-    """
+def _race(database: Database, key: str, editor_ids: dict[str, int],
+          round_number: int) -> tuple[int, dict[str, object]]:
+    """Two editors read the same version, then save at the same moment; returns (version read, outcomes)."""
     start = threading.Barrier(len(editor_ids), timeout=30)
-    both_writing = threading.Barrier(len(editor_ids), timeout=30)
     outcomes: dict[str, object] = {}
     versions: dict[str, int] = {}
 
@@ -686,15 +680,6 @@ def _race(database: Database, key: str, editor_ids: dict[str, int], round_number
                 versions[name] = reader.scalar(select(Policy.version).where(Policy.key == key))
             start.wait()
             session = database.session(write=True)
-            if hold_before_flush:
-                waited = []
-
-                def wait_for_the_other(*_args) -> None:
-                    if not waited:
-                        waited.append(True)
-                        both_writing.wait()
-
-                event.listen(session, "before_flush", wait_for_the_other)
             try:
                 with unit_of_work(session):
                     actor = session.get(User, user_id)
@@ -755,7 +740,7 @@ def test_two_threads_saving_the_same_version_on_a_sqlite_file_exactly_one_wins(t
             ids = {name: accounts.create_user(session, f"{name}@example.org", PASSWORD, "editor").id
                    for name in ("ana", "bounmy")}
         for round_number in range(6):
-            version, outcomes = _race(database, "race", ids, round_number, hold_before_flush=False)
+            version, outcomes = _race(database, "race", ids, round_number)
             loser = _assert_one_winner(database, "race", version, outcomes, round_number)
             # SQLite serialises writers at BEGIN, so the loser reads the new version and is told what changed.
             assert loser.stale.current_version == version + 1
@@ -770,8 +755,9 @@ if POSTGRESQL_URL.startswith("postgresql"):
     # Defined only when the suite runs on PostgreSQL, where it always runs (never a skipped test on SQLite).
 
     def test_two_threads_saving_the_same_version_on_postgresql_exactly_one_wins(database: Database):
-        """Both editors pass the version check inside their transactions; the second UPDATE waits for the
-        first to commit, matches no row of the old version and is refused as a stale edit."""
+        """Both editors start at once; the first to lock the record's row saves, the second waits for
+        that lock, then reads the new version and is told what changed (the lock is taken before any
+        write, so the two never deadlock and the loser never meets a half-written record)."""
         assert database.url == POSTGRESQL_URL and database.engine.dialect.name == "postgresql"
         key = f"race-{uuid.uuid4().hex[:12]}"
         try:
@@ -782,9 +768,10 @@ if POSTGRESQL_URL.startswith("postgresql"):
                 ids = {name: session.scalars(select(User.id).where(User.email == email_of(role))).one()
                        for name, role in (("ana", "editor"), ("bounmy", "reviewer"))}
             for round_number in range(6):
-                version, outcomes = _race(database, key, ids, round_number, hold_before_flush=True)
+                version, outcomes = _race(database, key, ids, round_number)
                 loser = _assert_one_winner(database, key, version, outcomes, round_number)
-                assert "same moment" in loser.stale.message
+                assert loser.stale.current_version == version + 1
+                assert loser.changes == [("title_en", version + 1)]
         finally:
             with unit_of_work(database.session(write=True)) as session:
                 policy_id = session.scalar(select(Policy.id).where(Policy.key == key))

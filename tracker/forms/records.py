@@ -28,8 +28,8 @@ from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATE
 
 # Rows a form may send for one repeated group; far more than any record needs, a bound on what is parsed.
 MAX_ROWS = 100
-# Blank rows offered after the filled ones, so a row can be added without JavaScript.
-BLANK_ROWS = 3
+# Blank rows offered after the filled ones; an "Add a row" button gives more (without JavaScript too).
+BLANK_ROWS = 1
 
 # Plain names of the fields of the dataset format, for labels, messages and the history pages.
 FIELD_LABELS: dict[str, LazyString] = {
@@ -277,6 +277,8 @@ class RecordForm(ServiceErrors, FlaskForm):
         super().__init__(*args, **kwargs)
         # Position of each row sent to the service among the rows of the form (blank rows are skipped).
         self.row_positions = {}
+        # The group that just got a row from an "Add a row" button (its new row gets the focus).
+        self.added_row: str | None = None
 
     def pad_rows(self, blank: int = BLANK_ROWS) -> None:
         """Make sure each group of rows ends with ``blank`` empty rows to fill in."""
@@ -292,6 +294,21 @@ class RecordForm(ServiceErrors, FlaskForm):
                     break
                 rows.append_entry()
             self._row_choices(rows)
+
+    def add_row_requested(self) -> bool:
+        """Whether the form was sent by an "Add a row" button (the way to add rows without JavaScript):
+        if so, the group named by the button gets one more blank row and nothing is saved."""
+        from flask import request
+
+        group = request.form.get("add_row") if request.method == "POST" else None
+        if group not in self.ROW_GROUPS:
+            return False
+        rows = getattr(self, group)
+        if len(rows.entries) < MAX_ROWS:
+            rows.append_entry()
+            self._row_choices(rows)
+        self.added_row = group
+        return True
 
     def _row_choices(self, rows: FieldList) -> None:
         """Rows appended after construction need the database choices too."""

@@ -6,17 +6,27 @@ import uuid
 from itertools import chain
 
 from sqlalchemy import BigInteger, Integer, String, event, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tracker.db import Base
 from tracker.models.types import UTCDateTime, utcnow
 
-_BUMPED = "tracker.content_version_bumped"
+_BUMPED = "tracker.content_version.bumped"
+_CHANGED = "tracker.content_version.changed"
+_IN_COMMIT = "tracker.content_version.in_commit"
+
+
+# Marks a database connection whose open transaction changed content that is not committed yet.
+_UNCOMMITTED = "tracker.content_version.uncommitted"
 
 
 class ContentVersion(Base):
-    """A single row (id 1). ``counter`` counts content transactions; ``token`` is random per transaction,
-    so a version read inside a transaction that is later rolled back is never seen again."""
+    """A single row (id 1). ``counter`` counts content transactions; ``token`` is random per transaction.
+
+    The row is updated just before COMMIT, so a reader inside a transaction that changed content would
+    still read the old token: ``current_content_version`` gives such a reader a token of its own that
+    matches nothing, so nothing it renders is ever cached or matched by an ETag."""
 
     __tablename__ = "content_versions"
     tracks_content = False
@@ -28,9 +38,12 @@ class ContentVersion(Base):
 
 
 def current_content_version(session: Session) -> tuple[str, dt.datetime]:
-    """The token and time of the last committed content change (one query)."""
+    """The token and time of the last committed content change (one query); inside a transaction that
+    changed content and has not committed, a token of its own that no cache entry will ever match."""
     row = session.execute(select(ContentVersion.token, ContentVersion.changed_at)
                           .where(ContentVersion.id == 1)).one()
+    if session.connection().info.get(_UNCOMMITTED):
+        return f"uncommitted-{uuid.uuid4().hex}", utcnow()
     return row.token, row.changed_at
 
 
@@ -42,10 +55,33 @@ def _changes_content(session: Session) -> bool:
 
 
 @event.listens_for(Session, "after_flush")
-def _bump_content_version(session: Session, _flush_context) -> None:
-    # The UPDATE takes the row's lock until commit, so on PostgreSQL as on SQLite the counter moves
-    # in commit order and a reader never sees a version whose changes are not yet visible.
-    if session.info.get(_BUMPED) or not _changes_content(session):
+def _note_content_change(session: Session, _flush_context) -> None:
+    if session.info.get(_BUMPED):
+        return
+    if _changes_content(session):
+        session.info[_CHANGED] = True
+        session.connection().info[_UNCOMMITTED] = True
+        if session.info.get(_IN_COMMIT):
+            # A flush after the bump point (another before_commit hook changed content): bump now.
+            _bump(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_before_commit(session: Session) -> None:
+    # The row is updated last, just before COMMIT, and its lock held only for the commit itself. Every
+    # write path locks the record it changes first and this row last, so two writers never wait on
+    # each other in a cycle (an early bump, at the first flush, deadlocked against a path that locked
+    # the record after flushing). The UPDATE holds the row's lock until commit, so on PostgreSQL as
+    # on SQLite the counter moves in commit order and a reader never sees a version whose changes
+    # are not yet visible.
+    session.flush()
+    session.info[_IN_COMMIT] = True
+    if session.info.get(_CHANGED):
+        _bump(session)
+
+
+def _bump(session: Session) -> None:
+    if session.info.get(_BUMPED):
         return
     session.connection().execute(
         update(ContentVersion).where(ContentVersion.id == 1)
@@ -54,7 +90,23 @@ def _bump_content_version(session: Session, _flush_context) -> None:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_bump(session: Session, _transaction) -> None:
-    # Also after a savepoint ends: a rolled-back savepoint takes its bump with it, and bumping twice
-    # in one transaction is harmless.
-    session.info.pop(_BUMPED, None)
+def _forget_bump(session: Session, transaction) -> None:
+    # Only when the session's own transaction ends (a savepoint inside it keeps the flags): a change
+    # noted in a rolled-back savepoint bumps anyway, and bumping for nothing is harmless.
+    if transaction.parent is None:
+        for key in (_BUMPED, _CHANGED, _IN_COMMIT):
+            session.info.pop(key, None)
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _forget_uncommitted(connection: Connection) -> None:
+    connection.info.pop(_UNCOMMITTED, None)
+
+
+@event.listens_for(Engine, "release_savepoint")
+@event.listens_for(Engine, "rollback_savepoint")
+def _forget_uncommitted_savepoint(connection: Connection, _name, _context) -> None:
+    # A session joined to an outer transaction (the tests') commits by releasing its savepoint; its
+    # commit bumped the version, so what follows is as a reader after a commit would see it.
+    connection.info.pop(_UNCOMMITTED, None)

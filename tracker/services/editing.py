@@ -25,7 +25,8 @@ from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
 from tracker.services import dataset
 from tracker.services.audit import field_changes, write_audit
-from tracker.services.errors import Conflict, Forbidden, Invalid, NotFound, StaleEdit
+from tracker.services.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
+from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
 from tracker.services.permissions import can_edit_record, has_permission, require
 from tracker.services.policies import refresh_derived
 
@@ -73,19 +74,31 @@ def transition_allowed(previous: str | None, new: str) -> bool:
 
 
 def _policy_for_edit(session: Session, key: str) -> Policy:
+    """The policy with everything an edit reads, its row locked until the transaction ends.
+
+    Lock order (the same in every write path, so two writers never wait on each other in a cycle):
+    1. the row of the record being changed (``SELECT ... FOR UPDATE``, taken first, before any write);
+    2. the rows the change inserts or updates under it (status steps, links, audit entries, outbox);
+    3. the content version row, bumped last, just before COMMIT (tracker.models.content_version).
+    On SQLite the write lock is the whole database, taken at BEGIN IMMEDIATE, so there is no order to keep.
+    """
     policy = session.scalars(select(Policy).where(Policy.key == key).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links))).one_or_none()
+        selectinload(Policy.forum_links)).with_for_update(of=Policy)
+        # A copy read earlier in the request (before the lock) must not hide a newer committed version.
+        .execution_options(populate_existing=True)).one_or_none()
     if policy is None:
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]))
     return policy
 
 
 def _event_for_edit(session: Session, key: str) -> Event:
+    """The event with everything an edit reads, its row locked first (see _policy_for_edit)."""
     event = session.scalars(select(Event).where(Event.key == key).options(
         selectinload(Event.organisation_links), selectinload(Event.topic_links),
-        selectinload(Event.sources))).one_or_none()
+        selectinload(Event.sources)).with_for_update(of=Event)
+        .execution_options(populate_existing=True)).one_or_none()
     if event is None:
         raise NotFound(_("There is no event with the key '%(key)s'.", key=key[:120]))
     return event
@@ -293,11 +306,17 @@ def _rename_status_problem(problem: dataset.DatasetProblem) -> dataset.DatasetPr
 
 
 def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor: User | None,
-                  expected_version: int | None, *, action: str = "update", reason: str | None = None) -> Policy:
+                  expected_version: int | None, *, action: str = "update", reason: str | None = None,
+                  base_version: int | None = None) -> Policy:
     """Change some fields of a policy (fields absent from ``changes`` keep their value).
+
+    ``expected_version``: the edit is refused (StaleEdit) unless the policy is still at that version.
+    ``base_version`` instead: ``changes`` were made from that version and are merged three ways on top of
+    whatever others saved since (see tracker.services.merging); only fields changed on both sides stop it.
 
     Raises:
         NotFound. Forbidden: the actor may not edit this record. StaleEdit: ``expected_version`` is old.
+        MergeConflict: with ``base_version``, a field was changed differently on both sides.
         Invalid: names each field that is wrong.
     """
     if not isinstance(changes, Mapping):
@@ -310,6 +329,14 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
     _reject_unknown_fields(changes, POLICY_FIELDS)
     keys = _Keys(session)
     before = policy_record(session, policy, keys)
+    details = None
+    if base_version is not None and base_version != policy.version:
+        plan = _plan("policy", session, policy, before, changes, base_version, keys)
+        if plan.conflicts:
+            raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
+                                  "%(base)s; nothing was saved.", base=base_version), policy.version, plan)
+        changes = plan.changes
+        details = {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
     merged = before | dict(changes)
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_policy(dataset._Checker(problems, "policy", merged), key, keys.jurisdictions,
@@ -323,7 +350,8 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
         _touch(policy)
     _flush(session, "policy", policy)
     after = policy_record(session, policy, keys)
-    _audit(session, "policy", policy, action, actor, _diff(before, after, POLICY_FIELDS), reason=reason)
+    _audit(session, "policy", policy, action, actor, _diff(before, after, POLICY_FIELDS), reason=reason,
+           details=details)
     validity_moved = any(before.get(name) != after.get(name) for name in ("valid_from", "valid_to"))
     if policy.editorial_state == "published" and validity_moved:
         # Partners follow validity windows (incentives end on fixed dates): tell them when one moves.
@@ -331,6 +359,48 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
             policy, old_valid_from=before.get("valid_from"), old_valid_to=before.get("valid_to")))
     session.flush()
     return policy
+
+
+def _canonical(entity_type: str, session: Session, current: Mapping[str, Any], submitted: Mapping[str, Any],
+               keys: _Keys) -> dict[str, Any]:
+    """The submitted fields in the form the record itself is read in (dates written out the same way,
+    control characters cleaned...), so that "unchanged" compares equal; a field that does not validate
+    keeps its value as sent (it will be refused when saved)."""
+    problems: list[dataset.DatasetProblem] = []
+    checker = dataset._Checker(problems, entity_type, dict(current) | dict(submitted))
+    if entity_type == "policy":
+        validated = dataset._validate_policy(checker, current.get("key") or "", keys.jurisdictions, keys.known())
+    else:
+        validated = dataset._validate_event(checker, current.get("key") or "", keys.jurisdictions, keys.known())
+    failed = {re.split(r"[.\[]", problem.field, maxsplit=1)[0] for problem in problems}
+    return {name: value if name in failed else jsonable(validated.get(name))
+            for name, value in submitted.items()}
+
+
+def _plan(entity_type: str, session: Session, record: Policy | Event, current: Mapping[str, Any],
+          submitted: Mapping[str, Any], base_version: int, keys: _Keys) -> MergePlan:
+    if not isinstance(base_version, int) or isinstance(base_version, bool) or not 1 <= base_version <= record.version:
+        raise Invalid(_("The base version is not a version of this record."), {"base_version": _(
+            "Give the version you read, between 1 and %(current)s.", current=record.version)})
+    fields = POLICY_FIELDS if entity_type == "policy" else EVENT_FIELDS
+    base = values_at_version(session, entity_type, record.id, current, base_version, fields)
+    mine = _canonical(entity_type, session, current, {name: submitted[name] for name in fields if name in submitted},
+                      keys)
+    return plan_merge(base, mine, current, fields, base_version=base_version, current_version=record.version)
+
+
+def plan_edit_merge(session: Session, entity_type: str, key: str, submitted: Mapping[str, Any],
+                    base_version: int) -> tuple[MergePlan, dict[str, Any]]:
+    """How an edit made from ``base_version`` would land on the current record, without saving anything:
+    the plan, and the current record in the dataset format (for a page that shows both).
+
+    Raises:
+        NotFound. Invalid: ``base_version`` is not a version of the record.
+    """
+    record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
+    keys = _Keys(session)
+    current = policy_record(session, record, keys) if entity_type == "policy" else event_record(session, record, keys)
+    return _plan(entity_type, session, record, current, submitted, base_version, keys), current
 
 
 def add_forum_link(session: Session, key: str, link: Mapping[str, Any], actor: User,
@@ -507,11 +577,11 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
 
 
 def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: User,
-                 expected_version: int | None) -> Event:
-    """Change some fields of an event.
+                 expected_version: int | None, *, base_version: int | None = None) -> Event:
+    """Change some fields of an event (``expected_version`` and ``base_version`` as in update_policy).
 
     Raises:
-        NotFound, Forbidden, StaleEdit, Invalid: names each field that is wrong.
+        NotFound, Forbidden, StaleEdit, MergeConflict, Invalid: names each field that is wrong.
     """
     if not isinstance(changes, Mapping):
         raise Invalid(_("The changes must be a JSON object."), {"body": _("Send a JSON object.")})
@@ -523,6 +593,14 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
     _reject_unknown_fields(changes, EVENT_FIELDS)
     keys = _Keys(session)
     before = event_record(session, event, keys)
+    details = None
+    if base_version is not None and base_version != event.version:
+        plan = _plan("event", session, event, before, changes, base_version, keys)
+        if plan.conflicts:
+            raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
+                                  "%(base)s; nothing was saved.", base=base_version), event.version, plan)
+        changes = plan.changes
+        details = {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_event(dataset._Checker(problems, "event", before | dict(changes)), key,
                                      keys.jurisdictions, keys.known())
@@ -532,7 +610,7 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
         _touch(event)
     _flush(session, "event", event)
     after = event_record(session, event, keys)
-    _audit(session, "event", event, "update", actor, _diff(before, after, EVENT_FIELDS))
+    _audit(session, "event", event, "update", actor, _diff(before, after, EVENT_FIELDS), details=details)
     session.flush()
     return event
 

@@ -49,3 +49,12 @@ class StaleEdit(Conflict):
         super().__init__(message)
         self.current_version = current_version
         self.changes = changes or []
+
+
+class MergeConflict(StaleEdit):
+    """A merge of an edit made from an older version found fields changed differently on both sides;
+    ``plan`` (a tracker.services.merging.MergePlan) names them with the three values."""
+
+    def __init__(self, message: str, current_version: int, plan) -> None:
+        super().__init__(message, current_version, [])
+        self.plan = plan

@@ -1,7 +1,15 @@
 """Blueprints and the web plumbing around them: sessions, errors, template helpers, security headers."""
 from __future__ import annotations
 
+import functools
+import random
+import time
+from collections.abc import Callable
+
 from flask import Flask, Response, request, url_for
+from sqlalchemy.exc import DBAPIError
+
+from tracker.db import is_transient_conflict
 
 from tracker.models import vocab
 from tracker.models.user import ROLES
@@ -9,7 +17,7 @@ from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.assets import init_assets, static_url
 from tracker.views.errors import register_error_handlers
 from tracker.views.security import csrf, init_security
-from tracker.views.support import close_db_session
+from tracker.views.support import SAFE_METHODS, close_db_session, db_session
 from tracker.views.typography import keep_lao_words
 
 CONTENT_SECURITY_POLICY = (
@@ -46,8 +54,36 @@ def register_views(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.teardown_appcontext(close_db_session)
     register_error_handlers(app)
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = _retry_transient_conflicts(view)
     _register_template_helpers(app)
     app.after_request(_security_headers)
+
+
+# Times a write request is run again after its transaction lost a deadlock or a serialization race.
+TRANSIENT_RETRIES = 3
+
+
+def _retry_transient_conflicts(view: Callable) -> Callable:
+    """Run a write request again (a few times, after a short random pause) when the database aborted
+    its transaction to break a deadlock or a serialization race: nothing of it was committed, and the
+    same request usually succeeds at once. If it keeps losing, the error handler answers 409."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.method in SAFE_METHODS:
+            return view(*args, **kwargs)
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return view(*args, **kwargs)
+            except DBAPIError as error:
+                if not is_transient_conflict(error) or attempt == TRANSIENT_RETRIES:
+                    raise
+                db_session().rollback()
+                time.sleep(random.uniform(0.005, 0.03) * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 def _security_headers(response: Response) -> Response:

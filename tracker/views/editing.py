@@ -23,6 +23,7 @@ from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services.errors import Forbidden, Invalid, StaleEdit
+from tracker.services.merging import MergePlan
 from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.security import request_user, role_required
 from tracker.views.support import db_session
@@ -206,12 +207,31 @@ def describe(entries: list[AuditEntry], names: Choices) -> list[ChangeGroup]:
 
 
 @dataclass
+class ConflictChoice:
+    """A field changed differently by the editor and by someone else: both values, and the pick."""
+
+    field: str
+    label: str
+    theirs: str
+    mine: str
+    choice: str | None = None
+    error: str | None = None
+
+
+@dataclass
 class ConflictReport:
-    """What a stale editor is shown: the message, the current version and what others changed since."""
+    """What a stale editor is shown: the message, the current version, what others changed since, what
+    of theirs will be applied on top, and the fields both changed (to pick from)."""
 
     message: str
     version: int
     groups: list[ChangeGroup]
+    mine: list[str] = field(default_factory=list)
+    conflicts: list[ConflictChoice] = field(default_factory=list)
+
+    @property
+    def conflict_fields(self) -> str:
+        return ",".join(choice.field for choice in self.conflicts)
 
 
 def _conflict(entity_type: str, key: str, error: StaleEdit) -> ConflictReport:
@@ -223,6 +243,35 @@ def _conflict(entity_type: str, key: str, error: StaleEdit) -> ConflictReport:
         record, _entries = editing.history(db, entity_type, key)
         version = record.version
     return ConflictReport(error.message, version, groups)
+
+
+def _label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
+
+
+def _merge_report(entity_type: str, key: str, error: StaleEdit, plan: MergePlan,
+                  resolutions: dict[str, str]) -> ConflictReport:
+    """The conflict page of a stale edit: the others' changes since the form was read, the editor's
+    changes that will be applied on top of them, and the fields both changed."""
+    report = _conflict(entity_type, key, error)
+    describer = _Describer(load_choices(db_session(), *NAME_CHOICES))
+    report.version = plan.current_version
+    report.mine = [_label(name) for name in plan.mine_changed
+                   if name not in {conflict.field for conflict in plan.conflicts}]
+    report.conflicts = [ConflictChoice(conflict.field, _label(conflict.field),
+                                       describer.value(conflict.field, conflict.theirs),
+                                       describer.value(conflict.field, conflict.mine),
+                                       resolutions.get(conflict.field))
+                        for conflict in plan.conflicts]
+    return report
+
+
+def _resolutions(fields: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """The fields a conflict page asked the editor to settle, and the value picked for each ("mine" or
+    "theirs"); anything else sent is ignored."""
+    listed = [name for name in request.form.get("conflict_fields", "").split(",") if name in fields]
+    picks = {name: request.form.get(f"resolve-{name}") for name in listed}
+    return listed, {name: pick for name, pick in picks.items() if pick in ("mine", "theirs")}
 
 
 def _set_version(form, version: int) -> None:
@@ -290,7 +339,9 @@ def new_policy():
     db = db_session()
     form = PolicyForm(choices=load_choices(db, *POLICY_CHOICES), creating=True)
     status = 200
-    if form.validate_on_submit():
+    if form.add_row_requested():
+        pass  # one more blank row, nothing saved
+    elif form.validate_on_submit():
         try:
             with unit_of_work(db):
                 policy = editing.create_policy(db, form.to_input(), _actor())
@@ -317,7 +368,9 @@ def edit_policy(key: str):
 
 def _edit_record(entity: str, key: str, record, form_class, choice_names, record_of, update):
     """The edit form of a policy or an event: prefilled on GET; on POST saved, or shown again with the
-    messages by each field (400) or, when someone else saved first, with what they changed (409)."""
+    messages by each field (400) or, when someone else saved first, merged (409): the form then holds
+    the current record with this editor's own changes on top, and asks which value to keep for any
+    field both changed. Saving that form applies exactly the editor's changes."""
     db = db_session()
     if not can_edit_record(_actor(), record.editorial_state):
         raise Forbidden(str(NOT_EDITABLE))
@@ -328,28 +381,79 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
         form.pad_rows()
         return render_template(template, form=form, **{entity: record}, conflict=None)
     form = form_class(choices=choices, creating=False)
+    fields = editing.POLICY_FIELDS if entity == "policy" else editing.EVENT_FIELDS
+    listed, resolutions = _resolutions(fields)
     conflict = None
     status = 400
+    if form.add_row_requested():
+        # "Add a row" without JavaScript: the form comes back with one more blank row, nothing is saved
+        # (a conflict page's pending choices come back with it).
+        form.pad_rows()
+        resume = _unresolved_report(record, record_of, form, listed, resolutions, flag=False) if listed else None
+        return render_template(template, form=form, **{entity: record}, conflict=resume), 200
     if form.validate_on_submit():
-        before = record_of(db, record)
-        try:
-            with unit_of_work(db):
-                updated = update(db, key, form.to_input(), _actor(), form.version.data)
-                changed = record_of(db, updated) != before
-        except Invalid as error:
-            form.apply_errors(error.errors, error.message)
-        except StaleEdit as error:
-            conflict = _conflict(entity, key, error)
-            _set_version(form, conflict.version)
+        submitted = form.to_input()
+        unresolved = [name for name in listed if name not in resolutions]
+        # "Keep theirs": the editor's value is not sent, so the record's own value stands.
+        for name, pick in resolutions.items():
+            if pick == "theirs":
+                submitted.pop(name, None)
+        if unresolved:
+            conflict = _unresolved_report(record, record_of, form, listed, resolutions)
             status = 409
         else:
-            flash(_("Your changes were saved.") if changed
-                  else _("Nothing was changed: the form matched the record."), "success")
-            return redirect(url_for(f"{'policies' if entity == 'policy' else 'events'}.detail", key=key))
+            before = record_of(db, record)
+            try:
+                with unit_of_work(db):
+                    updated = update(db, key, submitted, _actor(), form.version.data)
+                    changed = record_of(db, updated) != before
+            except Invalid as error:
+                form.apply_errors(error.errors, error.message)
+            except StaleEdit as error:
+                conflict, form = _merged_form(entity, key, error, form, submitted, resolutions, form_class,
+                                              choices)
+                status = 409
+            else:
+                flash(_("Your changes were saved.") if changed
+                      else _("Nothing was changed: the form matched the record."), "success")
+                return redirect(url_for(f"{'policies' if entity == 'policy' else 'events'}.detail", key=key))
     else:
         _hidden_errors(form)
     form.pad_rows()
     return render_template(template, form=form, **{entity: record}, conflict=conflict), status
+
+
+def _merged_form(entity: str, key: str, error: StaleEdit, form, submitted: dict, resolutions: dict[str, str],
+                 form_class, choices):
+    """After a stale save: the report of what happened meanwhile, and the form holding the current
+    record with the editor's own changes (and, for fields both changed, the editor's value) on top."""
+    db = db_session()
+    db.rollback()
+    plan, current = editing.plan_edit_merge(db, entity, key, submitted, form.version.data)
+    db.rollback()  # planning only read (and locked) the record; release it
+    report = _merge_report(entity, key, error, plan, resolutions)
+    merged = dict(current) | plan.changes | {conflict.field: conflict.mine for conflict in plan.conflicts}
+    merged_form = form_class.from_record(merged, plan.current_version, choices)
+    return report, merged_form
+
+
+def _unresolved_report(record, record_of, form, listed: list[str], resolutions: dict[str, str], *,
+                       flag: bool = True) -> ConflictReport:
+    """The choices of a conflict page again: when the editor saved without picking a value for every
+    field both changed (``flag``: each missing pick is marked), or asked for one more row."""
+    db = db_session()
+    current = record_of(db, record)
+    mine = form.to_input()
+    describer = _Describer(load_choices(db, *NAME_CHOICES))
+    report = ConflictReport(_("Choose which value to keep for each field that both you and someone else "
+                              "changed; nothing was saved."), form.version.data, [])
+    for name in listed:
+        choice = ConflictChoice(name, _label(name), describer.value(name, current.get(name)),
+                                describer.value(name, mine.get(name)), resolutions.get(name))
+        if choice.choice is None and flag:
+            choice.error = _("Choose the value to keep.")
+        report.conflicts.append(choice)
+    return report
 
 
 @bp.route("/policies/<key>/status", methods=["GET", "POST"])
@@ -450,7 +554,9 @@ def new_event():
     db = db_session()
     form = EventForm(choices=load_choices(db, *EVENT_CHOICES), creating=True)
     status = 200
-    if form.validate_on_submit():
+    if form.add_row_requested():
+        pass  # one more blank row, nothing saved
+    elif form.validate_on_submit():
         try:
             with unit_of_work(db):
                 event = editing.create_event(db, form.to_input(), _actor())

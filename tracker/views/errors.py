@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import Flask, jsonify, make_response, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from tracker.db import is_transient_conflict
 
 from tracker.i18n import translate_known
 from tracker.services.errors import DomainError, Invalid
@@ -81,6 +84,14 @@ def register_error_handlers(app: Flask) -> None:
             return _server_error(error)
         status = error.code or 500
         return error_response(status, _description(error), headers=error.get_headers())
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        if is_transient_conflict(error):
+            # A write that kept losing a deadlock or serialization race (after retries): nothing was saved.
+            return error_response(409, _("Another change to the same record was being saved at the same moment; "
+                                         "nothing of yours was saved. Please try again."))
+        return _server_error(error)
 
     @app.errorhandler(Exception)
     def _server_error(error: Exception):

@@ -117,13 +117,20 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                                 "description": "On a 409: the version the record is at now."},
             "changes": {"type": "array", "items": _ref("Change"),
                         "description": "On a 409: what others changed since the version you sent (empty "
-                                       "when two edits were saved at the same instant)."}},
+                                       "when two edits were saved at the same instant)."},
+            "conflicts": {"type": "array", "items": _ref("FieldConflict"),
+                          "description": "On a 409 to an edit sent with `base_version`: the fields you and "
+                                         "someone else both changed, differently, since that version."}},
             required=["status", "title", "message"])}),
         "Change": _object({
             "field": NULLABLE_TEXT, "old": {"description": "The value before, as in the dataset format."},
             "new": {"description": "The value after."}, "by": TEXT,
             "at": {"type": "string", "format": "date-time"}, "version": {"type": ["integer", "null"]},
             "action": TEXT}),
+        "FieldConflict": _object({
+            "field": TEXT, "base": {"description": "The value at `base_version`."},
+            "yours": {"description": "The value you sent."},
+            "current": {"description": "The value saved now."}}),
         "PolicyRef": policy_ref,
         "EventRef": event_ref,
         "Organisation": organisation,
@@ -242,6 +249,11 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
     nullable_url = _string(2000, pattern=URL_PATTERN, description="An http(s) URL.")
     version = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
                "description": "The `version` of the record as you read it; a newer one gives a 409."}
+    base_version = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
+                    "description": "Instead of `version`: the version you read, asking for a merge. The fields "
+                                   "you send are applied on top of the current version unless someone else "
+                                   "changed one of them since (then a 409 lists them in `error.conflicts`); "
+                                   "send only the fields you changed."}
     policy_fields = {
         "country": _choice(countries),
         "title_en": _string(500, nullable=False, min_length=1),
@@ -282,7 +294,7 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                                                                       "when absent)."},
             "status_effective_on": date, "status_note": _string(5000), "status_evidence_url": nullable_url,
         }, ("country", "title_en", "instrument")),
-        "PolicyPatch": _closed(policy_fields | {"version": version}),
+        "PolicyPatch": _closed(policy_fields | {"version": version, "base_version": base_version}),
         "StatusChangeInput": _closed({
             "status": _choice(list(LEGAL_STATUSES)), "effective_on": date, "note": _string(5000),
             "evidence_url": nullable_url,
@@ -291,7 +303,7 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "EventInput": _closed(event_fields | {
             "key": key | {"description": key_text + " Made from the name when absent."}},
             ("name_en", "kind")),
-        "EventPatch": _closed(event_fields | {"version": version}),
+        "EventPatch": _closed(event_fields | {"version": version, "base_version": base_version}),
         "EditorialInput": _closed({"state": _choice(list(EDITORIAL_STATES)), "version": version,
                                    "reason": _string(5000)}, ("state",)),
     }
@@ -351,7 +363,8 @@ def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema
            keyed: bool, version: str | None, created: bool = False) -> dict[str, Any]:
     """A write operation: bearer token, a JSON body checked against ``body``, every answer documented.
 
-    ``version``: "required" (428 without one), "optional", or None (the operation takes none).
+    ``version``: "required" (428 without one), "mergeable" (required, or ``base_version`` to merge),
+    "optional", or None (the operation takes none).
     """
     ok = _ok(ok_schema, ok_text)
     if created:
@@ -375,6 +388,13 @@ def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema
         parameters.append(IF_MATCH_PARAM)
         responses["409"] = _error_response("The record changed since the version you sent: "
                                            "`error.current_version` and `error.changes` say how.")
+    if version == "mergeable":
+        responses["409"] = _error_response(
+            "The record changed since the `version` you sent (`error.current_version` and `error.changes` "
+            "say how); or, with `base_version`, someone else changed some of the same fields differently "
+            "(`error.conflicts` names them with the three values). Nothing was saved.")
+        responses["428"] = _error_response("No version was sent: `version` or `base_version` in the body, "
+                                           "or `If-Match`.")
     if version == "required":
         responses["428"] = _error_response("No version was sent, in the body (`version`) or as `If-Match`.")
     operation: dict[str, Any] = {
@@ -417,7 +437,9 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                             "records, partner tokens only read. Write bodies are JSON objects in the format "
                             "of the dataset dump; every edit carries the `version` it was based on (or sends "
                             "it as `If-Match`), and an edit based on an older version is refused with a 409 "
-                            "that says what changed meanwhile."),
+                            "that says what changed meanwhile. A `PATCH` may send `base_version` instead: "
+                            "only the fields it sends are applied, on top of whatever others saved since, "
+                            "unless someone changed one of those fields too (a 409 then lists them)."),
         },
         "servers": [{"url": "/api/v1"}],
         "paths": {
@@ -440,7 +462,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "patch": _write("updatePolicy",
                                 "Change some fields of a policy; absent fields keep their value.",
                                 "PolicyPatch", "200", "Policy", "The policy after the change.", keyed=True,
-                                version="required")},
+                                version="mergeable")},
             "/policies/{key}/status": {"post": _write(
                 "recordStatusChange", "Record a dated change of the policy's legal status.",
                 "StatusChangeInput", "201", "Policy",
@@ -470,7 +492,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "patch": _write("updateEvent",
                                 "Change some fields of an event; absent fields keep their value.",
                                 "EventPatch", "200", "Event", "The event after the change.", keyed=True,
-                                version="required")},
+                                version="mergeable")},
             "/events/{key}/editorial": {"post": _write(
                 "setEventEditorialState", "Submit, publish, unpublish or archive an event.", "EditorialInput",
                 "200", "Event", "The event in its new editorial state.", keyed=True, version="required")},

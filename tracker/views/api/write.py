@@ -20,7 +20,7 @@ from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services.dataset import KEY_PATTERN
-from tracker.services.errors import Invalid, StaleEdit
+from tracker.services.errors import Invalid, MergeConflict, StaleEdit
 from tracker.views.api import serializers
 from tracker.views.api.openapi import IF_MATCH_PATTERN, INPUT_DATE_PATTERN, URL_PATTERN, input_schemas
 from tracker.views.errors import error_response
@@ -133,7 +133,8 @@ def json_body() -> dict[str, Any]:
     if request.mimetype != "application/json" or charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(_("Send the body as JSON in UTF-8, with "
                                      "'Content-Type: application/json'."))
-    raw = request.get_data(cache=False)
+    # Cached: a request run again after a lost deadlock reads its body a second time.
+    raw = request.get_data()
     if not raw.strip():
         raise Invalid(_("The body is empty."), {"body": _("Send a JSON object.")})
     try:
@@ -336,6 +337,9 @@ def _stale_edit(error: StaleEdit) -> Response:
     body = response.get_json()
     body["error"]["current_version"] = error.current_version
     body["error"]["changes"] = [_change_json(entry) for entry in error.changes]
+    if isinstance(error, MergeConflict):
+        body["error"]["conflicts"] = [{"field": conflict.field, "base": conflict.base, "yours": conflict.mine,
+                                       "current": conflict.theirs} for conflict in error.plan.conflicts]
     response.set_data(current_app.json.dumps(body))
     return response
 
@@ -389,14 +393,29 @@ def create_policy():
     return _answer(payload, 201, url_for("api.policy", key=key, _external=True))
 
 
+def _versions(body: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(version, base_version) of an edit: one of them is needed; ``base_version`` asks for a merge.
+
+    Raises:
+        Invalid: both were sent. PreconditionRequired (428): neither was sent.
+    """
+    base = body.pop("base_version", None)
+    version = expected_version(body, required=base is None)
+    if base is not None and version is not None:
+        raise Invalid(_("Send either a version or a base version."),
+                      {"base_version": _("Send 'version' (or If-Match) for an edit that must be based on the "
+                                         "current version, or 'base_version' to merge; not both.")})
+    return version, base
+
+
 @role_required("edit")
 def update_policy(key: str):
     session = db_session()
     body = checked_body(session, "PolicyPatch")
-    version = expected_version(body, required=True)
+    version, base = _versions(body)
     staff = include_unpublished()
     with _writing(session):
-        editing.update_policy(session, key, body, api_user(), version)
+        editing.update_policy(session, key, body, api_user(), version, base_version=base)
         payload = _policy_json(session, key, staff)
     return _answer(payload, 200)
 
@@ -445,10 +464,10 @@ def create_event():
 def update_event(key: str):
     session = db_session()
     body = checked_body(session, "EventPatch")
-    version = expected_version(body, required=True)
+    version, base = _versions(body)
     staff = include_unpublished()
     with _writing(session):
-        editing.update_event(session, key, body, api_user(), version)
+        editing.update_event(session, key, body, api_user(), version, base_version=base)
         payload = _event_json(session, key, staff)
     return _answer(payload, 200)
 
