@@ -1,6 +1,7 @@
-"""Latency of recording a legal status change, through the HTML form and through the JSON API.
+"""Latency of staff edits: a legal status change (HTML form and JSON API), a stale edit merged three ways,
+and a proposed change approved by a reviewer.
 
-Usage: .venv/bin/python bench/edit.py [--requests 200] [--warmup 20] [--policies 20]
+Usage: .venv/bin/python bench/edit.py [--requests 200] [--warmup 20] [--policies 20] [--merges 100]
 
 The script builds a throwaway SQLite database with the demo data (`flask db upgrade`, `flask data demo`),
 creates an editor with `flask users create ... --role editor --password-stdin`, and serves the tracker
@@ -20,6 +21,18 @@ at the end that the database holds exactly one new step per request. Each edit r
 timeline, which grows by one step per request; the policies are taken in turn (--policies, default 20,
 so about 22 steps are added to each in a default run) and the two ways alternate, so both see the same
 growth.
+
+A second part measures the newer write paths, again one request at a time, each against a baseline
+measured in the same run and interleaved with it:
+
+  edit       PATCH /api/v1/policies/<key> with the current `version` (baseline: a plain edit);
+  merge      PATCH /api/v1/policies/<key> with a `base_version` three versions old, others having
+             changed other fields since: the audit trail is read back to rebuild that version, the
+             edit is merged three ways and saved (200);
+  propose    POST /policies/<key>/propose, an editor's change to a published record stored as a
+             proposal (form post, 302);
+  approve    POST /review/proposals/<id>/approve by a reviewer: the proposal is merged onto the record,
+             saved, audited and published (302).
 
 How to read it: requests are sent one at a time (no concurrency), so the figures are the latency of
 one edit on an idle server, as an editor would feel it: median and p95 in milliseconds, measured by the
@@ -57,6 +70,7 @@ from pages import BenchError, free_port, percentile, start_gunicorn, stop, wait_
 ROOT = Path(__file__).resolve().parent.parent
 EDITOR_EMAIL = "bench-editor@example.org"
 EDITOR_PASSWORD = "bench editor passphrase, not a secret"
+REVIEWER_EMAIL = "bench-reviewer@example.org"
 # Dates of the confirmations: after every date in the demo data, one day further for each request, so
 # each new step lands at the end of its timeline.
 FIRST_DATE = dt.date(2031, 1, 1)
@@ -139,17 +153,19 @@ def prepare(workdir: Path) -> dict[str, str]:
                TRACKER_DATABASE_URL=f"sqlite:///{workdir / 'tracker.db'}")
     flask_command(env, "db", "upgrade")
     flask_command(env, "data", "demo")
-    flask_command(env, "users", "create", EDITOR_EMAIL, "--role", "editor", "--password-stdin",
-                  stdin=EDITOR_PASSWORD + "\n")
+    flask_command(env, "users", "create", EDITOR_EMAIL, "--role", "editor", "--name", "Bench editor",
+                  "--password-stdin", stdin=EDITOR_PASSWORD + "\n")
+    flask_command(env, "users", "create", REVIEWER_EMAIL, "--role", "reviewer", "--name", "Bench reviewer",
+                  "--password-stdin", stdin=EDITOR_PASSWORD + "\n")
     return env
 
 
-def log_in(browser: Browser) -> None:
+def log_in(browser: Browser, email: str = EDITOR_EMAIL) -> None:
     status, _, page = browser.get("/login")
     if status != 200:
         raise BenchError(f"GET /login answered {status}")
     status, headers, body = browser.post_form("/login", {"csrf_token": input_value(page, "csrf_token"),
-                                                         "email": EDITOR_EMAIL, "password": EDITOR_PASSWORD})
+                                                         "email": email, "password": EDITOR_PASSWORD})
     if status not in (302, 303):
         raise BenchError(f"logging in answered {status}: {page_problem(body)}")
 
@@ -179,6 +195,20 @@ def pick_policies(browser: Browser, count: int) -> dict[str, str]:
     if len(policies) < count:
         raise BenchError(f"the demo data has only {len(policies)} policies")
     return policies
+
+
+def create_drafts(browser: Browser, token: str, count: int) -> list[str]:
+    """Draft policies the editor may edit freely, created through the API."""
+    keys = []
+    for number in range(count):
+        body = json.dumps({"country": "LA", "instrument": "decree", "title_en": f"Benchmark draft {number}",
+                           "summary_en": "Created by the edit benchmark."}).encode()
+        status, _, answer = browser.request("POST", "/api/v1/policies", body=body, headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        if status != 201:
+            raise BenchError(f"creating a draft answered {status}: {answer[:300]!r}")
+        keys.append(json.loads(answer)["key"])
+    return keys
 
 
 def status_steps(database: Path) -> int:
@@ -233,6 +263,137 @@ class StatusChanges:
         return elapsed
 
 
+class Merges:
+    """Plain edits and merged stale edits of drafts the editor created, taken in turn."""
+
+    def __init__(self, browser: Browser, token: str, drafts: list[str]) -> None:
+        self.browser = browser
+        self.token = token
+        self.drafts = drafts
+        self.count = 0
+
+    def _patch(self, key: str, body: dict) -> tuple[float, dict]:
+        started = time.perf_counter()
+        status, _, answer = self.browser.request(
+            "PATCH", f"/api/v1/policies/{key}", body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            raise BenchError(f"PATCH /api/v1/policies/{key} answered {status}: {answer[:300]!r}")
+        return elapsed, json.loads(answer)
+
+    def _version(self, key: str) -> int:
+        status, _, body = self.browser.request("GET", f"/api/v1/policies/{key}",
+                                               headers={"Authorization": f"Bearer {self.token}"})
+        if status != 200:
+            raise BenchError(f"GET /api/v1/policies/{key} answered {status}")
+        return json.loads(body)["version"]
+
+    def edit(self) -> float:
+        key = self.drafts[self.count % len(self.drafts)]
+        self.count += 1
+        elapsed, _ = self._patch(key, {"version": self._version(key), "summary_en": f"Plain edit {self.count}."})
+        return elapsed
+
+    def merge(self) -> float:
+        key = self.drafts[self.count % len(self.drafts)]
+        self.count += 1
+        base = self._version(key)
+        # Others move the record on three versions (not timed), then a stale edit is merged onto it.
+        for step in range(3):
+            self._patch(key, {"version": base + step, "valid_to": str(2030 + (self.count + step) % 9)})
+        elapsed, answer = self._patch(key, {"base_version": base, "summary_en": f"Merged edit {self.count}."})
+        if answer["summary_en"] != f"Merged edit {self.count}." or answer["version"] != base + 4:
+            raise BenchError(f"the merged edit of {key} did not land as sent: {answer['version']}")
+        return elapsed
+
+
+class Proposals:
+    """An editor proposes a change to a published policy; a reviewer approves it."""
+
+    def __init__(self, editor: Browser, reviewer: Browser, policies: list[str]) -> None:
+        self.editor = editor
+        self.reviewer = reviewer
+        self.policies = policies
+        self.count = 0
+        self.waiting: list[str] = []
+
+    def propose(self) -> float:
+        key = self.policies[self.count % len(self.policies)]
+        self.count += 1
+        status, _, page = self.editor.get(f"/policies/{key}/propose")
+        if status != 200:
+            raise BenchError(f"GET /policies/{key}/propose answered {status}")
+        fields = form_fields(page, "record-form")
+        fields["summary_en"] = f"Proposed by the edit benchmark ({self.count})."
+        fields["proposal_note"] = "Benchmark."
+        started = time.perf_counter()
+        status, headers, body = self.editor.post_form(f"/policies/{key}/propose", fields)
+        elapsed = time.perf_counter() - started
+        if status not in (302, 303):
+            raise BenchError(f"proposing a change to {key} answered {status}: {page_problem(body)}")
+        self.waiting.append({name.lower(): value for name, value in headers.items()}["location"])
+        return elapsed
+
+    def approve(self) -> float:
+        url = self.waiting.pop(0)
+        path = url.split("://", 1)[-1].split("/", 1)[-1]
+        status, _, page = self.reviewer.get(f"/{path}")
+        if status != 200:
+            raise BenchError(f"GET /{path} answered {status}")
+        fields = {"csrf_token": input_value(page, "csrf_token"), "comment": "Approved by the benchmark."}
+        started = time.perf_counter()
+        status, _, body = self.reviewer.post_form(f"/{path}/approve", fields)
+        elapsed = time.perf_counter() - started
+        if status not in (302, 303):
+            raise BenchError(f"approving {path} answered {status}: {page_problem(body)}")
+        return elapsed
+
+
+def form_fields(page: bytes, css_class: str) -> dict[str, str]:
+    """The fields a browser would send with the form of ``css_class`` (text, hidden, selected, checked)."""
+    text = page.decode()
+    form = re.search(rf'<form[^>]*class="[^"]*\b{css_class}\b[^"]*"[^>]*>(.*?)</form>', text, re.S)
+    if not form:
+        raise BenchError(f"no form .{css_class} on the page")
+    body = form.group(1)
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", body):
+        name = re.search(r'name="([^"]+)"', tag)
+        kind = re.search(r'type="([^"]+)"', tag)
+        if not name or (kind and kind.group(1) in ("submit", "button")):
+            continue
+        if kind and kind.group(1) in ("checkbox", "radio") and "checked" not in tag:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        fields.setdefault(name.group(1), html.unescape(value.group(1)) if value else "")
+    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.S):
+        tags = re.findall(r"<option[^>]*>", options)
+        chosen = next((tag for tag in tags if re.search(r"\bselected\b", tag)), tags[0] if tags else "")
+        value = re.search(r'value="([^"]*)"', chosen)
+        fields[name] = html.unescape(value.group(1)) if value else ""
+    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', body, re.S):
+        fields[name] = html.unescape(value.lstrip("\n"))
+    return fields
+
+
+def measure_pairs(ways: dict, requests: int, warmup: int) -> dict[str, list[float]]:
+    """Interleave the ways, a pair at a time, so background noise affects all alike."""
+    print(f"Warm-up: {warmup} request(s) each way ...", flush=True)
+    for _ in range(warmup):
+        for send in ways.values():
+            send()
+    timings: dict[str, list[float]] = {name: [] for name in ways}
+    step = max(1, requests // 5)
+    for number in range(1, requests + 1):
+        for name, send in ways.items():
+            timings[name].append(send())
+        if number % step == 0 or number == requests:
+            latest = ", ".join(f"{name} {statistics.median(values) * 1000:.1f} ms" for name, values in timings.items())
+            print(f"  {number:>4}/{requests} each way; medians so far: {latest}", flush=True)
+    return timings
+
+
 def measure(changes: StatusChanges, requests: int, warmup: int) -> dict[str, list[float]]:
     """Alternate form posts and API calls, so background noise affects both alike."""
     ways = {"form post": changes.form_post, "API": changes.api}
@@ -253,23 +414,25 @@ def measure(changes: StatusChanges, requests: int, warmup: int) -> dict[str, lis
     return timings
 
 
-def report(timings: dict[str, list[float]], policies: dict[str, str], args: argparse.Namespace) -> None:
+def report(timings: dict[str, list[float]], title: str, args: argparse.Namespace) -> None:
     from importlib.metadata import version
 
     print()
-    print(f"Status changes, one request at a time, alternating ways, on {len(policies)} demo policies in "
-          f"turn; {args.warmup} warm-up request(s) each way not counted")
+    print(f"{title}; {args.warmup} warm-up request(s) each way not counted")
     print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
           f"gunicorn {version('gunicorn')} (2 sync workers), {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at the end")
     print()
-    header = f"{'way in':<12}{'requests':>10}{'median ms':>12}{'p95 ms':>10}{'min ms':>9}{'max ms':>9}"
+    header = f"{'way in':<12}{'requests':>10}{'median ms':>12}{'p95 ms':>10}{'min ms':>9}{'max ms':>9}{'ratio':>8}"
     print(header)
     print("-" * len(header))
+    baseline = statistics.median(next(iter(timings.values())))
     for name, values in timings.items():
         ordered = sorted(values)
         print(f"{name:<12}{len(ordered):>10}{statistics.median(ordered) * 1000:>12.1f}"
-              f"{percentile(ordered, 95) * 1000:>10.1f}{ordered[0] * 1000:>9.1f}{ordered[-1] * 1000:>9.1f}")
+              f"{percentile(ordered, 95) * 1000:>10.1f}{ordered[0] * 1000:>9.1f}{ordered[-1] * 1000:>9.1f}"
+              f"{statistics.median(ordered) / baseline:>8.2f}")
+    print(f"(ratio: median over the median of the first row, {next(iter(timings))}, measured in the same run)")
     print()
     print("(Information only: timings depend on the machine and never make this script fail.)")
 
@@ -283,6 +446,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20,
                         help="warm-up requests each way, not counted (default 20)")
     parser.add_argument("--policies", type=int, default=20, help="demo policies changed in turn (default 20)")
+    parser.add_argument("--merges", type=int, default=100,
+                        help="measured requests each way of the merge and proposal part (default 100; 0 skips it)")
     args = parser.parse_args()
     if args.requests < 1 or args.warmup < 0 or not 1 <= args.policies <= 50:
         parser.error("need --requests >= 1, --warmup >= 0 and 1 <= --policies <= 50")
@@ -318,7 +483,25 @@ def main() -> int:
             raise BenchError(f"{changes.count} status changes were accepted but {written} steps were written")
         print(f"Checked: {changes.count} status changes accepted, {written} new steps in the database.")
 
-        report(timings, policies, args)
+        report(timings, f"Status changes, one request at a time, alternating ways, on {len(policies)} demo "
+                        f"policies in turn", args)
+
+        if args.merges:
+            print("\nMerged stale edits and proposals ...", flush=True)
+            drafts = create_drafts(browser, token, len(policies))
+            merges = Merges(browser, token, drafts)
+            merge_timings = measure_pairs({"edit": merges.edit, "merge": merges.merge}, args.merges,
+                                          min(args.warmup, 5))
+            report(merge_timings, f"Edits of {len(drafts)} drafts by API: a plain edit against a stale edit merged "
+                                  f"three ways (three versions behind)", args)
+            reviewer = Browser(port)
+            log_in(reviewer, REVIEWER_EMAIL)
+            published = [key for key in policies][:10]
+            proposals = Proposals(browser, reviewer, published)
+            proposal_timings = measure_pairs({"propose": proposals.propose, "approve": proposals.approve},
+                                             args.merges, min(args.warmup, 5))
+            report(proposal_timings, f"Proposed changes to {len(published)} published policies: an editor's "
+                                     f"proposal, then a reviewer's approval (merge, save, audit, publish)", args)
         messages = log.read_text().strip()
         if messages:
             print(f"\nWarnings logged by the server:\n{messages}")

@@ -224,7 +224,8 @@ def local_name(thing: Any) -> str:
         return ""
     if current_language() == "lo" and getattr(thing, "name_lo", None):
         return thing.name_lo
-    return thing.name_en
+    # An organisation recorded with a Lao name only has no English one to fall back to.
+    return thing.name_en or getattr(thing, "name_lo", None) or getattr(thing, "key", "")
 
 
 def translate_known(message: str) -> str:

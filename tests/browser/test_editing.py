@@ -73,7 +73,7 @@ def test_editor_edits_and_records_a_status_change_reviewer_publishes_reader_sees
     editor.locator("summary", has_text="Record a status change").click()
     editor.get_by_label("New legal status").select_option("adopted")
     editor.get_by_label("Effective date").fill("2026-01-15")
-    editor.get_by_label("Note").fill("Signed by the Minister of Energy and Mines.")
+    editor.get_by_label("Note (English)").fill("Signed by the Minister of Energy and Mines.")
     editor.get_by_role("button", name="Record status").click()
     expect(editor.get_by_role("status").first).to_contain_text("Status recorded")
     expect(editor.locator("ol.timeline")).to_contain_text("15 January 2026")

@@ -76,8 +76,12 @@ def test_a_lao_reader_browses_searches_and_edits_in_lao(page, artifacts):
     left, right = english.bounding_box(), lao.bounding_box()
     assert abs(left["y"] - right["y"]) < 2 and right["x"] > left["x"] + left["width"], (left, right)
     page.get_by_role("button", name="ສ້າງສະບັບຮ່າງ").click()
-    expect(page.get_by_role("alert").first).to_have_text(
-        "ກະລຸນາແກ້ໄຂຊ່ອງທີ່ໝາຍໄວ້ຂ້າງລຸ່ມ; ບໍ່ມີຫຍັງຖືກບັນທຶກ.")
+    summary = page.get_by_role("alert").first
+    expect(summary).to_contain_text("ກະລຸນາແກ້ໄຂຊ່ອງທີ່ໝາຍໄວ້ຂ້າງລຸ່ມ; ບໍ່ມີຫຍັງຖືກບັນທຶກ.")
+    # Each message of the summary links to its field, in Lao.
+    expect(summary.locator("a[href='#title_en']")).to_contain_text("ຊື່ເອກະສານ (ພາສາອັງກິດ)")
+    summary.locator("a[href='#country']").click()
+    expect(page.locator("#country")).to_be_focused()
     page.screenshot(path=str(artifacts / "policy-form-lo.png"), full_page=True)
     body = page.locator("main").inner_text()
     for english_text in ("This field is required", "Title (English)", "Save changes", "Create the draft"):

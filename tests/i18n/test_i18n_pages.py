@@ -168,7 +168,7 @@ def test_a_conflict_the_confirmation_and_the_history_are_in_lao(client, session,
     history = unescape(client.get("/policies/lao-stale/history").get_data(as_text=True))
     words = " ".join(re.sub(r"<[^>]+>", " ", history).split())
     assert "ປະຫວັດການປ່ຽນແປງ" in words and "ເວລາອິນດູຈີນ" in words
-    assert "ແກ້ໄຂແລ້ວ ໂດຍ reviewer@example.org" in words
+    assert "ແກ້ໄຂແລ້ວ ໂດຍ Test reviewer" in words
     assert [text for text in visible_texts(history) if text in ENGLISH] == []
 
     # A move pressed on a page read before someone else's change asks for confirmation, in Lao.

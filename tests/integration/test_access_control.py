@@ -32,6 +32,9 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "auth.account": ("GET", "/account", None, (302, 200, 200, 200, 200)),
     "auth.revoke_token": ("POST", "/account/tokens/999999/revoke", {}, (302, 404, 404, 404, 404)),
     "auth.users": ("GET", "/admin/users", None, (302, 403, 403, 403, 200)),
+    "auth.request_password_reset": ("GET", "/password-reset", None, (200, 200, 200, 200, 200)),
+    # A forged token: refused with a page that says so, whoever asks.
+    "auth.reset_password": ("GET", "/password-reset/forged-token", None, (400, 400, 400, 400, 400)),
     "auth.update_user": ("POST", "/admin/users/999999", {"role": "editor"}, (302, 403, 403, 403, 404)),
     "editing.new_policy": ("GET", "/policies/new", None, (302, 403, 200, 200, 200)),
     # A published record: editors edit drafts and records in review only.
@@ -46,6 +49,20 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "editing.edit_event": ("GET", f"/events/{EVENT}/edit", None, (302, 403, 403, 200, 200)),
     "editing.event_editorial": ("POST", f"/events/{EVENT}/editorial", {}, (302, 403, 400, 400, 400)),
     "editing.event_history": ("GET", f"/events/{EVENT}/history", None, (302, 403, 200, 200, 200)),
+    "organisations.index": ("GET", "/organisations", None, (200, 200, 200, 200, 200)),
+    "organisations.detail": ("GET", "/organisations/la-mem", None, (200, 200, 200, 200, 200)),
+    "organisations.new": ("GET", "/organisations/new", None, (302, 403, 200, 200, 200)),
+    "organisations.edit": ("GET", "/organisations/la-mem/edit", None, (302, 403, 200, 200, 200)),
+    "organisations.history": ("GET", "/organisations/la-mem/history", None, (302, 403, 200, 200, 200)),
+    "review.queue": ("GET", "/review", None, (302, 403, 200, 200, 200)),
+    "review.activity": ("GET", "/activity", None, (302, 403, 200, 200, 200)),
+    # Published records: editors propose a change; reviewers edit them directly but may propose too.
+    "review.propose_policy": ("GET", f"/policies/{POLICY}/propose", None, (302, 403, 200, 200, 200)),
+    "review.propose_event": ("GET", f"/events/{EVENT}/propose", None, (302, 403, 200, 200, 200)),
+    "review.proposal": ("GET", "/review/proposals/999999", None, (302, 403, 404, 404, 404)),
+    "review.approve": ("POST", "/review/proposals/999999/approve", {}, (302, 403, 403, 404, 404)),
+    "review.reject": ("POST", "/review/proposals/999999/reject", {}, (302, 403, 403, 404, 404)),
+    "review.withdraw": ("POST", "/review/proposals/999999/withdraw", {}, (302, 403, 404, 404, 404)),
     "feeds.changes": ("GET", "/feeds/changes.atom?country=LA", None, (200, 200, 200, 200, 200)),
     "notify.subscribe": ("GET", f"/subscribe?policy={POLICY}", None, (200, 200, 200, 200, 200)),
     # A forged token: refused with a page that says so, whoever asks.

@@ -66,7 +66,7 @@ def test_events_and_an_event_with_its_policies(client, session):
     event = client.get("/api/v1/events/api-forum").get_json()
     assert event["starts_on"] == "2024-05"
     assert event["organisers"][0]["key"] == "la-mem"
-    assert event["policies"] == [{"role": "announced", "evidence": "Said so.", "source_url": None,
+    assert event["policies"] == [{"role": "announced", "evidence": "Said so.", "evidence_lo": None, "source_url": None,
                                   "policy": event["policies"][0]["policy"]}]
 
 

@@ -76,7 +76,7 @@ def test_one_bad_record_writes_nothing_and_names_the_record_and_field(session, d
 @pytest.mark.parametrize("change, record, field", [
     ({"country": "XX"}, "policy 'p1'", "country"),
     ({"instrument": "edict"}, "policy 'p1'", "instrument"),
-    ({"title_en": ""}, "policy 'p1'", "title_en"),
+    ({"title_en": "", "title_lo": None}, "policy 'p1'", "title_en"),
     ({"title_en": "x" * 501}, "policy 'p1'", "title_en"),
     ({"issuer": "no-such-org"}, "policy 'p1'", "issuer"),
     ({"topics": ["not_a_topic"]}, "policy 'p1'", "topics[0]"),
@@ -118,14 +118,27 @@ def test_lao_emoji_and_markup_are_stored_as_given(session, client):
 def test_load_dump_load_is_lossless(session, demo_data):
     dumped = dump_dataset(session, compiled="2026-01-01")
     by_key = {p["key"]: p for p in dumped["policies"]}
+    def as_in(original, dumped):
+        """The dumped value with only the keys the original gives (the format grew optional ones, such as
+        the Lao note of a status step, which a dump writes as null)."""
+        if isinstance(original, dict):
+            extra = {name: value for name, value in dumped.items() if name not in original}
+            assert all(value is None for value in extra.values()), extra
+            return {name: as_in(original[name], dumped[name]) for name in original}
+        if isinstance(original, list):
+            return [as_in(item, value) for item, value in zip(original, dumped)] + dumped[len(original):]
+        return dumped
+
     for original in demo_data["policies"]:
         record = by_key[original["key"]]
-        assert {name: record[name] for name in original} == original
+        assert {name: as_in(original[name], record[name]) for name in original} == original
     events = {e["key"]: e for e in dumped["events"]}
     for original in demo_data["events"]:
         assert {name: events[original["key"]][name] for name in original} == original
     assert dumped["topics"] == demo_data["topics"]
-    assert sorted(dumped["organisations"], key=lambda o: o["key"]) == sorted(
+    assert [as_in(original, dumped_one) for original, dumped_one in zip(
+        sorted(demo_data["organisations"], key=lambda o: o["key"]),
+        sorted(dumped["organisations"], key=lambda o: o["key"]))] == sorted(
         demo_data["organisations"], key=lambda o: o["key"])
     # Loading the dump back changes nothing, and dumping again gives the same document.
     report = load_dataset(session, json.loads(json.dumps(dumped)))

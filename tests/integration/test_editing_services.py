@@ -95,7 +95,7 @@ def full_policy_input() -> dict:
         "relations": [{"type": "implements", "target": PUBLISHED_DEMO_POLICY, "target_reference": None},
                       {"type": "related", "target": None, "target_reference": "ASEAN EV roadmap (draft)"}],
         "forum_links": [{"event": DEMO_EVENT, "role": "originated", "evidence": "Proposed at the forum. ✅",
-                         "source_url": "https://example.org/forum-report"}],
+                         "evidence_lo": "ສະເໜີໃນກອງປະຊຸມ ✅", "source_url": "https://example.org/forum-report"}],
         "sources": [{"url": "https://example.org/decree", "title": "ດຳລັດ (official text)",
                      "published": "2024-02-28", "kind": "official"}],
         "confidence": "high", "conflicts": ["Two sources give different month of signature."],
@@ -243,9 +243,10 @@ def test_a_title_of_exactly_500_characters_is_accepted(session, users):
 
 
 BAD_EDITS = [
-    pytest.param({"title_en": ""}, "title_en", id="empty-title"),
-    pytest.param({"title_en": "   "}, "title_en", id="blank-title"),
-    pytest.param({"title_en": None}, "title_en", id="null-title"),
+    pytest.param({"title_en": "", "title_lo": ""}, "title_en", id="empty-title"),
+    pytest.param({"title_en": "   ", "title_lo": None}, "title_en", id="blank-title"),
+    pytest.param({"title_en": None, "title_lo": "\n\t"}, "title_en", id="null-title"),
+    pytest.param({"reference": "No.\x00 1"}, "reference", id="nul"),
     pytest.param({"title_en": "t" * 501}, "title_en", id="501-char-title"),
     pytest.param({"valid_from": "2023-02-30"}, "valid_from", id="impossible-date"),
     pytest.param({"valid_to": "2023-99"}, "valid_to", id="impossible-month"),
@@ -450,7 +451,8 @@ def test_a_back_dated_change_takes_its_place_in_the_timeline_and_from_statuses_f
     [entry] = entries(session, "back-dated", action="status_change")
     assert (entry.field, entry.old_value, entry.new_value) == ("legal_status", "in_force", "in_force")
     assert entry.details == {"status": "consultation", "effective_on": "2023-03-15",
-                             "note": "Public consultation opened.", "evidence_url": None, "position": 2,
+                             "note": "Public consultation opened.", "note_lo": None, "evidence_url": None,
+                             "position": 2,
                              "from_status": "drafting"}
     assert entry.actor_id == users["editor"].id
 
@@ -853,13 +855,14 @@ def test_events_go_through_the_same_workflow(session, users):
 
 def test_forum_links_are_added_and_removed_with_an_audit_entry_each(session, users):
     policy = loaded_policy(session, "forum-links")
-    link = {"event": DEMO_EVENT, "role": "originated", "evidence": "ໄດ້ສະເໜີ ໃນກອງປະຊຸມ.",
-            "source_url": "https://example.org/forum"}
+    link = {"event": DEMO_EVENT, "role": "originated", "evidence": "Proposed at the forum.",
+            "evidence_lo": "ໄດ້ສະເໜີ ໃນກອງປະຊຸມ.", "source_url": "https://example.org/forum"}
     add_forum_link(session, "forum-links", link, users["editor"], policy.version)
     add_forum_link(session, "forum-links", {"event": OTHER_DEMO_EVENT, "role": "discussed"}, users["editor"])
     stored = reload(session, "forum-links")
     assert record_of(session, stored)["forum_links"] == [
-        link, {"event": OTHER_DEMO_EVENT, "role": "discussed", "evidence": None, "source_url": None}]
+        link, {"event": OTHER_DEMO_EVENT, "role": "discussed", "evidence": None, "evidence_lo": None,
+                                          "source_url": None}]
 
     with pytest.raises(Invalid):
         add_forum_link(session, "forum-links", {"event": DEMO_EVENT, "role": "originated"}, users["editor"])
@@ -881,10 +884,11 @@ def test_forum_links_are_added_and_removed_with_an_audit_entry_each(session, use
     assert trail == [
         ("forum_link_add", "forum_links", [], [link]),
         ("forum_link_add", "forum_links", [link], [link, {"event": OTHER_DEMO_EVENT, "role": "discussed",
-                                                          "evidence": None, "source_url": None}]),
+                                                          "evidence": None, "evidence_lo": None, "source_url": None}]),
         ("forum_link_remove", "forum_links", [link, {"event": OTHER_DEMO_EVENT, "role": "discussed",
-                                                     "evidence": None, "source_url": None}],
-         [{"event": OTHER_DEMO_EVENT, "role": "discussed", "evidence": None, "source_url": None}]),
+                                                     "evidence": None, "evidence_lo": None, "source_url": None}],
+         [{"event": OTHER_DEMO_EVENT, "role": "discussed", "evidence": None, "evidence_lo": None,
+                                          "source_url": None}]),
     ]
 
 

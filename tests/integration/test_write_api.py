@@ -23,7 +23,7 @@ from tracker.models import AuditEntry, Event, Policy, Source, StatusChange
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, FORUM_ROLES, INSTRUMENTS, LEGAL_STATUSES,
                                   RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
 from tracker.services import accounts, editing
-from tracker.services.dataset import load_dataset
+from tracker.services.dataset import clean_text, load_dataset
 
 API = "/api/v1"
 PUBLISHED_POLICY = "la-gov-resolution-08-2021-ev-policy"
@@ -251,7 +251,7 @@ def test_status_change_is_added_to_the_history_and_sets_the_legal_status(client,
     assert body["legal_status"] == before["status"]
     assert body["status_history"][-1] | {"recorded_at": None} == {
         "from_status": before["status"], "status": before["status"], "effective_on": "2030-01-15",
-        "note": "ຍັງມີຜົນສັກສິດ " + EMOJI, "evidence_url": evidence, "recorded_at": None}
+        "note": "ຍັງມີຜົນສັກສິດ " + EMOJI, "note_lo": None, "evidence_url": evidence, "recorded_at": None}
     assert len(body["status_history"]) == len(before["status_history"]) + 1
     entry = session.scalars(select(AuditEntry).where(AuditEntry.entity_key == PUBLISHED_POLICY,
                                                      AuditEntry.action == "status_change")).one()
@@ -446,12 +446,16 @@ def test_field_errors_name_each_field_down_to_list_items(client, session, api_to
         "relations": [{"type": "amends", "target": 42}], "conflicts": [""], "key": "Not A Key"},
         api_token("editor"))
     errors = assert_json_error(response, 400)["errors"]
-    assert set(errors) == {"country", "title_en", "topics[1]", "valid_from", "summary_en", "confidence",
+    # The body's shape is checked first: the missing title is named once the shape is right (below).
+    assert set(errors) == {"country", "topics[1]", "valid_from", "summary_en", "confidence",
                            "other_bodies[0].role", "sources[1].url", "sources[1].kind", "sources[2].url",
                            "relations[0].target", "conflicts[0]", "key"}
     assert errors["sources[1].url"].startswith("must be an http(s) URL")
     assert errors["summary_en"] == "is 20001 characters long; the limit is 20000"
     assert errors["sources[2].url"] == "is required"
+    untitled = send(client, "POST", "/policies", {"country": "LA", "title_en": "", "title_lo": " ",
+                                                   "instrument": "decree"}, api_token("editor"))
+    assert assert_json_error(untitled, 400)["errors"] == {"title_en": "needs a title in English or in Lao"}
     assert counts(session) == before
 
 
@@ -636,19 +640,32 @@ def blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def cleaned(value: Any, *, multiline: bool = False) -> Any:
+    """Text as the service stores it (line breaks of single-line fields made spaces, control characters
+    dropped; see dataset.clean_text), blank as None."""
+    if isinstance(value, str):
+        value = clean_text(value, multiline=multiline)
+    return blank_to_none(value)
+
+
 def as_stored(name: str, value: Any) -> Any:
     """What the dataset format holds after a field was accepted with ``value``."""
-    if name in ("title_en", "title_lo", "title_local", "reference", "summary_en", "summary_lo"):
-        return blank_to_none(value)
+    if name in ("title_en", "title_lo", "title_local", "reference"):
+        return cleaned(value)
+    if name in ("summary_en", "summary_lo"):
+        return cleaned(value, multiline=True)
     if name == "sources":
-        return [{"url": s["url"], "title": blank_to_none(s.get("title")), "published": s.get("published"),
+        return [{"url": s["url"], "title": cleaned(s.get("title")), "published": s.get("published"),
                  "kind": s.get("kind")} for s in value]
     if name == "relations":
         return [{"type": r["type"], "target": r.get("target"),
-                 "target_reference": blank_to_none(r.get("target_reference"))} for r in value]
+                 "target_reference": cleaned(r.get("target_reference"))} for r in value]
     if name == "forum_links":
-        return [{"event": f["event"], "role": f["role"], "evidence": blank_to_none(f.get("evidence")),
+        return [{"event": f["event"], "role": f["role"], "evidence": cleaned(f.get("evidence"), multiline=True),
+                 "evidence_lo": cleaned(f.get("evidence_lo"), multiline=True),
                  "source_url": f.get("source_url")} for f in value]
+    if name == "conflicts":
+        return [cleaned(note) for note in value]
     return value
 
 
@@ -705,7 +722,8 @@ def test_generated_policies_are_stored_exactly_or_refused_without_a_trace(client
                 assert stored[name] == expected, name
             assert stored["status_history"] == [{
                 "status": body.get("status", "proposed"), "date": body.get("status_effective_on"),
-                "note": blank_to_none(body.get("status_note")),
+                "note": cleaned(body.get("status_note"), multiline=True),
+                "note_lo": cleaned(body.get("status_note_lo"), multiline=True),
                 "source_url": body.get("status_evidence_url")}]
             assert stored["editorial_state"] == "draft"
 

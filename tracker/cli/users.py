@@ -22,7 +22,8 @@ def _fail(error: DomainError) -> None:
 
 @users_group.command("create", help="Create an account; the password is asked for (or read from stdin).")
 @click.argument("email")
-@click.option("--role", type=click.Choice(list(ROLES)), required=True, help="The account's role.")
+@click.option("--role", type=click.Choice(list(ROLES)), default="partner", show_default=True,
+              help="The account's role; the least privileged unless another is chosen.")
 @click.option("--name", "display_name", default=None, help="The person's name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
 def create(email: str, role: str, display_name: str | None, password_stdin: bool) -> None:
@@ -59,8 +60,7 @@ def _set(email: str, *, active: bool | None = None, role: str | None = None) -> 
             if active is not None:
                 accounts.set_active(session, user, active, None)
             if role is not None:
-                user.role = role
-                accounts.end_sessions(user)
+                accounts.set_role(session, user, role, None)
     except DomainError as error:
         _fail(error)
     click.echo(f"{user.email}: {user.role}, {'enabled' if user.is_active else 'disabled'}.")

@@ -42,3 +42,28 @@ def labelled(*options: Mapping[str, Any]) -> Callable[[], dict[str, str]]:
         return {value: str(label) for value, label in merged.items()}
 
     return choices
+
+
+def error_links(form: Any) -> list[tuple[str, str, str]]:
+    """Every message by a field of ``form``, as (control id, label, message) in page order, rows included
+    ("Source 2 · URL"): the error summary at the top of a form links each one to its field."""
+    from wtforms import FieldList, FormField
+
+    found: list[tuple[str, str, str]] = []
+
+    def walk(fields: Any, prefix: str) -> None:
+        for field in fields:
+            if field.type in ("CSRFTokenField", "HiddenField") or field.short_name == "version":
+                continue
+            if isinstance(field, FieldList):
+                for number, entry in enumerate(field.entries, start=1):
+                    walk(entry.form if isinstance(entry, FormField) else [entry],
+                         f"{prefix}{field.label.text} {number} · ")
+            elif isinstance(field, FormField):
+                walk(field.form, f"{prefix}{field.label.text} · ")
+            else:
+                for message in field.errors if isinstance(field.errors, list) else []:
+                    found.append((field.id, f"{prefix}{field.label.text}", str(message)))
+
+    walk(form, "")
+    return found

@@ -11,10 +11,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from markupsafe import Markup
 from wtforms import FieldList, FormField, HiddenField, IntegerField, SelectField, SelectMultipleField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, html_params
 
 from tracker.forms import RowForm
 from tracker.forms import TrackerForm as FlaskForm
@@ -24,7 +25,8 @@ from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.types import PartialDate, PartialDateError
 from tracker.services import dataset
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
+                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
+                                  VEHICLE_CLASSES)
 
 # Rows a form may send for one repeated group; far more than any record needs, a bound on what is parsed.
 MAX_ROWS = 100
@@ -45,7 +47,9 @@ FIELD_LABELS: dict[str, LazyString] = {
     "sources": _l("Sources"), "confidence": _l("Confidence"), "conflicts": _l("Where sources disagree"),
     "status": _l("Status"), "legal_status": _l("Status"), "status_history": _l("Status timeline"),
     "editorial_state": _l("Editorial state"),
-    "status_effective_on": _l("Effective date"), "status_note": _l("Note"),
+    "status_effective_on": _l("Effective date"), "status_note": _l("Note (English)"),
+    "status_note_lo": _l("Note (Lao)"), "note_en": _l("Note (English)"), "note_lo": _l("Note (Lao)"),
+    "evidence_lo": _l("Evidence (Lao)"),
     "status_evidence_url": _l("Evidence URL"),
     "name_en": _l("Name (English)"), "name_lo": _l("Name (Lao)"), "kind": _l("Kind of event"),
     "starts_on": _l("Starts on"),
@@ -54,14 +58,19 @@ FIELD_LABELS: dict[str, LazyString] = {
     "funders": _l("Funders"), "partners": _l("Partners"), "effective_on": _l("Effective date"),
     "note": _l("Note"),
     "evidence_url": _l("Evidence URL"), "reason": _l("Reason"),
+    "acronym": _l("Acronym"), "parent": _l("Part of"), "kind_of_organisation": _l("Kind of organisation"),
 }
 
-PARTIAL_DATE_HINT = _l("YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or 2023-07-14.")
+PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025 or 2025 (also 2025-11-15 or "
+                       "15 November 2025).")
 # Keys that name pages rather than records (/policies/new, /events/new).
 RESERVED_KEYS = dataset.RESERVED_KEYS
 
 _ROW_ERROR = re.compile(r"^([a-z_]+)\[(\d+)\](?:\.([a-z_]+))?$")
 _REWORDED = {
+    "needs a title in English or in Lao": N_("Give the title in English or in Lao (or both)."),
+    "needs a name in English or in Lao": N_("Give the name in English or in Lao (or both)."),
+    "an organisation cannot be its own parent": N_("An organisation cannot be its own parent."),
     "needs a target policy key or a target_reference":
         N_("Give the key of a policy in the tracker or a citation."),
     "links the same event with the same role twice": N_("This event is already linked with this role."),
@@ -126,6 +135,8 @@ class Choices:
 
     countries: dict[str, str] = field(default_factory=dict)
     organisations: dict[str, str] = field(default_factory=dict)
+    # The same organisations for pickers: (country name, [(key, label with acronym and both names)]).
+    organisation_groups: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     topics: dict[str, str] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)
@@ -139,10 +150,16 @@ def load_choices(session: Session, *kinds: str) -> Choices:
         choices.countries = {j.code: local_name(j) for j in
                              session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
     if "organisations" in kinds:
-        rows = session.scalars(select(Organisation).order_by(Organisation.name_en, Organisation.key))
-        choices.organisations = {org.key: f"{local_name(org)} ({org.country})" if org.country
-                                 else local_name(org)
-                                 for org in rows}
+        from tracker.services.organisations import display_name, grouped_by_country, picker_label
+
+        language = current_language()
+        rows = session.scalars(select(Organisation)).all()
+        choices.organisations = {org.key: f"{display_name(org, language)} ({org.country})" if org.country
+                                 else display_name(org, language)
+                                 for org in sorted(rows, key=lambda org: (org.name_en or org.name_lo or "", org.key))}
+        choices.organisation_groups = [
+            (group.name, [(org.key, picker_label(org, language)) for org in group.organisations])
+            for group in grouped_by_country(session, rows, language)]
     if "topics" in kinds:
         topics = session.scalars(select(Topic).order_by(Topic.position))
         choices.topics = {t.key: local_name(t) for t in topics}
@@ -184,6 +201,91 @@ def _source_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{**source, "kind": source.get("kind") or ""} for source in record.get("sources") or []]
 
 
+class PartialDateField(StringField):
+    """A date as staff write it (day first, Lao or English month names, see PartialDate.parse_written),
+    handed to the services as the ISO partial date it stands for; what cannot be read is refused here,
+    with a message in the reader's language."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        self.parse_error: PartialDateError | None = None
+        text = _clean(self.data)
+        if text is None:
+            self.data = ""
+            return
+        try:
+            self.data = PartialDate.parse_written(text).isoformat()
+        except PartialDateError as error:
+            self.data = text
+            self.parse_error = error
+
+    def parse_message(self) -> str | None:
+        """Why the date as written cannot be read, in the reader's language (None when it can). The text
+        goes to the service as written, which refuses it along with every other problem of the form, and
+        the form shows this message by the field instead of the service's."""
+        error = getattr(self, "parse_error", None)
+        if error is None:
+            return None
+        value = self.data[:60]
+        messages = {
+            "day": _("'%(value)s' is not a day of the calendar.", value=value),
+            "month": _("'%(value)s' names a month that does not exist; write the day first: 15/11/2025.",
+                       value=value),
+            "short_year": _("'%(value)s': write the year in full, as in 15/11/2025.", value=value),
+            "year": _("'%(value)s' has a year out of range.", value=value),
+        }
+        return messages.get(error.reason) or _(
+            "'%(value)s' is not a date we can read. Write it day first: 15/11/2025, 11/2025 or 2025 (or "
+            "2025-11-15, 15 November 2025).", value=value)
+
+
+class GroupedSelect:
+    """A <select> whose options are grouped (<optgroup>), after a first option that stands alone ("Not
+    known"). With ``filterable`` it asks forms.js for a filter box above it (typing an acronym or either
+    name narrows the list); without JavaScript the browser's own type-ahead still finds an option."""
+
+    def __init__(self, filterable: bool = True) -> None:
+        self.filterable = filterable
+
+    def __call__(self, field: Any, **attributes: Any) -> Markup:
+        attributes.setdefault("id", field.id)
+        if self.filterable:
+            attributes.setdefault("data-filterable", "")
+            attributes.setdefault("data-filter-label", _("Filter the list: acronym or name"))
+            attributes.setdefault("data-filter-placeholder", _("Type MEM, EDL, ກະຊວງ…"))
+        html = [Markup("<select %s>") % html_params(name=field.name, **attributes)]
+        html.append(self._option("", field.blank_label, field.data in (None, "")))
+        for group, options in field.groups:
+            html.append(Markup('<optgroup label="%s">') % group)
+            html.extend(self._option(value, label, value == field.data) for value, label in options)
+            html.append(Markup("</optgroup>"))
+        html.append(Markup("</select>"))
+        return Markup("").join(html)
+
+    @staticmethod
+    def _option(value: str, label: str, selected: bool) -> Markup:
+        return Markup('<option value="%s"%s>%s</option>') % (value, Markup(" selected") if selected else "", label)
+
+
+class OrganisationField(SelectField):
+    """An organisation picker: a blank first option, then the organisations grouped by country."""
+
+    widget = GroupedSelect()
+
+    def __init__(self, *args: Any, blank_label: Any = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._blank_label = blank_label
+        self.groups: list[tuple[str, list[tuple[str, str]]]] = []
+
+    @property
+    def blank_label(self) -> str:
+        return str(self._blank_label)
+
+    def set_groups(self, groups: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        self.groups = groups
+        self.choices = [("", self.blank_label)] + [option for _, options in groups for option in options]
+
+
 class CheckboxListField(SelectMultipleField):
     """Several choices as a list of checkboxes (the editing templates lay them out in a fieldset)."""
 
@@ -194,7 +296,7 @@ class CheckboxListField(SelectMultipleField):
 class SourceRow(RowForm):
     url = StringField(_l("URL"))
     title = StringField(_l("Title"))
-    published = StringField(_l("Published"), description=_l("Partial date: YYYY, YYYY-MM or YYYY-MM-DD."))
+    published = PartialDateField(_l("Published"), description=_l("Day first: 15/11/2025, 11/2025 or 2025."))
     kind = SelectField(_l("Kind"), choices=labelled({"": _l("Not stated")}, SOURCE_KINDS), default="")
 
     def to_input(self, *, with_kind: bool = True) -> dict[str, Any] | None:
@@ -223,7 +325,7 @@ class RelationRow(RowForm):
 
 
 class BodyRow(RowForm):
-    org = SelectField(_l("Organisation"), default="")
+    org = OrganisationField(_l("Organisation"), default="", blank_label=_l("Choose an organisation"))
     role = SelectField(_l("Role"), choices=labelled(BODY_ROLES), default="implementing")
 
     def to_input(self) -> dict[str, Any] | None:
@@ -241,7 +343,8 @@ class ServiceErrors:
         """Put each error by its field: ``sources[2].url`` -> the url input of the third row sent."""
         for name, raw in errors.items():
             target, prefix = self._field_for(name)
-            text = prefix + sentence(raw)
+            text = prefix + ((target.parse_message() if isinstance(target, PartialDateField) else None)
+                             or sentence(raw))
             if target is None:
                 self.form_errors.append(f"{FIELD_LABELS.get(name, name)}: {text}")
             else:
@@ -347,11 +450,11 @@ class PolicyForm(RecordForm):
     instrument = SelectField(FIELD_LABELS["instrument"], choices=labelled({"": _l("Choose an instrument")},
                                                                           INSTRUMENTS),
                              default="")
-    issuer = SelectField(FIELD_LABELS["issuer"], default="")
+    issuer = OrganisationField(FIELD_LABELS["issuer"], default="", blank_label=_l("Not known"))
     topics = CheckboxListField(FIELD_LABELS["topics"])
     vehicle_classes = CheckboxListField(FIELD_LABELS["vehicle_classes"])
-    valid_from = StringField(FIELD_LABELS["valid_from"], description=PARTIAL_DATE_HINT)
-    valid_to = StringField(FIELD_LABELS["valid_to"], description=PARTIAL_DATE_HINT)
+    valid_from = PartialDateField(FIELD_LABELS["valid_from"], description=PARTIAL_DATE_HINT)
+    valid_to = PartialDateField(FIELD_LABELS["valid_to"], description=PARTIAL_DATE_HINT)
     summary_en = TextAreaField(FIELD_LABELS["summary_en"])
     summary_lo = TextAreaField(FIELD_LABELS["summary_lo"])
     confidence = SelectField(FIELD_LABELS["confidence"], choices=labelled({"": _l("Not stated")},
@@ -362,8 +465,9 @@ class PolicyForm(RecordForm):
                                              "uncertain."))
     # The first step of the status timeline (new policies only; later steps are status changes).
     status = SelectField(_l("Legal status"), choices=labelled(LEGAL_STATUSES), default="proposed")
-    status_effective_on = StringField(FIELD_LABELS["status_effective_on"], description=PARTIAL_DATE_HINT)
+    status_effective_on = PartialDateField(FIELD_LABELS["status_effective_on"], description=PARTIAL_DATE_HINT)
     status_note = TextAreaField(FIELD_LABELS["status_note"])
+    status_note_lo = TextAreaField(FIELD_LABELS["status_note_lo"])
     status_evidence_url = StringField(FIELD_LABELS["status_evidence_url"])
     sources = FieldList(FormField(SourceRow), label=_l("Sources"), max_entries=MAX_ROWS)
     relations = FieldList(FormField(RelationRow), label=_l("Related instruments"), max_entries=MAX_ROWS)
@@ -374,11 +478,12 @@ class PolicyForm(RecordForm):
         self.creating = creating
         self.choices = choices
         if not creating:
-            for name in ("key", "status", "status_effective_on", "status_note", "status_evidence_url"):
+            for name in ("key", "status", "status_effective_on", "status_note", "status_note_lo",
+                         "status_evidence_url"):
                 del self[name]
             self.version.validators = [InputRequired(_l("The form lost its version; reload the page."))]
         self.country.choices = {"": _("Choose a country"), **choices.countries}
-        self.issuer.choices = {"": _("Not known"), **choices.organisations}
+        self.issuer.set_groups(choices.organisation_groups)
         self.topics.choices = _ordered(choices.topics, self.topics.data)
         self.vehicle_classes.choices = _ordered(VEHICLE_CLASSES, self.vehicle_classes.data)
         self._row_choices(self.other_bodies)
@@ -386,7 +491,7 @@ class PolicyForm(RecordForm):
     def _row_choices(self, rows: FieldList) -> None:
         if rows.name == "other_bodies":
             for entry in rows.entries:
-                entry.form.org.choices = {"": _("Choose an organisation"), **self.choices.organisations}
+                entry.form.org.set_groups(self.choices.organisation_groups)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], version: int, choices: Choices) -> PolicyForm:
@@ -421,7 +526,7 @@ class PolicyForm(RecordForm):
             if key is not None:
                 data["key"] = key
             data.update(status=self.status.data, status_effective_on=_clean(self.status_effective_on.data),
-                        status_note=_clean(self.status_note.data),
+                        status_note=_clean(self.status_note.data), status_note_lo=_clean(self.status_note_lo.data),
                         status_evidence_url=_clean(self.status_evidence_url.data))
         return data
 
@@ -447,10 +552,9 @@ class EventForm(RecordForm):
     kind = SelectField(FIELD_LABELS["kind"], choices=labelled({"": _l("Choose a kind")}, EVENT_KINDS),
                        default="")
     country = SelectField(FIELD_LABELS["country"], default="")
-    starts_on = StringField(FIELD_LABELS["starts_on"], description=PARTIAL_DATE_HINT)
-    ends_on = StringField(FIELD_LABELS["ends_on"], description=_l(
-        "Leave blank for a one-day event. YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or "
-        "2023-07-14."))
+    starts_on = PartialDateField(FIELD_LABELS["starts_on"], description=PARTIAL_DATE_HINT)
+    ends_on = PartialDateField(FIELD_LABELS["ends_on"], description=_l(
+        "Leave blank for a one-day event. Day first, as precise as the source: 15/11/2025, 11/2025 or 2025."))
     date_note = TextAreaField(FIELD_LABELS["date_note"],
                               description=_l("When sources disagree on the date or give it only roughly."))
     venue = StringField(FIELD_LABELS["venue"])
@@ -515,10 +619,11 @@ class StatusForm(ServiceErrors, FlaskForm):
     """A legal status change of a policy; ``to_input`` gives what editing.change_status takes."""
 
     status = SelectField(_l("New legal status"), choices=labelled(LEGAL_STATUSES))
-    effective_on = StringField(FIELD_LABELS["effective_on"], description=_l(
-        "YYYY, YYYY-MM or YYYY-MM-DD, as precise as the source: 2023, 2023-07 or 2023-07-14. A date earlier than "
-        "the last step puts the change in its place in the timeline."))
-    note = TextAreaField(FIELD_LABELS["note"], description=_l("What happened, in a sentence."))
+    effective_on = PartialDateField(FIELD_LABELS["effective_on"], description=_l(
+        "Day first, as precise as the source: 15/11/2025, 11/2025 or 2025. A date earlier than the last step "
+        "puts the change in its place in the timeline."))
+    note = TextAreaField(FIELD_LABELS["note_en"], description=_l("What happened, in a sentence."))
+    note_lo = TextAreaField(FIELD_LABELS["note_lo"])
     evidence_url = StringField(FIELD_LABELS["evidence_url"],
                                description=_l("The official text or the report that shows the change "
                                               "(http or https)."))
@@ -528,7 +633,8 @@ class StatusForm(ServiceErrors, FlaskForm):
 
     def to_input(self) -> dict[str, Any]:
         return {"status": self.status.data, "effective_on": _clean(self.effective_on.data),
-                "note": _clean(self.note.data), "evidence_url": _clean(self.evidence_url.data),
+                "note": _clean(self.note.data), "note_lo": _clean(self.note_lo.data),
+                "evidence_url": _clean(self.evidence_url.data),
                 "reason": _clean(self.reason.data)}
 
 
@@ -538,6 +644,8 @@ class EditorialForm(FlaskForm):
     state = SelectField(_l("Editorial state"), choices=labelled(EDITORIAL_STATES))
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired(_l("The form lost its version; "
                                                                               "reload the page."))])
+    # Needed when a reviewer sends a record back to its editor.
+    reason = TextAreaField(_l("Comment for the editor"))
 
 
 class ForumLinkForm(ServiceErrors, FlaskForm):
@@ -547,8 +655,9 @@ class ForumLinkForm(ServiceErrors, FlaskForm):
                                                                               "reload the page."))])
     event = SelectField(_l("Event"), default="")
     role = SelectField(_l("Role"), choices=labelled(FORUM_ROLES))
-    evidence = TextAreaField(_l("Evidence"),
+    evidence = TextAreaField(_l("Evidence (English)"),
                              description=_l("What the source says about the policy at this event."))
+    evidence_lo = TextAreaField(FIELD_LABELS["evidence_lo"])
     source_url = StringField(_l("Source URL"))
 
     def __init__(self, *args: Any, choices: Choices, **kwargs: Any) -> None:
@@ -557,7 +666,8 @@ class ForumLinkForm(ServiceErrors, FlaskForm):
 
     def to_input(self) -> dict[str, Any]:
         return {"event": _clean(self.event.data), "role": self.role.data,
-                "evidence": _clean(self.evidence.data), "source_url": _clean(self.source_url.data)}
+                "evidence": _clean(self.evidence.data), "evidence_lo": _clean(self.evidence_lo.data),
+                "source_url": _clean(self.source_url.data)}
 
     def _field_for(self, name: str) -> tuple[Any, str]:
         # The service checks the link as part of the policy's list: forum_links[4].event -> event.
@@ -565,6 +675,16 @@ class ForumLinkForm(ServiceErrors, FlaskForm):
             part = name.rpartition(".")[2] if "." in name else "event"
             return self._fields.get(part), ""
         return super()._field_for(name)
+
+
+class ProposalDecisionForm(ServiceErrors, FlaskForm):
+    """A reviewer's decision on a proposed change (approve or reject, by the button), with a comment."""
+
+    comment = TextAreaField(_l("Comment for the editor"), description=_l(
+        "Required to reject: say why. Optional when approving."))
+
+    def _field_for(self, name: str) -> tuple[Any, str]:
+        return (self.comment if name == "comment" else None), ""
 
 
 class RemoveForumLinkForm(FlaskForm):
@@ -582,3 +702,61 @@ def parse_partial_date(text: str | None) -> PartialDate | None:
         return PartialDate.parse(text) if text else None
     except PartialDateError:
         return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Organisations
+
+
+class OrganisationForm(RecordForm):
+    """An organisation: names in both languages, acronym, country, kind and the body it belongs to."""
+
+    ROW_GROUPS = ()
+
+    key = StringField(_l("Key"), description=_l("Optional: made from the acronym or the English name and the "
+                                                "country when left blank."))
+    name_en = StringField(FIELD_LABELS["name_en"])
+    name_lo = StringField(FIELD_LABELS["name_lo"])
+    acronym = StringField(FIELD_LABELS["acronym"], description=_l("The short form people search by, e.g. MEM, "
+                                                                  "DIMEX, MPWT."))
+    country = StringField(FIELD_LABELS["country"], description=_l(
+        "Two-letter ISO code (LA, TH, US, JP…), ASEAN for regional bodies or INTL for international ones; "
+        "blank when none."))
+    kind = SelectField(FIELD_LABELS["kind_of_organisation"],
+                       choices=labelled({"": _l("Choose a kind")}, ORGANISATION_KINDS), default="")
+    parent = OrganisationField(FIELD_LABELS["parent"], default="", blank_label=_l("None"),
+                               description=_l("The ministry or body this one is part of, if any."))
+
+    def __init__(self, *args: Any, choices: Choices, creating: bool, exclude: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.creating = creating
+        self.choices = choices
+        if not creating:
+            del self["key"]
+            self.version.validators = [InputRequired(_l("The form lost its version; reload the page."))]
+        # An organisation is not offered as its own parent.
+        self.parent.set_groups([(group, [option for option in options if option[0] != exclude])
+                                for group, options in choices.organisation_groups])
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], version: int, choices: Choices) -> OrganisationForm:
+        data = {name: record.get(name) or "" for name in ("name_en", "name_lo", "acronym", "country", "kind",
+                                                            "parent")}
+        data["version"] = version
+        return cls(formdata=None, data=data, choices=choices, creating=False, exclude=record.get("key"))
+
+    def validate_key(self, key_field: StringField) -> None:
+        if _clean(key_field.data) in RESERVED_KEYS:
+            raise ValidationError(_("This key is the address of a page; choose another."))
+
+    def to_input(self) -> dict[str, Any]:
+        data: dict[str, Any] = {name: _clean(getattr(self, name).data) for name in (
+            "name_en", "name_lo", "acronym", "country", "kind", "parent")}
+        if data["country"]:
+            data["country"] = data["country"].upper()
+        if self.creating:
+            key = _clean(self.key.data)
+            if key is not None:
+                data["key"] = key
+        return data

@@ -3,8 +3,10 @@ from tracker.db import Base
 from tracker.models.audit import AuditEntry
 from tracker.models.content_version import ContentVersion
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
+from tracker.models.mail import StaffMail
 from tracker.models.notification import Delivery, DeliveryAttempt, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
+from tracker.models.proposal import ChangeProposal
 from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.search_log import SearchChange  # noqa: F401
 from tracker.models.source import Source
@@ -12,7 +14,7 @@ from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "ContentVersion", "LoginThrottle", "User", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
+    "ApiToken", "AuditEntry", "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "Source",
     "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription", "WebhookEndpoint",
 ]

@@ -12,21 +12,26 @@ from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.user import User
 from tracker.models.vocab import check_in
 
-AUDIT_ACTIONS = ("create", "update", "status_change", "editorial", "forum_link_add", "forum_link_remove", "import")
+AUDIT_ACTIONS = ("create", "update", "status_change", "editorial", "forum_link_add", "forum_link_remove", "import",
+                 "proposal_submitted", "proposal_approved", "proposal_rejected")
+AUDITED_TYPES = ("policy", "event", "organisation")
 
 
 class AuditEntry(Base):
     """One changed field of one record (or one action without a field), never edited or deleted.
 
     ``old_value`` and ``new_value`` hold the field's values as JSON; ``version`` is the record's version
-    after the change, so a stale editor can be shown what changed since the version they read.
+    after the change, so a stale editor can be shown what changed since the version they read (and the
+    record as it was at any version can be rebuilt). ``jurisdiction_code`` is the record's country when
+    the change was made, kept here so the activity log filters by country without joining every table.
     """
 
     __tablename__ = "audit_entries"
     __table_args__ = (
-        CheckConstraint(check_in("entity_type", ("policy", "event")), name="entity_type"),
+        CheckConstraint(check_in("entity_type", AUDITED_TYPES), name="entity_type"),
         CheckConstraint(check_in("action", AUDIT_ACTIONS), name="action"),
         Index("ix_audit_entries_entity", "entity_type", "entity_id", "id"),
+        Index("ix_audit_entries_created_at", "created_at"),
     )
     tracks_content = False
 
@@ -34,6 +39,7 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(String(10))
     entity_id: Mapped[int] = mapped_column(Integer)
     entity_key: Mapped[str] = mapped_column(String(120))
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(8), index=True)
     version: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(20))
     field: Mapped[str | None] = mapped_column(String(60))

@@ -30,7 +30,8 @@ class Event(Base):
     key: Mapped[str] = mapped_column(String(120), unique=True)
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    name_en: Mapped[str] = mapped_column(String(500))
+    # At least one of the two names (checked by the services).
+    name_en: Mapped[str | None] = mapped_column(String(500))
     name_lo: Mapped[str | None] = mapped_column(String(500))
     starts_on: Mapped[PartialDate | None] = mapped_column(PartialDateType, index=True)
     ends_on: Mapped[PartialDate | None] = mapped_column(PartialDateType)
@@ -112,7 +113,9 @@ class ForumLink(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
+    # What the source says of the policy at this event, in English and in Lao.
     evidence: Mapped[str | None] = mapped_column(Text)
+    evidence_lo: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(String(2000))
     position: Mapped[int] = mapped_column(Integer)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class Policy(Base):
     """One law, decree, regulation, standard, strategy, incentive or other instrument.
 
-    ``legal_status``, ``status_changed_on``, ``adopted_on``, ``year`` and ``valid_to_end`` are derived
+    ``legal_status``, ``status_changed_on``, ``status_since``, ``adopted_on``, ``year`` and ``valid_to_end`` are derived
     (from the status history and the validity window) and kept by the services so lists can filter
     and sort on plain columns.
     """
@@ -41,7 +41,8 @@ class Policy(Base):
     key: Mapped[str] = mapped_column(String(120), unique=True)
     jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
     instrument: Mapped[str] = mapped_column(String(20))
-    title_en: Mapped[str] = mapped_column(String(500))
+    # At least one of the two titles (checked by the services): a Lao officer may record a Lao title only.
+    title_en: Mapped[str | None] = mapped_column(String(500))
     title_lo: Mapped[str | None] = mapped_column(String(500))
     title_local: Mapped[str | None] = mapped_column(String(500))
     summary_en: Mapped[str | None] = mapped_column(Text)
@@ -55,6 +56,8 @@ class Policy(Base):
     conflicts: Mapped[list[str]] = mapped_column(JSON, default=list)
     legal_status: Mapped[str] = mapped_column(String(20), default="unknown")
     status_changed_on: Mapped[PartialDate | None] = mapped_column(PartialDateType)
+    # When the current status began: the first dated step of the last run of steps into that status.
+    status_since: Mapped[PartialDate | None] = mapped_column(PartialDateType)
     adopted_on: Mapped[PartialDate | None] = mapped_column(PartialDateType)
     year: Mapped[int | None] = mapped_column(Integer, index=True)
     editorial_state: Mapped[str] = mapped_column(String(12), default="draft")
@@ -184,7 +187,9 @@ class StatusChange(Base):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     effective_on: Mapped[PartialDate | None] = mapped_column(PartialDateType)
+    # The note in English and in Lao (either, both or neither).
     note: Mapped[str | None] = mapped_column(Text)
+    note_lo: Mapped[str | None] = mapped_column(Text)
     evidence_url: Mapped[str | None] = mapped_column(String(2000))
     recorded_by: Mapped[str | None] = mapped_column(String(320))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

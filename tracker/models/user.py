@@ -5,7 +5,7 @@ import datetime as dt
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.db import Base
@@ -30,7 +30,10 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # The name shown in histories and activity logs instead of the email address.
     display_name: Mapped[str | None] = mapped_column(String(200))
+    # The language of the emails the tracker sends this person (en or lo); None: English.
+    language: Mapped[str | None] = mapped_column(String(5))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -56,7 +59,8 @@ class User(Base):
 
     @property
     def label(self) -> str:
-        return self.email
+        """How the person is named to others: the display name, else the email address."""
+        return self.display_name or self.email
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
@@ -84,12 +88,22 @@ class ApiToken(Base):
         return self.revoked_at is None
 
 
+THROTTLE_SCOPES = ("pair", "account", "address", "known")
+
+
 class LoginThrottle(Base):
-    """Failed logins counted per account or per client address, with a temporary lock."""
+    """Login attempts counted per scope, with a temporary lock.
+
+    ``pair`` (account and client address): locked after a few failures, so guessing from one place stops
+    while the owner elsewhere is not affected. ``account`` (all addresses): a slower limit on guessing
+    one account from many places, which addresses the account has logged in from before (``known``)
+    pass. ``address`` (all accounts): a limit on trying many accounts from one place.
+    """
 
     __tablename__ = "login_throttles"
     __table_args__ = (UniqueConstraint("scope", "key"),
-                      CheckConstraint(check_in("scope", ("account", "address")), name="scope"))
+                      CheckConstraint(check_in("scope", THROTTLE_SCOPES), name="scope"),
+                      Index("ix_login_throttles_last_failure_at", "last_failure_at"))
     tracks_content = False
 
     id: Mapped[int] = mapped_column(primary_key=True)

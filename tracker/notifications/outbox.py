@@ -35,8 +35,13 @@ def record_event(session: Session, type: str, *, policy: Policy | None = None, p
                               subscription_id=subscription.id if subscription is not None else None,
                               webhook_endpoint_id=endpoint.id if endpoint is not None else None)
     session.add(event)
-    session.info[_ADDED] = True
+    mark_added(session)
     return event
+
+
+def mark_added(session: Session) -> None:
+    """Note that the session's transaction gave the worker something to do (an event, staff mail)."""
+    session.info[_ADDED] = True
 
 
 def events_added(session: Session) -> bool:

@@ -35,7 +35,7 @@ from tracker.db import WRITE_OPTION, Database
 from tracker.models import Delivery, DeliveryAttempt, NotificationEvent, Subscription, User, WebhookEndpoint
 from tracker.models.notification import new_delivery_id
 from tracker.models.types import utcnow
-from tracker.notifications import messages
+from tracker.notifications import messages, staff
 from tracker.notifications.channels import SendResult
 from tracker.notifications.channels import webhook as webhook_channel
 from tracker.notifications.channels.email import Mailer
@@ -82,6 +82,7 @@ class Report:
     fanned_out: int = 0
     created: int = 0
     claimed: int = 0
+    staff_mail: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def add(self, outcome: str) -> None:
@@ -89,7 +90,7 @@ class Report:
 
     @property
     def idle(self) -> bool:
-        return not (self.fanned_out or self.claimed)
+        return not (self.fanned_out or self.claimed or self.staff_mail)
 
 
 class Worker:
@@ -214,6 +215,7 @@ class Worker:
         batch = batch or int(self.config["NOTIFY_BATCH_SIZE"])
         report = Report()
         report.fanned_out, report.created = self.fan_out()
+        report.staff_mail = staff.send_due(self)
         claimed = self.claim(batch)
         report.claimed = len(claimed)
         if not claimed:
@@ -262,6 +264,7 @@ class Worker:
             total.fanned_out += report.fanned_out
             total.created += report.created
             total.claimed += report.claimed
+            total.staff_mail += report.staff_mail
             for outcome, count in report.outcomes.items():
                 total.outcomes[outcome] = total.outcomes.get(outcome, 0) + count
             if report.idle:

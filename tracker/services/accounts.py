@@ -1,19 +1,26 @@
-"""Accounts: creating users, checking passwords with throttling, sessions that can be ended, API tokens."""
+"""Accounts: creating users, checking passwords with throttling, sessions that can be ended, password
+resets by email, profiles, API tokens."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import select
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.models import StaffMail
 from tracker.models.types import utcnow
 from tracker.models.user import ROLES, ApiToken, LoginThrottle, User
+from tracker.services import staff_mail
 from tracker.services.errors import Conflict, DomainError, Invalid, NotFound
 from tracker.services.permissions import require
 
@@ -22,10 +29,35 @@ _hasher = PasswordHasher()
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-# After this many failures a login is refused for LOCK_MINUTES; before that each failure adds delay.
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
+MAX_DISPLAY_NAME_LENGTH = 200
+# The languages a person may get the tracker's emails in.
+MAIL_LANGUAGES = ("en", "lo")
+
+# Failed logins are counted in three scopes (see LoginThrottle). Counters start again after a quiet
+# FAILURE_WINDOW. One account from one address ("pair") is locked quickly, which stops guessing from
+# one place without locking the owner out elsewhere; one address trying many accounts is locked later.
 FAILURE_WINDOW = dt.timedelta(minutes=30)
+PAIR_MAX_FAILURES = 5
+ADDRESS_MAX_FAILURES = 30
+LOCK_MINUTES = 15
+# Guessing one account from many addresses is slowed, never locked (a lock would let anyone lock a
+# staff member out at will): past ACCOUNT_SLOW_AFTER failures, addresses the account never logged in
+# from get one attempt per ACCOUNT_PAUSE between them; the owner's known addresses are not slowed.
+ACCOUNT_SLOW_AFTER = 20
+ACCOUNT_PAUSE = dt.timedelta(seconds=60)
+# Counters are forgotten a day after their last failure; the addresses an account logged in from, 90
+# days after it last did.
+THROTTLE_KEEP = dt.timedelta(days=1)
+KNOWN_ADDRESS_KEEP = dt.timedelta(days=90)
+# Longest client address kept in a key (IPv6 with a zone fits); keeps "email|address" within the column.
+MAX_ADDRESS_LENGTH = 64
+
+# A reset link works for an hour, and only until the password changes or the sessions end.
+RESET_MAX_AGE = 3600
+RESET_SALT = "tracker.accounts.password-reset"
+# Reset mails sent to one account within RESET_LIMIT_PERIOD at most; more requests send nothing.
+RESET_LIMIT = 3
+RESET_LIMIT_PERIOD = dt.timedelta(hours=1)
 TOKEN_PREFIX = "evt_"
 
 
@@ -36,7 +68,7 @@ class LoginFailed(DomainError):
 
 
 class LoginLocked(DomainError):
-    """Too many failed logins for this account or from this address."""
+    """Too many failed logins from this place, or to this account from places it never logged in from."""
 
     status_code = 429
 
@@ -71,13 +103,39 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# Controls that reorder the text around them could make a name shown to others read as another one.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_display_name(value: str | None, *, required: bool) -> str | None:
+    """A display name as stored: trimmed, kept as typed otherwise (Lao, emoji); None when empty.
+
+    Raises:
+        Invalid: empty though ``required``, longer than MAX_DISPLAY_NAME_LENGTH, or with line breaks,
+        tabs or other control characters.
+    """
+    name = (value or "").strip()
+    if not name:
+        if required:
+            raise Invalid(_("A name is needed."), {"display_name": _(
+                "Give the name others see in histories, such as Khamla Phommachanh.")})
+        return None
+    if len(name) > MAX_DISPLAY_NAME_LENGTH:
+        raise Invalid(_("The name is too long."),
+                      {"display_name": _("Use at most %(num)s characters.", num=MAX_DISPLAY_NAME_LENGTH)})
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS for char in name):
+        raise Invalid(_("The name has control characters."),
+                      {"display_name": _("Remove line breaks, tabs and other control characters.")})
+    return name
+
+
 def create_user(session: Session, email: str, password: str, role: str, *, display_name: str | None = None,
                 actor: User | None = None) -> User:
     """Create an account. ``actor`` None means the command line (run by whoever runs the server).
 
     Raises:
-        Invalid: bad email, weak password or unknown role. Conflict: the email is taken.
-        Forbidden: the actor may not manage users.
+        Invalid: bad email, weak password, unknown role, or a display name too long or with control
+        characters. Conflict: the email is taken. Forbidden: the actor may not manage users.
     """
     if actor is not None:
         require(actor, "manage_users")
@@ -85,10 +143,11 @@ def create_user(session: Session, email: str, password: str, role: str, *, displ
     if role not in ROLES:
         raise Invalid(_("Unknown role."), {"role": _("Choose one of: %(values)s.", values=", ".join(ROLES))})
     check_password_strength(password, email=address)
+    name = clean_display_name(display_name, required=False)
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise Conflict(_("An account for %(address)s already exists.", address=address))
-    user = User(email=address, role=role, display_name=(display_name or "").strip()[:200] or None,
-                password_hash=hash_password(password), is_active=True, session_token=secrets.token_urlsafe(32))
+    user = User(email=address, role=role, display_name=name, password_hash=hash_password(password),
+                is_active=True, session_token=secrets.token_urlsafe(32))
     session.add(user)
     session.flush()
     return user
@@ -106,34 +165,97 @@ def end_sessions(user: User) -> None:
     user.session_token = secrets.token_urlsafe(32)
 
 
-def _throttle(session: Session, scope: str, key: str) -> LoginThrottle:
-    row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == scope, LoginThrottle.key == key))
-    if row is None:
-        row = LoginThrottle(scope=scope, key=key, failures=0)
-        session.add(row)
+# ---------------------------------------------------------------------------------------------------
+# Login throttling
+
+
+def _email_key(email: str) -> str:
+    """The account part of throttle keys: the address as accounts are stored, else as typed."""
+    try:
+        return normalise_email(email)[:254]
+    except Invalid:
+        return email.strip().lower()[:254]
+
+
+def _throttle_rows(session: Session, keys: dict[str, str]) -> dict[str, LoginThrottle]:
+    """The existing counters of ``keys`` (scope -> key) by scope, locked so that concurrent logins
+    cannot both count from the same value (PostgreSQL; SQLite runs one writer at a time anyway)."""
+    wanted = or_(*(and_(LoginThrottle.scope == scope, LoginThrottle.key == key)
+                   for scope, key in keys.items()))
+    statement = select(LoginThrottle).where(wanted).order_by(LoginThrottle.id).with_for_update()
+    return {row.scope: row for row in session.scalars(statement)}
+
+
+def _new_throttle(session: Session, scope: str, key: str) -> LoginThrottle:
+    """A new counter, or the one a concurrent login created first (it would break the unique key)."""
+    row = LoginThrottle(scope=scope, key=key, failures=0)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        row = session.scalars(select(LoginThrottle).where(LoginThrottle.scope == scope,
+                                                          LoginThrottle.key == key).with_for_update()).one()
     return row
 
 
+def _seconds_locked(row: LoginThrottle | None, now: dt.datetime) -> int:
+    """How long ``row`` stays locked, in whole seconds rounded up (0: it is not)."""
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return 0
+    return int((row.locked_until - now).total_seconds()) + 1
+
+
+def _count_failure(row: LoginThrottle, now: dt.datetime) -> None:
+    if row.last_failure_at is None or now - row.last_failure_at > FAILURE_WINDOW:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = now
+
+
+def prune_login_throttles(session: Session, now: dt.datetime | None = None) -> int:
+    """Delete the counters a day past their last failure (unless still locked) and the addresses
+    accounts last logged in from over 90 days ago; returns how many rows went."""
+    now = now or utcnow()
+    # Every condition bounds last_failure_at, so its index finds the few old rows without a full scan.
+    statement = delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < now - THROTTLE_KEEP,
+        or_(and_(LoginThrottle.scope != "known",
+                 or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)),
+            LoginThrottle.last_failure_at < now - KNOWN_ADDRESS_KEEP))
+    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+
+
 def authenticate(session: Session, email: str, password: str, address: str) -> User:
-    """Check a login. Failures are counted per account and per client address; past MAX_FAILURES the
-    account or address is locked for LOCK_MINUTES.
+    """Check a login from the client ``address``.
+
+    Refused before the password is checked: this account from this address after PAIR_MAX_FAILURES
+    failures and this address for every account after ADDRESS_MAX_FAILURES, each for LOCK_MINUTES;
+    and once the account had ACCOUNT_SLOW_AFTER failures from anywhere, addresses it never logged in
+    from, for ACCOUNT_PAUSE after each failure. A success forgets the failures of this account from
+    this address and remembers the address as one the account logs in from.
 
     Raises:
-        LoginLocked: while locked (says for how long). LoginFailed: wrong email or password, or disabled.
+        LoginLocked: refused for now (says for how long). LoginFailed: wrong email or password, or disabled.
     """
     now = utcnow()
-    try:
-        address_key = normalise_email(email)
-    except Invalid:
-        address_key = email.strip().lower()[:320]
-    throttles = [_throttle(session, "account", address_key), _throttle(session, "address", address[:320])]
-    for row in throttles:
-        if row.locked_until is not None and row.locked_until > now:
-            wait = int((row.locked_until - now).total_seconds()) + 1
+    # Before any counter is locked, so that concurrent logins never wait on each other's pruning.
+    prune_login_throttles(session, now)
+    account_key = _email_key(email)
+    address_key = address[:MAX_ADDRESS_LENGTH]
+    pair_key = f"{account_key}|{address_key}"
+    keys = {"pair": pair_key, "address": address_key, "account": account_key, "known": pair_key}
+    rows = _throttle_rows(session, keys)
+    for scope in ("pair", "address"):
+        wait = _seconds_locked(rows.get(scope), now)
+        if wait:
             raise LoginLocked(_("Too many failed logins. Try again in %(num)s minute(s).",
                                 num=max(1, round(wait / 60))), wait)
+    wait = _seconds_locked(rows.get("account"), now)
+    if wait and "known" not in rows:
+        raise LoginLocked(_("This account had many failed logins recently, so logins from new places are "
+                            "slowed down. Try again in %(num)s second(s).", num=wait), wait)
 
-    user = session.scalar(select(User).where(User.email == address_key))
+    user = session.scalar(select(User).where(User.email == account_key))
     valid = False
     if user is not None and len(password) <= MAX_PASSWORD_LENGTH:
         try:
@@ -148,19 +270,24 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
             pass
 
     if not valid or user is None or not user.is_active:
-        for row in throttles:
-            if row.last_failure_at is None or now - row.last_failure_at > FAILURE_WINDOW:
-                row.failures = 0
-            row.failures += 1
-            row.last_failure_at = now
-            if row.failures >= MAX_FAILURES:
+        for scope, limit in (("pair", PAIR_MAX_FAILURES), ("address", ADDRESS_MAX_FAILURES)):
+            row = rows.get(scope) or _new_throttle(session, scope, keys[scope])
+            _count_failure(row, now)
+            if row.failures >= limit:
                 row.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
                 row.failures = 0
+        account = rows.get("account") or _new_throttle(session, "account", account_key)
+        _count_failure(account, now)
+        if account.failures >= ACCOUNT_SLOW_AFTER:
+            account.locked_until = now + ACCOUNT_PAUSE
         raise LoginFailed(_("The email or password is not correct, or the account is disabled."))
 
-    for row in throttles:
-        if row.scope == "account":
-            row.failures, row.locked_until = 0, None
+    if "pair" in rows:
+        session.delete(rows["pair"])
+    known = rows.get("known") or _new_throttle(session, "known", pair_key)
+    # For a known address the column holds when the account last logged in from it (pruned by it).
+    known.last_failure_at = now
+    # The account's own counter stays: someone elsewhere may still be guessing.
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -173,10 +300,23 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 def failure_delay(session: Session, address: str) -> float:
     """Seconds to wait before answering a failed login from ``address``: grows with its failures."""
     row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == "address",
-                                                     LoginThrottle.key == address[:320]))
+                                                     LoginThrottle.key == address[:MAX_ADDRESS_LENGTH]))
     failures = row.failures if row else 0
     # Capped low: a sleeping worker serves no one else, so the lock, not the delay, stops guessing.
     return min(0.25 * (2 ** max(0, failures - 1)), 2.0)
+
+
+def _forget_failures(session: Session, user: User) -> None:
+    """Forget the failed logins counted against ``user``'s account (the addresses keep their own)."""
+    pairs = and_(LoginThrottle.scope == "pair",
+                 LoginThrottle.key.startswith(f"{user.email}|", autoescape=True))
+    account = and_(LoginThrottle.scope == "account", LoginThrottle.key == user.email)
+    session.execute(delete(LoginThrottle).where(or_(account, pairs)),
+                    execution_options={"synchronize_session": False})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Passwords
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
@@ -195,22 +335,164 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     end_sessions(user)
 
 
-def set_role(session: Session, user: User, role: str, actor: User) -> None:
-    """Change a user's role. Raises Invalid for an unknown role, Forbidden for a non-admin."""
-    require(actor, "manage_users")
+def request_password_reset(session: Session, email: str) -> None:
+    """Queue a reset link for the active account of ``email``; nothing for an unknown or disabled
+    account, nor past RESET_LIMIT mails to the account in RESET_LIMIT_PERIOD. The caller shows one
+    answer whatever happened, and each way runs the same queries and hashes no password.
+
+    Raises:
+        Invalid: the email address is not valid.
+    """
+    address = normalise_email(email)
+    # Locked, so that requests at the same moment cannot all pass the limit (PostgreSQL).
+    user = session.scalar(select(User).where(User.email == address).with_for_update())
+    # Counted for unknown accounts too (no account has the id 0), so both answers take as long.
+    recent = session.scalar(select(func.count(StaffMail.id)).where(
+        StaffMail.user_id == (user.id if user is not None else 0), StaffMail.kind == "password_reset",
+        StaffMail.created_at > utcnow() - RESET_LIMIT_PERIOD))
+    if user is not None and user.is_active and recent < RESET_LIMIT:
+        staff_mail.queue(session, "password_reset", user, {})
+        session.flush()
+
+
+def _reset_serializer(secret_key: str | bytes) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT)
+
+
+def _reset_fingerprint(user: User, secret_key: str | bytes) -> str:
+    """A digest of what a reset, a password change or the end of all sessions changes; keyed, so the
+    token (readable by whoever holds it) tells nothing about the password hash."""
+    key = secret_key if isinstance(secret_key, bytes) else secret_key.encode()
+    material = f"{RESET_SALT}|{user.id}|{user.password_hash}|{user.session_token}".encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()[:32]
+
+
+def make_password_reset_token(user: User, secret_key: str | bytes) -> str:
+    """The token of a reset link for ``user``: signed, good for RESET_MAX_AGE seconds, and only while
+    the password and the sessions are those it was made with (so it works once)."""
+    return _reset_serializer(secret_key).dumps([user.id, _reset_fingerprint(user, secret_key)])
+
+
+def user_for_password_reset(session: Session, token: str, secret_key: str | bytes, *,
+                            lock: bool = False) -> User:
+    """The account a reset token is for, while the token is still good; ``lock`` locks its row.
+
+    Raises:
+        Invalid: the token expired, was forged or damaged, was used already (or the password changed
+        or every session ended since it was made), or the account is disabled.
+    """
+    try:
+        if len(token) > 500:
+            raise BadSignature("too long")
+        user_id, fingerprint = _reset_serializer(secret_key).loads(token, max_age=RESET_MAX_AGE)
+    except SignatureExpired as error:
+        raise Invalid(_("This password reset link has expired."),
+                      {"token": _("A reset link works for one hour. Ask for a new one.")}) from error
+    except (BadSignature, TypeError, ValueError) as error:
+        raise Invalid(_("This password reset link is not valid."),
+                      {"token": _("Check that the whole link was copied, or ask for a new one.")}) from error
+    user = None
+    if isinstance(user_id, int) and isinstance(fingerprint, str):
+        statement = select(User).where(User.id == user_id).execution_options(populate_existing=True)
+        user = session.scalar(statement.with_for_update() if lock else statement)
+    if user is None or not user.is_active or not hmac.compare_digest(fingerprint,
+                                                                      _reset_fingerprint(user, secret_key)):
+        raise Invalid(_("This password reset link was used already or is no longer valid."),
+                      {"token": _("A link works once, and not after the password was changed or the account "
+                                  "logged out everywhere. Ask for a new one.")})
+    return user
+
+
+def reset_password(session: Session, token: str, new_password: str, secret_key: str | bytes) -> User:
+    """Set a new password through a reset link: every session of the account ends (the link with
+    them), and the failed logins counted against the account are forgotten so its owner can log in
+    at once.
+
+    Raises:
+        Invalid: the token is not good (see user_for_password_reset), or the password is too weak.
+    """
+    # Locked: two uses of one link at the same moment must not both pass (PostgreSQL).
+    user = user_for_password_reset(session, token, secret_key, lock=True)
+    check_password_strength(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    end_sessions(user)
+    _forget_failures(session, user)
+    session.flush()
+    return user
+
+
+# ---------------------------------------------------------------------------------------------------
+# Profiles and administration
+
+
+def update_profile(session: Session, user: User, display_name: str, language: str) -> None:
+    """Set ``user``'s own display name and the language of the emails the tracker sends them.
+
+    Raises:
+        Invalid: the name is empty, longer than MAX_DISPLAY_NAME_LENGTH or has control characters; the
+        language is not one of MAIL_LANGUAGES.
+    """
+    require(user, "account")
+    errors: dict[str, str] = {}
+    name = None
+    try:
+        name = clean_display_name(display_name, required=True)
+    except Invalid as error:
+        errors.update(error.errors)
+    if language not in MAIL_LANGUAGES:
+        errors["language"] = _("Choose English or Lao.")
+    if errors:
+        raise Invalid(_("The profile was not saved."), errors)
+    user.display_name, user.language = name, language
+    session.flush()
+
+
+def _keep_an_admin(session: Session, user: User, field: str) -> None:
+    """Raise Invalid if ``user`` is the last active administrator, who is about to stop being one."""
+    if user.role != "admin" or not user.is_active:
+        return
+    session.flush()
+    # Locked: two administrators demoting each other at the same moment must not both succeed.
+    admins = session.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))
+                             .order_by(User.id).with_for_update()).all()
+    if not any(admin_id != user.id for admin_id in admins):
+        raise Invalid(_("%(email)s is the last active administrator: the tracker would have none.",
+                        email=user.email),
+                      {field: _("Make another account an administrator first.")})
+
+
+def set_role(session: Session, user: User, role: str, actor: User | None) -> None:
+    """Change a user's role and end their sessions. ``actor`` None means the command line.
+
+    Raises:
+        Invalid: an unknown role, or the last active administrator would lose the role.
+        Forbidden: the actor may not manage users.
+    """
+    if actor is not None:
+        require(actor, "manage_users")
     if role not in ROLES:
         raise Invalid(_("Unknown role."), {"role": _("Choose one of: %(values)s.", values=", ".join(ROLES))})
+    if role != "admin":
+        _keep_an_admin(session, user, "role")
     user.role = role
     end_sessions(user)
 
 
 def set_active(session: Session, user: User, active: bool, actor: User | None) -> None:
-    """Enable or disable an account; disabling ends its sessions and stops its tokens."""
+    """Enable or disable an account; disabling ends its sessions and stops its tokens.
+
+    Raises:
+        Invalid: an administrator disabling their own account, or the last active administrator.
+        Forbidden: the actor may not manage users.
+    """
     if actor is not None:
         require(actor, "manage_users")
         if actor.id == user.id and not active:
             raise Invalid(_("You cannot disable your own account."),
                           {"active": _("Ask another administrator.")})
+    if not active:
+        _keep_an_admin(session, user, "active")
     user.is_active = active
     end_sessions(user)
 

@@ -29,6 +29,26 @@ IMPORTED_BY = "dataset import"
 RESERVED_KEYS = frozenset({"new"})
 
 
+# Line breaks: kept in multi-line fields (as \n), each turned into a space in single-line ones, as are tabs.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_SPACING = re.compile("[\t\v\f]")
+# Other C0 and C1 control characters (and DEL): invisible, never meant (pasted from PDFs and terminals).
+# NUL is left for the checker, which refuses it: it marks binary data, not text.
+_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str, *, multiline: bool) -> str:
+    """Text as the tracker stores it: in a single-line field (a title, a name, a reference) every line break
+    and tab becomes a space, since one line break in a title breaks every mail header and feed title it
+    reaches; in a multi-line field line breaks become ``\n`` and tabs stay; other control characters are
+    dropped everywhere."""
+    if multiline:
+        text = _LINE_BREAKS.sub("\n", text).replace("\v", " ").replace("\f", " ")
+    else:
+        text = _SPACING.sub(" ", _LINE_BREAKS.sub(" ", text))
+    return _CONTROL.sub("", text)
+
+
 @dataclass
 class DatasetProblem:
     """One thing wrong with a dataset: which record, which field, what is wrong."""
@@ -84,9 +104,12 @@ class _Checker:
         self.problems.append(DatasetProblem(self.record, name, message))
 
     def text(self, name: str, *, required: bool = False, max_length: int = 500,
-             value: Any = ..., label: str | None = None) -> str | None:
+             value: Any = ..., label: str | None = None, multiline: bool = False) -> str | None:
+        """Text of at most ``max_length`` characters, cleaned by ``clean_text`` (NUL is refused)."""
         label = label or name
         raw = self.data.get(name) if value is ... else value
+        if isinstance(raw, str):
+            raw = clean_text(raw, multiline=multiline)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if required:
                 self.fail(label, "is required")
@@ -210,10 +233,7 @@ def validate_dataset(data: Any, jurisdictions: set[str], existing_keys: dict[str
         country = check.text("country", max_length=8)
         if country is not None and not re.fullmatch(r"[A-Z]{2}|ASEAN|INTL", country):
             check.fail("country", f"'{country}' is not an ISO 3166-1 alpha-2 code, ASEAN or INTL")
-        out["organisations"].append({
-            "key": key, "name_en": check.text("name_en", required=True, max_length=300),
-            "name_lo": check.text("name_lo", max_length=300), "country": country,
-            "kind": check.choice("kind", ORGANISATION_KINDS)})
+        out["organisations"].append(validate_organisation(check, key, known["organisations"], country=country))
     for key, record in zip(record_keys["events"], raw_records["events"]):
         out["events"].append(_validate_event(_Checker(problems, f"event '{key}'", record), key,
                                              jurisdictions, known))
@@ -223,6 +243,36 @@ def validate_dataset(data: Any, jurisdictions: set[str], existing_keys: dict[str
     if problems:
         raise DatasetInvalid(problems)
     return out
+
+
+def validate_organisation(check: _Checker, key: str, organisation_keys: set[str], *, country: Any = ...) -> dict:
+    """An organisation record: a name in English or Lao (or both), an acronym, a country, a kind and
+    optionally the key of the body it belongs to."""
+    if country is ...:
+        country = check.text("country", max_length=8)
+        if country is not None and not re.fullmatch(r"[A-Z]{2}|ASEAN|INTL", country):
+            check.fail("country", f"'{country}' is not an ISO 3166-1 alpha-2 code, ASEAN or INTL")
+    record = {"key": key, "name_en": check.text("name_en", max_length=300),
+              "name_lo": check.text("name_lo", max_length=300),
+              "acronym": check.text("acronym", max_length=40), "country": country,
+              "kind": check.choice("kind", ORGANISATION_KINDS), "parent": None}
+    _require_one(check, record, "name_en", "name_lo", "needs a name in English or in Lao")
+    parent = check.data.get("parent")
+    if parent is not None:
+        if not isinstance(parent, str) or parent not in organisation_keys:
+            check.fail("parent", f"unknown organisation '{str(parent)[:60]}'")
+        elif parent == key:
+            check.fail("parent", "an organisation cannot be its own parent")
+        else:
+            record["parent"] = parent
+    return record
+
+
+def _require_one(check: _Checker, record: dict, first: str, second: str, message: str) -> None:
+    """A record needs ``first`` or ``second`` (a title in English or in Lao): named on ``first``."""
+    failed = {problem.field for problem in check.problems if problem.record == check.record}
+    if record[first] is None and record[second] is None and not failed & {first, second}:
+        check.fail(first, message)
 
 
 def _validate_sources(check: _Checker, with_kind: bool) -> list[dict]:
@@ -245,22 +295,23 @@ def _validate_sources(check: _Checker, with_kind: bool) -> list[dict]:
 def _validate_event(check: _Checker, key: str, jurisdictions: set[str], known: dict[str, set[str]]) -> dict:
     event = {
         "key": key,
-        "name_en": check.text("name_en", required=True),
+        "name_en": check.text("name_en"),
         "name_lo": check.text("name_lo"),
         "kind": check.choice("kind", EVENT_KINDS),
         "country": check.choice("country", sorted(jurisdictions), required=False),
         "starts_on": check.date("starts_on"),
         "ends_on": check.date("ends_on"),
-        "date_note": check.text("date_note", max_length=5000),
+        "date_note": check.text("date_note", max_length=5000, multiline=True),
         "venue": check.text("venue"),
     }
+    _require_one(check, event, "name_en", "name_lo", "needs a name in English or in Lao")
     if event["starts_on"] and event["ends_on"] and event["ends_on"].latest() < event["starts_on"].earliest():
         check.fail("ends_on", "is before starts_on")
     for role in ("organisers", "funders", "partners"):
         event[role] = check.keys_in(role, known["organisations"], "organisation")
     event["topics"] = check.keys_in("topics", known["topics"], "topic")
-    event["summary_en"] = check.text("summary_en", max_length=20000)
-    event["summary_lo"] = check.text("summary_lo", max_length=20000)
+    event["summary_en"] = check.text("summary_en", max_length=20000, multiline=True)
+    event["summary_lo"] = check.text("summary_lo", max_length=20000, multiline=True)
     event["sources"] = _validate_sources(check, with_kind=False)
     event["editorial_state"] = check.choice("editorial_state", EDITORIAL_STATES, required=False) or "published"
     return event
@@ -270,7 +321,7 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
     policy: dict[str, Any] = {
         "key": key,
         "country": check.choice("country", sorted(jurisdictions)),
-        "title_en": check.text("title_en", required=True),
+        "title_en": check.text("title_en"),
         "title_lo": check.text("title_lo"),
         "title_local": check.text("title_local"),
         "reference": check.text("reference", max_length=300),
@@ -278,6 +329,7 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         "issuer": None,
         "other_bodies": [],
     }
+    _require_one(check, policy, "title_en", "title_lo", "needs a title in English or in Lao")
     issuer = check.data.get("issuer")
     if issuer is not None and (not isinstance(issuer, str) or issuer not in known["organisations"]):
         check.fail("issuer", f"unknown organisation '{str(issuer)[:60]}'")
@@ -310,7 +362,9 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         history.append({
             "status": check.choice("", LEGAL_STATUSES, value=raw.get("status"), label=f"{label}.status"),
             "date": check.date("", value=raw.get("date"), label=f"{label}.date"),
-            "note": check.text("", max_length=5000, value=raw.get("note"), label=f"{label}.note"),
+            "note": check.text("", max_length=5000, value=raw.get("note"), label=f"{label}.note", multiline=True),
+            "note_lo": check.text("", max_length=5000, value=raw.get("note_lo"), label=f"{label}.note_lo",
+                                  multiline=True),
             "source_url": check.url("", value=raw.get("source_url"), label=f"{label}.source_url"),
         })
     status = check.choice("status", LEGAL_STATUSES, required=False)
@@ -325,8 +379,8 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
     policy["valid_to"] = check.date("valid_to")
     if policy["valid_from"] and policy["valid_to"] and policy["valid_to"].latest() < policy["valid_from"].earliest():
         check.fail("valid_to", "is before valid_from")
-    policy["summary_en"] = check.text("summary_en", max_length=20000)
-    policy["summary_lo"] = check.text("summary_lo", max_length=20000)
+    policy["summary_en"] = check.text("summary_en", max_length=20000, multiline=True)
+    policy["summary_lo"] = check.text("summary_lo", max_length=20000, multiline=True)
 
     relations = []
     for index, raw in enumerate(check.items("relations")):
@@ -362,7 +416,9 @@ def _validate_policy(check: _Checker, key: str, jurisdictions: set[str], known: 
         seen_links.add((event_key, role))
         links.append({"event": raw.get("event"), "role": role,
                       "evidence": check.text("", max_length=5000, value=raw.get("evidence"),
-                                             label=f"{label}.evidence"),
+                                             label=f"{label}.evidence", multiline=True),
+                      "evidence_lo": check.text("", max_length=5000, value=raw.get("evidence_lo"),
+                                                label=f"{label}.evidence_lo", multiline=True),
                       "source_url": check.url("", value=raw.get("source_url"), label=f"{label}.source_url")})
     policy["relations"] = relations
     policy["forum_links"] = links
@@ -479,7 +535,8 @@ def apply_policy_links(policy: Policy, record: dict, policy_ids: dict[str, int],
     changed = _sync_links(policy.relations, wanted_relations, lambda rel: rel.position,
                           lambda key: PolicyRelation(position=key))
     wanted_links = [((event_ids[f["event"]], f["role"]),
-                     {"evidence": f["evidence"], "source_url": f["source_url"], "position": i})
+                     {"evidence": f["evidence"], "evidence_lo": f["evidence_lo"], "source_url": f["source_url"],
+                      "position": i})
                     for i, f in enumerate(record["forum_links"])]
     changed |= _sync_links(policy.forum_links, wanted_links, lambda link: (link.event_id, link.role),
                            lambda key: ForumLink(event_id=key[0], role=key[1]))
@@ -527,7 +584,15 @@ def load_dataset(session: Session, data: Any) -> LoadReport:
             organisation = Organisation(key=record["key"])
             session.add(organisation)
             organisations[organisation.key] = organisation
-        tally("organisations", created, _assign(organisation, {k: v for k, v in record.items() if k != "key"}))
+        tally("organisations", created, _assign(organisation, {k: v for k, v in record.items()
+                                                               if k not in ("key", "parent")}))
+    session.flush()
+    # Parents are set once every organisation of the file has an id.
+    for record in records["organisations"]:
+        organisation = organisations[record["key"]]
+        parent_id = organisations[record["parent"]].id if record["parent"] else None
+        if organisation.parent_id != parent_id:
+            organisation.parent_id = parent_id
     session.flush()
 
     events = {e.key: e for e in session.scalars(select(Event).options(
@@ -603,22 +668,25 @@ def _audit_import(session: Session, entity_type: str, record: Policy | Event, be
 
 def _append_history(policy: Policy, steps: list[dict]) -> bool:
     """Append the steps not yet in the policy's history, in the dataset's order; never rewrite one."""
-    def identity(status: str, date: PartialDate | None, note: str | None, url: str | None) -> tuple:
-        return (status, date.isoformat() if date else None, note or None, url or None)
+    def identity(status: str, date: PartialDate | None, note: str | None, note_lo: str | None,
+                 url: str | None) -> tuple:
+        return (status, date.isoformat() if date else None, note or None, note_lo or None, url or None)
 
-    recorded = {identity(c.to_status, c.effective_on, c.note, c.evidence_url) for c in policy.status_changes}
+    recorded = {identity(c.to_status, c.effective_on, c.note, c.note_lo, c.evidence_url)
+                for c in policy.status_changes}
     changes = sorted(policy.status_changes, key=lambda change: change.position)
     position = changes[-1].position if changes else 0
     previous = changes[-1].to_status if changes else None
     appended = False
     now = utcnow()
     for step in steps:
-        if identity(step["status"], step["date"], step["note"], step["source_url"]) in recorded:
+        if identity(step["status"], step["date"], step["note"], step["note_lo"], step["source_url"]) in recorded:
             continue
         position += 1
         policy.status_changes.append(StatusChange(
             position=position, from_status=previous, to_status=step["status"], effective_on=step["date"],
-            note=step["note"], evidence_url=step["source_url"], recorded_by=IMPORTED_BY, recorded_at=now))
+            note=step["note"], note_lo=step["note_lo"], evidence_url=step["source_url"], recorded_by=IMPORTED_BY,
+            recorded_at=now))
         previous = step["status"]
         appended = True
     return appended
@@ -630,6 +698,13 @@ def _append_history(policy: Policy, steps: list[dict]) -> bool:
 
 def _date(value: PartialDate | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def organisation_to_record(organisation: Organisation, org_keys: dict[int, str]) -> dict[str, Any]:
+    """An organisation in the dataset format."""
+    return {"key": organisation.key, "name_en": organisation.name_en, "name_lo": organisation.name_lo,
+            "acronym": organisation.acronym, "country": organisation.country, "kind": organisation.kind,
+            "parent": org_keys.get(organisation.parent_id) if organisation.parent_id else None}
 
 
 def event_to_record(event: Event, org_keys: dict[int, str]) -> dict[str, Any]:
@@ -662,13 +737,13 @@ def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[
         "topics": policy.topic_keys, "vehicle_classes": policy.vehicle_classes,
         "status": policy.legal_status,
         "status_history": [{"status": c.to_status, "date": _date(c.effective_on), "note": c.note,
-                            "source_url": c.evidence_url} for c in policy.status_changes],
+                            "note_lo": c.note_lo, "source_url": c.evidence_url} for c in policy.status_changes],
         "valid_from": _date(policy.valid_from), "valid_to": _date(policy.valid_to),
         "summary_en": policy.summary_en, "summary_lo": policy.summary_lo,
         "relations": [{"type": r.relation_type, "target": policy_keys.get(r.target_id) if r.target_id else None,
                        "target_reference": r.target_reference} for r in policy.relations],
         "forum_links": [{"event": event_keys[f.event_id], "role": f.role, "evidence": f.evidence,
-                         "source_url": f.source_url} for f in policy.forum_links],
+                         "evidence_lo": f.evidence_lo, "source_url": f.source_url} for f in policy.forum_links],
         "sources": [{"url": s.url, "title": s.title, "published": _date(s.published), "kind": s.kind}
                     for s in policy.sources],
         "confidence": policy.confidence, "conflicts": list(policy.conflicts or []),
@@ -693,8 +768,7 @@ def dump_dataset(session: Session, *, compiled: str, notes: str | None = None) -
 
     return {
         "dataset": DATASET_NAME, "version": FORMAT_VERSION, "compiled": compiled, "notes": notes,
-        "organisations": [{"key": o.key, "name_en": o.name_en, "name_lo": o.name_lo, "country": o.country,
-                           "kind": o.kind} for o in organisations],
+        "organisations": [organisation_to_record(o, org_keys) for o in organisations],
         "events": [event_to_record(e, org_keys) for e in events],
         "policies": [policy_to_record(p, org_keys, event_keys, policy_keys) for p in policies],
         "topics": [{"key": t.key, "name_en": t.name_en, "name_lo": t.name_lo} for t in topics],

@@ -23,7 +23,7 @@ from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
-from tracker.services import dataset
+from tracker.services import dataset, staff_mail
 from tracker.services.audit import field_changes, write_audit
 from tracker.services.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
@@ -37,6 +37,8 @@ POLICY_FIELDS = ("country", "title_en", "title_lo", "title_local", "reference", 
                  "summary_lo", "relations", "forum_links", "sources", "confidence", "conflicts")
 EVENT_FIELDS = ("name_en", "name_lo", "kind", "country", "starts_on", "ends_on", "date_note", "venue",
                 "organisers", "funders", "partners", "topics", "summary_en", "summary_lo", "sources")
+FIELDS = {"policy": POLICY_FIELDS, "event": EVENT_FIELDS,
+          "organisation": ("name_en", "name_lo", "acronym", "country", "kind", "parent")}
 
 # The legal status table: from each status, the statuses an instrument normally moves to. Recording
 # the same status again (new evidence for it) is always allowed. Anything else needs a reviewer and a
@@ -73,7 +75,7 @@ def transition_allowed(previous: str | None, new: str) -> bool:
 # Loading and describing records
 
 
-def _policy_for_edit(session: Session, key: str) -> Policy:
+def _policy_for_edit(session: Session, key: str, *, lock: bool = True) -> Policy:
     """The policy with everything an edit reads, its row locked until the transaction ends.
 
     Lock order (the same in every write path, so two writers never wait on each other in a cycle):
@@ -82,23 +84,26 @@ def _policy_for_edit(session: Session, key: str) -> Policy:
     3. the content version row, bumped last, just before COMMIT (tracker.models.content_version).
     On SQLite the write lock is the whole database, taken at BEGIN IMMEDIATE, so there is no order to keep.
     """
-    policy = session.scalars(select(Policy).where(Policy.key == key).options(
+    statement = select(Policy).where(Policy.key == key).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links)).with_for_update(of=Policy)
-        # A copy read earlier in the request (before the lock) must not hide a newer committed version.
-        .execution_options(populate_existing=True)).one_or_none()
+        selectinload(Policy.forum_links))
+    if lock:
+        statement = statement.with_for_update(of=Policy)
+    # A copy read earlier in the request (before the lock) must not hide a newer committed version.
+    policy = session.scalars(statement.execution_options(populate_existing=True)).one_or_none()
     if policy is None:
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]))
     return policy
 
 
-def _event_for_edit(session: Session, key: str) -> Event:
+def _event_for_edit(session: Session, key: str, *, lock: bool = True) -> Event:
     """The event with everything an edit reads, its row locked first (see _policy_for_edit)."""
-    event = session.scalars(select(Event).where(Event.key == key).options(
-        selectinload(Event.organisation_links), selectinload(Event.topic_links),
-        selectinload(Event.sources)).with_for_update(of=Event)
-        .execution_options(populate_existing=True)).one_or_none()
+    statement = select(Event).where(Event.key == key).options(
+        selectinload(Event.organisation_links), selectinload(Event.topic_links), selectinload(Event.sources))
+    if lock:
+        statement = statement.with_for_update(of=Event)
+    event = session.scalars(statement.execution_options(populate_existing=True)).one_or_none()
     if event is None:
         raise NotFound(_("There is no event with the key '%(key)s'.", key=key[:120]))
     return event
@@ -156,6 +161,28 @@ def slugify(text: str, *, prefix: str = "") -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     slug = "-".join(part for part in (prefix.lower(), slug[:80].strip("-")) if part)
     return slug or "record"
+
+
+def _words(value: Any) -> str:
+    """Text with ASCII letters or digits in it (a Lao title alone gives none), else ''."""
+    return value if isinstance(value, str) and re.search(r"[A-Za-z0-9]", slugify(value)) else ""
+
+
+def _policy_key_base(data: Mapping[str, Any]) -> str:
+    """A key for a new policy: from its English title; a Lao-only record from its instrument and
+    reference number (Lao titles have no Latin letters to make an address of), else its instrument."""
+    country = str(data.get("country") or "")
+    if _words(data.get("title_en")):
+        return slugify(data["title_en"], prefix=country)
+    instrument = data.get("instrument") if isinstance(data.get("instrument"), str) else "policy"
+    return slugify(f"{instrument} {_words(data.get('reference'))}", prefix=country)
+
+
+def _event_key_base(data: Mapping[str, Any]) -> str:
+    if _words(data.get("name_en")):
+        return slugify(data["name_en"])
+    kind = data.get("kind") if isinstance(data.get("kind"), str) else "event"
+    return slugify(f"{kind} {data.get('starts_on') or ''}", prefix=str(data.get("country") or ""))
 
 
 def _unique_key(base: str, taken: set[str]) -> str:
@@ -220,22 +247,14 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str
     return field_changes(before, after, fields)
 
 
-def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            errors[field] = _("This field is required.")
-        return None
-    if not isinstance(value, str):
-        errors[field] = _("Must be text.")
-        return None
-    if len(value) > max_length:
-        errors[field] = _("At most %(max)s characters (this is %(length)s).", max=max_length,
-                          length=len(value))
-        return None
-    if "\x00" in value:
-        errors[field] = _("Contains a NUL character.")
-        return None
-    return value.strip()
+def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False,
+          multiline: bool = True) -> str | None:
+    checker = dataset._Checker([], "", {})
+    text = checker.text("", required=required, max_length=max_length, value=value, label=field,
+                        multiline=multiline)
+    for problem in checker.problems:
+        errors[field] = problem.message
+    return text.strip() if text is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -254,12 +273,11 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     if not isinstance(data, Mapping):
         raise Invalid(_("The policy must be a JSON object."), {"body": _("Send a JSON object.")})
     _reject_unknown_fields(data, POLICY_FIELDS, ("key", "status", "status_effective_on", "status_note",
-                                                 "status_evidence_url"))
+                                                 "status_note_lo", "status_evidence_url"))
     keys = _Keys(session)
     key = data.get("key")
-    if key is None and isinstance(data.get("title_en"), str) and data["title_en"].strip():
-        key = _unique_key(slugify(data["title_en"], prefix=str(data.get("country") or "")),
-                          set(keys.policy_ids))
+    if key is None:
+        key = _unique_key(_policy_key_base(data), set(keys.policy_ids))
     if key in keys.policy_ids:
         raise Invalid(_("The key is taken."), {"key": _("A policy with the key '%(key)s' already exists.",
                                                         key=key)})
@@ -269,7 +287,8 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     status = data.get("status") or "proposed"
     raw.update(key=key, status=status, editorial_state="draft", status_history=[{
         "status": status, "date": data.get("status_effective_on"),
-        "note": data.get("status_note") or None, "source_url": data.get("status_evidence_url") or None}])
+        "note": data.get("status_note") or None, "note_lo": data.get("status_note_lo") or None,
+        "source_url": data.get("status_evidence_url") or None}])
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_policy(dataset._Checker(problems, "policy", raw), key if isinstance(key, str) else "",
                                       keys.jurisdictions, keys.known())
@@ -288,7 +307,8 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     step = record["status_history"][0]
     policy.status_changes.append(StatusChange(
         position=1, from_status=None, to_status=step["status"], effective_on=step["date"], note=step["note"],
-        evidence_url=step["source_url"], recorded_by=actor.email, recorded_by_id=actor.id, recorded_at=utcnow()))
+        note_lo=step["note_lo"], evidence_url=step["source_url"], recorded_by=actor.email, recorded_by_id=actor.id,
+        recorded_at=utcnow()))
     refresh_derived(policy)
     _flush(session, "policy", policy)
     after = policy_record(session, policy, keys)
@@ -300,6 +320,7 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
 
 def _rename_status_problem(problem: dataset.DatasetProblem) -> dataset.DatasetProblem:
     field = {"status_history[0].date": "status_effective_on", "status_history[0].note": "status_note",
+             "status_history[0].note_lo": "status_note_lo",
              "status_history[0].source_url": "status_evidence_url",
              "status_history[0].status": "status"}.get(problem.field, problem.field)
     return dataset.DatasetProblem(problem.record, field, problem.message)
@@ -307,7 +328,7 @@ def _rename_status_problem(problem: dataset.DatasetProblem) -> dataset.DatasetPr
 
 def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor: User | None,
                   expected_version: int | None, *, action: str = "update", reason: str | None = None,
-                  base_version: int | None = None) -> Policy:
+                  base_version: int | None = None, details: dict[str, Any] | None = None) -> Policy:
     """Change some fields of a policy (fields absent from ``changes`` keep their value).
 
     ``expected_version``: the edit is refused (StaleEdit) unless the policy is still at that version.
@@ -329,14 +350,13 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
     _reject_unknown_fields(changes, POLICY_FIELDS)
     keys = _Keys(session)
     before = policy_record(session, policy, keys)
-    details = None
     if base_version is not None and base_version != policy.version:
         plan = _plan("policy", session, policy, before, changes, base_version, keys)
         if plan.conflicts:
             raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
                                   "%(base)s; nothing was saved.", base=base_version), policy.version, plan)
         changes = plan.changes
-        details = {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
+        details = (details or {}) | {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
     merged = before | dict(changes)
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_policy(dataset._Checker(problems, "policy", merged), key, keys.jurisdictions,
@@ -397,6 +417,13 @@ def plan_edit_merge(session: Session, entity_type: str, key: str, submitted: Map
     Raises:
         NotFound. Invalid: ``base_version`` is not a version of the record.
     """
+    if entity_type == "organisation":
+        from tracker.services import organisations
+
+        organisation = organisations._for_edit(session, key)
+        current = organisations.organisation_record(session, organisation)
+        return organisations.plan_organisation_merge(session, organisation, current, submitted,
+                                                     base_version), current
     record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
     keys = _Keys(session)
     current = policy_record(session, record, keys) if entity_type == "policy" else event_record(session, record, keys)
@@ -414,7 +441,7 @@ def add_forum_link(session: Session, key: str, link: Mapping[str, Any], actor: U
     keys = _Keys(session)
     links = policy_record(session, policy, keys)["forum_links"]
     new = {"event": link.get("event"), "role": link.get("role"), "evidence": link.get("evidence") or None,
-           "source_url": link.get("source_url") or None}
+           "evidence_lo": link.get("evidence_lo") or None, "source_url": link.get("source_url") or None}
     return update_policy(session, key, {"forum_links": links + [new]}, actor, expected_version,
                          action="forum_link_add")
 
@@ -437,8 +464,8 @@ def remove_forum_link(session: Session, key: str, event_key: str, role: str, act
 
 def change_status(session: Session, key: str, data: Mapping[str, Any], actor: User,
                   expected_version: int | None = None) -> StatusChange:
-    """Record a legal status change: ``status``, ``effective_on`` (partial date, optional), ``note``,
-    ``evidence_url``, and ``reason`` (needed, with a reviewer, outside the transition table).
+    """Record a legal status change: ``status``, ``effective_on`` (partial date, optional), ``note`` and
+    ``note_lo`` (English and Lao), ``evidence_url``, and ``reason`` (needed, with a reviewer, outside the transition table).
 
     A back-dated change takes its place in the timeline by effective date; the current status is the
     last step of the timeline.
@@ -449,7 +476,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     require(actor, "edit")
     if not isinstance(data, Mapping):
         raise Invalid(_("The status change must be a JSON object."), {"body": _("Send a JSON object.")})
-    _reject_unknown_fields(data, ("status", "effective_on", "note", "evidence_url", "reason", "version"))
+    _reject_unknown_fields(data, ("status", "effective_on", "note", "note_lo", "evidence_url", "reason", "version"))
     policy = _policy_for_edit(session, key)
     _check_version("policy", policy, expected_version, session)
 
@@ -468,6 +495,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
             except PartialDateError as error:
                 errors["effective_on"] = str(error)
     note = _text(data.get("note"), "note", errors, max_length=5000)
+    note_lo = _text(data.get("note_lo"), "note_lo", errors, max_length=5000)
     reason = _text(data.get("reason"), "reason", errors, max_length=5000)
     checker = dataset._Checker([], "status", {})
     evidence_url = checker.url("", value=data.get("evidence_url") or None, label="evidence_url")
@@ -502,7 +530,8 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
                 "%(change)s is outside the transition table: say why it is right.", change=described)})
 
     old_status = policy.legal_status
-    change = StatusChange(to_status=status, effective_on=effective_on, note=note, evidence_url=evidence_url,
+    change = StatusChange(to_status=status, effective_on=effective_on, note=note, note_lo=note_lo,
+                          evidence_url=evidence_url,
                           recorded_by=actor.email, recorded_by_id=actor.id, recorded_at=utcnow(),
                           override_reason=None if in_table else reason, position=0)
     timeline.insert(index, change)
@@ -521,7 +550,8 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     _flush(session, "policy", policy)
     _audit(session, "policy", policy, "status_change", actor, [("legal_status", old_status, policy.legal_status)],
            reason=reason, details={"status": status, "effective_on": effective_on.isoformat() if effective_on else None,
-                                   "note": note, "evidence_url": evidence_url, "position": change.position,
+                                   "note": note, "note_lo": note_lo, "evidence_url": evidence_url,
+                                   "position": change.position,
                                    "from_status": change.from_status})
     if policy.editorial_state == "published":
         # The outbox row commits with the change or not at all; the worker fans it out later.
@@ -548,8 +578,8 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     _reject_unknown_fields(data, EVENT_FIELDS, ("key",))
     keys = _Keys(session)
     key = data.get("key")
-    if key is None and isinstance(data.get("name_en"), str) and data["name_en"].strip():
-        key = _unique_key(slugify(data["name_en"]), set(keys.event_ids))
+    if key is None:
+        key = _unique_key(_event_key_base(data), set(keys.event_ids))
     if key in keys.event_ids:
         raise Invalid(_("The key is taken."), {"key": _("An event with the key '%(key)s' already exists.",
                                                         key=key)})
@@ -577,7 +607,8 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
 
 
 def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: User,
-                 expected_version: int | None, *, base_version: int | None = None) -> Event:
+                 expected_version: int | None, *, base_version: int | None = None, action: str = "update",
+                 reason: str | None = None, details: dict[str, Any] | None = None) -> Event:
     """Change some fields of an event (``expected_version`` and ``base_version`` as in update_policy).
 
     Raises:
@@ -593,14 +624,13 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
     _reject_unknown_fields(changes, EVENT_FIELDS)
     keys = _Keys(session)
     before = event_record(session, event, keys)
-    details = None
     if base_version is not None and base_version != event.version:
         plan = _plan("event", session, event, before, changes, base_version, keys)
         if plan.conflicts:
             raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
                                   "%(base)s; nothing was saved.", base=base_version), event.version, plan)
         changes = plan.changes
-        details = {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
+        details = (details or {}) | {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_event(dataset._Checker(problems, "event", before | dict(changes)), key,
                                      keys.jurisdictions, keys.known())
@@ -610,7 +640,7 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
         _touch(event)
     _flush(session, "event", event)
     after = event_record(session, event, keys)
-    _audit(session, "event", event, "update", actor, _diff(before, after, EVENT_FIELDS), details=details)
+    _audit(session, "event", event, action, actor, _diff(before, after, EVENT_FIELDS), reason=reason, details=details)
     session.flush()
     return event
 
@@ -623,8 +653,13 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
                         expected_version: int | None = None, reason: str | None = None) -> Policy | Event:
     """Move a policy or event through draft -> in review -> published -> archived.
 
+    A reviewer sending a record in review back to draft must say why (``reason``): the comment is kept in
+    the record's history and shown to its editor. Submitting mails the reviewers; publishing and sending
+    back mail the editor who submitted it, each in their own language.
+
     Raises:
-        NotFound, StaleEdit, Invalid (no such move), Forbidden (editors submit; reviewers publish).
+        NotFound, StaleEdit, Invalid (no such move, or a send-back without a comment), Forbidden (editors
+        submit; reviewers publish).
     """
     record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
     if not isinstance(state, str) or state not in EDITORIAL_STATES:
@@ -638,19 +673,85 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
                        old=EDITORIAL_STATES[record.editorial_state].lower(),
                        new=EDITORIAL_STATES[state].lower())})
     require(actor, permission)
+    errors: dict[str, str] = {}
+    comment = _text(reason, "reason", errors, max_length=5000)
+    if errors:
+        raise Invalid(_("Some fields are not valid."), errors)
     old = record.editorial_state
+    submitter = last_submitter(session, entity_type, record.id) if old == "in_review" else None
+    sending_back = old == "in_review" and state == "draft" and (submitter is None or submitter.id != actor.id)
+    if sending_back and not comment:
+        raise Invalid(_("Say what needs changing."), {"reason": _(
+            "Sending a record back needs a comment for its editor: what should change before it is published?")})
     record.editorial_state = state
     _flush(session, entity_type, record)
-    _audit(session, entity_type, record, "editorial", actor, [("editorial_state", old, state)],
-           reason=(reason or "").replace("\x00", "").strip()[:5000] or None)
+    _audit(session, entity_type, record, "editorial", actor, [("editorial_state", old, state)], reason=comment)
     if isinstance(record, Policy) and state == "published" and old != "published":
         record_event(session, "policy.published", policy=record, payload=policy_payload(record))
+    _mail_about_move(session, entity_type, record, old, state, actor, submitter, comment)
     session.flush()
     return record
 
 
+def record_mail_payload(entity_type: str, record: Policy | Event, actor: User, **extra: Any) -> dict[str, Any]:
+    """What a staff email says of a record: its type, key and titles, and who acted."""
+    titles = ({"title_en": record.title_en, "title_lo": record.title_lo} if isinstance(record, Policy)
+              else {"title_en": record.name_en, "title_lo": record.name_lo})
+    return {"entity_type": entity_type, "key": record.key, **titles, "by": actor.label, **extra}
+
+
+def _mail_about_move(session: Session, entity_type: str, record: Policy | Event, old: str, new: str, actor: User,
+                     submitter: User | None, comment: str | None) -> None:
+    if new == "in_review" and old != "in_review":
+        staff_mail.queue_to_role(session, "review_requested", "reviewer",
+                                 record_mail_payload(entity_type, record, actor), except_user=actor)
+    elif old == "in_review" and submitter is not None and submitter.id != actor.id:
+        if new == "published":
+            staff_mail.queue(session, "record_published", submitter, record_mail_payload(entity_type, record, actor))
+        elif new == "draft":
+            staff_mail.queue(session, "record_sent_back", submitter,
+                             record_mail_payload(entity_type, record, actor, comment=comment))
+
+
+def last_submitter(session: Session, entity_type: str, record_id: int) -> User | None:
+    """Who last submitted the record for review (one query), if anyone did in the tracker."""
+    # Editorial moves of one record are few; their JSON values are compared here rather than in SQL
+    # (PostgreSQL has no equality on json).
+    moves = session.execute(
+        select(AuditEntry.actor_id, AuditEntry.new_value).where(
+            AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record_id,
+            AuditEntry.action == "editorial", AuditEntry.field == "editorial_state")
+        .order_by(AuditEntry.id.desc())).all()
+    actor_id = next((actor for actor, new in moves if new == "in_review"), None)
+    return session.get(User, actor_id) if actor_id is not None else None
+
+
 # ---------------------------------------------------------------------------------------------------
 # History
+
+
+def current_record(session: Session, entity_type: str, key: str) -> dict[str, Any]:
+    """A policy or event in the dataset format, read without locking it.
+
+    Raises:
+        NotFound.
+    """
+    if entity_type == "policy":
+        return policy_record(session, _policy_for_edit(session, key, lock=False))
+    return event_record(session, _event_for_edit(session, key, lock=False))
+
+
+def current_version(session: Session, entity_type: str, key: str) -> int:
+    """The version a policy, event or organisation is at (one query).
+
+    Raises:
+        NotFound.
+    """
+    model = {"policy": Policy, "event": Event, "organisation": Organisation}[entity_type]
+    version = session.scalar(select(model.version).where(model.key == key))
+    if version is None:
+        raise NotFound(_("This record no longer exists."))
+    return version
 
 
 def history(session: Session, entity_type: str, key: str) -> tuple[Policy | Event, list[AuditEntry]]:

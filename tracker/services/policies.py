@@ -245,6 +245,17 @@ def latest_status_changes(session: Session, limit: int = 8, *, country: str | No
     return list(session.scalars(statement).unique())
 
 
+def recently_recorded_changes(session: Session, limit: int = 8) -> list[StatusChange]:
+    """The status changes most recently recorded in the tracker, whatever their effective date, newest
+    first, on records of any editorial state (for staff: a back-dated change recorded today shows here
+    though it sits years back in the timeline). One query."""
+    statement = (
+        select(StatusChange).join(StatusChange.policy)
+        .options(joinedload(StatusChange.policy).joinedload(Policy.jurisdiction))
+        .order_by(StatusChange.recorded_at.desc(), StatusChange.id.desc()).limit(limit))
+    return list(session.scalars(statement).unique())
+
+
 def upcoming_expiries(session: Session, today: dt.date, limit: int = 8, *, country: str | None = None,
                       include_unpublished: bool = False) -> list[Policy]:
     """Time-bound measures whose validity ends today or later, soonest first (one query)."""
@@ -290,7 +301,8 @@ def policies_of_event(session: Session, event: Event, *, include_unpublished: bo
 def refresh_derived(policy: Policy) -> None:
     """Recompute the fields derived from the status history and the validity window.
 
-    The current legal status is the last step of the timeline; ``adopted_on`` is the first dated step
+    The current legal status is the last step of the timeline; ``status_since`` is when the current
+    status began (the first dated step of the last run of steps into it); ``adopted_on`` is the first dated step
     into adoption or force; ``year`` is the year of adoption, else of the first dated step, else of
     the start of validity.
     """
@@ -298,6 +310,15 @@ def refresh_derived(policy: Policy) -> None:
     policy.legal_status = changes[-1].to_status if changes else "unknown"
     dated = [change for change in changes if change.effective_on is not None]
     policy.status_changed_on = dated[-1].effective_on if dated else None
+    # "In force since": a later step into the same status (new evidence, a confirmation) does not
+    # restart it; the run of steps into the current status began with its first dated step.
+    run = []
+    for change in reversed(changes):
+        if change.to_status != policy.legal_status:
+            break
+        run.append(change)
+    run_dated = [change.effective_on for change in reversed(run) if change.effective_on is not None]
+    policy.status_since = run_dated[0] if run_dated else None
     adopted = next((c.effective_on for c in dated if c.to_status in ADOPTED_STATUSES), None)
     policy.adopted_on = adopted
     first: PartialDate | None = adopted or (dated[0].effective_on if dated else None) or policy.valid_from

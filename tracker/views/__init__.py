@@ -10,8 +10,10 @@ from flask import Flask, Response, request, url_for
 from sqlalchemy.exc import DBAPIError
 
 from tracker.db import is_transient_conflict
+from tracker.forms import error_links
 
 from tracker.models import vocab
+from tracker.models.proposal import PROPOSAL_STATES
 from tracker.models.user import ROLES
 from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.assets import init_assets, static_url
@@ -35,6 +37,8 @@ def register_views(app: Flask) -> None:
     from tracker.views.events import bp as events_bp
     from tracker.views.feeds import bp as feeds_bp
     from tracker.views.notify import bp as notify_bp
+    from tracker.views.organisations import bp as organisations_bp
+    from tracker.views.review import bp as review_bp
     from tracker.views.pages import bp as pages_bp
     from tracker.views.policies import bp as policies_bp
     from tracker.views.search import bp as search_bp
@@ -49,6 +53,8 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(editing_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(notify_bp)
+    app.register_blueprint(organisations_bp)
+    app.register_blueprint(review_bp)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
     csrf.exempt(api_bp)
@@ -115,9 +121,10 @@ def _register_template_helpers(app: Flask) -> None:
         LEGAL_STATUSES=vocab.LEGAL_STATUSES, INSTRUMENTS=vocab.INSTRUMENTS,
         VEHICLE_CLASSES=vocab.VEHICLE_CLASSES, RELATION_TYPES=vocab.RELATION_TYPES,
         FORUM_ROLES=vocab.FORUM_ROLES, SOURCE_KINDS=vocab.SOURCE_KINDS, BODY_ROLES=vocab.BODY_ROLES,
-        EVENT_KINDS=vocab.EVENT_KINDS, ORGANISATION_KINDS=vocab.ORGANISATION_KINDS,
+        EVENT_KINDS=vocab.EVENT_KINDS, ORGANISATION_KINDS=vocab.ORGANISATION_KINDS, EVENT_ROLES=vocab.EVENT_ROLES,
+        PROPOSAL_STATES=PROPOSAL_STATES,
         CONFIDENCE_LEVELS=vocab.CONFIDENCE_LEVELS, EDITORIAL_STATES=vocab.EDITORIAL_STATES,
-        ROLES=ROLES, can=has_permission, can_edit_record=can_edit_record,
+        ROLES=ROLES, can=has_permission, can_edit_record=can_edit_record, error_links=error_links,
     )
     def combine_attrs(attrs: dict, field, has_hint) -> dict:
         """A form control's attributes plus the ARIA links to its hint and error messages."""

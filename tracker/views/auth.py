@@ -1,21 +1,25 @@
-"""Signing in and out, the account page (password, API tokens) and user administration."""
+"""Signing in and out, password resets by email, the account page (profile, password, API tokens) and user
+administration."""
 from __future__ import annotations
 
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.db import unit_of_work
-from tracker.forms.accounts import LoginForm, NewUserForm, PasswordForm, TokenForm, UserForm
+from tracker.forms.accounts import (LoginForm, NewUserForm, PasswordForm, ProfileForm, ResetPasswordForm,
+                                    ResetRequestForm, TokenForm, UserForm)
 from tracker.services import accounts
 from tracker.services.errors import Conflict, Invalid
 from tracker.views.security import role_required
 from tracker.views.support import db_session
 
 bp = Blueprint("auth", __name__)
+# The reset pages carry a live token in their address: it must not travel on in a Referer, nor be cached.
+RESET_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,9 +31,10 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.home")
 
 
-def _form_errors(form, error: Invalid) -> None:
+def _form_errors(form, error: Invalid, renamed: dict[str, str] | None = None) -> None:
+    """Show the service's messages by the fields they are about (``renamed``: service name -> field)."""
     for name, message in error.errors.items():
-        field = getattr(form, name, None)
+        field = getattr(form, (renamed or {}).get(name, name), None)
         if field is not None:
             field.errors = [*field.errors, message]
         else:
@@ -81,6 +86,63 @@ def logout():
     return redirect(url_for("pages.home"))
 
 
+@bp.route("/password-reset", methods=["GET", "POST"])
+def request_password_reset():
+    form = ResetRequestForm()
+    status = 200
+    if form.validate_on_submit():
+        db = db_session()
+        try:
+            with unit_of_work(db):
+                accounts.request_password_reset(db, form.email.data)
+        except Invalid as error:
+            _form_errors(form, error)
+            status = 400
+        else:
+            # One answer whether or not the account exists, is enabled or has had its mails for the hour.
+            return render_template("auth/password_reset_sent.html")
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/password_reset_request.html", form=form), status
+
+
+@bp.route("/password-reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    db = db_session()
+    secret_key = current_app.config["SECRET_KEY"]
+    try:
+        user = accounts.user_for_password_reset(db, token, secret_key)
+    except Invalid as error:
+        return _bad_reset_link(error, token)
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                user = accounts.reset_password(db, token, form.new_password.data, secret_key)
+        except Invalid as error:
+            if "token" in error.errors:  # used meanwhile, in another tab or by someone else
+                return _bad_reset_link(error, token)
+            _form_errors(form, error, {"password": "new_password"})
+            status = 400
+        else:
+            session.clear()  # a fresh session, in the new session token: every other one has ended
+            login_user(user)
+            flash(_("Your password was changed and you are logged in. Every other session was logged out."),
+                  "success")
+            return redirect(url_for("auth.account"))
+    elif request.method == "POST":
+        status = 400
+    return (render_template("auth/password_reset.html", problem=None, form=form, user=user, token=token),
+            status, RESET_PAGE_HEADERS)
+
+
+def _bad_reset_link(error: Invalid, token: str):
+    """The page saying a reset link is expired, forged or used, with a way to ask for a new one."""
+    page = render_template("auth/password_reset.html", problem=error, form=None, user=None, token=token)
+    return page, 400, RESET_PAGE_HEADERS
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @role_required("account")
 def account():
@@ -88,16 +150,32 @@ def account():
     user = current_user._get_current_object()
     password_form = PasswordForm(prefix="password")
     token_form = TokenForm(prefix="token")
+    profile_form = ProfileForm(prefix="profile", data={"display_name": user.display_name or "",
+                                                       "language": user.language or "en"})
     new_token = None
     status = 200
-    if request.method == "POST" and "password-new_password" in request.form:
+    if request.method == "POST" and "profile-csrf_token" in request.form:
+        if profile_form.validate_on_submit():
+            try:
+                with unit_of_work(db):
+                    accounts.update_profile(db, user, profile_form.display_name.data,
+                                            profile_form.language.data)
+            except Invalid as error:
+                _form_errors(profile_form, error)
+                status = 400
+            else:
+                flash(_("Your name and email language were saved."), "success")
+                return redirect(url_for("auth.account"))
+        else:
+            status = 400
+    elif request.method == "POST" and "password-new_password" in request.form:
         if password_form.validate_on_submit():
             try:
                 with unit_of_work(db):
                     accounts.change_password(db, user, password_form.current_password.data,
                                              password_form.new_password.data)
             except Invalid as error:
-                _form_errors(password_form, error)
+                _form_errors(password_form, error, {"password": "new_password"})
                 status = 400
             else:
                 login_user(user)  # the session follows the new session token; other sessions end
@@ -118,7 +196,8 @@ def account():
         else:
             status = 400
     return render_template("auth/account.html", password_form=password_form, token_form=token_form,
-                           tokens=accounts.list_api_tokens(db, user), new_token=new_token), status
+                           profile_form=profile_form, tokens=accounts.list_api_tokens(db, user),
+                           new_token=new_token), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
@@ -170,12 +249,14 @@ def update_user(user_id: int):
     try:
         with unit_of_work(db):
             user = accounts.get_user(db, user_id)
-            if form.role.data != user.role:
-                accounts.set_role(db, user, form.role.data, actor)
+            # The state first: an administrator's change of their own role must come last, as it may
+            # take away the permission the other change is checked against.
             if form.active.data != user.is_active:
                 accounts.set_active(db, user, form.active.data, actor)
+            if form.role.data != user.role:
+                accounts.set_role(db, user, form.role.data, actor)
     except Invalid as error:
-        flash(" ".join(error.errors.values()) or error.message, "error")
+        flash(" ".join([error.message, *error.errors.values()]), "error")
     else:
         flash(_("%(email)s: %(role)s, enabled.", email=user.email, role=user.role) if user.is_active
               else _("%(email)s: %(role)s, disabled.", email=user.email, role=user.role), "success")

@@ -18,10 +18,13 @@ from tracker.forms.records import (FIELD_LABELS, Choices, EditorialForm, EventFo
                                   RemoveForumLinkForm, StatusForm, load_choices, parse_partial_date)
 from tracker.models import AuditEntry, Event, Policy
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
+                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
+                                  VEHICLE_CLASSES)
 from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
+from tracker.services import review as review_service
+from tracker.services.audit import actor_labels
 from tracker.services.errors import Forbidden, Invalid, StaleEdit
 from tracker.services.merging import MergePlan
 from tracker.services.permissions import can_edit_record, has_permission
@@ -51,7 +54,23 @@ ACTION_TITLES = {
     "create": _l("Created"), "update": _l("Edited"), "status_change": _l("Status change recorded"),
     "editorial": _l("Editorial state changed"), "forum_link_add": _l("Forum link added"),
     "forum_link_remove": _l("Forum link removed"), "import": _l("Imported from the dataset"),
+    "proposal_submitted": _l("Change proposed"), "proposal_approved": _l("Proposed change approved"),
+    "proposal_rejected": _l("Proposed change rejected"),
 }
+EDITORIAL_MOVE_TITLES = {
+    ("draft", "in_review"): _l("Submitted for review"), ("in_review", "draft"): _l("Returned to draft"),
+    ("draft", "published"): _l("Published"), ("in_review", "published"): _l("Published"),
+    ("published", "archived"): _l("Archived"), ("published", "draft"): _l("Unpublished"),
+    ("archived", "published"): _l("Published again"), ("archived", "draft"): _l("Returned to draft"),
+}
+# A bilingual field written in one language only: what is missing.
+MISSING_LABELS = {
+    ("title", "en"): _l("English title"), ("title", "lo"): _l("Lao title"),
+    ("name", "en"): _l("English name"), ("name", "lo"): _l("Lao name"),
+    ("summary", "en"): _l("English summary"), ("summary", "lo"): _l("Lao summary"),
+}
+# Field names of an organisation's audit entries, where they differ from a policy's or event's.
+ORGANISATION_LABELS = {"kind": FIELD_LABELS["kind_of_organisation"], "country": FIELD_LABELS["country"]}
 NOT_EDITABLE = _l("You may not edit this record: editors edit drafts and records in review; a reviewer edits "
                   "published and archived records.")
 
@@ -87,11 +106,15 @@ class _Describer:
                 "status": LEGAL_STATUSES, "editorial_state": EDITORIAL_STATES, "kind": EVENT_KINDS,
                 "vehicle_classes": VEHICLE_CLASSES}
 
-    def __init__(self, names: Choices) -> None:
+    def __init__(self, names: Choices, labels: dict[str, Any] | None = None) -> None:
         self.countries = names.countries
         self.organisations = names.organisations
         self.topics = names.topics
         self.events = names.events
+        self.labels = FIELD_LABELS | (labels or {})
+        if labels and "kind" in labels:
+            # An organisation's kind, not an event's.
+            self.LABELLED = self.LABELLED | {"kind": ORGANISATION_KINDS}
 
     @staticmethod
     def quote(text: Any, limit: int = 200) -> str:
@@ -103,7 +126,7 @@ class _Describer:
         if isinstance(value, str):
             if name == "topics":
                 return str(self.topics.get(value, value))
-            if name in ("organisers", "funders", "partners", "issuer"):
+            if name in ("organisers", "funders", "partners", "issuer", "parent"):
                 return str(self.organisations.get(value, value))
             if name in self.LABELLED:
                 return str(self.LABELLED[name].get(value, value))
@@ -147,9 +170,15 @@ class _Describer:
 
     def lines(self, entry: AuditEntry) -> list[str]:
         if entry.field is None:
-            return [_("Record loaded from the dataset file.")] if entry.action == "import" else []
+            if entry.action == "import":
+                return [_("Record loaded from the dataset file.")]
+            details = entry.details or {}
+            if entry.action in ("proposal_submitted", "proposal_rejected") and details.get("fields"):
+                return [_("Fields: %(fields)s", fields=", ".join(
+                    str(self.labels.get(name, name)) for name in details["fields"]))]
+            return []
         name = entry.field
-        label = str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
+        label = str(self.labels.get(name, name.replace("_", " ").capitalize()))
         if entry.action == "status_change":
             return self.status_lines(entry)
         old, new = entry.old_value, entry.new_value
@@ -188,16 +217,31 @@ class _Describer:
         return lines
 
 
-def describe(entries: list[AuditEntry], names: Choices) -> list[ChangeGroup]:
-    """Audit entries (newest first) grouped by change, each field change in plain words."""
-    describer = _Describer(names)
+def change_title(entry: AuditEntry) -> str:
+    """What one change was, in words: an editorial move says which ("Sent back to the editor")."""
+    if entry.action == "editorial" and entry.field == "editorial_state":
+        move = (entry.old_value, entry.new_value)
+        if move == ("in_review", "draft") and entry.reason:
+            return str(_l("Sent back to the editor"))
+        if move in EDITORIAL_MOVE_TITLES:
+            return str(EDITORIAL_MOVE_TITLES[move])
+    return str(ACTION_TITLES.get(entry.action, entry.action))
+
+
+def describe(entries: list[AuditEntry], names: Choices, *, labels: dict[str, Any] | None = None,
+             actors: dict[int, str] | None = None) -> list[ChangeGroup]:
+    """Audit entries (newest first) grouped by change, each field change in plain words (``labels``
+    names fields where they differ from a policy's or event's; ``actors`` gives people's display names
+    by account id, else the entry's own label is shown)."""
+    describer = _Describer(names, labels)
+    actors = actors or {}
     groups: list[ChangeGroup] = []
     keys: list[tuple] = []
     for entry in entries:
         key = (entry.version, entry.action, entry.actor_label, entry.created_at)
         if not keys or keys[-1] != key:
             keys.append(key)
-            groups.append(ChangeGroup(str(ACTION_TITLES.get(entry.action, entry.action)), entry.actor_label,
+            groups.append(ChangeGroup(change_title(entry), actors.get(entry.actor_id, entry.actor_label),
                                       entry.created_at))
         group = groups[-1]
         # Entries come newest first; a change's fields read best in the order they were written.
@@ -236,12 +280,11 @@ class ConflictReport:
 
 def _conflict(entity_type: str, key: str, error: StaleEdit) -> ConflictReport:
     db = db_session()
-    groups = describe(sorted(error.changes, key=lambda entry: entry.id, reverse=True),
-                      load_choices(db, *NAME_CHOICES))
+    changes = sorted(error.changes, key=lambda entry: entry.id, reverse=True)
+    groups = describe(changes, load_choices(db, *NAME_CHOICES), actors=actor_labels(db, changes))
     version = error.current_version
     if version < 0:
-        record, _entries = editing.history(db, entity_type, key)
-        version = record.version
+        version = editing.current_version(db, entity_type, key)
     return ConflictReport(error.message, version, groups)
 
 
@@ -292,6 +335,12 @@ def _hidden_errors(form) -> None:
 
 
 @bp.app_template_global()
+def may(permission: str) -> bool:
+    """Whether the signed-in user holds ``permission`` (for macros, which see no request context)."""
+    return has_permission(request_user(), permission)
+
+
+@bp.app_template_global()
 def editorial_moves(record: Policy | Event) -> list[tuple[str, str]]:
     """The editorial moves the signed-in user may make on ``record``: (new state, button label)."""
     user = request_user()
@@ -314,6 +363,20 @@ def _status_form(policy: Policy) -> StatusForm:
     following = [code for code in LEGAL_STATUSES if code in editing.TRANSITIONS[policy.legal_status]]
     return StatusForm(prefix="status", formdata=None,
                       data={"status": following[0] if following else policy.legal_status})
+
+
+@bp.app_template_global()
+def staff_notes(entity_type: str, record: Policy | Event) -> SimpleNamespace:
+    """What staff are told on a record page: the reviewer's comment if it was sent back, the fields not
+    yet translated, and the proposed changes waiting for review (three queries)."""
+    db = db_session()
+    sent_back = review_service.sent_back_comment(db, entity_type, record)
+    missing = [str(MISSING_LABELS[(field_name, language)])
+               for field_name, language in review_service.missing_translations(entity_type, record)]
+    return SimpleNamespace(
+        sent_back=sent_back, sent_back_by=actor_labels(db, [sent_back]).get(sent_back.actor_id, sent_back.actor_label)
+        if sent_back else None,
+        missing=missing, proposals=review_service.pending_proposals_of(db, entity_type, record.id))
 
 
 @bp.app_template_global()
@@ -372,7 +435,8 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
     the current record with this editor's own changes on top, and asks which value to keep for any
     field both changed. Saving that form applies exactly the editor's changes."""
     db = db_session()
-    if not can_edit_record(_actor(), record.editorial_state):
+    # Organisations are reference data without an editorial state: any editor may correct them.
+    if entity != "organisation" and not can_edit_record(_actor(), record.editorial_state):
         raise Forbidden(str(NOT_EDITABLE))
     choices = load_choices(db, *choice_names)
     template = f"editing/{entity}_form.html"
@@ -381,7 +445,7 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
         form.pad_rows()
         return render_template(template, form=form, **{entity: record}, conflict=None)
     form = form_class(choices=choices, creating=False)
-    fields = editing.POLICY_FIELDS if entity == "policy" else editing.EVENT_FIELDS
+    fields = editing.FIELDS[entity]
     listed, resolutions = _resolutions(fields)
     conflict = None
     status = 400
@@ -416,7 +480,7 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
             else:
                 flash(_("Your changes were saved.") if changed
                       else _("Nothing was changed: the form matched the record."), "success")
-                return redirect(url_for(f"{'policies' if entity == 'policy' else 'events'}.detail", key=key))
+                return redirect(_record_url(entity, key))
     else:
         _hidden_errors(form)
     form.pad_rows()
@@ -597,8 +661,11 @@ def event_history(key: str):
 # Shared by policies and events
 
 
+DETAIL_ENDPOINTS = {"policy": "policies.detail", "event": "events.detail", "organisation": "organisations.detail"}
+
+
 def _record_url(entity_type: str, key: str) -> str:
-    return url_for("policies.detail" if entity_type == "policy" else "events.detail", key=key)
+    return url_for(DETAIL_ENDPOINTS[entity_type], key=key)
 
 
 def _editorial(entity_type: str, key: str):
@@ -612,7 +679,7 @@ def _editorial(entity_type: str, key: str):
     try:
         with unit_of_work(db):
             record = editing.set_editorial_state(db, entity_type, key, form.state.data, _actor(),
-                                                 form.version.data)
+                                                 form.version.data, form.reason.data)
     except StaleEdit as error:
         conflict = _conflict(entity_type, key, error)
         current = load(key)
@@ -625,13 +692,15 @@ def _editorial(entity_type: str, key: str):
             "editing/confirm.html", record=current, entity=entity_type, conflict=conflict,
             heading=_("%(action)s?", action=label), action=request.path,
             hidden={"state": form.state.data, "version": conflict.version}, button=label), 409
-    flash(str(MOVES[(from_state, record.editorial_state)][1]), "success")
+    sent_back = from_state == "in_review" and record.editorial_state == "draft" and form.reason.data
+    flash(_("Sent back to the editor with your comment.") if sent_back
+          else str(MOVES[(from_state, record.editorial_state)][1]), "success")
     return redirect(_record_url(entity_type, key))
 
 
 def _history(entity_type: str, key: str):
     db = db_session()
     record, entries = editing.history(db, entity_type, key)
-    groups = describe(entries, load_choices(db, *NAME_CHOICES))
+    groups = describe(entries, load_choices(db, *NAME_CHOICES), actors=actor_labels(db, entries))
     return render_template("editing/history.html", record=record, entity=entity_type, groups=groups,
                            record_url=_record_url(entity_type, key))

@@ -29,6 +29,7 @@ def home():
         summaries=summaries, counts=counts, statuses=statuses,
         total=sum(sum(row.values()) for row in counts.values()),
         latest=policy_service.latest_status_changes(session, 8, include_unpublished=staff),
+        recorded=policy_service.recently_recorded_changes(session, 8) if staff else [],
         expiries=policy_service.upcoming_expiries(session, dt.date.today(), 8, include_unpublished=staff),
     )
 

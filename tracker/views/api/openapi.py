@@ -76,28 +76,31 @@ def _ok(schema_name: str, description: str) -> dict[str, Any]:
 
 def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
     policy_ref = _object({
-        "key": TEXT, "title_en": TEXT, "title_lo": NULLABLE_TEXT, "country": TEXT,
+        "key": TEXT, "title_en": NULLABLE_TEXT, "title_lo": NULLABLE_TEXT, "country": TEXT,
         "legal_status": {"enum": list(LEGAL_STATUSES)}, "url": URL, "html_url": URL})
     event_ref = _object({
-        "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT, "kind": {"enum": list(EVENT_KINDS)},
+        "key": TEXT, "name_en": NULLABLE_TEXT, "name_lo": NULLABLE_TEXT, "kind": {"enum": list(EVENT_KINDS)},
         "starts_on": _nullable(PARTIAL_DATE), "url": URL, "html_url": URL})
     organisation = _object({
-        "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT, "country": NULLABLE_TEXT,
-        "kind": {"enum": list(ORGANISATION_KINDS)}})
+        "key": TEXT, "name_en": NULLABLE_TEXT, "name_lo": NULLABLE_TEXT, "acronym": NULLABLE_TEXT,
+        "country": NULLABLE_TEXT, "kind": {"enum": list(ORGANISATION_KINDS)}})
     source = _object({"url": TEXT, "title": NULLABLE_TEXT, "published": _nullable(PARTIAL_DATE),
                       "kind": _nullable({"enum": list(SOURCE_KINDS)})})
     policy_summary_properties = {
         "key": TEXT, "url": URL, "html_url": URL, "country": TEXT, "country_name": TEXT,
-        "instrument": {"enum": list(INSTRUMENTS)}, "title_en": TEXT, "title_lo": NULLABLE_TEXT,
+        "instrument": {"enum": list(INSTRUMENTS)}, "title_en": NULLABLE_TEXT, "title_lo": NULLABLE_TEXT,
         "title_local": NULLABLE_TEXT, "reference": NULLABLE_TEXT, "legal_status": {"enum": list(LEGAL_STATUSES)},
-        "status_changed_on": _nullable(PARTIAL_DATE), "adopted_on": _nullable(PARTIAL_DATE),
+        "status_changed_on": _nullable(PARTIAL_DATE),
+        "status_since": _nullable(PARTIAL_DATE) | {"description": "When the current status began."},
+        "adopted_on": _nullable(PARTIAL_DATE),
         "year": {"type": ["integer", "null"]}, "valid_from": _nullable(PARTIAL_DATE),
         "valid_to": _nullable(PARTIAL_DATE), "topics": {"type": "array", "items": TEXT},
         "editorial_state": {"enum": list(EDITORIAL_STATES)},
     }
     status_change = _object({
         "from_status": _nullable({"enum": list(LEGAL_STATUSES)}), "status": {"enum": list(LEGAL_STATUSES)},
-        "effective_on": _nullable(PARTIAL_DATE), "note": NULLABLE_TEXT, "evidence_url": NULLABLE_TEXT,
+        "effective_on": _nullable(PARTIAL_DATE), "note": NULLABLE_TEXT, "note_lo": NULLABLE_TEXT,
+        "evidence_url": NULLABLE_TEXT,
         "recorded_at": {"type": "string", "format": "date-time"}})
     relation = _object({
         "type": {"enum": list(RELATION_TYPES)}, "direction": {"enum": ["outgoing", "incoming"]}, "label": TEXT,
@@ -148,7 +151,8 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "status_history": {"type": "array", "items": _ref("StatusChange")},
             "relations": {"type": "array", "items": _ref("Relation")},
             "forum_links": {"type": "array", "items": _object({
-                "role": {"enum": list(FORUM_ROLES)}, "evidence": NULLABLE_TEXT, "source_url": NULLABLE_TEXT,
+                "role": {"enum": list(FORUM_ROLES)}, "evidence": NULLABLE_TEXT, "evidence_lo": NULLABLE_TEXT,
+                "source_url": NULLABLE_TEXT,
                 "event": _ref("EventRef")})},
             "sources": {"type": "array", "items": _ref("Source")},
             "version": {"type": "integer"},
@@ -162,7 +166,8 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "date_note": NULLABLE_TEXT, "summary_en": NULLABLE_TEXT, "summary_lo": NULLABLE_TEXT,
             "sources": {"type": "array", "items": _ref("Source")},
             "policies": {"type": "array", "items": _object({
-                "role": {"enum": list(FORUM_ROLES)}, "evidence": NULLABLE_TEXT, "source_url": NULLABLE_TEXT,
+                "role": {"enum": list(FORUM_ROLES)}, "evidence": NULLABLE_TEXT, "evidence_lo": NULLABLE_TEXT,
+                "source_url": NULLABLE_TEXT,
                 "policy": _ref("PolicyRef")})},
             "version": {"type": "integer"},
         }),
@@ -256,7 +261,7 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                                    "send only the fields you changed."}
     policy_fields = {
         "country": _choice(countries),
-        "title_en": _string(500, nullable=False, min_length=1),
+        "title_en": _string(500, description="The title in English; a record needs it or title_lo."),
         "title_lo": _string(500), "title_local": _string(500), "reference": _string(300),
         "instrument": _choice(list(INSTRUMENTS)),
         "issuer": nullable_key,
@@ -271,13 +276,15 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             ("type",)), 100),
         "forum_links": _list(_closed({
             "event": key, "role": _choice(list(FORUM_ROLES)), "evidence": _string(5000),
+            "evidence_lo": _string(5000),
             "source_url": nullable_url}, ("event", "role")), 100),
         "sources": _list(_ref("SourceInput"), 100),
         "confidence": _choice(list(CONFIDENCE_LEVELS), nullable=True),
         "conflicts": _list(_string(5000, nullable=False, min_length=1), 50),
     }
     event_fields = {
-        "name_en": _string(500, nullable=False, min_length=1), "name_lo": _string(500),
+        "name_en": _string(500, description="The name in English; a record needs it or name_lo."),
+        "name_lo": _string(500),
         "kind": _choice(list(EVENT_KINDS)), "country": _choice(countries, nullable=True),
         "starts_on": date, "ends_on": date, "date_note": _string(5000), "venue": _string(500),
         "organisers": _list(key, 50, unique=True), "funders": _list(key, 50, unique=True),
@@ -292,17 +299,19 @@ def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "key": key | {"description": key_text + " Made from the country and title when absent."},
             "status": _choice(list(LEGAL_STATUSES)) | {"description": "The first legal status (proposed "
                                                                       "when absent)."},
-            "status_effective_on": date, "status_note": _string(5000), "status_evidence_url": nullable_url,
-        }, ("country", "title_en", "instrument")),
+            "status_effective_on": date, "status_note": _string(5000),
+            "status_note_lo": _string(5000), "status_evidence_url": nullable_url,
+        }, ("country", "instrument")),
         "PolicyPatch": _closed(policy_fields | {"version": version, "base_version": base_version}),
         "StatusChangeInput": _closed({
             "status": _choice(list(LEGAL_STATUSES)), "effective_on": date, "note": _string(5000),
+            "note_lo": _string(5000),
             "evidence_url": nullable_url,
             "reason": _string(5000, description="Needed (from a reviewer) outside the transition table."),
             "version": version}, ("status",)),
         "EventInput": _closed(event_fields | {
             "key": key | {"description": key_text + " Made from the name when absent."}},
-            ("name_en", "kind")),
+            ("kind",)),
         "EventPatch": _closed(event_fields | {"version": version, "base_version": base_version}),
         "EditorialInput": _closed({"state": _choice(list(EDITORIAL_STATES)), "version": version,
                                    "reason": _string(5000)}, ("state",)),

@@ -23,7 +23,7 @@ def organisation_json(organisation: Organisation | None) -> dict[str, Any] | Non
     if organisation is None:
         return None
     return {"key": organisation.key, "name_en": organisation.name_en, "name_lo": organisation.name_lo,
-            "country": organisation.country, "kind": organisation.kind}
+            "acronym": organisation.acronym, "country": organisation.country, "kind": organisation.kind}
 
 
 def source_json(source: Source) -> dict[str, Any]:
@@ -51,6 +51,7 @@ def policy_summary_json(policy: Policy) -> dict[str, Any]:
         "reference": policy.reference,
         "legal_status": policy.legal_status,
         "status_changed_on": _date(policy.status_changed_on),
+        "status_since": _date(policy.status_since),
         "adopted_on": _date(policy.adopted_on),
         "year": policy.year,
         "valid_from": _date(policy.valid_from),
@@ -62,12 +63,13 @@ def policy_summary_json(policy: Policy) -> dict[str, Any]:
 
 def status_change_json(change: StatusChange) -> dict[str, Any]:
     return {"from_status": change.from_status, "status": change.to_status,
-            "effective_on": _date(change.effective_on), "note": change.note,
+            "effective_on": _date(change.effective_on), "note": change.note, "note_lo": change.note_lo,
             "evidence_url": change.evidence_url, "recorded_at": _timestamp(change.recorded_at)}
 
 
 def forum_link_json(link: ForumLink, *, side: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"role": link.role, "evidence": link.evidence, "source_url": link.source_url}
+    body: dict[str, Any] = {"role": link.role, "evidence": link.evidence, "evidence_lo": link.evidence_lo,
+                            "source_url": link.source_url}
     if side == "event":
         body["event"] = event_ref_json(link.event)
     else:
