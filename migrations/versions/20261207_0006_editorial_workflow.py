@@ -74,6 +74,9 @@ def upgrade() -> None:
         batch_op.alter_column("updated_at", existing_type=sa.DateTime(timezone=True), nullable=False)
 
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        # "organisation" is longer than the ten characters "policy" and "event" needed.
+        batch_op.alter_column("entity_type", existing_type=sa.String(length=10), type_=sa.String(length=20),
+                              existing_nullable=False)
         batch_op.add_column(sa.Column("jurisdiction_code", sa.String(length=8), nullable=True))
         batch_op.create_index("ix_audit_entries_created_at", ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_entries_jurisdiction_code"), ["jurisdiction_code"], unique=False)
@@ -234,6 +237,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_entries_jurisdiction_code"))
         batch_op.drop_index("ix_audit_entries_created_at")
         batch_op.drop_column("jurisdiction_code")
+        batch_op.alter_column("entity_type", existing_type=sa.String(length=20), type_=sa.String(length=10),
+                              existing_nullable=False)
 
     # A record with only a Lao title or name keeps it as its English one, so the NOT NULL holds again.
     op.execute("UPDATE organisations SET name_en = COALESCE(name_en, name_lo, key)")

@@ -36,7 +36,7 @@ class AuditEntry(Base):
     tracks_content = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    entity_type: Mapped[str] = mapped_column(String(10))
+    entity_type: Mapped[str] = mapped_column(String(20))
     entity_id: Mapped[int] = mapped_column(Integer)
     entity_key: Mapped[str] = mapped_column(String(120))
     jurisdiction_code: Mapped[str | None] = mapped_column(String(8), index=True)
