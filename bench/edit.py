@@ -271,6 +271,7 @@ class Merges:
         self.token = token
         self.drafts = drafts
         self.count = 0
+        self.steps = 0
 
     def _patch(self, key: str, body: dict) -> tuple[float, dict]:
         started = time.perf_counter()
@@ -301,7 +302,9 @@ class Merges:
         base = self._version(key)
         # Others move the record on three versions (not timed), then a stale edit is merged onto it.
         for step in range(3):
-            self._patch(key, {"version": base + step, "valid_to": str(2030 + (self.count + step) % 9)})
+            # A value different from the last one each time: an edit that changes nothing keeps the version.
+            self.steps += 1
+            self._patch(key, {"version": base + step, "valid_to": str(2030 + self.steps % 97)})
         elapsed, answer = self._patch(key, {"base_version": base, "summary_en": f"Merged edit {self.count}."})
         if answer["summary_en"] != f"Merged edit {self.count}." or answer["version"] != base + 4:
             raise BenchError(f"the merged edit of {key} did not land as sent: {answer['version']}")
@@ -414,11 +417,11 @@ def measure(changes: StatusChanges, requests: int, warmup: int) -> dict[str, lis
     return timings
 
 
-def report(timings: dict[str, list[float]], title: str, args: argparse.Namespace) -> None:
+def report(timings: dict[str, list[float]], title: str, warmup: int) -> None:
     from importlib.metadata import version
 
     print()
-    print(f"{title}; {args.warmup} warm-up request(s) each way not counted")
+    print(f"{title}; {warmup} warm-up request(s) each way not counted")
     print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
           f"gunicorn {version('gunicorn')} (2 sync workers), {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at the end")
@@ -484,24 +487,24 @@ def main() -> int:
         print(f"Checked: {changes.count} status changes accepted, {written} new steps in the database.")
 
         report(timings, f"Status changes, one request at a time, alternating ways, on {len(policies)} demo "
-                        f"policies in turn", args)
+                        f"policies in turn", args.warmup)
 
         if args.merges:
             print("\nMerged stale edits and proposals ...", flush=True)
             drafts = create_drafts(browser, token, len(policies))
             merges = Merges(browser, token, drafts)
-            merge_timings = measure_pairs({"edit": merges.edit, "merge": merges.merge}, args.merges,
-                                          min(args.warmup, 5))
+            warmup = min(args.warmup, 5)
+            merge_timings = measure_pairs({"edit": merges.edit, "merge": merges.merge}, args.merges, warmup)
             report(merge_timings, f"Edits of {len(drafts)} drafts by API: a plain edit against a stale edit merged "
-                                  f"three ways (three versions behind)", args)
+                                  f"three ways (three versions behind)", warmup)
             reviewer = Browser(port)
             log_in(reviewer, REVIEWER_EMAIL)
             published = [key for key in policies][:10]
             proposals = Proposals(browser, reviewer, published)
             proposal_timings = measure_pairs({"propose": proposals.propose, "approve": proposals.approve},
-                                             args.merges, min(args.warmup, 5))
+                                             args.merges, warmup)
             report(proposal_timings, f"Proposed changes to {len(published)} published policies: an editor's "
-                                     f"proposal, then a reviewer's approval (merge, save, audit, publish)", args)
+                                     f"proposal, then a reviewer's approval (merge, save, audit, publish)", warmup)
         messages = log.read_text().strip()
         if messages:
             print(f"\nWarnings logged by the server:\n{messages}")
