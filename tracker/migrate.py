@@ -23,14 +23,35 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database behind ``engine`` to ``revision`` and commit."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    _migrate(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the database behind ``engine`` down to ``revision`` and commit."""
-    with engine.begin() as connection:
-        command.downgrade(alembic_config(connection), revision)
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step, revision: str) -> None:
+    """Run ``step`` in one transaction. On SQLite, a batch migration copies a table and drops the old one,
+    which fails while other rows refer to it and foreign keys are enforced; so they are off during the
+    migration (SQLite changes that setting only outside a transaction) and checked whole before the
+    commit: a migration that would leave a dangling reference is rolled back."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # On the driver's own connection: going through SQLAlchemy would begin a transaction first.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                step(alembic_config(connection), revision)
+                if sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise RuntimeError(f"the migration would leave rows referring to missing ones: "
+                                           f"{dangling[:5]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def heads() -> list[str]:
