@@ -145,6 +145,15 @@ def users(session) -> dict:
         [email_of(role) for role in ROLES])))}
 
 
+def signed_in(app, users: dict, role: str):
+    """A browser of its own (its own cookie jar), signed in with ``role``: two people, two sessions."""
+    browser = app.test_client()
+    with browser.session_transaction() as cookie:
+        cookie["_user_id"] = users[role].session_token
+        cookie["_fresh"] = True
+    return browser
+
+
 @pytest.fixture
 def login_as(client, users):
     """Sign ``client`` in as the suite's account with a role, without spending an Argon2 check."""

@@ -2,12 +2,11 @@
 and an anonymous reader sees the new status."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
+from tests.browser.conftest import serving
 from tests.conftest import PASSWORD
 from tests.factories import policy_record
 from tracker import create_app, migrate
@@ -36,13 +35,8 @@ def staff_server(tmp_path, demo_data):
                              "source_url": None}])]})
         accounts.create_user(session, "editor@mem.example.org", PASSWORD, "editor")
         accounts.create_user(session, "reviewer@mem.example.org", PASSWORD, "reviewer")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    database.dispose()
+    with serving(app) as base:
+        yield base
 
 
 def log_in(page, base: str, email: str) -> None:

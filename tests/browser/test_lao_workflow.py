@@ -4,14 +4,12 @@ and two staff then edit the published record at once without losing either chang
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: F401  (the browser fixture launches with them)
+from tests.browser.conftest import serving
 from tests.conftest import PASSWORD
 from tracker import create_app, migrate
 from tracker.db import unit_of_work
@@ -38,13 +36,8 @@ def lao_server(tmp_path, demo_data):
                                   ("vanh@mem.example.org", "admin", "ວັນ")):
             user = accounts.create_user(session, email, PASSWORD, role, display_name=name)
             user.language = "lo"
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    database.dispose()
+    with serving(app) as base:
+        yield base
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import signed_in
 from tests.factories import load, policy_record
 from tests.integration.test_editing_pages import error_of, form_of, submit, text_of
 from tracker.models import AuditEntry, NotificationEvent, Policy
@@ -12,15 +13,6 @@ from tracker.services.errors import MergeConflict
 
 API = "/api/v1"
 KEY = "merge-me"
-
-
-def signed_in(app, users, role: str):
-    """A browser of its own, signed in with ``role`` (two people, two sessions)."""
-    browser = app.test_client()
-    with browser.session_transaction() as cookie:
-        cookie["_user_id"] = users[role].session_token
-        cookie["_fresh"] = True
-    return browser
 
 
 def stored(session, key: str = KEY) -> Policy:

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from tests.conftest import signed_in
 from tests.factories import load, policy_record
 from tests.integration.test_editing_pages import csrf_token, error_of, form_of, submit, text_of
 from tracker.models import AuditEntry, ChangeProposal, Organisation, Policy, StaffMail, User
@@ -12,14 +13,6 @@ from tracker.services import editing, review
 from tracker.services.errors import Conflict, Forbidden, Invalid, MergeConflict
 
 LAO_TITLE = "ດຳລັດ ວ່າດ້ວຍ ການນຳເຂົ້າ ລົດໄຟຟ້າ"
-
-
-def signed_in(app, users, role: str):
-    browser = app.test_client()
-    with browser.session_transaction() as cookie:
-        cookie["_user_id"] = users[role].session_token
-        cookie["_fresh"] = True
-    return browser
 
 
 def fill(data, values: dict) -> None:

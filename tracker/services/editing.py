@@ -351,12 +351,7 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
     keys = _Keys(session)
     before = policy_record(session, policy, keys)
     if base_version is not None and base_version != policy.version:
-        plan = _plan("policy", session, policy, before, changes, base_version, keys)
-        if plan.conflicts:
-            raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
-                                  "%(base)s; nothing was saved.", base=base_version), policy.version, plan)
-        changes = plan.changes
-        details = (details or {}) | {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
+        changes, details = _merged_changes("policy", session, policy, before, changes, base_version, keys, details)
     merged = before | dict(changes)
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_policy(dataset._Checker(problems, "policy", merged), key, keys.jurisdictions,
@@ -407,6 +402,22 @@ def _plan(entity_type: str, session: Session, record: Policy | Event, current: M
     mine = _canonical(entity_type, session, current, {name: submitted[name] for name in fields if name in submitted},
                       keys)
     return plan_merge(base, mine, current, fields, base_version=base_version, current_version=record.version)
+
+
+def _merged_changes(entity_type: str, session: Session, record: Policy | Event, before: Mapping[str, Any],
+                    changes: Mapping[str, Any], base_version: int, keys: _Keys,
+                    details: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The changes of an edit made from ``base_version``, merged onto the record as it is, and the audit
+    details that say so.
+
+    Raises:
+        MergeConflict: a field was changed differently on both sides.
+    """
+    plan = _plan(entity_type, session, record, before, changes, base_version, keys)
+    if plan.conflicts:
+        raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
+                              "%(base)s; nothing was saved.", base=base_version), record.version, plan)
+    return plan.changes, (details or {}) | {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
 
 
 def plan_edit_merge(session: Session, entity_type: str, key: str, submitted: Mapping[str, Any],
@@ -625,12 +636,7 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
     keys = _Keys(session)
     before = event_record(session, event, keys)
     if base_version is not None and base_version != event.version:
-        plan = _plan("event", session, event, before, changes, base_version, keys)
-        if plan.conflicts:
-            raise MergeConflict(_("Some fields you changed were also changed by someone else since version "
-                                  "%(base)s; nothing was saved.", base=base_version), event.version, plan)
-        changes = plan.changes
-        details = (details or {}) | {"merged_from_version": base_version, "fields_merged": plan.mine_changed}
+        changes, details = _merged_changes("event", session, event, before, changes, base_version, keys, details)
     problems: list[dataset.DatasetProblem] = []
     record = dataset._validate_event(dataset._Checker(problems, "event", before | dict(changes)), key,
                                      keys.jurisdictions, keys.known())
