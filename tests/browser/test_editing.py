@@ -2,7 +2,6 @@
 and an anonymous reader sees the new status."""
 from __future__ import annotations
 
-
 import pytest
 from playwright.sync_api import expect
 
