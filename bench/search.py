@@ -296,7 +296,7 @@ def profile_build(app) -> None:
 
 def profile_queries(app, queries: list[Query]) -> None:
     """One pass of the tracker's side of the query mix under cProfile, printed like the build's."""
-    from tracker.search import search
+    from tracker.services.search import search
 
     database = app.extensions["tracker.db"]
     requests = [tracker_request(query) for query in queries]
@@ -315,7 +315,7 @@ def profile_queries(app, queries: list[Query]) -> None:
 
 
 def tracker_request(query: Query):
-    from tracker.search import SearchRequest
+    from tracker.search.request import SearchRequest
 
     return SearchRequest(q=query.text, types=("policy",), sort=query.sort, per_page=20,
                          **{name: values for name, values in query.filters})
@@ -324,7 +324,7 @@ def tracker_request(query: Query):
 def measure(app, fts: Fts5Index, queries: list[Query], passes: int) -> tuple[dict, dict, dict]:
     """Per engine and query, interleaved: the latency (ms) of the first run, the median of the
     repeated runs, and the total."""
-    from tracker.search import search
+    from tracker.services.search import search
 
     database = app.extensions["tracker.db"]
     requests = [tracker_request(query) for query in queries]
@@ -387,7 +387,8 @@ def visibility_delays(app, count: int) -> list[float | None]:
 
     from tracker.db import unit_of_work
     from tracker.models import Policy, User
-    from tracker.search import SearchRequest, search
+    from tracker.search.request import SearchRequest
+    from tracker.services.search import search
     from tracker.services.editing import change_status
 
     database = app.extensions["tracker.db"]
@@ -432,7 +433,7 @@ def run_size(documents: int, workdir: Path, corpus: Corpus, args: argparse.Names
     print(f"\n=== {documents:,} policies, in {folder}", flush=True)
     print("  Loading the corpus ...", flush=True)
     load_s = prepare_corpus(folder, env, corpus, documents)
-    print(f"  Building the tracker's index: flask --app tracker search rebuild ...", flush=True)
+    print("  Building the tracker's index: flask --app tracker search rebuild ...", flush=True)
     tracker_build = build_tracker_index(env)
     print(f"    done in {duration(tracker_build.wall_s)} ({documents / tracker_build.wall_s:,.0f} docs/s, "
           f"CPU {tracker_build.cpu_s:.0f} s), index {megabytes(tracker_build.size_bytes)}", flush=True)
@@ -500,7 +501,7 @@ def report_size(result: SizeResult, args: argparse.Namespace) -> None:
     for name, build in (("tracker", result.tracker_build), ("FTS5", result.fts_build)):
         print(f"{name:<10}{duration(build.wall_s):>10}{build.cpu_s:>8.0f}{build.rate(n):>9,.0f}"
               f"{megabytes(build.size_bytes):>13}")
-    print(f"tracker: `flask search rebuild` in its own process; size of the index folder.")
+    print("tracker: `flask search rebuild` in its own process; size of the index folder.")
     print(f"FTS5: index proper (shadow tables); {result.fts_build.detail}.")
 
     latency_table(f"\n--- {n:,} policies: query latency in ms, repeated: median of {args.passes} interleaved "

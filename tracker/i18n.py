@@ -4,15 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, has_request_context, redirect, request, url_for
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, format_datetime, format_decimal, get_locale, get_translations
-from flask_babel import gettext as _
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from tracker.lao import keep_words_whole
 from tracker.models.types import PartialDate
-from tracker.services.errors import NotFound
 
 # The interface languages, each named in its own language (the switch shows them so).
 LANGUAGES: dict[str, str] = {"en": "English", "lo": "ພາສາລາວ"}
@@ -24,9 +22,6 @@ LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 # The mark after a field shown in the other language than the reader's: it names, in that language, the
 # language of the text shown, as the switch does.
 FALLBACK_MARKS = {"en": "(English)", "lo": "(ພາສາລາວ)"}
-
-bp = Blueprint("i18n", __name__)
-
 
 def N_(message: str) -> str:
     """Marks a message for extraction that is translated later, where it is shown."""
@@ -67,14 +62,13 @@ _LIBRARY_PLURALS = {
 
 
 def init_i18n(app: Flask) -> None:
-    """Flask-Babel with the locale chosen per request, the language switch and the template helpers."""
+    """Flask-Babel with the locale chosen per request, and the template helpers (the language switch is a
+    view: tracker.views.language)."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
     Babel(app, locale_selector=select_locale)
-    app.register_blueprint(bp)
-    app.after_request(_vary_on_language)
     app.jinja_env.globals.update(
-        LANGUAGES=LANGUAGES, current_language=current_language, language_url=language_url,
+        LANGUAGES=LANGUAGES, current_language=current_language,
         localized=localized, other_language=other_language_text, local_name=local_name,
         translate_known=translate_known,
     )
@@ -101,42 +95,6 @@ def current_language() -> str:
     """'en' or 'lo': the language of the page being made."""
     locale = get_locale()
     return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT_LOCALE
-
-
-def _vary_on_language(response: Response) -> Response:
-    # A page's language follows these headers: shared caches and browsers must not mix the two.
-    if request.endpoint != "static":
-        response.vary.add("Accept-Language")
-        if not request.path.startswith("/api/"):
-            response.vary.add("Cookie")
-    return response
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path of this site is followed after switching, never another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("pages.home")
-
-
-def language_url(code: str) -> str:
-    """The switch link to ``code`` that comes back to the current page."""
-    here = request.full_path if request.query_string else request.path
-    return url_for("i18n.switch", code=code, next=here)
-
-
-@bp.get("/language/<code>")
-def switch(code: str):
-    """Remember the reader's language for a year and go back to the page they were reading."""
-    if code not in LANGUAGES:
-        raise NotFound(_("There is no interface language with the code '%(code)s'.", code=code[:10]))
-    response = redirect(_safe_next(request.args.get("next")), code=303)
-    response.set_cookie(LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_MAX_AGE, samesite="Lax",
-                        secure=request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-                        httponly=True)
-    return response
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -186,12 +144,10 @@ class LocalizedText:
     def __html__(self) -> Markup:
         """The text, marked with its language and, when it is the other language, a visible mark."""
         # Lao words are kept whole across line ends (browsers' dictionaries cut some of them).
-        from tracker.views.typography import keep_lao_words
-
         if not self.fallback:
-            return keep_lao_words(self.text)
+            return keep_words_whole(self.text)
         return Markup('<span lang="{lang}">{text}</span> <span class="fallback-mark">{mark}</span>').format(
-            lang=self.language, text=keep_lao_words(self.text), mark=FALLBACK_MARKS[self.language])
+            lang=self.language, text=keep_words_whole(self.text), mark=FALLBACK_MARKS[self.language])
 
     def __bool__(self) -> bool:
         return bool(self.text)

@@ -8,7 +8,7 @@ import pytest
 from laonlp.tokenize import word_tokenize
 from playwright.sync_api import expect
 
-from tracker.views.typography import keep_lao_words
+from tracker.lao import keep_words_whole as keep_lao_words
 
 pytestmark = pytest.mark.browser
 

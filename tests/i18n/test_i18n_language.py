@@ -190,7 +190,7 @@ def test_lao_readers_see_the_lao_title_and_the_english_one_marked_when_there_is_
     with_lao = next(p for p in demo_data["policies"] if p["key"] == POLICY)
     without_lao = next(p for p in demo_data["policies"] if not p.get("title_lo"))
     page = client.get(f"/policies/{POLICY}", headers={"Accept-Language": "lo"}).get_data(as_text=True)
-    # Lao words come wrapped so that a line never ends inside one (tracker.views.typography).
+    # Lao words come wrapped so that a line never ends inside one (tracker.lao).
     assert '<span class="lw">' in re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
     assert re.search(r"<h1>\s*" + re.escape(with_lao["title_lo"]) + r"\s*</h1>", without_word_marks(page))
     assert with_lao["title_en"] in page  # the other language under it

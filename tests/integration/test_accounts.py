@@ -21,8 +21,9 @@ from tracker.db import Base
 from tracker.models import StaffMail, User
 from tracker.models.types import utcnow
 from tracker.models.user import ApiToken, LoginThrottle
+from tracker.notifications import tokens
 from tracker.services import accounts
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 
 GENERIC_FAILURE = "The email or password is not correct, or the account is disabled."
 NEW_PASSWORD = "a different long passphrase"
@@ -765,7 +766,7 @@ def reset_mails(session, user: User | None = None) -> int:
 
 def reset_path(app, user: User) -> str:
     """The link of a reset mail, made as the mail worker makes it."""
-    token = accounts.make_password_reset_token(user, app.config["SECRET_KEY"])
+    token = tokens.make_password_reset_token(user, app.config["SECRET_KEY"])
     with app.test_request_context():
         return url_for("auth.reset_password", token=token)
 
@@ -885,7 +886,7 @@ class _SignedLongAgo(TimestampSigner):
     """Signs as if it were more than RESET_MAX_AGE ago (an old link, rather than a wait of an hour)."""
 
     def get_timestamp(self) -> int:
-        return int(time.time()) - accounts.RESET_MAX_AGE - 60
+        return int(time.time()) - tokens.RESET_MAX_AGE - 60
 
 
 def test_expired_forged_and_outdated_reset_links_are_refused(app, client, session, users):
@@ -893,15 +894,15 @@ def test_expired_forged_and_outdated_reset_links_are_refused(app, client, sessio
     editor = users["editor"]
 
     for path in ("/password-reset/forged-token", reset_path(app, editor) + "x",
-                 "/password-reset/" + accounts.make_password_reset_token(editor, "another secret key")):
+                 "/password-reset/" + tokens.make_password_reset_token(editor, "another secret key")):
         response = client.get(path)
         assert response.status_code == 400, path
         assert "This password reset link is not valid." in text_of(response)
         assert 'href="/password-reset"' in response.get_data(as_text=True)
 
-    payload = URLSafeTimedSerializer(secret, salt=accounts.RESET_SALT).loads(
-        accounts.make_password_reset_token(editor, secret))
-    old = URLSafeTimedSerializer(secret, salt=accounts.RESET_SALT, signer=_SignedLongAgo).dumps(payload)
+    payload = URLSafeTimedSerializer(secret, salt=tokens.RESET_SALT).loads(
+        tokens.make_password_reset_token(editor, secret))
+    old = URLSafeTimedSerializer(secret, salt=tokens.RESET_SALT, signer=_SignedLongAgo).dumps(payload)
     expired = client.get(f"/password-reset/{old}")
     assert expired.status_code == 400
     assert "This password reset link has expired." in text_of(expired)

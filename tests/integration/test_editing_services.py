@@ -24,7 +24,7 @@ from tracker.services.dataset import load_dataset
 from tracker.services.editing import (EDITORIAL_TRANSITIONS, TRANSITIONS, add_forum_link, change_status,
                                       create_policy, history, policy_record as record_of, remove_forum_link,
                                       set_editorial_state, update_event, update_policy)
-from tracker.services.errors import Forbidden, Invalid, NotFound, StaleEdit
+from tracker.errors import Forbidden, Invalid, NotFound, StaleEdit
 from tracker.services.policies import get_policy
 
 PUBLISHED_DEMO_POLICY = "la-gov-resolution-08-2021-ev-policy"

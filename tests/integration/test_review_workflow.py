@@ -7,10 +7,10 @@ from sqlalchemy.orm import selectinload
 
 from tests.conftest import signed_in
 from tests.factories import load, policy_record
-from tests.integration.test_editing_pages import csrf_token, error_of, form_of, submit, text_of
+from tests.integration.test_editing_pages import csrf_token, error_of, form_of, text_of
 from tracker.models import AuditEntry, ChangeProposal, Organisation, Policy, StaffMail, User
 from tracker.services import editing, review
-from tracker.services.errors import Conflict, Forbidden, Invalid, MergeConflict
+from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict
 
 LAO_TITLE = "ດຳລັດ ວ່າດ້ວຍ ການນຳເຂົ້າ ລົດໄຟຟ້າ"
 

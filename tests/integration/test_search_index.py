@@ -18,7 +18,8 @@ from tests.factories import event_record, load, policy_record
 from tracker.db import unit_of_work
 from tracker.models import Organisation, Policy, Topic, User
 from tracker.models.search_log import BulkWriteRefused, SearchChange
-from tracker.search import SearchRequest, search
+from tracker.search.request import SearchRequest
+from tracker.services.search import search
 from tracker.search.documents import doc_id
 from tracker.search.index import IndexStore, read_state
 from tracker.search.indexer import Indexer

@@ -6,10 +6,12 @@ import pytest
 
 from tests.factories import event_record, load, policy_record
 from tracker.models.vocab import LEGAL_STATUSES
-from tracker.search import SearchRequest, SearchUnavailable, search
+from tracker.search import SearchUnavailable
+from tracker.search.request import SearchRequest
+from tracker.services.search import search
 from tracker.search.index import write_state
 from tracker.search.runtime import runtime_of
-from tracker.services.errors import Invalid, NotFound
+from tracker.errors import Invalid, NotFound
 from tracker.services.policies import get_policy
 
 LAO_FIXTURES = [

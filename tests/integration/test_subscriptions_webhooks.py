@@ -154,7 +154,7 @@ def test_webhooks_are_sent_at_once(app, client, session, login_as):
     partner = login_as("partner")
     endpoint = make_endpoint(session, partner)
     session.commit()
-    response = client.post(f"/subscribe?country=LA", data={
+    response = client.post("/subscribe?country=LA", data={
         "deliver_to": f"webhook-{endpoint.id}", "cadence": "weekly", "csrf_token": csrf(app, client)})
     assert response.status_code == 400
     assert "Webhooks are sent immediately" in response.get_data(as_text=True)

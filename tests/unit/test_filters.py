@@ -1,8 +1,8 @@
 """Query parameters become filters and pages, or a message naming the parameter that is wrong."""
 import pytest
 
-from tracker.services.errors import Invalid
-from tracker.services.pagination import PageRequest
+from tracker.errors import Invalid
+from tracker.pagination import PageRequest
 from tracker.services.policies import FilterChoices, parse_policy_filter
 
 CHOICES = FilterChoices(countries={"LA": "Lao PDR", "TH": "Thailand"},

@@ -5,7 +5,8 @@ import re
 
 from markupsafe import Markup
 
-from tracker.views.typography import keep_lao_words, lao_words
+from tracker.lao import keep_words_whole as keep_lao_words
+from tracker.lao import words as lao_words
 
 TITLE = "ມະຕິວ່າດ້ວຍການຮັບຮອງ ແລະປະກາດໃຊ້ນະໂຍບາຍການນຳໃຊ້ລົດໄຟຟ້າຢູ່ ສປປ ລາວ"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tracker.search import SearchRequest, parse_search_args
+from tracker.search.request import SearchRequest, parse_search_args
 from tracker.search.analysis import (ReferenceAnalyzer, TextAnalyzer, reference_terms, syllable_terms,
                                      syllables, terms, words)
 from tracker.search.highlight import Terms, _render, _spans
 from tracker.search.index import IndexState
 from tracker.search.query import QueryError, has_text, parse
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 
 SENTENCE = "ລັດຖະບານອອກນະໂຍບາຍສົ່ງເສີມການນຳໃຊ້ລົດໄຟຟ້າ"
 MIXED = [

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from tracker.db import unit_of_work
 from tracker.models.user import ROLES
 from tracker.services import accounts
-from tracker.services.errors import DomainError, Invalid
+from tracker.errors import DomainError, Invalid
 
 users_group = AppGroup("users", help="User accounts.")
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tracker.models import (ForumLink, NotificationEvent, Policy, PolicyTopic, Subscription, User,
                             WebhookEndpoint)
 from tracker.models.event import Event
+from tracker.search.matching import SavedSearchMatcher
 
 log = logging.getLogger(__name__)
 
@@ -26,75 +27,6 @@ class Recipient:
     address: str | None
     cadence: str
     target_kind: str
-
-
-class SavedSearchMatcher:
-    """Runs saved searches against one policy, with the search service's own query language and
-    analysis: the policy's search document goes into a one-document index in memory, the filters
-    are compared with the document's facet values."""
-
-    def __init__(self, session: Session, policy: Policy) -> None:
-        from tracker.search.documents import load_documents
-
-        key = ("policy", policy.id)
-        self.document: dict[str, Any] = load_documents(session, [key]).get(key, {})
-        self._searcher = None
-
-    def _search(self):
-        if self._searcher is None:
-            from whoosh.filedb.filestore import RamStorage
-
-            from tracker.search.documents import analysed
-            from tracker.search.schema import make_schema
-
-            index = RamStorage().create_index(make_schema())
-            writer = index.writer()
-            writer.add_document(**analysed(self.document))
-            writer.commit()
-            self._searcher = index.searcher()
-        return self._searcher
-
-    def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-
-    def matches(self, query: str | None, filters: dict[str, list[str]] | None) -> bool:
-        from tracker.search import parse_search_args
-        from tracker.search.query import QueryError, parse
-        from tracker.services.errors import Invalid
-
-        if not self.document:
-            return False
-        args: dict[str, list[str]] = {"q": [query or ""]}
-        for name, values in (filters or {}).items():
-            if isinstance(values, str):
-                values = [values]
-            args[name] = [str(v) for v in values or ()]
-        try:
-            request = parse_search_args(args)
-        except Invalid:
-            return False
-        facets = {
-            "country": [c.upper() for c in request.countries], "status": list(request.statuses),
-            "instrument": list(request.instruments), "topic": list(request.topics),
-            "vehicle_class": list(request.vehicle_classes), "year": [str(y) for y in request.years],
-            "event": list(request.events),
-        }
-        for name, wanted in facets.items():
-            if not wanted:
-                continue
-            have = {str(v).lower() for v in self.document.get(name, [])}
-            if not have & {w.lower() for w in wanted}:
-                return False
-        if request.types and "policy" not in request.types:
-            return False
-        if not request.q:
-            return True
-        try:
-            parsed = parse(request.q)
-        except QueryError:
-            return False
-        return len(self._search().search(parsed, limit=1)) > 0
 
 
 def _address(row: Any) -> str | None:

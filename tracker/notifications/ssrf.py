@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -20,6 +20,7 @@ from tracker.models.types import utcnow
 from tracker.notifications import messages
 from tracker.notifications.channels.email import build_message
 from tracker.notifications.payloads import external_url
+from tracker.notifications.tokens import make_password_reset_token
 
 if TYPE_CHECKING:
     from tracker.notifications.worker import Worker
@@ -55,8 +56,6 @@ def _subject(kind: str, payload: dict[str, Any], lang: str) -> str:
 
 def staff_email(mail: StaffMail, user: User) -> EmailMessage:
     """The message of ``mail`` to ``user``, rendered in the user's language."""
-    from tracker.services.accounts import make_password_reset_token
-
     lang = user.language or "en"
     payload = dict(mail.payload or {})
     with messages.language(lang):

@@ -1,11 +1,16 @@
-"""Signed tokens in confirmation and unsubscribe links, bound to one subscription and one purpose."""
+"""Signed tokens in links sent by mail: confirmation and unsubscribe links bound to one subscription and one
+purpose, and password reset links bound to the password and sessions they were made with."""
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
+from tracker.models import User
 
 # Purpose -> how long a token stays valid (None: for ever; unsubscribe links must keep working).
 PURPOSES: dict[str, int | None] = {"confirm": 7 * 24 * 3600, "unsubscribe": None}
@@ -41,3 +46,29 @@ def read_token(purpose: str, token: str, max_age: int | None = None) -> str:
     if not isinstance(value, str):
         raise Invalid(_("This link is not valid."), {"token": _("This link is not valid.")})
     return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# Password reset links (made by the mail worker when it sends one, checked by tracker.services.accounts)
+
+# A reset link works for an hour, and only until the password changes or the sessions end.
+RESET_MAX_AGE = 3600
+RESET_SALT = "tracker.accounts.password-reset"
+
+
+def reset_serializer(secret_key: str | bytes) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT)
+
+
+def reset_fingerprint(user: User, secret_key: str | bytes) -> str:
+    """A digest of what a reset, a password change or the end of all sessions changes; keyed, so the
+    token (readable by whoever holds it) tells nothing about the password hash."""
+    key = secret_key if isinstance(secret_key, bytes) else secret_key.encode()
+    material = f"{RESET_SALT}|{user.id}|{user.password_hash}|{user.session_token}".encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()[:32]
+
+
+def make_password_reset_token(user: User, secret_key: str | bytes) -> str:
+    """The token of a reset link for ``user``: signed, good for RESET_MAX_AGE seconds, and only while
+    the password and the sessions are those it was made with (so it works once)."""
+    return reset_serializer(secret_key).dumps([user.id, reset_fingerprint(user, secret_key)])

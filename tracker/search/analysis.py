@@ -1,10 +1,7 @@
 """Text analysis for the index: English stemmed, Lao segmented into words and syllables, references."""
 from __future__ import annotations
 
-import functools
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterator
 
@@ -12,16 +9,14 @@ from whoosh.analysis import Analyzer, Token
 from whoosh.analysis.filters import STOP_WORDS
 from whoosh.lang.porter import stem as _porter_stem
 
+from tracker import lao as lao_text
+
 # Lao script block. Thai, Khmer and Burmese letters carry their vowel signs as combining marks,
 # which Python's \w does not match; they are kept inside a word so it is not cut at every mark.
 _LAO = "\u0E80-\u0EFF"
 _MARKS = "\u0300-\u036F\u0E00-\u0E7F\u1000-\u109F\u1780-\u17FF"
 _TOKEN = re.compile(rf"(?P<lao>[{_LAO}]+)|(?P<word>[^\W_{_LAO}](?:[^\W_{_LAO}]|[{_MARKS}])*)")
-_LAO_LETTER_OR_DIGIT = re.compile(r"[\u0E81-\u0EAE\u0EB0-\u0EBD\u0EC0-\u0EC4\u0EDC-\u0EDF0-9]")
-_LAO_DIGITS = {chr(0x0ED0 + i): str(i) for i in range(10)}
-# Lao has two spellings of the vowel AM and of the ligatures HO-NO and HO-MO; the dictionary of the
-# segmenter uses the composed forms, and a query must find either spelling.
-_LAO_SPELLINGS = (("\u0ECD\u0EB2", "\u0EB3"), ("\u0EAB\u0E99", "\u0EDC"), ("\u0EAB\u0EA1", "\u0EDD"))
+# Lao runs are segmented, and their two spellings of AM and of the HO ligatures made one, by tracker.lao.
 
 _ENGLISH_STOP_WORDS = frozenset(STOP_WORDS)
 # Capitalised words before a number name an instrument ("Republic Act No. 11697"); people search by
@@ -29,65 +24,6 @@ _ENGLISH_STOP_WORDS = frozenset(STOP_WORDS)
 _CAPITALISED = re.compile(r"[A-Z][a-z]+|[A-Z]{2,}(?![a-z])")
 # "No." and "Nos." only introduce the number; they are neither searched for nor part of initials.
 _REFERENCE_STOP_WORDS = frozenset({"no", "nos"})
-
-
-def configure_lao_data(directory: str | None = None) -> None:
-    """Keep the Lao segmenter's helper library offline and away from $HOME.
-
-    pythainlp (under laonlp) creates a data folder at import; it is pointed at ``directory`` (or a
-    temporary folder) and put in read-only mode, since the dictionaries it needs ship in the wheel.
-    """
-    os.environ.setdefault("PYTHAINLP_READ_ONLY", "1")
-    if not os.environ.get("PYTHAINLP_DATA"):
-        os.environ["PYTHAINLP_DATA"] = directory or os.path.join(tempfile.gettempdir(), "tracker-pythainlp")
-
-
-@functools.cache
-def _lao() -> tuple:
-    configure_lao_data()
-    from laonlp.tokenize import syllable_tokenize, word_tokenize
-
-    return word_tokenize, syllable_tokenize
-
-
-def _normalise_lao(run: str) -> tuple[str, list[int]]:
-    """The run in one spelling, with the offset in ``run`` of each character of the result."""
-    if not any(pair in run for pair, _ in _LAO_SPELLINGS) and not any(d in run for d in _LAO_DIGITS):
-        return run, list(range(len(run)))
-    chars: list[str] = []
-    offsets: list[int] = []
-    i = 0
-    while i < len(run):
-        for pair, single in _LAO_SPELLINGS:
-            if run.startswith(pair, i):
-                chars.append(single)
-                offsets.append(i)
-                i += 2
-                break
-        else:
-            chars.append(_LAO_DIGITS.get(run[i], run[i]))
-            offsets.append(i)
-            i += 1
-    return "".join(chars), offsets
-
-
-@functools.lru_cache(maxsize=20000)
-def _lao_pieces(run: str, syllables: bool) -> tuple[tuple[str, int, int], ...]:
-    """Words (or syllables) of a Lao run as (text, start, end) in the run's own offsets."""
-    text, offsets = _normalise_lao(run)
-    word_tokenize, syllable_tokenize = _lao()
-    pieces = syllable_tokenize(text) if syllables else word_tokenize(text)
-    out: list[tuple[str, int, int]] = []
-    cursor = 0
-    for piece in pieces:
-        start = text.find(piece, cursor)
-        if start < 0:  # the segmenter changed the text; keep what can be placed
-            continue
-        end = start + len(piece)
-        cursor = end
-        if _LAO_LETTER_OR_DIGIT.search(piece):
-            out.append((piece, offsets[start], offsets[end - 1] + 1))
-    return tuple(out)
 
 
 _STEMS: dict[str, str] = {}
@@ -114,7 +50,7 @@ def words(text: str, *, stemmed: bool = True, stops: bool = True) -> Iterator[tu
     for match in _TOKEN.finditer(text):
         if match.lastgroup == "lao":
             base = match.start()
-            for piece, start, end in _lao_pieces(match.group(), False):
+            for piece, start, end in lao_text.pieces(match.group(), False):
                 yield piece, base + start, base + end
             continue
         word = _word(match.group())
@@ -133,7 +69,7 @@ def terms(text: str, *, stemmed: bool = True) -> list[str]:
     stems = _STEMS
     for lao, raw in _TOKEN.findall(text):
         if lao:
-            out.extend(piece for piece, _, _ in _lao_pieces(lao, False))
+            out.extend(piece for piece, _, _ in lao_text.pieces(lao, False))
             continue
         word = raw.lower()
         if not word.isascii():
@@ -152,7 +88,7 @@ def syllable_terms(text: str) -> list[str]:
     out: list[str] = []
     for lao, _ in _TOKEN.findall(text):
         if lao:
-            out.extend(piece for piece, _, _ in _lao_pieces(lao, True))
+            out.extend(piece for piece, _, _ in lao_text.pieces(lao, True))
     return out
 
 
@@ -161,7 +97,7 @@ def syllables(text: str) -> Iterator[tuple[str, int, int]]:
     for match in _TOKEN.finditer(text):
         if match.lastgroup == "lao":
             base = match.start()
-            for piece, start, end in _lao_pieces(match.group(), True):
+            for piece, start, end in lao_text.pieces(match.group(), True):
                 yield piece, base + start, base + end
 
 

@@ -1,7 +1,7 @@
 """Errors of the search service that callers show to people."""
 from __future__ import annotations
 
-from tracker.services.errors import DomainError
+from tracker.errors import DomainError
 
 
 class SearchUnavailable(DomainError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
 
+from tracker.search.caches import Stats, TermCache
 from tracker.search.index import IndexStore, SchemaMismatch, read_state
 from tracker.search.schema import FACETS
 
@@ -143,8 +144,6 @@ class Replica:
         self._segments: dict[tuple[str, str], SegmentData] = {}
         self._live: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
-        from tracker.search.engine import TermCache
-
         self.terms = TermCache()
 
     def stats(self):
@@ -176,8 +175,6 @@ class Replica:
                 fresh.close()
                 local.searcher = None
                 raise
-            from tracker.search.engine import Stats
-
             local.searcher, local.name = fresh, name
             local.leaves = self._leaves(name, fresh)
             local.stats = Stats(fresh)

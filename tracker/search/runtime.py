@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from tracker.models import search_log
-from tracker.search.analysis import configure_lao_data
+from tracker import lao
 from tracker.search.errors import SearchUnavailable
 from tracker.search.index import IndexStore
 from tracker.search.indexer import Indexer
@@ -159,7 +159,7 @@ class SearchRuntime:
 
 def init_search(app: Flask) -> SearchRuntime:
     """Set search up for ``app``: configuration, the Lao analyser's data folder, the commit hook."""
-    configure_lao_data(str(Path(app.instance_path) / "pythainlp-data"))
+    lao.configure_data(str(Path(app.instance_path) / "pythainlp-data"))
     runtime = SearchRuntime(app)
     app.extensions[EXTENSION] = runtime
     if app.testing or app.debug:

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from tracker.models import StaffMail
 from tracker.models.types import utcnow
 from tracker.models.user import ROLES, ApiToken, LoginThrottle, User
+from tracker.notifications.tokens import (RESET_MAX_AGE, reset_fingerprint,
+                                          reset_serializer)
 from tracker.services import staff_mail
-from tracker.services.errors import Conflict, DomainError, Invalid, NotFound
+from tracker.errors import Conflict, DomainError, Invalid, NotFound
 from tracker.services.permissions import require
 
 # Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
@@ -53,8 +55,6 @@ KNOWN_ADDRESS_KEEP = dt.timedelta(days=90)
 MAX_ADDRESS_LENGTH = 64
 
 # A reset link works for an hour, and only until the password changes or the sessions end.
-RESET_MAX_AGE = 3600
-RESET_SALT = "tracker.accounts.password-reset"
 # Reset mails sent to one account within RESET_LIMIT_PERIOD at most; more requests send nothing.
 RESET_LIMIT = 3
 RESET_LIMIT_PERIOD = dt.timedelta(hours=1)
@@ -81,7 +81,7 @@ def normalise_email(email: str) -> str:
     """The address in the form accounts are stored under, or Invalid."""
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
+    except EmailNotValidError:
         raise Invalid(_("The email address is not valid."),
                       {"email": _("Give a full email address, such as name@example.org.")})
 
@@ -355,24 +355,6 @@ def request_password_reset(session: Session, email: str) -> None:
         session.flush()
 
 
-def _reset_serializer(secret_key: str | bytes) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT)
-
-
-def _reset_fingerprint(user: User, secret_key: str | bytes) -> str:
-    """A digest of what a reset, a password change or the end of all sessions changes; keyed, so the
-    token (readable by whoever holds it) tells nothing about the password hash."""
-    key = secret_key if isinstance(secret_key, bytes) else secret_key.encode()
-    material = f"{RESET_SALT}|{user.id}|{user.password_hash}|{user.session_token}".encode()
-    return hmac.new(key, material, hashlib.sha256).hexdigest()[:32]
-
-
-def make_password_reset_token(user: User, secret_key: str | bytes) -> str:
-    """The token of a reset link for ``user``: signed, good for RESET_MAX_AGE seconds, and only while
-    the password and the sessions are those it was made with (so it works once)."""
-    return _reset_serializer(secret_key).dumps([user.id, _reset_fingerprint(user, secret_key)])
-
-
 def user_for_password_reset(session: Session, token: str, secret_key: str | bytes, *,
                             lock: bool = False) -> User:
     """The account a reset token is for, while the token is still good; ``lock`` locks its row.
@@ -384,7 +366,7 @@ def user_for_password_reset(session: Session, token: str, secret_key: str | byte
     try:
         if len(token) > 500:
             raise BadSignature("too long")
-        user_id, fingerprint = _reset_serializer(secret_key).loads(token, max_age=RESET_MAX_AGE)
+        user_id, fingerprint = reset_serializer(secret_key).loads(token, max_age=RESET_MAX_AGE)
     except SignatureExpired as error:
         raise Invalid(_("This password reset link has expired."),
                       {"token": _("A reset link works for one hour. Ask for a new one.")}) from error
@@ -396,7 +378,7 @@ def user_for_password_reset(session: Session, token: str, secret_key: str | byte
         statement = select(User).where(User.id == user_id).execution_options(populate_existing=True)
         user = session.scalar(statement.with_for_update() if lock else statement)
     if user is None or not user.is_active or not hmac.compare_digest(fingerprint,
-                                                                      _reset_fingerprint(user, secret_key)):
+                                                                      reset_fingerprint(user, secret_key)):
         raise Invalid(_("This password reset link was used already or is no longer valid."),
                       {"token": _("A link works once, and not after the password was changed or the account "
                                   "logged out everywhere. Ask for a new one.")})

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from tracker.models import AuditEntry, Event, Organisation, Policy, User
 from tracker.models.audit import AUDITED_TYPES
-from tracker.services.errors import Invalid
-from tracker.services.pagination import Page, PageRequest, check_page_in_range
+from tracker.errors import Invalid
+from tracker.pagination import Page, PageRequest, check_page_in_range
 
 # Days are Vientiane days: the day a Lao officer remembers having made the change.
 LOCAL_ZONE = ZoneInfo("Asia/Vientiane")

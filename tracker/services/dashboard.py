@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from tracker.models import Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 
 # The dashboard is the public picture: only published records, whoever is reading.
 PUBLISHED = "published"

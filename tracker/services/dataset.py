@@ -18,7 +18,7 @@ from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
                                   VEHICLE_CLASSES)
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 from tracker.services.policies import refresh_derived
 
 DATASET_NAME = "asean-ev-policies"

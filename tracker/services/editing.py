@@ -7,7 +7,6 @@ caller commits once.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +23,9 @@ from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
 from tracker.services import dataset, staff_mail
+from tracker.services.keys import slugify, unique_key
 from tracker.services.audit import field_changes, write_audit
-from tracker.services.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
+from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
 from tracker.services.permissions import can_edit_record, has_permission, require
 from tracker.services.policies import refresh_derived
@@ -155,14 +155,6 @@ def _reject_unknown_fields(data: Mapping[str, Any], allowed: tuple[str, ...], al
                                     _("This field does not exist or cannot be changed here.")))
 
 
-def slugify(text: str, *, prefix: str = "") -> str:
-    """A key from a title: lower-case ASCII letters, digits and dashes (Lao titles give no letters)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    slug = "-".join(part for part in (prefix.lower(), slug[:80].strip("-")) if part)
-    return slug or "record"
-
-
 def _words(value: Any) -> str:
     """Text with ASCII letters or digits in it (a Lao title alone gives none), else ''."""
     return value if isinstance(value, str) and re.search(r"[A-Za-z0-9]", slugify(value)) else ""
@@ -183,14 +175,6 @@ def _event_key_base(data: Mapping[str, Any]) -> str:
         return slugify(data["name_en"])
     kind = data.get("kind") if isinstance(data.get("kind"), str) else "event"
     return slugify(f"{kind} {data.get('starts_on') or ''}", prefix=str(data.get("country") or ""))
-
-
-def _unique_key(base: str, taken: set[str]) -> str:
-    key, number = base, 2
-    while key in taken:
-        key = f"{base[:110]}-{number}"
-        number += 1
-    return key
 
 
 def _check_version(entity_type: str, record: Policy | Event, expected: int | None,
@@ -277,7 +261,7 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     keys = _Keys(session)
     key = data.get("key")
     if key is None:
-        key = _unique_key(_policy_key_base(data), set(keys.policy_ids))
+        key = unique_key(_policy_key_base(data), set(keys.policy_ids))
     if key in keys.policy_ids:
         raise Invalid(_("The key is taken."), {"key": _("A policy with the key '%(key)s' already exists.",
                                                         key=key)})
@@ -428,13 +412,6 @@ def plan_edit_merge(session: Session, entity_type: str, key: str, submitted: Map
     Raises:
         NotFound. Invalid: ``base_version`` is not a version of the record.
     """
-    if entity_type == "organisation":
-        from tracker.services import organisations
-
-        organisation = organisations._for_edit(session, key)
-        current = organisations.organisation_record(session, organisation)
-        return organisations.plan_organisation_merge(session, organisation, current, submitted,
-                                                     base_version), current
     record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
     keys = _Keys(session)
     current = policy_record(session, record, keys) if entity_type == "policy" else event_record(session, record, keys)
@@ -590,7 +567,7 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     keys = _Keys(session)
     key = data.get("key")
     if key is None:
-        key = _unique_key(_event_key_base(data), set(keys.event_ids))
+        key = unique_key(_event_key_base(data), set(keys.event_ids))
     if key in keys.event_ids:
         raise Invalid(_("The key is taken."), {"key": _("An event with the key '%(key)s' already exists.",
                                                         key=key)})

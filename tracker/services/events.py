@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker.models import Event, EventOrganisation, EventTopic, Jurisdiction
-from tracker.services.errors import Invalid, NotFound
-from tracker.services.pagination import Page, PageRequest, check_page_in_range
+from tracker.errors import Invalid, NotFound
+from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.policies import visible_states
 
 

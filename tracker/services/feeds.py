@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from tracker.models import Event, ForumLink, Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.vocab import INSTRUMENTS
-from tracker.search import SearchRequest, parse_search_args, search
-from tracker.services.errors import Invalid, NotFound
+from tracker.search.request import SearchRequest, parse_search_args
+from tracker.services.search import search
+from tracker.errors import Invalid, NotFound
 
 FEED_LIMIT = 50
 # A saved search narrows the feed to the policies it finds, the most recently changed first; beyond

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
-from tracker.services.errors import NotFound
+from tracker.errors import NotFound
 from tracker.services.policies import visible_states
 
 

@@ -20,7 +20,8 @@ from tracker.models import (AuditEntry, Event, EventOrganisation, Jurisdiction, 
 from tracker.models.vocab import ORGANISATION_KINDS
 from tracker.services import dataset
 from tracker.services.audit import field_changes, write_audit
-from tracker.services.errors import Invalid, MergeConflict, NotFound, StaleEdit
+from tracker.services.keys import slugify, unique_key
+from tracker.errors import Invalid, MergeConflict, NotFound, StaleEdit
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
 from tracker.services.permissions import require
 from tracker.services.policies import visible_states
@@ -260,13 +261,11 @@ def _check_parent(session: Session, organisation_id: int | None, parent_key: str
 
 
 def _key_for(session: Session, record: Mapping[str, Any]) -> str:
-    from tracker.services.editing import _unique_key, slugify
-
     country = (record.get("country") or "").lower()
     words = record.get("acronym") or record.get("name_en") or ""
     base = slugify(words, prefix=country) if re.search(r"[A-Za-z0-9]", slugify(words)) else \
         slugify(record.get("kind") or "organisation", prefix=country)
-    return _unique_key(base, set(session.scalars(select(Organisation.key))))
+    return unique_key(base, set(session.scalars(select(Organisation.key))))
 
 
 def create_organisation(session: Session, data: Mapping[str, Any], actor: User) -> Organisation:
@@ -312,6 +311,19 @@ def _for_edit(session: Session, key: str) -> Organisation:
     if organisation is None:
         raise NotFound(_("There is no organisation with the key '%(key)s'.", key=key[:120]))
     return organisation
+
+
+def plan_edit_merge(session: Session, key: str, submitted: Mapping[str, Any],
+                    base_version: int) -> tuple[MergePlan, dict[str, Any]]:
+    """How an edit of an organisation made from ``base_version`` would land, without saving anything: the
+    plan and the current record (as tracker.services.editing.plan_edit_merge for policies and events).
+
+    Raises:
+        NotFound. Invalid: ``base_version`` is not a version of the organisation.
+    """
+    organisation = _for_edit(session, key)
+    current = organisation_record(session, organisation)
+    return plan_organisation_merge(session, organisation, current, submitted, base_version), current
 
 
 def plan_organisation_merge(session: Session, organisation: Organisation, current: Mapping[str, Any],

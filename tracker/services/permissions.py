@@ -5,7 +5,7 @@ from typing import Protocol
 
 from flask_babel import gettext as _
 
-from tracker.services.errors import Forbidden
+from tracker.errors import Forbidden
 
 # Each role has the permissions of the roles below it, plus its own.
 ROLE_ORDER = ("partner", "editor", "reviewer", "admin")

@@ -15,8 +15,8 @@ from tracker.models import (Event, ForumLink, Jurisdiction, Policy, PolicyBody, 
                             PolicyVehicleClass, StatusChange, Topic)
 from tracker.models.types import PartialDate
 from tracker.models.vocab import ADOPTED_STATUSES, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
-from tracker.services.errors import Invalid, NotFound
-from tracker.services.pagination import Page, PageRequest, check_page_in_range
+from tracker.errors import Invalid, NotFound
+from tracker.pagination import Page, PageRequest, check_page_in_range
 
 PUBLIC_STATES = ("published",)
 STAFF_STATES = ("draft", "in_review", "published", "archived")

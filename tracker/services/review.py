@@ -20,7 +20,7 @@ from tracker.models.proposal import PROPOSAL_STATES
 from tracker.models.types import utcnow
 from tracker.services import editing, staff_mail
 from tracker.services.audit import write_audit
-from tracker.services.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound
+from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound
 from tracker.services.merging import FieldConflict
 from tracker.services.permissions import has_permission, require
 

@@ -18,10 +18,10 @@ from tracker.models.notification import (CADENCES, CHANNELS, DELIVERY_STATES, LA
                                          NotificationEvent, Subscription, WebhookEndpoint)
 from tracker.models.types import utcnow
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
-from tracker.search import parse_search_args
+from tracker.search.request import parse_search_args
 from tracker.search.query import QueryError, parse
-from tracker.services.errors import Conflict, Invalid, NotFound
-from tracker.services.pagination import Page, PageRequest, check_page_in_range
+from tracker.errors import Conflict, Invalid, NotFound
+from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.permissions import require
 
 DEFAULT_SUNSET_DAYS = 30

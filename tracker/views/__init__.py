@@ -18,9 +18,10 @@ from tracker.models.user import ROLES
 from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.assets import init_assets, static_url
 from tracker.views.errors import register_error_handlers
+from tracker.views.language import init_language_switch
 from tracker.views.security import csrf, init_security
 from tracker.views.support import SAFE_METHODS, close_db_session, db_session
-from tracker.views.typography import keep_lao_words
+from tracker.lao import keep_words_whole
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -55,6 +56,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(notify_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(review_bp)
+    init_language_switch(app)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
     csrf.exempt(api_bp)
@@ -138,6 +140,6 @@ def _register_template_helpers(app: Flask) -> None:
         return combined
 
     app.jinja_env.filters["combine_attrs"] = combine_attrs
-    app.jinja_env.filters["lao_words"] = keep_lao_words
+    app.jinja_env.filters["lao_words"] = keep_words_whole
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -13,7 +13,7 @@ from tracker.db import unit_of_work
 from tracker.forms.accounts import (LoginForm, NewUserForm, PasswordForm, ProfileForm, ResetPasswordForm,
                                     ResetRequestForm, TokenForm, UserForm)
 from tracker.services import accounts
-from tracker.services.errors import Conflict, Invalid
+from tracker.errors import Conflict, Invalid
 from tracker.views.security import role_required
 from tracker.views.support import db_session
 

@@ -16,7 +16,7 @@ from tracker.i18n import format_partial_date, local_name, localized
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services import dashboard as dashboard_service
 from tracker.services.dashboard import Dashboard, DashboardFilter, ReferenceLists
-from tracker.services.errors import NotFound
+from tracker.errors import NotFound
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
 

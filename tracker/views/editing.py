@@ -22,10 +22,11 @@ from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATE
                                   VEHICLE_CLASSES)
 from tracker.services import editing
 from tracker.services import events as event_service
+from tracker.services import organisations as organisation_service
 from tracker.services import policies as policy_service
 from tracker.services import review as review_service
 from tracker.services.audit import actor_labels
-from tracker.services.errors import Forbidden, Invalid, StaleEdit
+from tracker.errors import Forbidden, Invalid, StaleEdit
 from tracker.services.merging import MergePlan
 from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.security import request_user, role_required
@@ -493,7 +494,10 @@ def _merged_form(entity: str, key: str, error: StaleEdit, form, submitted: dict,
     record with the editor's own changes (and, for fields both changed, the editor's value) on top."""
     db = db_session()
     db.rollback()
-    plan, current = editing.plan_edit_merge(db, entity, key, submitted, form.version.data)
+    if entity == "organisation":
+        plan, current = organisation_service.plan_edit_merge(db, key, submitted, form.version.data)
+    else:
+        plan, current = editing.plan_edit_merge(db, entity, key, submitted, form.version.data)
     db.rollback()  # planning only read (and locked) the record; release it
     report = _merge_report(entity, key, error, plan, resolutions)
     merged = dict(current) | plan.changes | {conflict.field: conflict.mine for conflict in plan.conflicts}

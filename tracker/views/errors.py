@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from tracker.db import is_transient_conflict
 
 from tracker.i18n import translate_known
-from tracker.services.errors import DomainError, Invalid
+from tracker.errors import DomainError, Invalid
 from tracker.views.support import wants_json
 
 _TITLES = {

@@ -14,8 +14,8 @@ from tracker.db import unit_of_work
 from tracker.forms.notify import ActionForm, EndpointForm, FollowForm, SubscribeForm
 from tracker.models.notification import DELIVERY_STATES, LANGUAGES
 from tracker.services import subscriptions as service
-from tracker.services.errors import Conflict, Invalid
-from tracker.services.pagination import PageRequest
+from tracker.errors import Conflict, Invalid
+from tracker.pagination import PageRequest
 from tracker.views.security import csrf, request_user, role_required
 from tracker.views.support import db_session, query_args
 

@@ -12,11 +12,11 @@ from tracker.i18n import current_language
 from tracker.models.vocab import ORGANISATION_KINDS
 from tracker.services import organisations as organisation_service
 from tracker.services.audit import actor_labels
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 from tracker.views.cache import cached_page
 from tracker.views.editing import ORGANISATION_LABELS, NAME_CHOICES, _edit_record, _hidden_errors, describe
-from tracker.views.security import role_required
-from tracker.views.support import db_session, include_unpublished
+from tracker.views.security import include_unpublished, role_required
+from tracker.views.support import db_session
 
 bp = Blueprint("organisations", __name__, url_prefix="/organisations")
 

@@ -8,10 +8,11 @@ from flask import Blueprint, render_template
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
-from tracker.services.pagination import PageRequest
+from tracker.pagination import PageRequest
 from tracker.views.policies import page_request
 from tracker.views.cache import cached_page
-from tracker.views.support import db_session, include_unpublished, query_args
+from tracker.views.support import db_session, query_args
+from tracker.views.security import include_unpublished
 
 bp = Blueprint("pages", __name__)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from tracker.services import policies as policy_service
-from tracker.services.pagination import PageRequest
+from tracker.pagination import PageRequest
 from tracker.views.cache import cached_page
-from tracker.views.support import db_session, include_unpublished, query_args
+from tracker.views.support import db_session, query_args
+from tracker.views.security import include_unpublished
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 

@@ -14,7 +14,7 @@ from tracker.services import activity as activity_service
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services import review as review_service
-from tracker.services.errors import Invalid, MergeConflict
+from tracker.errors import Invalid, MergeConflict
 from tracker.views.editing import (EVENT_CHOICES, MISSING_LABELS, NAME_CHOICES, POLICY_CHOICES, _Describer,
                                    _hidden_errors, _label, change_title)
 from tracker.views.policies import page_request

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from tracker.models import Event
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
-from tracker.search import (SORTS, TYPES, SearchHit, SearchRequest, SearchResults, SearchUnavailable,
-                            parse_search_args, search)
+from tracker.search import SearchUnavailable
+from tracker.search.request import SORTS, TYPES, SearchRequest, parse_search_args
+from tracker.services.search import SearchHit, SearchResults, search
 from tracker.services import policies as policy_service
-from tracker.services.errors import Invalid
-from tracker.views.support import db_session, include_unpublished, query_args
+from tracker.errors import Invalid
+from tracker.views.support import db_session, query_args
+from tracker.views.security import include_unpublished
 
 bp = Blueprint("search", __name__)
 

@@ -12,7 +12,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from tracker.services import accounts
-from tracker.services.errors import DomainError
+from tracker.errors import DomainError
 from tracker.services.permissions import has_permission
 from tracker.views.support import db_session
 
@@ -94,3 +94,8 @@ def role_required(permission: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def include_unpublished() -> bool:
+    """Whether the reader may see drafts and records in review (staff only; anonymous readers never)."""
+    return has_permission(request_user(), "read_unpublished")

@@ -35,11 +35,3 @@ def wants_json() -> bool:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
-
-
-def include_unpublished() -> bool:
-    """Whether the reader may see drafts and records in review (staff only; anonymous readers never)."""
-    from tracker.services.permissions import has_permission
-    from tracker.views.security import request_user
-
-    return has_permission(request_user(), "read_unpublished")

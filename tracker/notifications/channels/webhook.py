@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker.notifications import signing, ssrf
 from tracker.notifications.channels import SendResult
-from tracker.services.errors import Invalid
+from tracker.errors import Invalid
 
 USER_AGENT = "ev-policy-tracker-webhooks/1"
 MAX_RESPONSE_BYTES = 64 * 1024

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from tracker.search import parse_search_args
+from tracker.search.request import parse_search_args
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
-from tracker.services.pagination import Page
+from tracker.pagination import Page
 from tracker.views.api import serializers
 from tracker.views.api.openapi import openapi_document
 from tracker.views.policies import page_request
 from tracker.views.search import run_search, search_results_json
 from tracker.views.cache import cached_page
-from tracker.views.support import db_session, include_unpublished, query_args
+from tracker.views.support import db_session, query_args
+from tracker.views.security import include_unpublished
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

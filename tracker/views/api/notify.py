@@ -10,7 +10,7 @@ from tracker.db import unit_of_work
 from tracker.models.notification import Delivery, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.types import utcnow
 from tracker.services import subscriptions as service
-from tracker.services.pagination import Page, PageRequest
+from tracker.pagination import Page, PageRequest
 from tracker.views.api.write import checked_body
 from tracker.views.notify import interface_language
 from tracker.views.security import api_user, role_required

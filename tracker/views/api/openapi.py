@@ -6,8 +6,8 @@ from typing import Any
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
                                   VEHICLE_CLASSES)
-from tracker.search import MAX_QUERY_LENGTH, TYPES
-from tracker.search import SORTS as SEARCH_SORTS
+from tracker.search.request import MAX_QUERY_LENGTH, TYPES
+from tracker.search.request import SORTS as SEARCH_SORTS
 from tracker.services.dataset import KEY_PATTERN
 from tracker.services.policies import SORTS
 

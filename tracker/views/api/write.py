@@ -20,12 +20,12 @@ from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services.dataset import KEY_PATTERN
-from tracker.services.errors import Invalid, MergeConflict, StaleEdit
+from tracker.errors import Invalid, MergeConflict, StaleEdit
 from tracker.views.api import serializers
 from tracker.views.api.openapi import IF_MATCH_PATTERN, INPUT_DATE_PATTERN, URL_PATTERN, input_schemas
 from tracker.views.errors import error_response
-from tracker.views.security import api_user, role_required
-from tracker.views.support import db_session, include_unpublished
+from tracker.views.security import api_user, include_unpublished, role_required
+from tracker.views.support import db_session
 
 # A body that breaks many rules gets the first ones named, not a response as large as the body.
 MAX_ERRORS = 50

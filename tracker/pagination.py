@@ -1,4 +1,4 @@
-"""Pages of results: the one shape every list page and list endpoint returns."""
+"""Pages of results: the one shape every list page and list endpoint returns (no database; any floor may use it)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from tracker.services.errors import Invalid, NotFound
+from tracker.errors import Invalid, NotFound
 
 T = TypeVar("T")
 
