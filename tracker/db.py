@@ -110,10 +110,17 @@ def is_transient_conflict(error: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def unit_of_work(session: Session) -> Iterator[Session]:
-    """Commit ``session`` once when the block succeeds, roll it back when it raises."""
+def unit_of_work(session: Session, *, commit_on: tuple[type[BaseException], ...] = ()) -> Iterator[Session]:
+    """Commit ``session`` once when the block succeeds, roll it back when it raises.
+
+    ``commit_on``: exceptions that are an answer rather than a failure, whose writes must stand (a refused
+    login counts the failure): the transaction is committed, then the exception goes on.
+    """
     try:
         yield session
+    except commit_on:
+        session.commit()
+        raise
     except BaseException:
         session.rollback()
         raise

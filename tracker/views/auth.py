@@ -53,19 +53,18 @@ def login():
         db = db_session()
         address = request.remote_addr or "unknown"
         try:
-            user = accounts.authenticate(db, form.email.data, form.password.data, address)
+            # The failure counters must survive the refusal: it is committed like a success.
+            with unit_of_work(db, commit_on=(accounts.LoginLocked, accounts.LoginFailed)):
+                user = accounts.authenticate(db, form.email.data, form.password.data, address)
         except accounts.LoginLocked as error:
-            db.commit()
             form.form_errors.append(error.message)
             response = render_template("auth/login.html", form=form), 429, {"Retry-After": str(error.retry_after)}
             return response
         except accounts.LoginFailed as error:
-            db.commit()  # the failure counters must survive the refusal
             time.sleep(accounts.failure_delay(db, address))
             form.form_errors.append(error.message)
             status = 401
         else:
-            db.commit()
             session.clear()  # a fresh session at login, nothing carried over from before
             login_user(user)
             flash(_("Logged in as %(email)s.", email=user.email), "success")
