@@ -4,51 +4,140 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-DEFAULTS: dict[str, Any] = {
+class ConfigError(SystemExit):
+    """A setting is unknown or has a value of the wrong kind: the app does not start, and says which."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Configuration error: {message}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its default, and the kind of value it takes (``bool``, ``int``, ``float``, ``str``, or a
+    tuple of the words it accepts); ``optional`` settings may also be unset (None)."""
+
+    default: Any
+    kind: Any
+    optional: bool = False
+
+
+# Every setting of the tracker, with its default. They are read, in order, from here, instance/config.py,
+# TRACKER_* environment variables (the prefix dropped), and a mapping given to create_app (tests).
+SETTINGS: dict[str, Setting] = {
     # None means "instance/tracker.db", resolved once the instance folder is known.
-    "DATABASE_URL": None,
+    "DATABASE_URL": Setting(None, str, optional=True),
     # None means "instance/search-index".
-    "SEARCH_INDEX_PATH": None,
-    "SQL_ECHO": False,
-    "PER_PAGE": 20,
+    "SEARCH_INDEX_PATH": Setting(None, str, optional=True),
+    "SECRET_KEY": Setting(None, str, optional=True),
+    "SQL_ECHO": Setting(False, bool),
+    "PER_PAGE": Setting(20, int),
+    "MAX_PER_PAGE": Setting(100, int),
     # Rendered pages kept per process (0 turns the page cache off; ETags still work).
-    "PAGE_CACHE_SIZE": 512,
-    "MAX_PER_PAGE": 100,
+    "PAGE_CACHE_SIZE": Setting(512, int),
     # Behind a reverse proxy, the number of proxies whose X-Forwarded-For/-Proto to trust, so that
     # login throttling sees the client's address and cookies know the request came over HTTPS.
-    "TRUSTED_PROXIES": 0,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
-    "JSON_SORT_KEYS": False,
+    "TRUSTED_PROXIES": Setting(0, int),
+    "SESSION_COOKIE_HTTPONLY": Setting(True, bool),
+    "SESSION_COOKIE_SAMESITE": Setting("Lax", ("Lax", "Strict", "None")),
+    "SESSION_COOKIE_SECURE": Setting(False, bool),
+    "MAX_CONTENT_LENGTH": Setting(2 * 1024 * 1024, int),
+    "JSON_SORT_KEYS": Setting(False, bool),
     # Files sent under plain names are reused briefly; fingerprinted static files get a year
     # (tracker.views.assets).
-    "SEND_FILE_MAX_AGE_DEFAULT": 300,
-    # Notifications. Outgoing mail: with no MAIL_HOST, messages are written as .eml files under
-    # instance/outbox-mail/ instead of being sent. MAIL_TLS is "starttls", "ssl" or "none".
-    "MAIL_HOST": None,
-    "MAIL_PORT": 587,
-    "MAIL_TLS": "starttls",
-    "MAIL_USER": None,
-    "MAIL_PASSWORD": None,
-    "MAIL_FROM": "EV Policy Tracker <no-reply@localhost>",
+    "SEND_FILE_MAX_AGE_DEFAULT": Setting(300, int),
+    "BABEL_DEFAULT_LOCALE": Setting("en", ("en", "lo")),
+    "BABEL_DEFAULT_TIMEZONE": Setting("Asia/Vientiane", str),
+    # Search (tracker.search.runtime): "embedded", each web process applies the change log after its own
+    # commits and polls for others'; "external", only `flask search follow` writes the index.
+    "SEARCH_INDEXER": Setting("embedded", ("embedded", "external")),
+    "SEARCH_POLL_INTERVAL": Setting(2.0, float),     # seconds between looks at the log when nothing wakes it
+    "SEARCH_BATCH_SIZE": Setting(200, int),          # log rows applied per Whoosh commit
+    "SEARCH_GAP_TIMEOUT": Setting(600.0, float),     # seconds after which a missing log id is taken as rolled back
+    # Outgoing mail: with no MAIL_HOST, messages are written as .eml files under instance/outbox-mail/
+    # (or MAIL_OUTBOX_PATH) instead of being sent.
+    "MAIL_HOST": Setting(None, str, optional=True),
+    "MAIL_PORT": Setting(587, int),
+    "MAIL_TLS": Setting("starttls", ("starttls", "ssl", "none")),
+    "MAIL_USER": Setting(None, str, optional=True),
+    "MAIL_PASSWORD": Setting(None, str, optional=True),
+    "MAIL_FROM": Setting("EV Policy Tracker <no-reply@localhost>", str),
+    "MAIL_TIMEOUT": Setting(30.0, float),
+    "MAIL_UNSUBSCRIBE_MAILTO": Setting(None, str, optional=True),   # an address for mailto: unsubscribe links
+    "MAIL_OUTBOX_PATH": Setting(None, str, optional=True),
     # The site's public address (https://tracker.example): links in emails and webhook payloads.
-    "PUBLIC_URL": None,
-    # "embedded": a worker thread in each web process sends notifications; "external": only
-    # `flask --app tracker notify work` processes do.
-    "NOTIFY_WORKER": "embedded",
+    "PUBLIC_URL": Setting(None, str, optional=True),
+    # Notifications (tracker.notifications.worker): "embedded", a worker thread in each web process;
+    # "external", only `flask --app tracker notify work` processes send.
+    "NOTIFY_WORKER": Setting("embedded", ("embedded", "external")),
     # Loopback webhook targets are for tests and local use only; production requires https.
-    "NOTIFY_ALLOW_LOOPBACK": False,
-    "NOTIFY_REQUIRE_HTTPS": True,
-    "NOTIFY_POLL_INTERVAL": 5.0,
+    "NOTIFY_ALLOW_LOOPBACK": Setting(False, bool),
+    "NOTIFY_REQUIRE_HTTPS": Setting(True, bool),
+    "NOTIFY_POLL_INTERVAL": Setting(5.0, float),
+    "NOTIFY_BATCH_SIZE": Setting(50, int),           # deliveries claimed at a time
+    "NOTIFY_SEND_THREADS": Setting(4, int),          # sends in parallel per worker (more only adds GIL contention)
+    "NOTIFY_LEASE_SECONDS": Setting(90.0, float),        # a claim not finished by then is taken over by another worker
+    "NOTIFY_BACKOFF_SCALE": Setting(1.0, float),     # multiplies the retry schedule (tests shrink it)
+    "NOTIFY_DISABLE_AFTER_DAYS": Setting(5, int),    # an endpoint failing this long is disabled when a message dies
+    "NOTIFY_DIGEST_HOUR": Setting(7, int),           # UTC hour at which the embedded worker sends digests
+    "NOTIFY_DIGEST_WEEKDAY": Setting(0, int),        # weekly digests on this day (0 = Monday)
+    "NOTIFY_SUNSET_INTERVAL": Setting(3600.0, float),   # seconds between sunset scans of the embedded worker
     # Seconds a webhook send may take (connect + response).
-    "WEBHOOK_TIMEOUT": 15,
+    "WEBHOOK_TIMEOUT": Setting(15.0, float),
+    # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
+    "WORKERS": Setting(2, int),
 }
+# Read before the app exists (tracker.__init__), so not a setting of app.config.
+ENVIRONMENT_ONLY = frozenset({"INSTANCE_PATH"})
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def _parse(name: str, setting: Setting, raw: str) -> Any:
+    """A setting's value from the text of an environment variable."""
+    text = raw.strip()
+    if setting.optional and text == "":
+        return None
+    kind = setting.kind
+    if kind is bool:
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise ConfigError(f"TRACKER_{name}={raw!r} is not true or false (write one of: true, false, 1, 0, yes, "
+                          f"no, on, off).")
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"TRACKER_{name}={raw!r} is not {'a whole number' if kind is int else 'a number'}.") \
+                from None
+    return text
+
+
+def _check(name: str, setting: Setting, value: Any, source: str) -> None:
+    """Refuse a value of the wrong kind, wherever it came from."""
+    if value is None and setting.optional:
+        return
+    kind = setting.kind
+    if isinstance(kind, tuple):
+        ok = value in kind
+        expected = "one of: " + ", ".join(kind)
+    elif kind is bool:
+        ok, expected = isinstance(value, bool), "true or false"
+    elif kind is int:
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif kind is float:
+        ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    else:
+        ok, expected = isinstance(value, kind), "text"
+    if not ok:
+        raise ConfigError(f"{name}={value!r} (from {source}) must be {expected}.")
 
 
 def instance_path_from_environment() -> str | None:
@@ -58,12 +147,32 @@ def instance_path_from_environment() -> str | None:
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
-    """Fill ``app.config`` in the documented order and resolve paths that depend on the instance folder."""
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("TRACKER")
+    """Fill ``app.config`` in the documented order, check every setting, and resolve the paths that depend
+    on the instance folder.
+
+    Raises:
+        ConfigError: a TRACKER_* variable names no setting, or a setting has a value of the wrong kind.
+    """
+    app.config.from_mapping({name: setting.default for name, setting in SETTINGS.items()})
+    sources = dict.fromkeys(SETTINGS, "the defaults")
+    if app.config.from_pyfile("config.py", silent=True):
+        sources.update(dict.fromkeys(SETTINGS, "instance/config.py or the defaults"))
+    for variable, raw in sorted(os.environ.items()):
+        if not variable.startswith("TRACKER_"):
+            continue
+        name = variable[len("TRACKER_"):]
+        if name in ENVIRONMENT_ONLY:
+            continue
+        if name not in SETTINGS:
+            raise ConfigError(f"{variable} is not a setting of the tracker. Known settings: "
+                              f"{', '.join('TRACKER_' + known for known in sorted(SETTINGS | dict.fromkeys(ENVIRONMENT_ONLY)))}.")
+        app.config[name] = _parse(name, SETTINGS[name], raw)
+        sources[name] = variable
     if overrides:
         app.config.from_mapping(overrides)
+        sources.update(dict.fromkeys(overrides, "the mapping given to create_app"))
+    for name, setting in SETTINGS.items():
+        _check(name, setting, app.config.get(name), sources[name])
 
     instance = Path(app.instance_path)
     if not app.config["DATABASE_URL"]:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
@@ -72,13 +73,36 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+_DATABASE = "tracker.database"
+log = logging.getLogger(__name__)
+
+
 class Database:
-    """The app's database: an engine, and sessions that read or write through it."""
+    """The app's database: an engine, sessions that read or write through it, and what runs after their
+    commits (an indexer to wake, a worker to nudge)."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self._bind: Engine | Connection = self.engine
+        self._commit_hooks: list[Callable[[Session], None]] = []
+
+    def on_commit(self, hook: Callable[[Session], None]) -> None:
+        """Call ``hook(session)`` after every durable commit of a session of this database; the hook looks
+        at the session for what its transaction did (search changes logged, events recorded)."""
+        if hook not in self._commit_hooks:
+            self._commit_hooks.append(hook)
+
+    def remove_commit_hook(self, hook: Callable[[Session], None]) -> None:
+        if hook in self._commit_hooks:
+            self._commit_hooks.remove(hook)
+
+    def _committed(self, session: Session) -> None:
+        for hook in list(self._commit_hooks):
+            try:
+                hook(session)
+            except Exception:  # a hook must never turn a committed request into an error
+                log.exception("An after-commit hook failed")
 
     def bind_to(self, connection: Connection | None) -> None:
         """Route every new session through ``connection`` (tests wrap each test in one transaction)."""
@@ -88,14 +112,25 @@ class Database:
         """A new session; ``write=True`` takes the write lock at BEGIN on SQLite."""
         bind = self._bind
         if isinstance(bind, Connection):
-            return Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        if write:
-            bind = bind.execution_options(**{WRITE_OPTION: True})
-        return Session(bind=bind, expire_on_commit=False, autoflush=False)
+            session = Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        else:
+            if write:
+                bind = bind.execution_options(**{WRITE_OPTION: True})
+            session = Session(bind=bind, expire_on_commit=False, autoflush=False)
+        session.info[_DATABASE] = self
+        return session
 
     def dispose(self) -> None:
         """Close pooled connections (after fork, at exit)."""
         self.engine.dispose()
+
+
+@event.listens_for(Session, "after_commit")
+def _run_commit_hooks(session: Session) -> None:
+    database = session.info.get(_DATABASE)
+    # A session joined to an outer transaction (the tests') only released a savepoint: nothing is durable.
+    if database is not None and not isinstance(session.bind, Connection):
+        database._committed(session)
 
 
 # SQLSTATEs of a transaction that lost a race and may simply be run again: deadlock_detected and

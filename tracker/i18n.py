@@ -64,8 +64,6 @@ _LIBRARY_PLURALS = {
 def init_i18n(app: Flask) -> None:
     """Flask-Babel with the locale chosen per request, and the template helpers (the language switch is a
     view: tracker.views.language)."""
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         LANGUAGES=LANGUAGES, current_language=current_language,

@@ -20,7 +20,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("tracker.services", "tracker.migrate"),                   # the domain
     ("tracker.search", "tracker.notifications"),              # the index replica; the outbox and its worker
     ("tracker.models", "tracker.i18n"),                        # tables and types; language and formats
-    ("tracker.db", "tracker.config", "tracker.errors", "tracker.lao", "tracker.pagination"),
+    ("tracker.db", "tracker.config", "tracker.errors", "tracker.lao", "tracker.pagination", "tracker.background"),
 ]
 
 

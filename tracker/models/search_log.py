@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, event, inspect, select, union
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from tracker.db import Base
@@ -69,21 +68,11 @@ SEARCHABLE_TABLES = frozenset(model.__tablename__ for model in (
 
 # Whether the guard raises (tests and development) or only logs a warning (production).
 refuse_bulk_writes = False
-# Called with the session after a transaction that wrote change-log rows has committed.
-_committed_hooks: list[Callable[[Session], None]] = []
 
 
-def on_search_changes_committed(hook: Callable[[Session], None]) -> None:
-    """Call ``hook(session)`` after every durable commit that logged search changes (e.g. to wake an
-    indexer); the session's bind tells which database changed."""
-    if hook not in _committed_hooks:
-        _committed_hooks.append(hook)
-
-
-def remove_search_changes_hook(hook: Callable[[Session], None]) -> None:
-    """Stop calling ``hook``."""
-    if hook in _committed_hooks:
-        _committed_hooks.remove(hook)
+def changes_written(session: Session) -> bool:
+    """Whether the session's transaction wrote change-log rows (so its commit should wake an indexer)."""
+    return bool(session.info.get(_WRITTEN))
 
 
 def log_search_changes(session: Session, entity_type: str, ids: Iterable[int]) -> None:
@@ -219,20 +208,6 @@ def _before_commit(session: Session) -> None:
     session.flush()
     session.info[_IN_COMMIT] = True
     _write(session)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    written = session.info.pop(_WRITTEN, None)
-    session.info.pop(_IN_COMMIT, None)
-    # A session bound to an outer connection (tests) only released a savepoint: nothing is durable.
-    if not written or isinstance(session.bind, Connection):
-        return
-    for hook in list(_committed_hooks):
-        try:
-            hook(session)
-        except Exception:  # a hook must never turn a committed request into an error
-            log.exception("search change hook failed")
 
 
 @event.listens_for(Session, "after_transaction_end")

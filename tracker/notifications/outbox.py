@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tracker.models import NotificationEvent, Policy, Subscription, WebhookEndpoint
@@ -49,5 +49,8 @@ def events_added(session: Session) -> bool:
     return bool(session.info.get(_ADDED))
 
 
-def forget_added(session: Session) -> None:
-    session.info.pop(_ADDED, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_added(session: Session, transaction) -> None:
+    # Once the session's own transaction is over (committed, after the commit hooks ran, or rolled back).
+    if transaction.parent is None:
+        session.info.pop(_ADDED, None)

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from tracker.background import BackgroundRunner
 from tracker.db import WRITE_OPTION, Database
 from tracker.models import Delivery, DeliveryAttempt, NotificationEvent, Subscription, User, WebhookEndpoint
 from tracker.models.notification import new_delivery_id
@@ -40,23 +41,11 @@ from tracker.notifications.channels import SendResult
 from tracker.notifications.channels import webhook as webhook_channel
 from tracker.notifications.channels.email import Mailer
 from tracker.notifications.matching import recipients
+from tracker.notifications.outbox import events_added
 from tracker.notifications.payloads import absolute_urls
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "NOTIFY_BATCH_SIZE": 50,            # deliveries claimed at a time
-    "NOTIFY_SEND_THREADS": 4,           # sends in parallel per worker (more only adds GIL contention)
-    "NOTIFY_LEASE_SECONDS": 90,         # a claim not finished by then is taken over by another worker
-    "NOTIFY_BACKOFF_SCALE": 1.0,        # multiplies the retry schedule (tests shrink it)
-    "NOTIFY_DISABLE_AFTER_DAYS": 5,     # an endpoint failing this long is disabled when a message dies
-    "NOTIFY_DIGEST_HOUR": 7,            # UTC hour at which the embedded worker sends digests
-    "NOTIFY_DIGEST_WEEKDAY": 0,         # weekly digests on this day (0 = Monday)
-    "NOTIFY_SUNSET_INTERVAL": 3600.0,   # seconds between sunset scans of the embedded worker
-    "MAIL_TIMEOUT": 30,
-    "MAIL_UNSUBSCRIBE_MAILTO": None,    # an address for mailto: unsubscribe links (optional)
-    "MAIL_OUTBOX_PATH": None,           # where .eml files go without SMTP (default instance/outbox-mail)
-}
 EXTENSION = "tracker.notify"
 # The Standard Webhooks schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
 # (about 28 hours in all); then the message is dead.
@@ -97,8 +86,7 @@ class Worker:
     """One worker over one app's database (a thread in a web process, or `flask notify work`)."""
 
     def __init__(self, app: Flask) -> None:
-        for name, value in DEFAULTS.items():
-            app.config.setdefault(name, value)
+        # Settings and their defaults: tracker.config.SETTINGS.
         self.app = app
         self.config = app.config
         self.database: Database = app.extensions["tracker.db"]
@@ -539,13 +527,11 @@ class NotifyRuntime:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.worker = Worker(app)
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._last_sunset = 0.0
         self._digests_done: dict[str, dt.date] = {}
+        self.runner = BackgroundRunner("notify-worker", self._work,
+                                       interval=lambda: float(self.app.config["NOTIFY_POLL_INTERVAL"]),
+                                       enabled=lambda: self.embedded, on_start=self._announce)
 
     @property
     def embedded(self) -> bool:
@@ -555,51 +541,26 @@ class NotifyRuntime:
         return self.app.config["NOTIFY_WORKER"] == "embedded"
 
     def on_commit(self, session: Session) -> None:
-        bind = session.bind
-        # Only commits to this app's own database (not a test's bound connection) wake its worker.
-        if bind is None or isinstance(bind, Connection):
-            return
-        if str(bind.url) != str(self.worker.database.engine.url):
-            return
-        self.nudge()
+        """After-commit hook: wake the worker when the transaction recorded events or staff mail."""
+        if events_added(session):
+            self.nudge()
 
     def nudge(self) -> None:
         """Wake the embedded worker (starting it when needed); a no-op with an external worker."""
-        if not self.embedded or self._stop.is_set():
-            return
-        with self._lock:
-            if self._pid != os.getpid():  # forked: threads do not survive a fork
-                self._pid, self._thread = os.getpid(), None
-                self._wake = threading.Event()
-            if self._thread is None or not self._thread.is_alive():
-                # Said on stderr, where the server's own start-up lines go, whatever logging is set up.
-                print(f"Notification worker started in process {os.getpid()}: "
-                      f"{self.worker.mailer.describe()}", file=sys.stderr, flush=True)
-                self._thread = threading.Thread(target=self._run, name="notify-worker", daemon=True)
-                self._thread.start()
-        self._wake.set()
+        self.runner.nudge()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout)
-        self._thread = None
-        self._stop = threading.Event()
+        self.runner.stop(timeout)
 
-    def _run(self) -> None:
-        stop, wake = self._stop, self._wake
-        while not stop.is_set():
-            try:
-                with self.app.app_context():
-                    self.worker.run_until_idle(stop=stop)
-                    self._scheduled()
-            except Exception:
-                log.exception("The notification worker failed; it will try again")
-                time.sleep(1.0)
-            wake.wait(float(self.app.config["NOTIFY_POLL_INTERVAL"]))
-            wake.clear()
+    def _announce(self) -> None:
+        # Said on stderr, where the server's own start-up lines go, whatever logging is set up.
+        print(f"Notification worker started in process {os.getpid()}: {self.worker.mailer.describe()}",
+              file=sys.stderr, flush=True)
+
+    def _work(self) -> None:
+        with self.app.app_context():
+            self.worker.run_until_idle(stop=self.runner.stopping)
+            self._scheduled()
 
     def _scheduled(self) -> None:
         """Sunset scans and digests on their schedule (running them again is harmless: both are
