@@ -200,7 +200,7 @@ def clear_outbox(app) -> None:
 
 
 def run_fan_out(app, client, token: str, targets: list, expected: int, label: str) -> tuple[float, dict]:
-    from tracker.notifications.worker import runtime_of
+    from tracker.notifications.runtime import runtime_of
 
     worker = runtime_of(app).worker
     time_status_changes(client, token, targets[:1], 1, label)

@@ -72,7 +72,7 @@ SETTINGS: dict[str, Setting] = {
     "MAIL_OUTBOX_PATH": Setting(None, str, optional=True),
     # The site's public address (https://tracker.example): links in emails and webhook payloads.
     "PUBLIC_URL": Setting(None, str, optional=True),
-    # Notifications (tracker.notifications.worker): "embedded", a worker thread in each web process;
+    # Notifications (tracker.notifications.runtime): "embedded", a worker thread in each web process;
     # "external", only `flask --app tracker notify work` processes send.
     "NOTIFY_WORKER": Setting("embedded", ("embedded", "external")),
     # Loopback webhook targets are for tests and local use only; production requires https.

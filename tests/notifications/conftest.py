@@ -204,7 +204,7 @@ class NotifyEnv:
 
     @property
     def worker(self):
-        from tracker.notifications.worker import runtime_of
+        from tracker.notifications.runtime import runtime_of
 
         return runtime_of(self.app).worker
 

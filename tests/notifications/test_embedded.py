@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from tracker.notifications.worker import runtime_of
+from tracker.notifications.runtime import runtime_of
 
 
 def test_the_commit_wakes_the_embedded_worker(notify, receiver):

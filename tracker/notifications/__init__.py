@@ -5,7 +5,7 @@ from flask import Flask
 
 def init_notifications(app: Flask):
     """Set notifications up for ``app``: configuration, the worker, the after-commit wake-up."""
-    from tracker.notifications.worker import EXTENSION, NotifyRuntime
+    from tracker.notifications.runtime import EXTENSION, NotifyRuntime
 
     if "babel" not in app.extensions:
         # Emails are rendered in the subscriber's language, also outside any request.

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from tracker.notifications.worker import runtime_of
+from tracker.notifications.runtime import runtime_of
 
 
 @click.group("notify", cls=AppGroup, help="Notifications: the delivery worker, digests and sunset alerts.")

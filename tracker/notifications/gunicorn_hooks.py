@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def post_worker_init(worker) -> None:
-    from tracker.notifications.worker import nudge
+    from tracker.notifications.runtime import nudge
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):

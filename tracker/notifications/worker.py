@@ -18,10 +18,8 @@ import datetime as dt
 import json
 import logging
 import math
-import os
 import queue
 import random
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,7 +29,6 @@ from flask import Flask
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from tracker.background import BackgroundRunner
 from tracker.db import WRITE_OPTION, Database
 from tracker.models import Delivery, DeliveryAttempt, NotificationEvent, Subscription, User, WebhookEndpoint
 from tracker.models.notification import new_delivery_id
@@ -41,12 +38,10 @@ from tracker.notifications.channels import SendResult
 from tracker.notifications.channels import webhook as webhook_channel
 from tracker.notifications.channels.email import Mailer
 from tracker.notifications.matching import recipients
-from tracker.notifications.outbox import events_added
 from tracker.notifications.payloads import absolute_urls
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "tracker.notify"
 # The Standard Webhooks schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
 # (about 28 hours in all); then the message is dead.
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -515,79 +510,3 @@ def describe_subscription(subscription: Subscription) -> str:
                     query=value or json.dumps(subscription.target_filters or {})),
         "all": _("every policy change"),
     }.get(subscription.target_kind, value)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The embedded worker: a thread in each web process, woken after commits, polling otherwise
-
-
-class NotifyRuntime:
-    """Notifications wired into an app: its worker and, in the embedded default, the worker thread."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.worker = Worker(app)
-        self._last_sunset = 0.0
-        self._digests_done: dict[str, dt.date] = {}
-        self.runner = BackgroundRunner("notify-worker", self._work,
-                                       interval=lambda: float(self.app.config["NOTIFY_POLL_INTERVAL"]),
-                                       enabled=lambda: self.embedded, on_start=self._announce)
-
-    @property
-    def embedded(self) -> bool:
-        # Test apps drive the worker themselves: no thread outlives a test or races its assertions.
-        if self.app.testing and not self.app.config.get("NOTIFY_EMBEDDED_IN_TESTS"):
-            return False
-        return self.app.config["NOTIFY_WORKER"] == "embedded"
-
-    def on_commit(self, session: Session) -> None:
-        """After-commit hook: wake the worker when the transaction recorded events or staff mail."""
-        if events_added(session):
-            self.nudge()
-
-    def nudge(self) -> None:
-        """Wake the embedded worker (starting it when needed); a no-op with an external worker."""
-        self.runner.nudge()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.runner.stop(timeout)
-
-    def _announce(self) -> None:
-        # Said on stderr, where the server's own start-up lines go, whatever logging is set up.
-        print(f"Notification worker started in process {os.getpid()}: {self.worker.mailer.describe()}",
-              file=sys.stderr, flush=True)
-
-    def _work(self) -> None:
-        with self.app.app_context():
-            self.worker.run_until_idle(stop=self.runner.stopping)
-            self._scheduled()
-
-    def _scheduled(self) -> None:
-        """Sunset scans and digests on their schedule (running them again is harmless: both are
-        idempotent)."""
-        from tracker.notifications import digests, sunset
-
-        config = self.app.config
-        if time.monotonic() - self._last_sunset >= float(config["NOTIFY_SUNSET_INTERVAL"]):
-            self._last_sunset = time.monotonic()
-            sunset.scan(self.worker)
-        now = utcnow()
-        if now.hour >= int(config["NOTIFY_DIGEST_HOUR"]):
-            if self._digests_done.get("daily") != now.date():
-                self._digests_done["daily"] = now.date()
-                digests.send_digests(self.worker, "daily")
-            weekly_due = now.weekday() == int(config["NOTIFY_DIGEST_WEEKDAY"])
-            if weekly_due and self._digests_done.get("weekly") != now.date():
-                self._digests_done["weekly"] = now.date()
-                digests.send_digests(self.worker, "weekly")
-
-
-def runtime_of(app: Flask) -> NotifyRuntime:
-    return app.extensions[EXTENSION]
-
-
-def nudge(app: Flask) -> None:
-    """Wake the in-process worker after a commit that recorded events (no-op if external)."""
-    runtime = app.extensions.get(EXTENSION)
-    if runtime is not None:
-        runtime.nudge()

@@ -1,10 +1,7 @@
 """Staff pages that change records: policies and events, status changes, publication, forum links, history."""
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import LazyString
@@ -13,13 +10,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
-from tracker.i18n import format_partial_date, format_timestamp
-from tracker.forms.records import (FIELD_LABELS, Choices, EditorialForm, EventForm, ForumLinkForm, PolicyForm,
-                                  RemoveForumLinkForm, StatusForm, load_choices, parse_partial_date)
-from tracker.models import AuditEntry, Event, Policy
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
-                                  VEHICLE_CLASSES)
+from tracker.forms.records import (EditorialForm, EventForm, ForumLinkForm, PolicyForm,
+                                  RemoveForumLinkForm, StatusForm, load_choices)
+from tracker.models import Event, Policy
+from tracker.models.vocab import (EDITORIAL_STATES, LEGAL_STATUSES)
 from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import organisations as organisation_service
@@ -27,8 +21,10 @@ from tracker.services import policies as policy_service
 from tracker.services import review as review_service
 from tracker.services.audit import actor_labels
 from tracker.errors import Forbidden, Invalid, StaleEdit
-from tracker.services.merging import MergePlan
 from tracker.services.permissions import can_edit_record, has_permission
+from tracker.views.conflicts import (ConflictChoice, ConflictReport, conflict_report, field_label, hidden_errors,
+                                     merge_report, resolutions_sent, set_version)
+from tracker.views.history import Describer, describe
 from tracker.views.security import request_user, role_required
 from tracker.views.support import db_session
 
@@ -51,284 +47,18 @@ MOVES: dict[tuple[str, str], tuple[LazyString, LazyString]] = {
                                 _l("Published again: everyone can see this record now.")),
     ("archived", "draft"): (_l("Return to draft"), _l("Returned to draft.")),
 }
-ACTION_TITLES = {
-    "create": _l("Created"), "update": _l("Edited"), "status_change": _l("Status change recorded"),
-    "editorial": _l("Editorial state changed"), "forum_link_add": _l("Forum link added"),
-    "forum_link_remove": _l("Forum link removed"), "import": _l("Imported from the dataset"),
-    "proposal_submitted": _l("Change proposed"), "proposal_approved": _l("Proposed change approved"),
-    "proposal_rejected": _l("Proposed change rejected"),
-}
-EDITORIAL_MOVE_TITLES = {
-    ("draft", "in_review"): _l("Submitted for review"), ("in_review", "draft"): _l("Returned to draft"),
-    ("draft", "published"): _l("Published"), ("in_review", "published"): _l("Published"),
-    ("published", "archived"): _l("Archived"), ("published", "draft"): _l("Unpublished"),
-    ("archived", "published"): _l("Published again"), ("archived", "draft"): _l("Returned to draft"),
-}
 # A bilingual field written in one language only: what is missing.
 MISSING_LABELS = {
     ("title", "en"): _l("English title"), ("title", "lo"): _l("Lao title"),
     ("name", "en"): _l("English name"), ("name", "lo"): _l("Lao name"),
     ("summary", "en"): _l("English summary"), ("summary", "lo"): _l("Lao summary"),
 }
-# Field names of an organisation's audit entries, where they differ from a policy's or event's.
-ORGANISATION_LABELS = {"kind": FIELD_LABELS["kind_of_organisation"], "country": FIELD_LABELS["country"]}
 NOT_EDITABLE = _l("You may not edit this record: editors edit drafts and records in review; a reviewer edits "
                   "published and archived records.")
 
 
 def _actor():
     return current_user._get_current_object()
-
-
-# ---------------------------------------------------------------------------------------------------
-# The audit trail in plain words
-
-
-@dataclass
-class ChangeGroup:
-    """The entries of one change of a record (one save, one status change, one move), in plain words."""
-
-    title: str
-    actor: str
-    at: dt.datetime
-    lines: list[str] = field(default_factory=list)
-    reason: str | None = None
-
-    @property
-    def when(self) -> str:
-        return format_timestamp(self.at)
-
-
-class _Describer:
-    """Turns values of the dataset format into words, naming records instead of showing keys."""
-
-    DATES = ("valid_from", "valid_to", "starts_on", "ends_on")
-    LABELLED = {"instrument": INSTRUMENTS, "confidence": CONFIDENCE_LEVELS, "legal_status": LEGAL_STATUSES,
-                "status": LEGAL_STATUSES, "editorial_state": EDITORIAL_STATES, "kind": EVENT_KINDS,
-                "vehicle_classes": VEHICLE_CLASSES}
-
-    def __init__(self, names: Choices, labels: dict[str, Any] | None = None) -> None:
-        self.countries = names.countries
-        self.organisations = names.organisations
-        self.topics = names.topics
-        self.events = names.events
-        self.labels = FIELD_LABELS | (labels or {})
-        if labels and "kind" in labels:
-            # An organisation's kind, not an event's.
-            self.LABELLED = self.LABELLED | {"kind": ORGANISATION_KINDS}
-
-    @staticmethod
-    def quote(text: Any, limit: int = 200) -> str:
-        text = str(text)
-        return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
-
-    def item(self, name: str, value: Any) -> str:
-        """One element of a field's value (a topic, a source, a relation, ...)."""
-        if isinstance(value, str):
-            if name == "topics":
-                return str(self.topics.get(value, value))
-            if name in ("organisers", "funders", "partners", "issuer", "parent"):
-                return str(self.organisations.get(value, value))
-            if name in self.LABELLED:
-                return str(self.LABELLED[name].get(value, value))
-            return self.quote(value)
-        if not isinstance(value, dict):
-            return self.quote(value)
-        if name == "sources":
-            published = parse_partial_date(value.get("published"))
-            parts = [part for part in (value.get("url") if value.get("title") else None,
-                                       SOURCE_KINDS.get(value.get("kind") or ""),
-                                       format_partial_date(published) if published else None) if part]
-            text = self.quote(value.get("title") or value.get("url"))
-            return f"{text} ({', '.join(str(part) for part in parts)})" if parts else text
-        if name == "relations":
-            verb = RELATION_TYPES.get(value.get("type"), (value.get("type"),))[0]
-            target = value.get("target")
-            return f"{verb} {target if target else self.quote(value.get('target_reference'))}"
-        if name == "other_bodies":
-            role = BODY_ROLES.get(value.get("role"), value.get("role"))
-            return f"{self.organisations.get(value.get('org'), value.get('org'))} ({str(role).lower()})"
-        if name == "status_history":
-            date = parse_partial_date(value.get("date"))
-            status = LEGAL_STATUSES.get(value.get("status"), value.get("status"))
-            return f"{status} ({format_partial_date(date) if date else _('date not known')})"
-        if name == "forum_links":
-            role = FORUM_ROLES.get(value.get("role"), value.get("role"))
-            return f"{role} {self.events.get(value.get('event'), value.get('event'))}"
-        return self.quote(value)
-
-    def value(self, name: str, value: Any) -> str:
-        if value is None or value == "" or value == []:
-            return _("(empty)")
-        if isinstance(value, list):
-            return "; ".join(self.item(name, element) for element in value)
-        if name in self.DATES:
-            date = parse_partial_date(value)
-            return format_partial_date(date) if date else self.quote(value)
-        if name == "country":
-            return str(self.countries.get(value, value))
-        return self.item(name, value)
-
-    def lines(self, entry: AuditEntry) -> list[str]:
-        if entry.field is None:
-            if entry.action == "import":
-                return [_("Record loaded from the dataset file.")]
-            details = entry.details or {}
-            if entry.action in ("proposal_submitted", "proposal_rejected") and details.get("fields"):
-                return [_("Fields: %(fields)s", fields=", ".join(
-                    str(self.labels.get(name, name)) for name in details["fields"]))]
-            return []
-        name = entry.field
-        label = str(self.labels.get(name, name.replace("_", " ").capitalize()))
-        if entry.action == "status_change":
-            return self.status_lines(entry)
-        old, new = entry.old_value, entry.new_value
-        if entry.action in ("create", "import") and old in (None, [], ""):
-            return [f"{label}: {self.value(name, new)}"]
-        if isinstance(old, list) and isinstance(new, list):
-            added = [element for element in new if element not in old]
-            removed = [element for element in old if element not in new]
-            lines = [_("%(field)s: added %(value)s", field=label, value=self.item(name,
-                                                                                  element)) for element in added]
-            lines += [_("%(field)s: removed %(value)s", field=label, value=self.item(name, element))
-                      for element in removed]
-            return lines or [_("%(field)s: put in a new order (%(value)s)", field=label,
-                               value=self.value(name, new))]
-        return [f"{label}: {self.value(name, old)} → {self.value(name, new)}"]
-
-    def status_lines(self, entry: AuditEntry) -> list[str]:
-        details = entry.details or {}
-        status = details.get("status") or entry.new_value
-        previous = details.get("from_status")
-        effective = parse_partial_date(details.get("effective_on"))
-        step = LEGAL_STATUSES.get(status, status)
-        if previous and previous != status:
-            step = f"{LEGAL_STATUSES.get(previous, previous)} → {step}"
-        elif previous == status:
-            step = _("%(status)s (recorded again)", status=step)
-        lines = [_("Status: %(step)s, effective %(date)s", step=step, date=format_partial_date(effective))
-                 if effective else _("Status: %(step)s, effective on a date not known", step=step)]
-        if details.get("note"):
-            lines.append(_("Note: %(note)s", note=self.quote(details["note"], 500)))
-        if details.get("evidence_url"):
-            lines.append(_("Evidence: %(url)s", url=details["evidence_url"]))
-        if entry.new_value != status:
-            lines.append(_("The step is earlier in the timeline: the current status stays %(status)s.",
-                           status=LEGAL_STATUSES.get(entry.new_value, entry.new_value)))
-        return lines
-
-
-def change_title(entry: AuditEntry) -> str:
-    """What one change was, in words: an editorial move says which ("Sent back to the editor")."""
-    if entry.action == "editorial" and entry.field == "editorial_state":
-        move = (entry.old_value, entry.new_value)
-        if move == ("in_review", "draft") and entry.reason:
-            return str(_l("Sent back to the editor"))
-        if move in EDITORIAL_MOVE_TITLES:
-            return str(EDITORIAL_MOVE_TITLES[move])
-    return str(ACTION_TITLES.get(entry.action, entry.action))
-
-
-def describe(entries: list[AuditEntry], names: Choices, *, labels: dict[str, Any] | None = None,
-             actors: dict[int, str] | None = None) -> list[ChangeGroup]:
-    """Audit entries (newest first) grouped by change, each field change in plain words (``labels``
-    names fields where they differ from a policy's or event's; ``actors`` gives people's display names
-    by account id, else the entry's own label is shown)."""
-    describer = _Describer(names, labels)
-    actors = actors or {}
-    groups: list[ChangeGroup] = []
-    keys: list[tuple] = []
-    for entry in entries:
-        key = (entry.version, entry.action, entry.actor_label, entry.created_at)
-        if not keys or keys[-1] != key:
-            keys.append(key)
-            groups.append(ChangeGroup(change_title(entry), actors.get(entry.actor_id, entry.actor_label),
-                                      entry.created_at))
-        group = groups[-1]
-        # Entries come newest first; a change's fields read best in the order they were written.
-        group.lines[:0] = describer.lines(entry)
-        group.reason = group.reason or entry.reason
-    return groups
-
-
-@dataclass
-class ConflictChoice:
-    """A field changed differently by the editor and by someone else: both values, and the pick."""
-
-    field: str
-    label: str
-    theirs: str
-    mine: str
-    choice: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class ConflictReport:
-    """What a stale editor is shown: the message, the current version, what others changed since, what
-    of theirs will be applied on top, and the fields both changed (to pick from)."""
-
-    message: str
-    version: int
-    groups: list[ChangeGroup]
-    mine: list[str] = field(default_factory=list)
-    conflicts: list[ConflictChoice] = field(default_factory=list)
-
-    @property
-    def conflict_fields(self) -> str:
-        return ",".join(choice.field for choice in self.conflicts)
-
-
-def _conflict(entity_type: str, key: str, error: StaleEdit) -> ConflictReport:
-    db = db_session()
-    changes = sorted(error.changes, key=lambda entry: entry.id, reverse=True)
-    groups = describe(changes, load_choices(db, *NAME_CHOICES), actors=actor_labels(db, changes))
-    version = error.current_version
-    if version < 0:
-        version = editing.current_version(db, entity_type, key)
-    return ConflictReport(error.message, version, groups)
-
-
-def _label(name: str) -> str:
-    return str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
-
-
-def _merge_report(entity_type: str, key: str, error: StaleEdit, plan: MergePlan,
-                  resolutions: dict[str, str]) -> ConflictReport:
-    """The conflict page of a stale edit: the others' changes since the form was read, the editor's
-    changes that will be applied on top of them, and the fields both changed."""
-    report = _conflict(entity_type, key, error)
-    describer = _Describer(load_choices(db_session(), *NAME_CHOICES))
-    report.version = plan.current_version
-    report.mine = [_label(name) for name in plan.mine_changed
-                   if name not in {conflict.field for conflict in plan.conflicts}]
-    report.conflicts = [ConflictChoice(conflict.field, _label(conflict.field),
-                                       describer.value(conflict.field, conflict.theirs),
-                                       describer.value(conflict.field, conflict.mine),
-                                       resolutions.get(conflict.field))
-                        for conflict in plan.conflicts]
-    return report
-
-
-def _resolutions(fields: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-    """The fields a conflict page asked the editor to settle, and the value picked for each ("mine" or
-    "theirs"); anything else sent is ignored."""
-    listed = [name for name in request.form.get("conflict_fields", "").split(",") if name in fields]
-    picks = {name: request.form.get(f"resolve-{name}") for name in listed}
-    return listed, {name: pick for name, pick in picks.items() if pick in ("mine", "theirs")}
-
-
-def _set_version(form, version: int) -> None:
-    """Put the current version in the form's hidden field (it renders what was sent, else its data)."""
-    form.version.data = version
-    form.version.raw_data = [str(version)]
-
-
-def _hidden_errors(form) -> None:
-    """The hidden version cannot show a message by itself: say above the form what to do."""
-    if form.version.errors:
-        form.form_errors.append(_("The form does not say which version of the record it was read from; "
-                                  "reload the page and apply your change again."))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -417,7 +147,7 @@ def new_policy():
                   "success")
             return redirect(url_for("policies.detail", key=policy.key))
     elif request.method == "POST":
-        _hidden_errors(form)
+        hidden_errors(form)
         status = 400
     form.pad_rows()
     return render_template("editing/policy_form.html", form=form, policy=None, conflict=None), status
@@ -426,11 +156,11 @@ def new_policy():
 @bp.route("/policies/<key>/edit", methods=["GET", "POST"])
 @role_required("edit")
 def edit_policy(key: str):
-    return _edit_record("policy", key, _policy(key), PolicyForm, POLICY_CHOICES, editing.policy_record,
+    return edit_record("policy", key, _policy(key), PolicyForm, POLICY_CHOICES, editing.policy_record,
                         editing.update_policy)
 
 
-def _edit_record(entity: str, key: str, record, form_class, choice_names, record_of, update):
+def edit_record(entity: str, key: str, record, form_class, choice_names, record_of, update):
     """The edit form of a policy or an event: prefilled on GET; on POST saved, or shown again with the
     messages by each field (400) or, when someone else saved first, merged (409): the form then holds
     the current record with this editor's own changes on top, and asks which value to keep for any
@@ -447,7 +177,7 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
         return render_template(template, form=form, **{entity: record}, conflict=None)
     form = form_class(choices=choices, creating=False)
     fields = editing.FIELDS[entity]
-    listed, resolutions = _resolutions(fields)
+    listed, resolutions = resolutions_sent(fields)
     conflict = None
     status = 400
     if form.add_row_requested():
@@ -483,7 +213,7 @@ def _edit_record(entity: str, key: str, record, form_class, choice_names, record
                       else _("Nothing was changed: the form matched the record."), "success")
                 return redirect(_record_url(entity, key))
     else:
-        _hidden_errors(form)
+        hidden_errors(form)
     form.pad_rows()
     return render_template(template, form=form, **{entity: record}, conflict=conflict), status
 
@@ -499,7 +229,7 @@ def _merged_form(entity: str, key: str, error: StaleEdit, form, submitted: dict,
     else:
         plan, current = editing.plan_edit_merge(db, entity, key, submitted, form.version.data)
     db.rollback()  # planning only read (and locked) the record; release it
-    report = _merge_report(entity, key, error, plan, resolutions)
+    report = merge_report(entity, key, error, plan, resolutions)
     merged = dict(current) | plan.changes | {conflict.field: conflict.mine for conflict in plan.conflicts}
     merged_form = form_class.from_record(merged, plan.current_version, choices)
     return report, merged_form
@@ -512,11 +242,11 @@ def _unresolved_report(record, record_of, form, listed: list[str], resolutions: 
     db = db_session()
     current = record_of(db, record)
     mine = form.to_input()
-    describer = _Describer(load_choices(db, *NAME_CHOICES))
+    describer = Describer(load_choices(db, *NAME_CHOICES))
     report = ConflictReport(_("Choose which value to keep for each field that both you and someone else "
                               "changed; nothing was saved."), form.version.data, [])
     for name in listed:
-        choice = ConflictChoice(name, _label(name), describer.value(name, current.get(name)),
+        choice = ConflictChoice(name, field_label(name), describer.value(name, current.get(name)),
                                 describer.value(name, mine.get(name)), resolutions.get(name))
         if choice.choice is None and flag:
             choice.error = _("Choose the value to keep.")
@@ -563,14 +293,14 @@ def add_forum_link(key: str):
         except Invalid as error:
             form.apply_errors(error.errors, error.message)
         except StaleEdit as error:
-            conflict = _conflict("policy", key, error)
-            _set_version(form, conflict.version)
+            conflict = conflict_report("policy", key, error)
+            set_version(form, conflict.version)
             status = 409
         else:
             flash(_("Forum link added"), "success")
             return redirect(url_for("policies.detail", key=key))
     else:
-        _hidden_errors(form)
+        hidden_errors(form)
     return render_template("editing/forum_link.html", policy=policy, form=form, conflict=conflict), status
 
 
@@ -586,7 +316,7 @@ def remove_forum_link(key: str):
         with unit_of_work(db):
             editing.remove_forum_link(db, key, form.event.data, form.role.data, _actor(), form.version.data)
     except StaleEdit as error:
-        conflict = _conflict("policy", key, error)
+        conflict = conflict_report("policy", key, error)
         return render_template(
             "editing/confirm.html", record=_policy(key), entity="policy", conflict=conflict,
             heading=_("Remove the forum link?"), action=url_for("editing.remove_forum_link", key=key),
@@ -636,7 +366,7 @@ def new_event():
                   "success")
             return redirect(url_for("events.detail", key=event.key))
     elif request.method == "POST":
-        _hidden_errors(form)
+        hidden_errors(form)
         status = 400
     form.pad_rows()
     return render_template("editing/event_form.html", form=form, event=None, conflict=None), status
@@ -645,7 +375,7 @@ def new_event():
 @bp.route("/events/<key>/edit", methods=["GET", "POST"])
 @role_required("edit")
 def edit_event(key: str):
-    return _edit_record("event", key, _event(key), EventForm, EVENT_CHOICES, editing.event_record,
+    return edit_record("event", key, _event(key), EventForm, EVENT_CHOICES, editing.event_record,
                         editing.update_event)
 
 
@@ -685,7 +415,7 @@ def _editorial(entity_type: str, key: str):
             record = editing.set_editorial_state(db, entity_type, key, form.state.data, _actor(),
                                                  form.version.data, form.reason.data)
     except StaleEdit as error:
-        conflict = _conflict(entity_type, key, error)
+        conflict = conflict_report(entity_type, key, error)
         current = load(key)
         if form.state.data not in dict(editorial_moves(current)):
             state = EDITORIAL_STATES[current.editorial_state].lower()

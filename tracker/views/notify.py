@@ -13,7 +13,8 @@ from flask_login import current_user
 from tracker.db import unit_of_work
 from tracker.forms.notify import ActionForm, EndpointForm, FollowForm, SubscribeForm
 from tracker.models.notification import DELIVERY_STATES, LANGUAGES
-from tracker.services import subscriptions as service
+from tracker.services import deliveries, targets, webhook_endpoints
+from tracker.services import subscriptions as subscription_service
 from tracker.errors import Conflict, Invalid
 from tracker.pagination import PageRequest
 from tracker.views.security import csrf, request_user, role_required
@@ -39,7 +40,7 @@ def interface_language() -> str:
 def nudge_worker(session) -> None:
     """Wake the notification worker after a commit that made a delivery due without recording an event
     (recorded events wake it by themselves, see tracker.notifications)."""
-    from tracker.notifications.worker import runtime_of
+    from tracker.notifications.runtime import runtime_of
 
     try:
         runtime = runtime_of(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -74,22 +75,22 @@ def _page_request() -> PageRequest:
 @bp.app_template_global()
 def follow_search_urls() -> dict[str, str]:
     """The "Alert me" page and the Atom feed of the search in the request's query string."""
-    names = ("q", *service.SEARCH_FILTERS)
+    names = ("q", *targets.SEARCH_FILTERS)
     args = {name: [value for value in request.args.getlist(name) if value.strip()] for name in names}
     args = {name: values for name, values in args.items() if values}
     return {"subscribe": url_for("notify.subscribe", **args), "feed": url_for("feeds.changes", **args)}
 
 
-def _target_and_label(session) -> tuple[service.Target, str]:
+def _target_and_label(session) -> tuple[targets.Target, str]:
     """What the query string says to follow, checked (Invalid, a 400 page, when it names nothing)."""
-    raw = service.target_from_args(query_args())
-    target = service.check_target(session, raw.kind, raw.value, raw.filters)
-    return target, service.describe_targets(session, [target])[0]
+    raw = targets.target_from_args(query_args())
+    target = targets.check_target(session, raw.kind, raw.value, raw.filters)
+    return target, targets.describe_targets(session, [target])[0]
 
 
 @bp.route("/subscribe", methods=["GET", "POST"])
 def subscribe():
-    """Follow what the query string names (see tracker.services.subscriptions.target_from_args): a visitor
+    """Follow what the query string names (see tracker.services.targets.target_from_args): a visitor
     by email with double opt-in, a signed-in user by email or webhook."""
     session = db_session()
     target, label = _target_and_label(session)
@@ -99,20 +100,20 @@ def subscribe():
         form: Any = SubscribeForm(data={"language": interface_language()} if request.method == "GET" else None)
     else:
         form = FollowForm(data={"language": interface_language()} if request.method == "GET" else None)
-        form.set_endpoints(service.list_endpoints(session, user), user.email)
+        form.set_endpoints(webhook_endpoints.list_endpoints(session, user), user.email)
     status = 200
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
             try:
                 with unit_of_work(session):
-                    options = service.check_options(**form.options(), channel=(
+                    options = subscription_service.check_options(**form.options(), channel=(
                         form.channel()[0] if user is not None else "email"))
                     if user is None:
-                        service.subscribe_email(session, form.email.data, target, options)
+                        subscription_service.subscribe_email(session, form.email.data, target, options)
                     else:
                         channel, endpoint_id = form.channel()
-                        service.follow(session, user, target, options, channel=channel, endpoint_id=endpoint_id)
+                        subscription_service.follow(session, user, target, options, channel=channel, endpoint_id=endpoint_id)
             except Invalid as error:
                 _apply_errors(form, error, {"webhook_id": "deliver_to", "channel": "deliver_to"})
             except Conflict as error:
@@ -138,13 +139,13 @@ def confirm(token: str):
         if not form.validate_on_submit():
             return render_template("notify/confirm.html", form=form, done=False, label=None, token=token), 400
         with unit_of_work(session):
-            subscription = service.confirm(session, token)
-            label = service.target_labels(session, [subscription])[subscription.id]
+            subscription = subscription_service.confirm(session, token)
+            label = targets.target_labels(session, [subscription])[subscription.id]
         return render_template("notify/confirm.html", form=form, done=True, label=label, token=token,
                                subscription=subscription)
     # Checked on GET too, so a damaged link is reported before anyone presses the button.
-    subscription = service.subscription_for_confirm(session, token)
-    label = service.target_labels(session, [subscription])[subscription.id]
+    subscription = subscription_service.subscription_for_confirm(session, token)
+    label = targets.target_labels(session, [subscription])[subscription.id]
     return render_template("notify/confirm.html", form=form, done=subscription.confirmed_at is not None,
                            label=label, token=token, subscription=subscription)
 
@@ -158,14 +159,14 @@ def unsubscribe(token: str):
     session = db_session()
     if request.method == "POST":
         with unit_of_work(session):
-            subscription = service.unsubscribe(session, token)
-            label = service.target_labels(session, [subscription])[subscription.id]
+            subscription = subscription_service.unsubscribe(session, token)
+            label = targets.target_labels(session, [subscription])[subscription.id]
         if request.form.get("List-Unsubscribe") == "One-Click":
             return "", 200
         return render_template("notify/unsubscribe.html", done=True, label=label, token=token,
                                subscription=subscription)
-    subscription = service.subscription_for_unsubscribe(session, token)
-    label = service.target_labels(session, [subscription])[subscription.id]
+    subscription = subscription_service.subscription_for_unsubscribe(session, token)
+    label = targets.target_labels(session, [subscription])[subscription.id]
     return render_template("notify/unsubscribe.html", done=subscription.unsubscribed_at is not None, label=label,
                            token=token, subscription=subscription)
 
@@ -179,10 +180,10 @@ def unsubscribe(token: str):
 def subscriptions():
     session = db_session()
     user = _actor()
-    items = service.list_subscriptions(session, user)
+    items = subscription_service.list_subscriptions(session, user)
     return render_template("notify/subscriptions.html", subscriptions=items,
-                           labels=service.target_labels(session, items), form=ActionForm(),
-                           endpoints=service.list_endpoints(session, user))
+                           labels=targets.target_labels(session, items), form=ActionForm(),
+                           endpoints=webhook_endpoints.list_endpoints(session, user))
 
 
 @bp.post("/subscriptions/<public_id>/delete")
@@ -192,7 +193,7 @@ def delete_subscription(public_id: str):
     if not ActionForm().validate_on_submit():
         return _bad_form()
     with unit_of_work(session):
-        service.delete_subscription(session, _actor(), public_id)
+        subscription_service.delete_subscription(session, _actor(), public_id)
     flash(_("The subscription was deleted."), "success")
     return redirect(url_for("notify.subscriptions"))
 
@@ -215,7 +216,7 @@ def _webhook_settings() -> dict[str, bool]:
 def _webhooks_page(form: EndpointForm, status: int = 200, *, new_secret: str | None = None,
                    secret_for=None):
     session = db_session()
-    endpoints = service.list_endpoints(session, _actor())
+    endpoints = webhook_endpoints.list_endpoints(session, _actor())
     response = make_response(render_template("notify/webhooks.html", form=form, endpoints=endpoints,
                                              new_secret=new_secret, secret_for=secret_for,
                                              action_form=ActionForm()), status)
@@ -236,7 +237,7 @@ def webhooks():
         return _webhooks_page(form, 400)
     try:
         with unit_of_work(session):
-            endpoint, secret = service.create_endpoint(session, _actor(), form.url.data, form.description.data,
+            endpoint, secret = webhook_endpoints.create_endpoint(session, _actor(), form.url.data, form.description.data,
                                                        **_webhook_settings())
     except Invalid as error:
         _apply_errors(form, error)
@@ -258,14 +259,14 @@ def _endpoint_action(endpoint_id: int, act, message: str):
 @bp.post("/account/webhooks/<int:endpoint_id>/delete")
 @role_required("account")
 def delete_webhook(endpoint_id: int):
-    return _endpoint_action(endpoint_id, service.delete_endpoint,
+    return _endpoint_action(endpoint_id, webhook_endpoints.delete_endpoint,
                             _("The webhook endpoint and its subscriptions were deleted."))
 
 
 @bp.post("/account/webhooks/<int:endpoint_id>/enable")
 @role_required("account")
 def enable_webhook(endpoint_id: int):
-    return _endpoint_action(endpoint_id, service.enable_endpoint, _("The webhook endpoint is enabled again."))
+    return _endpoint_action(endpoint_id, webhook_endpoints.enable_endpoint, _("The webhook endpoint is enabled again."))
 
 
 @bp.post("/account/webhooks/<int:endpoint_id>/rotate")
@@ -275,7 +276,7 @@ def rotate_webhook_secret(endpoint_id: int):
         return _bad_form()
     session = db_session()
     with unit_of_work(session):
-        endpoint, secret = service.rotate_secret(session, _actor(), endpoint_id)
+        endpoint, secret = webhook_endpoints.rotate_secret(session, _actor(), endpoint_id)
     return _webhooks_page(EndpointForm(formdata=None), 200, new_secret=secret, secret_for=endpoint)
 
 
@@ -286,7 +287,7 @@ def test_webhook(endpoint_id: int):
         return _bad_form()
     session = db_session()
     with unit_of_work(session):
-        service.send_test(session, _actor(), endpoint_id)
+        webhook_endpoints.send_test(session, _actor(), endpoint_id)
     flash(_("A test message is on its way; its delivery is listed below."), "success")
     return redirect(url_for("notify.webhook_deliveries", endpoint_id=endpoint_id))
 
@@ -296,8 +297,8 @@ def test_webhook(endpoint_id: int):
 def webhook_deliveries(endpoint_id: int):
     session = db_session()
     user = _actor()
-    endpoint = service.get_endpoint(session, user, endpoint_id)
-    page = service.endpoint_deliveries(session, user, endpoint_id, _page_request())
+    endpoint = webhook_endpoints.get_endpoint(session, user, endpoint_id)
+    page = deliveries.endpoint_deliveries(session, user, endpoint_id, _page_request())
     return render_template("notify/deliveries.html", endpoint=endpoint, page=page, state_labels=STATE_LABELS,
                            form=ActionForm())
 
@@ -312,11 +313,11 @@ def admin_deliveries():
     session = db_session()
     states = [value for value in request.args.getlist("state") if value]
     state = states[-1] if states else None
-    page = service.admin_deliveries(session, state, _page_request())
+    page = deliveries.admin_deliveries(session, state, _page_request())
     return render_template("notify/admin_deliveries.html", page=page, state=state, states=DELIVERY_STATES,
-                           state_labels=STATE_LABELS, counts=service.delivery_counts(session),
-                           failing=service.failing_endpoints(session), form=ActionForm(),
-                           retryable=service.RETRYABLE_STATES)
+                           state_labels=STATE_LABELS, counts=deliveries.delivery_counts(session),
+                           failing=deliveries.failing_endpoints(session), form=ActionForm(),
+                           retryable=deliveries.RETRYABLE_STATES)
 
 
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")
@@ -326,7 +327,7 @@ def retry_delivery(delivery_id: int):
         return _bad_form()
     session = db_session()
     with unit_of_work(session):
-        delivery = service.retry_delivery(session, delivery_id)
+        delivery = deliveries.retry_delivery(session, delivery_id)
         public_id = delivery.public_id
     nudge_worker(session)
     flash(_("Delivery %(id)s will be sent again now.", id=public_id), "success")

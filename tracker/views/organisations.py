@@ -14,7 +14,9 @@ from tracker.services import organisations as organisation_service
 from tracker.services.audit import actor_labels
 from tracker.errors import Invalid
 from tracker.views.cache import cached_page
-from tracker.views.editing import ORGANISATION_LABELS, NAME_CHOICES, _edit_record, _hidden_errors, describe
+from tracker.views.conflicts import hidden_errors
+from tracker.views.editing import NAME_CHOICES, edit_record
+from tracker.views.history import ORGANISATION_LABELS, describe
 from tracker.views.security import include_unpublished, role_required
 from tracker.views.support import db_session
 
@@ -71,7 +73,7 @@ def new():
                   "success")
             return redirect(url_for("organisations.detail", key=organisation.key))
     elif request.method == "POST":
-        _hidden_errors(form)
+        hidden_errors(form)
         status = 400
     return render_template("editing/organisation_form.html", form=form, organisation=None, conflict=None), status
 
@@ -88,7 +90,7 @@ class _OrganisationEditForm(OrganisationForm):
 @role_required("edit")
 def edit(key: str):
     organisation = organisation_service.get_organisation(db_session(), key)
-    return _edit_record("organisation", key, organisation, _OrganisationEditForm, ("organisations", "countries"),
+    return edit_record("organisation", key, organisation, _OrganisationEditForm, ("organisations", "countries"),
                         lambda session, record: organisation_service.organisation_record(session, record),
                         organisation_service.update_organisation)
 

@@ -15,8 +15,9 @@ from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services import review as review_service
 from tracker.errors import Invalid, MergeConflict
-from tracker.views.editing import (EVENT_CHOICES, MISSING_LABELS, NAME_CHOICES, POLICY_CHOICES, _Describer,
-                                   _hidden_errors, _label, change_title)
+from tracker.views.conflicts import field_label, hidden_errors
+from tracker.views.editing import EVENT_CHOICES, MISSING_LABELS, NAME_CHOICES, POLICY_CHOICES
+from tracker.views.history import Describer, change_title
 from tracker.views.policies import page_request
 from tracker.views.security import role_required
 from tracker.views.support import db_session, query_args
@@ -36,9 +37,9 @@ def _actor():
 def queue():
     db = db_session()
     queue = review_service.review_queue(db, _actor())
-    describer = _Describer(load_choices(db, *NAME_CHOICES))
+    describer = Describer(load_choices(db, *NAME_CHOICES))
     for item in queue.items:
-        item.lines = [(_label(change.field), describer.value(change.field, change.before),
+        item.lines = [(field_label(change.field), describer.value(change.field, change.before),
                        describer.value(change.field, change.after)) for change in item.changes]
         item.missing_labels = [str(MISSING_LABELS[missing]) for missing in item.missing]
     return render_template("review/queue.html", queue=queue, detail=DETAIL)
@@ -94,7 +95,7 @@ def _propose(entity: str, key: str, record: Policy | Event):
                     "version until a reviewer approves it."), "success")
             return redirect(url_for("review.proposal", proposal_id=proposal.id))
     else:
-        _hidden_errors(form)
+        hidden_errors(form)
     form.pad_rows()
     return render_template(template, form=form, record=record, entity=entity, note=note), status
 
@@ -107,12 +108,12 @@ def _proposal_page(proposal_id: int, form: ProposalDecisionForm | None = None, s
                    conflicts=None):
     db = db_session()
     view = review_service.proposal_view(db, proposal_id, _actor())
-    describer = _Describer(load_choices(db, *NAME_CHOICES))
+    describer = Describer(load_choices(db, *NAME_CHOICES))
     conflicts = view.conflicts if conflicts is None else conflicts
     conflicting = {conflict.field for conflict in conflicts}
-    rows = [(change.field, _label(change.field), describer.value(change.field, change.before),
+    rows = [(change.field, field_label(change.field), describer.value(change.field, change.before),
              describer.value(change.field, change.after), change.field in conflicting) for change in view.rows]
-    picks = [(conflict.field, _label(conflict.field), describer.value(conflict.field, conflict.base),
+    picks = [(conflict.field, field_label(conflict.field), describer.value(conflict.field, conflict.base),
               describer.value(conflict.field, conflict.theirs), describer.value(conflict.field, conflict.mine))
              for conflict in conflicts]
     form = form or ProposalDecisionForm()
@@ -193,7 +194,7 @@ def activity():
     page = activity_service.activity(db, flt, page_request(args))
     people = activity_service.people(db)
     labels = {user.id: user.label for user in people}
-    describer = _Describer(choices)
+    describer = Describer(choices)
     for item in page.items:
         item.title = change_title(item.entries[0]) if item.entries else item.action
         item.actor = labels.get(item.actor_id, item.actor_label)

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, url_for
 from tracker.db import unit_of_work
 from tracker.models.notification import Delivery, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.types import utcnow
-from tracker.services import subscriptions as service
+from tracker.services import deliveries, subscriptions, targets, webhook_endpoints
 from tracker.pagination import Page, PageRequest
 from tracker.views.api.write import checked_body
 from tracker.views.notify import interface_language
@@ -51,7 +51,7 @@ def subscription_state(subscription: Subscription) -> str:
 
 
 def subscription_json(subscription: Subscription, label: str, owner_email: str) -> dict[str, Any]:
-    target = service.Target(subscription.target_kind, subscription.target_value, subscription.target_filters)
+    target = targets.Target(subscription.target_kind, subscription.target_value, subscription.target_filters)
     return {
         "id": subscription.public_id, "target_kind": subscription.target_kind,
         "target_value": subscription.target_value, "target_filters": subscription.target_filters,
@@ -131,8 +131,8 @@ def _page_json(page: Page, serialise) -> dict[str, Any]:
 def list_subscriptions():
     session = db_session()
     user = api_user()
-    items = service.list_subscriptions(session, user)
-    labels = service.target_labels(session, items)
+    items = subscriptions.list_subscriptions(session, user)
+    labels = targets.target_labels(session, items)
     return jsonify({"items": [subscription_json(item, labels[item.id], user.email) for item in items],
                     "total": len(items)})
 
@@ -144,14 +144,14 @@ def create_subscription():
     body = checked_body(session, "SubscriptionInput")
     channel = body.get("channel") or "email"
     with unit_of_work(session):
-        target = service.check_target(session, body["target_kind"], body.get("target_value"),
+        target = targets.check_target(session, body["target_kind"], body.get("target_value"),
                                       body.get("target_filters"))
         # Without a language, the one the request asks for (Accept-Language), as on the pages.
-        options = service.check_options(body.get("cadence"), body.get("sunset_days"),
+        options = subscriptions.check_options(body.get("cadence"), body.get("sunset_days"),
                                         body.get("language") or interface_language(), channel=channel)
-        subscription = service.follow(session, user, target, options, channel=channel,
+        subscription = subscriptions.follow(session, user, target, options, channel=channel,
                                       endpoint_id=body.get("webhook_id"))
-        label = service.target_labels(session, [subscription])[subscription.id]
+        label = targets.target_labels(session, [subscription])[subscription.id]
         payload = subscription_json(subscription, label, user.email)
     return _answer(payload, 201, payload["url"])
 
@@ -160,8 +160,8 @@ def create_subscription():
 def get_subscription(public_id: str):
     session = db_session()
     user = api_user()
-    subscription = service.get_subscription(session, user, public_id)
-    label = service.target_labels(session, [subscription])[subscription.id]
+    subscription = subscriptions.get_subscription(session, user, public_id)
+    label = targets.target_labels(session, [subscription])[subscription.id]
     return jsonify(subscription_json(subscription, label, user.email))
 
 
@@ -170,10 +170,10 @@ def delete_subscription(public_id: str):
     session = db_session()
     user = api_user()
     with unit_of_work(session):
-        subscription = service.get_subscription(session, user, public_id)
-        label = service.target_labels(session, [subscription])[subscription.id]
+        subscription = subscriptions.get_subscription(session, user, public_id)
+        label = targets.target_labels(session, [subscription])[subscription.id]
         payload = subscription_json(subscription, label, user.email)
-        service.delete_subscription(session, user, public_id)
+        subscriptions.delete_subscription(session, user, public_id)
     return jsonify(payload)
 
 
@@ -183,7 +183,7 @@ def delete_subscription(public_id: str):
 
 @role_required("account")
 def list_webhooks():
-    endpoints = service.list_endpoints(db_session(), api_user())
+    endpoints = webhook_endpoints.list_endpoints(db_session(), api_user())
     return jsonify({"items": [webhook_json(endpoint) for endpoint in endpoints], "total": len(endpoints)})
 
 
@@ -194,7 +194,7 @@ def create_webhook():
     settings = {"allow_loopback": bool(current_app.config.get("NOTIFY_ALLOW_LOOPBACK", False)),
                 "require_https": bool(current_app.config.get("NOTIFY_REQUIRE_HTTPS", True))}
     with unit_of_work(session):
-        endpoint, secret = service.create_endpoint(session, api_user(), body["url"], body.get("description"),
+        endpoint, secret = webhook_endpoints.create_endpoint(session, api_user(), body["url"], body.get("description"),
                                                    **settings)
         payload = webhook_json(endpoint, secret)
     return _answer(payload, 201, url_for("api.get_webhook", endpoint_id=endpoint.id, _external=True))
@@ -202,14 +202,14 @@ def create_webhook():
 
 @role_required("account")
 def get_webhook(endpoint_id: int):
-    return jsonify(webhook_json(service.get_endpoint(db_session(), api_user(), endpoint_id)))
+    return jsonify(webhook_json(webhook_endpoints.get_endpoint(db_session(), api_user(), endpoint_id)))
 
 
 @role_required("account")
 def delete_webhook(endpoint_id: int):
     session = db_session()
     with unit_of_work(session):
-        payload = webhook_json(service.delete_endpoint(session, api_user(), endpoint_id))
+        payload = webhook_json(webhook_endpoints.delete_endpoint(session, api_user(), endpoint_id))
     return jsonify(payload)
 
 
@@ -217,7 +217,7 @@ def delete_webhook(endpoint_id: int):
 def rotate_webhook_secret(endpoint_id: int):
     session = db_session()
     with unit_of_work(session):
-        endpoint, secret = service.rotate_secret(session, api_user(), endpoint_id)
+        endpoint, secret = webhook_endpoints.rotate_secret(session, api_user(), endpoint_id)
         payload = webhook_json(endpoint, secret)
     return _answer(payload, 200)
 
@@ -226,7 +226,7 @@ def rotate_webhook_secret(endpoint_id: int):
 def test_webhook(endpoint_id: int):
     session = db_session()
     with unit_of_work(session):
-        event = service.send_test(session, api_user(), endpoint_id)
+        event = webhook_endpoints.send_test(session, api_user(), endpoint_id)
         session.flush()
         payload = event_json(event)
     return _answer(payload, 201, url_for("api.webhook_deliveries", endpoint_id=endpoint_id, _external=True))
@@ -237,6 +237,6 @@ def webhook_deliveries(endpoint_id: int):
     args = query_args()
     paging = PageRequest.parse((args.get("page") or [None])[0], (args.get("per_page") or [None])[0],
                                default=20, maximum=100, allow_empty=False)
-    page = service.endpoint_deliveries(db_session(), api_user(), endpoint_id, paging)
+    page = deliveries.endpoint_deliveries(db_session(), api_user(), endpoint_id, paging)
     return jsonify(_page_json(page, delivery_json))
 
