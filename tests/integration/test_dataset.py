@@ -9,7 +9,8 @@ from sqlalchemy import delete, func, select
 
 from tests.factories import event_record, load, policy_record
 from tracker.models import Event, Organisation, Policy, StatusChange, Topic
-from tracker.services.dataset import DatasetInvalid, dump_dataset, load_dataset
+from tracker.services.dataset import DatasetInvalid, load_dataset
+from tracker.services.records import dump_dataset
 from tracker.services.policies import get_policy
 
 
@@ -69,7 +70,7 @@ def test_one_bad_record_writes_nothing_and_names_the_record_and_field(session, d
     with pytest.raises(DatasetInvalid) as caught:
         load_dataset(session, data)
     problems = [str(p) for p in caught.value.problems]
-    assert problems == ["policy 'bad-one': status_history[0].date: '2023-02-30' is not a day of the calendar"]
+    assert problems == ["policy 'bad-one': status_history[0].date: '2023-02-30' is not a day of the calendar."]
     assert counts(session) == before
 
 
@@ -99,7 +100,7 @@ def test_invalid_fields_are_named(session, change, record, field):
 def test_duplicate_keys_and_wrong_shapes_are_refused(session):
     with pytest.raises(DatasetInvalid) as caught:
         load_dataset(session, {"policies": [policy_record("twice"), policy_record("twice")]})
-    assert "is used by two records" in caught.value.message
+    assert "Two records use the key 'twice'." in caught.value.message
     for bad in ([], "text", {"policies": "x"}, {"policies": [42]}):
         with pytest.raises(DatasetInvalid):
             load_dataset(session, bad)

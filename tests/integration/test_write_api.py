@@ -23,7 +23,8 @@ from tracker.models import AuditEntry, Event, Policy, Source, StatusChange
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, FORUM_ROLES, INSTRUMENTS, LEGAL_STATUSES,
                                   RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
 from tracker.services import accounts, editing
-from tracker.services.dataset import clean_text, load_dataset
+from tracker.services.dataset import load_dataset
+from tracker.services.record_checks import clean_text
 
 API = "/api/v1"
 PUBLISHED_POLICY = "la-gov-resolution-08-2021-ev-policy"
@@ -435,6 +436,20 @@ def test_unknown_fields_are_each_named(client, session, api_token, drafts, metho
     assert counts(session) == before
 
 
+def test_field_errors_are_written_in_the_language_the_client_asks_for(client, session, api_token):
+    headers = api_token("editor") | {"Accept-Language": "lo"}
+    response = send(client, "POST", "/policies", {
+        "country": "LA", "instrument": "decree", "summary_en": "x" * 20001, "topics": [5],
+        "sources": [{"title": "ບໍ່ມີທີ່ຢູ່"}]}, headers)
+    errors = assert_json_error(response, 400)["errors"]
+    assert errors["sources[0].url"] == "ຕ້ອງປ້ອນຂໍ້ມູນໃນຊ່ອງນີ້."
+    assert errors["summary_en"] == "ຊ່ອງນີ້ຍາວ 20001 ຕົວອັກສອນ; ຂີດຈຳກັດແມ່ນ 20000."
+    assert "ຂໍ້ຄວາມ" in errors["topics[0]"] and "ຈຳນວນເຕັມ" in errors["topics[0]"]
+    untitled = send(client, "POST", "/policies", {"country": "LA", "instrument": "decree"}, headers)
+    assert assert_json_error(untitled, 400)["errors"] == {
+        "title_en": "ໃສ່ຊື່ເອກະສານເປັນພາສາອັງກິດ ຫຼື ພາສາລາວ (ຫຼື ທັງສອງ)."}
+
+
 def test_field_errors_name_each_field_down_to_list_items(client, session, api_token):
     before = counts(session)
     response = send(client, "POST", "/policies", {
@@ -450,12 +465,14 @@ def test_field_errors_name_each_field_down_to_list_items(client, session, api_to
     assert set(errors) == {"country", "topics[1]", "valid_from", "summary_en", "confidence",
                            "other_bodies[0].role", "sources[1].url", "sources[1].kind", "sources[2].url",
                            "relations[0].target", "conflicts[0]", "key"}
-    assert errors["sources[1].url"].startswith("must be an http(s) URL")
-    assert errors["summary_en"] == "is 20001 characters long; the limit is 20000"
-    assert errors["sources[2].url"] == "is required"
+    assert errors["sources[1].url"].startswith("'ftp://example.org/gazette' is not an http(s) URL")
+    assert errors["summary_en"] == "This field is 20001 characters long; the limit is 20000."
+    assert errors["sources[2].url"] == "This field is required."
+    assert errors["topics[1]"] == "'import_rules' is listed twice."
+    assert errors["sources[1].kind"].startswith("'3' is not one of: ")
     untitled = send(client, "POST", "/policies", {"country": "LA", "title_en": "", "title_lo": " ",
                                                    "instrument": "decree"}, api_token("editor"))
-    assert assert_json_error(untitled, 400)["errors"] == {"title_en": "needs a title in English or in Lao"}
+    assert assert_json_error(untitled, 400)["errors"] == {"title_en": "Give the title in English or in Lao (or both)."}
     assert counts(session) == before
 
 
@@ -642,7 +659,7 @@ def blank_to_none(value: Any) -> Any:
 
 def cleaned(value: Any, *, multiline: bool = False) -> Any:
     """Text as the service stores it (line breaks of single-line fields made spaces, control characters
-    dropped; see dataset.clean_text), blank as None."""
+    dropped; see record_checks.clean_text), blank as None."""
     if isinstance(value, str):
         value = clean_text(value, multiline=multiline)
     return blank_to_none(value)
@@ -843,7 +860,7 @@ def test_generated_status_changes_add_one_step_or_nothing(client, session, api_t
         if response.status_code == 201:
             note = body.get("note")
             added = steps(after_record) - steps(before_record)
-            # Stored as the service cleans notes (see dataset.clean_text), trimmed; blank as None.
+            # Stored as the service cleans notes (see record_checks.clean_text), trimmed; blank as None.
             stored_note = clean_text(note, multiline=True).strip() or None if isinstance(note, str) else None
             assert added == Counter({(body["status"], body.get("effective_on"), stored_note,
                                       body.get("evidence_url")): 1})

@@ -110,7 +110,7 @@ def data_demo(force: bool) -> None:
 @data_group.command("dump", help="Write every record to a dataset file ('-' for standard output).")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
 def data_dump(path: Path) -> None:
-    from tracker.services.dataset import dump_dataset
+    from tracker.services.records import dump_dataset
 
     with _database().session() as session:
         data = dump_dataset(session, compiled=dt.date.today().isoformat())

@@ -1,7 +1,6 @@
 """Forms of the staff's editing pages: policies, events, status changes, publication and forum links."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +19,11 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, html_params
 from tracker.forms import RowForm
 from tracker.forms import TrackerForm as FlaskForm
 from tracker.forms import labelled
-from tracker.i18n import N_, current_language, format_partial_date, local_name
+from tracker.errors import path_parts
+from tracker.i18n import current_language, format_partial_date, local_name
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.types import PartialDate, PartialDateError
-from tracker.services import dataset
+from tracker.models.record_format import RESERVED_KEYS
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
                                   VEHICLE_CLASSES)
@@ -64,66 +64,6 @@ FIELD_LABELS: dict[str, LazyString] = {
 PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025 or 2025 (also 2025-11-15 or "
                        "15 November 2025).")
 # Keys that name pages rather than records (/policies/new, /events/new).
-RESERVED_KEYS = dataset.RESERVED_KEYS
-
-_ROW_ERROR = re.compile(r"^([a-z_]+)\[(\d+)\](?:\.([a-z_]+))?$")
-_REWORDED = {
-    "needs a title in English or in Lao": N_("Give the title in English or in Lao (or both)."),
-    "needs a name in English or in Lao": N_("Give the name in English or in Lao (or both)."),
-    "an organisation cannot be its own parent": N_("An organisation cannot be its own parent."),
-    "needs a target policy key or a target_reference":
-        N_("Give the key of a policy in the tracker or a citation."),
-    "links the same event with the same role twice": N_("This event is already linked with this role."),
-    "is listed twice": N_("This is listed twice."),
-    "is before valid_from": N_("Valid until is before valid from."),
-    "is before starts_on": N_("The end is before the start."),
-    "is required": N_("This field is required."),
-}
-# The dataset checker's messages that carry a value, as the sentences shown by a field: each pattern's
-# groups fill the message, which is looked up in the catalogue (the English reads as sentence() makes it).
-_PATTERNS = [(re.compile(pattern), message) for pattern, message in (
-    (r"^'(?P<value>.*)' is not an http\(s\) URL$", N_("'%(value)s' is not an http(s) URL.")),
-    (r"^'(?P<value>.*)' is not one of: (?P<values>.*)$", N_("'%(value)s' is not one of: %(values)s.")),
-    (r"^is (?P<length>\d+) characters long; the limit is (?P<max>\d+)$",
-     N_("This field is %(length)s characters long; the limit is %(max)s.")),
-    (r"^contains a NUL character$", N_("This field contains a NUL character.")),
-    (r"^must be a list$", N_("This field must be a list.")),
-    (r"^must be an object$", N_("This field must be an object.")),
-    (r"^must be an object with org and role$", N_("This field must be an object with org and role.")),
-    (r"^must be a date as text \(YYYY, YYYY-MM or YYYY-MM-DD\), not (?P<type>\w+)$",
-     N_("This field must be a date as text (YYYY, YYYY-MM or YYYY-MM-DD), not %(type)s.")),
-    (r"^'(?P<value>.*)' is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD$",
-     N_("'%(value)s' is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD.")),
-    (r"^'(?P<value>.*)' has a year out of range$", N_("'%(value)s' has a year out of range.")),
-    (r"^'(?P<value>.*)' has no month (?P<month>\d+)$", N_("'%(value)s' has no month %(month)s.")),
-    (r"^'(?P<value>.*)' is not a day of the calendar$", N_("'%(value)s' is not a day of the calendar.")),
-    (r"^unknown organisation '(?P<value>.*)'$", N_("Unknown organisation '%(value)s'.")),
-    (r"^unknown event '(?P<value>.*)'$", N_("Unknown event '%(value)s'.")),
-    (r"^unknown policy '(?P<value>.*)'$", N_("Unknown policy '%(value)s'.")),
-    (r"^unknown topic '(?P<value>.*)'$", N_("Unknown topic '%(value)s'.")),
-    (r"^unknown vehicle class '(?P<value>.*)'$", N_("Unknown vehicle class '%(value)s'.")),
-    (r"^'(?P<value>.*)' is listed twice$", N_("'%(value)s' is listed twice.")),
-    (r"^a policy cannot relate to itself$", N_("A policy cannot relate to itself.")),
-)]
-
-
-def sentence(message: str) -> str:
-    """A service's message as a sentence to show by a field, in the reader's language ('is required' ->
-    'This field is required.')."""
-    message = message.strip()
-    if message in _REWORDED:
-        return _(_REWORDED[message])
-    for pattern, text in _PATTERNS:
-        match = pattern.match(message)
-        if match:
-            return _(text, **match.groupdict())
-    if re.match(r"^(is|must|contains|has)\b", message):
-        message = f"This field {message}"
-    message = message[:1].upper() + message[1:]
-    message = message if message.endswith((".", "?", "!")) else message + "."
-    # Messages the services wrote as sentences are already in the reader's language; others may be known.
-    return _(message)
-
 
 # ---------------------------------------------------------------------------------------------------
 # Choices read from the database
@@ -343,8 +283,9 @@ class ServiceErrors:
         """Put each error by its field: ``sources[2].url`` -> the url input of the third row sent."""
         for name, raw in errors.items():
             target, prefix = self._field_for(name)
+            # A FieldError reads in the reader's language; other messages were written in it.
             text = prefix + ((target.parse_message() if isinstance(target, PartialDateField) else None)
-                             or sentence(raw))
+                             or str(raw))
             if target is None:
                 self.form_errors.append(f"{FIELD_LABELS.get(name, name)}: {text}")
             else:
@@ -353,10 +294,11 @@ class ServiceErrors:
             self.form_errors.append(message)
 
     def _field_for(self, name: str) -> tuple[Any, str]:
-        match = _ROW_ERROR.match(name)
-        if match is None:
+        parts = path_parts(name)
+        if len(parts) == 1 or not (len(parts) in (2, 3) and isinstance(parts[0], str) and isinstance(parts[1], int)):
             return (self._fields.get(name) if name not in ("csrf_token", "version") else None), ""
-        group, index, part = match.group(1), int(match.group(2)), match.group(3)
+        group, index = parts[0], parts[1]
+        part = parts[2] if len(parts) == 3 else None
         target = self._fields.get(group)
         if target is None:
             return None, ""

@@ -22,7 +22,9 @@ from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
-from tracker.services import dataset, staff_mail
+from tracker.services import records, staff_mail
+from tracker.services.record_checks import (RecordCheck, RecordProblem, check_event, check_key, check_policy,
+                                            checked_input, checked_text, date_error, problems_to_invalid)
 from tracker.services.keys import slugify, unique_key
 from tracker.services.audit import field_changes, write_audit
 from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
@@ -130,21 +132,18 @@ class _Keys:
 def policy_record(session: Session, policy: Policy, keys: _Keys | None = None) -> dict[str, Any]:
     """The policy in the dataset format (the shape of the API's write bodies)."""
     keys = keys or _Keys(session)
-    return dataset.policy_to_record(policy, keys.by_id(keys.org_ids), keys.by_id(keys.event_ids),
+    return records.policy_to_record(policy, keys.by_id(keys.org_ids), keys.by_id(keys.event_ids),
                                     keys.by_id(keys.policy_ids))
 
 
 def event_record(session: Session, event: Event, keys: _Keys | None = None) -> dict[str, Any]:
     """The event in the dataset format."""
     keys = keys or _Keys(session)
-    return dataset.event_to_record(event, keys.by_id(keys.org_ids))
+    return records.event_to_record(event, keys.by_id(keys.org_ids))
 
 
-def _problems_to_invalid(problems: list[dataset.DatasetProblem]) -> Invalid:
-    errors: dict[str, str] = {}
-    for problem in problems:
-        errors.setdefault(problem.field, problem.message)
-    return Invalid(_("Some fields are not valid."), errors)
+def _problems_to_invalid(problems: list[RecordProblem]) -> Invalid:
+    return problems_to_invalid(problems, _("Some fields are not valid."))
 
 
 def _reject_unknown_fields(data: Mapping[str, Any], allowed: tuple[str, ...], also: tuple[str, ...] = ()) -> None:
@@ -233,12 +232,10 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str
 
 def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False,
           multiline: bool = True) -> str | None:
-    checker = dataset._Checker([], "", {})
-    text = checker.text("", required=required, max_length=max_length, value=value, label=field,
-                        multiline=multiline)
-    for problem in checker.problems:
-        errors[field] = problem.message
-    return text.strip() if text is not None else None
+    text, error = checked_text(value, max_length=max_length, required=required, multiline=multiline)
+    if error is not None:
+        errors[field] = error
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -273,21 +270,21 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
         "status": status, "date": data.get("status_effective_on"),
         "note": data.get("status_note") or None, "note_lo": data.get("status_note_lo") or None,
         "source_url": data.get("status_evidence_url") or None}])
-    problems: list[dataset.DatasetProblem] = []
-    record = dataset._validate_policy(dataset._Checker(problems, "policy", raw), key if isinstance(key, str) else "",
-                                      keys.jurisdictions, keys.known())
-    if not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
-        problems.append(dataset.DatasetProblem("policy", "key", _(
-            "Use lower-case letters, digits and dashes (at most 120), starting and ending with a letter or digit.")))
+    problems: list[RecordProblem] = []
+    record = check_policy(RecordCheck(problems, "policy", raw, "policy", keys.jurisdictions),
+                          key if isinstance(key, str) else "", keys.known())
+    key_error = check_key(key)
+    if key_error is not None:
+        problems.append(RecordProblem("policy", "key", key_error))
     if problems:
         raise _problems_to_invalid([_rename_status_problem(p) for p in problems])
 
     policy = Policy(key=key, topic_links=[], vehicle_class_links=[], bodies=[], sources=[], relations=[],
                     status_changes=[], forum_links=[])
     session.add(policy)
-    dataset.apply_policy(policy, record, keys.org_ids)
+    records.apply_policy(policy, record, keys.org_ids)
     # Validation refuses relations to itself, so the new policy's own id is not needed here.
-    dataset.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
+    records.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
     step = record["status_history"][0]
     policy.status_changes.append(StatusChange(
         position=1, from_status=None, to_status=step["status"], effective_on=step["date"], note=step["note"],
@@ -302,12 +299,12 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
     return policy
 
 
-def _rename_status_problem(problem: dataset.DatasetProblem) -> dataset.DatasetProblem:
+def _rename_status_problem(problem: RecordProblem) -> RecordProblem:
     field = {"status_history[0].date": "status_effective_on", "status_history[0].note": "status_note",
              "status_history[0].note_lo": "status_note_lo",
              "status_history[0].source_url": "status_evidence_url",
              "status_history[0].status": "status"}.get(problem.field, problem.field)
-    return dataset.DatasetProblem(problem.record, field, problem.message)
+    return RecordProblem(problem.record, field, problem.error)
 
 
 def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor: User | None,
@@ -337,13 +334,12 @@ def update_policy(session: Session, key: str, changes: Mapping[str, Any], actor:
     if base_version is not None and base_version != policy.version:
         changes, details = _merged_changes("policy", session, policy, before, changes, base_version, keys, details)
     merged = before | dict(changes)
-    problems: list[dataset.DatasetProblem] = []
-    record = dataset._validate_policy(dataset._Checker(problems, "policy", merged), key, keys.jurisdictions,
-                                      keys.known())
+    problems: list[RecordProblem] = []
+    record = check_policy(RecordCheck(problems, "policy", merged, "policy", keys.jurisdictions), key, keys.known())
     if problems:
         raise _problems_to_invalid(problems)
-    changed = dataset.apply_policy(policy, record, keys.org_ids)
-    changed |= dataset.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
+    changed = records.apply_policy(policy, record, keys.org_ids)
+    changed |= records.apply_policy_links(policy, record, keys.policy_ids, keys.event_ids)
     refresh_derived(policy)
     if changed:
         _touch(policy)
@@ -365,12 +361,12 @@ def _canonical(entity_type: str, session: Session, current: Mapping[str, Any], s
     """The submitted fields in the form the record itself is read in (dates written out the same way,
     control characters cleaned...), so that "unchanged" compares equal; a field that does not validate
     keeps its value as sent (it will be refused when saved)."""
-    problems: list[dataset.DatasetProblem] = []
-    checker = dataset._Checker(problems, entity_type, dict(current) | dict(submitted))
+    problems: list[RecordProblem] = []
+    checker = RecordCheck(problems, entity_type, dict(current) | dict(submitted), entity_type, keys.jurisdictions)
     if entity_type == "policy":
-        validated = dataset._validate_policy(checker, current.get("key") or "", keys.jurisdictions, keys.known())
+        validated = check_policy(checker, current.get("key") or "", keys.known())
     else:
-        validated = dataset._validate_event(checker, current.get("key") or "", keys.jurisdictions, keys.known())
+        validated = check_event(checker, current.get("key") or "", keys.known())
     failed = {re.split(r"[.\[]", problem.field, maxsplit=1)[0] for problem in problems}
     return {name: value if name in failed else jsonable(validated.get(name))
             for name, value in submitted.items()}
@@ -468,27 +464,17 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     policy = _policy_for_edit(session, key)
     _check_version("policy", policy, expected_version, session)
 
-    errors: dict[str, str] = {}
-    status = data.get("status")
-    if not isinstance(status, str) or status not in LEGAL_STATUSES:
-        errors["status"] = _("Choose one of: %(values)s.", values=", ".join(LEGAL_STATUSES))
+    change, errors = checked_input({name: value for name, value in data.items() if name != "version"},
+                                   "StatusChangeInput")
+    status = change.get("status")
     effective_on: PartialDate | None = None
-    raw_date = data.get("effective_on")
-    if raw_date not in (None, ""):
-        if not isinstance(raw_date, str):
-            errors["effective_on"] = _("Give a date as YYYY, YYYY-MM or YYYY-MM-DD.")
-        else:
-            try:
-                effective_on = PartialDate.parse(raw_date)
-            except PartialDateError as error:
-                errors["effective_on"] = str(error)
-    note = _text(data.get("note"), "note", errors, max_length=5000)
-    note_lo = _text(data.get("note_lo"), "note_lo", errors, max_length=5000)
-    reason = _text(data.get("reason"), "reason", errors, max_length=5000)
-    checker = dataset._Checker([], "status", {})
-    evidence_url = checker.url("", value=data.get("evidence_url") or None, label="evidence_url")
-    for problem in checker.problems:
-        errors["evidence_url"] = problem.message
+    if change.get("effective_on") is not None and "effective_on" not in errors:
+        try:
+            effective_on = PartialDate.parse(change["effective_on"])
+        except PartialDateError as error:
+            errors["effective_on"] = date_error(error, change["effective_on"])
+    note, note_lo, reason = change.get("note"), change.get("note_lo"), change.get("reason")
+    evidence_url = change.get("evidence_url")
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
 
@@ -575,17 +561,17 @@ def create_event(session: Session, data: Mapping[str, Any], actor: User) -> Even
     for name in ("organisers", "funders", "partners", "topics", "sources"):
         raw[name] = raw[name] if raw[name] is not None else []
     raw["editorial_state"] = "draft"
-    problems: list[dataset.DatasetProblem] = []
-    record = dataset._validate_event(dataset._Checker(problems, "event", raw), key if isinstance(key, str) else "",
-                                     keys.jurisdictions, keys.known())
-    if not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
-        problems.append(dataset.DatasetProblem("event", "key",
-                                               _("Use lower-case letters, digits and dashes.")))
+    problems: list[RecordProblem] = []
+    record = check_event(RecordCheck(problems, "event", raw, "event", keys.jurisdictions),
+                         key if isinstance(key, str) else "", keys.known())
+    key_error = check_key(key)
+    if key_error is not None:
+        problems.append(RecordProblem("event", "key", key_error))
     if problems:
         raise _problems_to_invalid(problems)
     event = Event(key=key, organisation_links=[], topic_links=[], sources=[])
     session.add(event)
-    dataset.apply_event(event, record, keys.org_ids)
+    records.apply_event(event, record, keys.org_ids)
     _flush(session, "event", event)
     after = event_record(session, event, keys)
     _audit(session, "event", event, "create", actor,
@@ -614,12 +600,12 @@ def update_event(session: Session, key: str, changes: Mapping[str, Any], actor: 
     before = event_record(session, event, keys)
     if base_version is not None and base_version != event.version:
         changes, details = _merged_changes("event", session, event, before, changes, base_version, keys, details)
-    problems: list[dataset.DatasetProblem] = []
-    record = dataset._validate_event(dataset._Checker(problems, "event", before | dict(changes)), key,
-                                     keys.jurisdictions, keys.known())
+    problems: list[RecordProblem] = []
+    record = check_event(RecordCheck(problems, "event", before | dict(changes), "event", keys.jurisdictions), key,
+                         keys.known())
     if problems:
         raise _problems_to_invalid(problems)
-    if dataset.apply_event(event, record, keys.org_ids):
+    if records.apply_event(event, record, keys.org_ids):
         _touch(event)
     _flush(session, "event", event)
     after = event_record(session, event, keys)

@@ -18,7 +18,8 @@ from tracker.lao import sort_key
 from tracker.models import (AuditEntry, Event, EventOrganisation, Jurisdiction, Organisation, Policy, PolicyBody,
                             User)
 from tracker.models.vocab import ORGANISATION_KINDS
-from tracker.services import dataset
+from tracker.services.record_checks import (RecordCheck, RecordProblem, check_key, check_organisation,
+                                            problems_to_invalid)
 from tracker.services.audit import field_changes, write_audit
 from tracker.services.keys import slugify, unique_key
 from tracker.errors import Invalid, MergeConflict, NotFound, StaleEdit
@@ -228,19 +229,16 @@ def organisation_record(session: Session, organisation: Organisation) -> dict[st
 
 
 def _validate(session: Session, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    problems: list[dataset.DatasetProblem] = []
+    problems: list[RecordProblem] = []
     raw = dict(data)
     if isinstance(raw.get("country"), str):
         raw["country"] = raw["country"].strip().upper() or None
     if isinstance(raw.get("acronym"), str):
         raw["acronym"] = raw["acronym"].strip() or None
-    record = dataset.validate_organisation(dataset._Checker(problems, "organisation", raw), key,
-                                           set(session.scalars(select(Organisation.key))))
+    record = check_organisation(RecordCheck(problems, "organisation", raw, "organisation", ()), key,
+                                set(session.scalars(select(Organisation.key))))
     if problems:
-        errors: dict[str, str] = {}
-        for problem in problems:
-            errors.setdefault(problem.field, problem.message)
-        raise Invalid(_("Some fields are not valid."), errors)
+        raise problems_to_invalid(problems, _("Some fields are not valid."))
     return record
 
 
@@ -286,9 +284,8 @@ def create_organisation(session: Session, data: Mapping[str, Any], actor: User) 
     record = _validate(session, key if isinstance(key, str) else "", data)
     if key is None:
         key = _key_for(session, record)
-    elif not isinstance(key, str) or not dataset.KEY_PATTERN.fullmatch(key) or key in dataset.RESERVED_KEYS:
-        raise Invalid(_("Some fields are not valid."), {"key": _(
-            "Use lower-case letters, digits and dashes (at most 120), starting and ending with a letter or digit.")})
+    elif check_key(key) is not None:
+        raise Invalid(_("Some fields are not valid."), {"key": check_key(key)})
     elif session.scalar(select(Organisation.id).where(Organisation.key == key)) is not None:
         raise Invalid(_("The key is taken."), {"key": _("An organisation with the key '%(key)s' already exists.",
                                                         key=key)})

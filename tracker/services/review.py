@@ -22,6 +22,7 @@ from tracker.services import editing, staff_mail
 from tracker.services.audit import write_audit
 from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound
 from tracker.services.merging import FieldConflict
+from tracker.services.record_checks import RecordCheck, RecordProblem, check_event, check_policy
 from tracker.services.permissions import has_permission, require
 
 MODELS = {"policy": Policy, "event": Event}
@@ -204,15 +205,13 @@ def propose_change(session: Session, entity_type: str, key: str, submitted: Mapp
 
 
 def _check_valid(session: Session, entity_type: str, key: str, record: Mapping[str, Any]) -> None:
-    from tracker.services import dataset
-
     keys = editing._Keys(session)
-    problems: list[dataset.DatasetProblem] = []
-    checker = dataset._Checker(problems, entity_type, dict(record))
+    problems: list[RecordProblem] = []
+    checker = RecordCheck(problems, entity_type, dict(record), entity_type, keys.jurisdictions)
     if entity_type == "policy":
-        dataset._validate_policy(checker, key, keys.jurisdictions, keys.known())
+        check_policy(checker, key, keys.known())
     else:
-        dataset._validate_event(checker, key, keys.jurisdictions, keys.known())
+        check_event(checker, key, keys.known())
     if problems:
         raise editing._problems_to_invalid(problems)
 

@@ -6,22 +6,18 @@ from typing import Any
 from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
                                   INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
                                   VEHICLE_CLASSES)
+from tracker.models.record_format import choice_schema as _choice
+from tracker.models.record_format import closed_object as _closed
+from tracker.models.record_format import input_schemas as record_input_schemas
+from tracker.models.record_format import list_schema as _list
+from tracker.models.record_format import string_schema as _string
 from tracker.search.request import MAX_QUERY_LENGTH, TYPES
 from tracker.search.request import SORTS as SEARCH_SORTS
-from tracker.services.dataset import KEY_PATTERN
 from tracker.services.policies import SORTS
 
 PARTIAL_DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$",
                 "description": "A date known to the year, month or day: 2023, 2023-07 or 2023-07-14."}
 
-# Patterns of the write bodies. The write API checks every body against these very schemas before a
-# service sees it, so the document and the server cannot disagree on what is well formed; the
-# services then apply the rules a schema cannot state (known keys, real calendar days, an end after
-# its start, the status transition table).
-INPUT_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
-# ASCII host names only: the address parser raises on bracketed or NFKC-ambiguous hosts.
-URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\x00-\x20\x7f]*)?$"
-MAX_VERSION = 999_999_999
 IF_MATCH_PATTERN = r'^"[1-9][0-9]{0,8}"$'
 # Facets of GET /search, each counting the results per value.
 SEARCH_FACETS = {
@@ -205,117 +201,13 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
-    } | _input_schemas(countries, topics) | _notify_schemas()
+    } | record_input_schemas(countries, topics) | _notify_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
     return _object({"items": {"type": "array", "items": _ref(item)},
                     "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
                     "per_page": {"type": "integer", "minimum": 1}, "pages": {"type": "integer", "minimum": 1}})
-
-
-def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An object of exactly these properties: an unknown field is refused and named, never ignored."""
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
-def _string(max_length: int, *, nullable: bool = True, min_length: int | None = None,
-            pattern: str | None = None, description: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": ["string", "null"] if nullable else "string", "maxLength": max_length}
-    if min_length is not None:
-        schema["minLength"] = min_length
-    if pattern is not None:
-        schema["pattern"] = pattern
-    if description is not None:
-        schema["description"] = description
-    return schema
-
-
-def _choice(values: list[str], *, nullable: bool = False) -> dict[str, Any]:
-    return {"enum": list(values) + [None]} if nullable else {"type": "string", "enum": list(values)}
-
-
-def _list(items: dict[str, Any], max_items: int, *, unique: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "array", "items": items, "maxItems": max_items}
-    if unique:
-        schema["uniqueItems"] = True
-    return schema
-
-
-def _input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
-    """Bodies of the write operations, in the dataset format of tracker/data/asean-ev-policies.json."""
-    key_text = ("Lower-case letters, digits, '-' or '_' (at most 120), starting and ending with a letter or "
-                "digit.")
-    key = _string(120, nullable=False, pattern=KEY_PATTERN.pattern, description=key_text)
-    nullable_key = _string(120, pattern=KEY_PATTERN.pattern, description=key_text)
-    date = _string(10, pattern=INPUT_DATE_PATTERN, description=PARTIAL_DATE["description"])
-    url = _string(2000, nullable=False, pattern=URL_PATTERN, description="An http(s) URL.")
-    nullable_url = _string(2000, pattern=URL_PATTERN, description="An http(s) URL.")
-    version = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
-               "description": "The `version` of the record as you read it; a newer one gives a 409."}
-    base_version = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
-                    "description": "Instead of `version`: the version you read, asking for a merge. The fields "
-                                   "you send are applied on top of the current version unless someone else "
-                                   "changed one of them since (then a 409 lists them in `error.conflicts`); "
-                                   "send only the fields you changed."}
-    policy_fields = {
-        "country": _choice(countries),
-        "title_en": _string(500, description="The title in English; a record needs it or title_lo."),
-        "title_lo": _string(500), "title_local": _string(500), "reference": _string(300),
-        "instrument": _choice(list(INSTRUMENTS)),
-        "issuer": nullable_key,
-        "other_bodies": _list(_closed({"org": key, "role": _choice(list(BODY_ROLES))}, ("org", "role")), 50),
-        "topics": _list(_choice(topics), 50, unique=True),
-        "vehicle_classes": _list(_choice(list(VEHICLE_CLASSES)), 20, unique=True),
-        "valid_from": date, "valid_to": date,
-        "summary_en": _string(20000), "summary_lo": _string(20000),
-        "relations": _list(_closed({
-            "type": _choice(list(RELATION_TYPES)), "target": nullable_key,
-            "target_reference": _string(500, description="The instrument, when it is not recorded here.")},
-            ("type",)), 100),
-        "forum_links": _list(_closed({
-            "event": key, "role": _choice(list(FORUM_ROLES)), "evidence": _string(5000),
-            "evidence_lo": _string(5000),
-            "source_url": nullable_url}, ("event", "role")), 100),
-        "sources": _list(_ref("SourceInput"), 100),
-        "confidence": _choice(list(CONFIDENCE_LEVELS), nullable=True),
-        "conflicts": _list(_string(5000, nullable=False, min_length=1), 50),
-    }
-    event_fields = {
-        "name_en": _string(500, description="The name in English; a record needs it or name_lo."),
-        "name_lo": _string(500),
-        "kind": _choice(list(EVENT_KINDS)), "country": _choice(countries, nullable=True),
-        "starts_on": date, "ends_on": date, "date_note": _string(5000), "venue": _string(500),
-        "organisers": _list(key, 50, unique=True), "funders": _list(key, 50, unique=True),
-        "partners": _list(key, 50, unique=True), "topics": _list(_choice(topics), 50, unique=True),
-        "summary_en": _string(20000), "summary_lo": _string(20000),
-        "sources": _list(_ref("SourceInput"), 100),
-    }
-    return {
-        "SourceInput": _closed({"url": url, "title": _string(1000), "published": date,
-                                "kind": _choice(list(SOURCE_KINDS), nullable=True)}, ("url",)),
-        "PolicyInput": _closed(policy_fields | {
-            "key": key | {"description": key_text + " Made from the country and title when absent."},
-            "status": _choice(list(LEGAL_STATUSES)) | {"description": "The first legal status (proposed "
-                                                                      "when absent)."},
-            "status_effective_on": date, "status_note": _string(5000),
-            "status_note_lo": _string(5000), "status_evidence_url": nullable_url,
-        }, ("country", "instrument")),
-        "PolicyPatch": _closed(policy_fields | {"version": version, "base_version": base_version}),
-        "StatusChangeInput": _closed({
-            "status": _choice(list(LEGAL_STATUSES)), "effective_on": date, "note": _string(5000),
-            "note_lo": _string(5000),
-            "evidence_url": nullable_url,
-            "reason": _string(5000, description="Needed (from a reviewer) outside the transition table."),
-            "version": version}, ("status",)),
-        "EventInput": _closed(event_fields | {
-            "key": key | {"description": key_text + " Made from the name when absent."}},
-            ("kind",)),
-        "EventPatch": _closed(event_fields | {"version": version, "base_version": base_version}),
-        "EditorialInput": _closed({"state": _choice(list(EDITORIAL_STATES)), "version": version,
-                                   "reason": _string(5000)}, ("state",)),
-    }
 
 
 def input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:

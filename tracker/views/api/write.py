@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import re
@@ -16,33 +15,19 @@ from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
 from tracker.db import unit_of_work
 from tracker.models import AuditEntry
-from tracker.services import editing
+from tracker.services import editing, schema_check
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
-from tracker.services.dataset import KEY_PATTERN
-from tracker.errors import Invalid, MergeConflict, StaleEdit
+from tracker.errors import TYPE_WORDS, Invalid, MergeConflict, StaleEdit
 from tracker.views.api import serializers
-from tracker.views.api.openapi import IF_MATCH_PATTERN, INPUT_DATE_PATTERN, URL_PATTERN, input_schemas
+from tracker.views.api.openapi import IF_MATCH_PATTERN, input_schemas
 from tracker.views.errors import error_response
 from tracker.views.security import api_user, include_unpublished, role_required
 from tracker.views.support import db_session
 
-# A body that breaks many rules gets the first ones named, not a response as large as the body.
-MAX_ERRORS = 50
 # NUL cannot be stored by PostgreSQL, and an unpaired UTF-16 surrogate (which JSON's \\u escapes can
 # spell) cannot be encoded as UTF-8 at all; both are refused before anything reaches a column.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-_TYPE_WORDS = {"string": "text", "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "null": "null", "array": "a list", "object": "an object"}
-_PATTERN_MESSAGES = {
-    KEY_PATTERN.pattern: "must be lower-case letters, digits, '-' or '_' (at most 120), starting and ending "
-                         "with a letter or digit",
-    INPUT_DATE_PATTERN: "must be a date as YYYY, YYYY-MM or YYYY-MM-DD",
-    URL_PATTERN: "must be an http(s) URL with a plain host name, such as https://example.org/page",
-}
-_UNKNOWN_FIELD = "This field does not exist or cannot be changed here."
-
 
 def register(bp: Blueprint) -> None:
     """Add the write routes to the API blueprint (called once, where the blueprint is made)."""
@@ -106,20 +91,6 @@ def _unstorable_text(value: Any) -> str | None:
     return None
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def json_body() -> dict[str, Any]:
     """The request's body as a JSON object.
 
@@ -155,7 +126,7 @@ def json_body() -> dict[str, Any]:
         raise Invalid(_("The body is not valid JSON."), {"body": str(error)[:200]})
     if not isinstance(data, dict):
         raise Invalid(_("The body must be a JSON object."),
-                      {"body": _("Send a JSON object, not %(kind)s.", kind=_TYPE_WORDS[_json_type(data)])})
+                      {"body": _("Send a JSON object, not %(kind)s.", kind=_(TYPE_WORDS[schema_check.json_type(data)]))})
     unstorable = _unstorable_text(data)
     if unstorable is not None:
         raise Invalid(_("The body holds text that cannot be stored."),
@@ -168,98 +139,6 @@ def json_body() -> dict[str, Any]:
 # Checking the body against its schema in the OpenAPI document
 
 
-@functools.lru_cache(maxsize=64)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    # JSON Schema patterns are ECMA-262: "$" ends the text, whereas Python's "$" also matches before a
-    # final newline, which would let "key\n" through.
-    return re.compile(pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern)
-
-
-def _same(value: Any, option: Any) -> bool:
-    return _json_type(value) == _json_type(option) and value == option
-
-
-def _enum_message(options: list[Any]) -> str:
-    names = [str(option) for option in options if option is not None]
-    message = f"must be one of: {', '.join(names)}" if names else "has no accepted value yet"
-    return message + (" (or null)" if None in options else "")
-
-
-class _SchemaCheck:
-    """Checks a JSON value against the subset of JSON Schema the write bodies use, naming each field."""
-
-    def __init__(self, components: dict[str, Any]) -> None:
-        self.components = components
-        self.errors: dict[str, str] = {}
-        self.truncated = False
-
-    def fail(self, path: str, message: str) -> None:
-        if len(self.errors) >= MAX_ERRORS:
-            self.truncated = True
-        else:
-            self.errors.setdefault(path, message)
-
-    def check(self, value: Any, schema: dict[str, Any], path: str) -> None:
-        if "$ref" in schema:
-            schema = self.components[schema["$ref"].rsplit("/", 1)[-1]]
-        kind = _json_type(value)
-        if "type" in schema:
-            allowed = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
-            if kind not in allowed and not (kind == "integer" and "number" in allowed):
-                expected = " or ".join(_TYPE_WORDS[name] for name in allowed)
-                self.fail(path, f"must be {expected}, not {_TYPE_WORDS[kind]}")
-                return
-        if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
-            self.fail(path, _enum_message(schema["enum"]))
-            return
-        if kind == "string":
-            self._string(value, schema, path)
-        elif kind == "integer":
-            if "minimum" in schema and value < schema["minimum"]:
-                self.fail(path, f"must be at least {schema['minimum']}")
-            elif "maximum" in schema and value > schema["maximum"]:
-                self.fail(path, f"must be at most {schema['maximum']}")
-        elif kind == "array":
-            self._array(value, schema, path)
-        elif kind == "object":
-            self._object(value, schema, path)
-
-    def _string(self, value: str, schema: dict[str, Any], path: str) -> None:
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            self.fail(path, f"is {len(value)} characters long; the limit is {schema['maxLength']}")
-        elif "minLength" in schema and len(value) < schema["minLength"]:
-            self.fail(path, "must not be empty")
-        elif "pattern" in schema and not _pattern(schema["pattern"]).search(value):
-            self.fail(path, _PATTERN_MESSAGES.get(schema["pattern"])
-                      or f"must be {schema.get('description', 'in the documented form').rstrip('.').lower()}")
-
-    def _array(self, value: list, schema: dict[str, Any], path: str) -> None:
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            self.fail(path, f"has {len(value)} items; the limit is {schema['maxItems']}")
-            return
-        seen: list[Any] = []
-        for index, item in enumerate(value):
-            item_path = f"{path}[{index}]"
-            if "items" in schema:
-                self.check(item, schema["items"], item_path)
-            if schema.get("uniqueItems"):
-                if any(_same(item, other) for other in seen):
-                    self.fail(item_path, "is listed twice")
-                seen.append(item)
-
-    def _object(self, value: dict, schema: dict[str, Any], path: str) -> None:
-        properties = schema.get("properties", {})
-        prefix = f"{path}." if path else ""
-        for name in schema.get("required", ()):
-            if name not in value:
-                self.fail(prefix + name, "is required")
-        for name, item in value.items():
-            if name in properties:
-                self.check(item, properties[name], prefix + name)
-            elif schema.get("additionalProperties") is False:
-                self.fail(prefix + name[:60], _UNKNOWN_FIELD)
-
-
 def checked_body(session: Session, schema_name: str) -> dict[str, Any]:
     """The request's JSON object, checked against ``schema_name`` of the OpenAPI document.
 
@@ -269,14 +148,13 @@ def checked_body(session: Session, schema_name: str) -> dict[str, Any]:
     body = json_body()
     choices = policy_service.filter_choices(session)
     components = input_schemas(list(choices.countries), list(choices.topics))
-    checker = _SchemaCheck(components)
-    checker.check(body, components[schema_name], "")
-    if checker.errors:
+    found = schema_check.check(body, components[schema_name], components)
+    if found:
         message = _("Some fields are not valid.")
-        if checker.truncated:
+        if found.truncated:
             message = _("Some fields are not valid. Only the first %(num)s problems are listed.",
-                        num=MAX_ERRORS)
-        raise Invalid(message, checker.errors)
+                        num=schema_check.MAX_ERRORS)
+        raise Invalid(message, found.errors)
     return body
 
 
@@ -291,7 +169,7 @@ def expected_version(body: dict[str, Any], *, required: bool) -> int | None:
     from_header = None
     header = request.headers.get("If-Match")
     if header is not None:
-        if not _pattern(IF_MATCH_PATTERN).search(header):
+        if not schema_check.matches(IF_MATCH_PATTERN, header):
             raise Invalid(_("If-Match is not a version."),
                           {"If-Match": _('Send the version you read as a quoted number, '
                                          'e.g. If-Match: "7".')})

@@ -1,0 +1,208 @@
+"""Records in the dataset format and the rows that hold them: applying a checked record to its rows, and
+reading rows back as records (load -> dump -> load changes nothing)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.models import (Event, EventOrganisation, EventTopic, ForumLink, Organisation, Policy, PolicyBody,
+                            PolicyRelation, PolicyTopic, PolicyVehicleClass, Source, Topic)
+from tracker.models.types import PartialDate
+
+DATASET_NAME = "asean-ev-policies"
+FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# Applying: every change inside the caller's transaction; the caller commits once.
+
+
+def assign(obj: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed = True
+    return changed
+
+
+def _sync_links(current: list, wanted: list[tuple[Any, dict[str, Any]]], key_of: Callable[[Any], Any],
+                factory: Callable[[Any], Any]) -> bool:
+    """Make ``current`` hold exactly ``wanted`` (natural key, attributes), reusing rows by key."""
+    by_key = {key_of(item): item for item in current}
+    wanted_keys = [key for key, _ in wanted]
+    # Order lives in the ``position`` attribute, so sets of keys are compared, not sequences.
+    if set(by_key) == set(wanted_keys) and len(current) == len(wanted) and all(
+            all(getattr(by_key[key], name) == value for name, value in attrs.items()) for key, attrs in wanted):
+        return False
+    for item in list(current):
+        if key_of(item) not in wanted_keys:
+            current.remove(item)
+    for key, attrs in wanted:
+        item = by_key.get(key)
+        if item is None:
+            item = factory(key)
+            current.append(item)
+        assign(item, attrs)
+    return True
+
+
+def _sync_sources(current: list[Source], wanted: list[dict]) -> bool:
+    def row(source: Source) -> dict:
+        return {"url": source.url, "title": source.title, "published": source.published, "kind": source.kind}
+    normalised = [{"url": s["url"], "title": s["title"], "published": s["published"], "kind": s.get("kind")}
+                  for s in wanted]
+    if [row(s) for s in current] == normalised:
+        return False
+    current.clear()
+    current.extend(Source(position=i, **values) for i, values in enumerate(normalised))
+    return True
+
+
+def apply_event(event: Event, record: dict, organisation_ids: dict[str, int]) -> bool:
+    """Make ``event`` say what a validated record says; True when anything changed."""
+    changed = assign(event, {
+        "name_en": record["name_en"], "name_lo": record["name_lo"], "kind": record["kind"],
+        "jurisdiction_code": record["country"], "starts_on": record["starts_on"],
+        "ends_on": record["ends_on"], "date_note": record["date_note"], "venue": record["venue"],
+        "summary_en": record["summary_en"], "summary_lo": record["summary_lo"],
+        "editorial_state": record["editorial_state"]})
+    wanted_orgs = [((organisation_ids[org], role[:-1]), {"position": i})
+                   for role in ("organisers", "funders", "partners")
+                   for i, org in enumerate(record[role])]
+    changed |= _sync_links(event.organisation_links, wanted_orgs,
+                           lambda link: (link.organisation_id, link.role),
+                           lambda key: EventOrganisation(organisation_id=key[0], role=key[1]))
+    changed |= _sync_links(event.topic_links, [(t, {"position": i}) for i, t in enumerate(record["topics"])],
+                           lambda link: link.topic_key, lambda key: EventTopic(topic_key=key))
+    changed |= _sync_sources(event.sources, record["sources"])
+    return changed
+
+
+def apply_policy(policy: Policy, record: dict, organisation_ids: dict[str, int]) -> bool:
+    """Make ``policy``'s own fields, topics, classes, bodies and sources say what a validated record says
+    (relations, forum links and the status history are applied separately)."""
+    changed = assign(policy, {
+        "jurisdiction_code": record["country"], "title_en": record["title_en"],
+        "title_lo": record["title_lo"], "title_local": record["title_local"],
+        "reference": record["reference"], "instrument": record["instrument"],
+        "issuer_id": organisation_ids[record["issuer"]] if record["issuer"] else None,
+        "valid_from": record["valid_from"], "valid_to": record["valid_to"],
+        "summary_en": record["summary_en"], "summary_lo": record["summary_lo"],
+        "confidence": record["confidence"], "conflicts": record["conflicts"],
+        "editorial_state": record["editorial_state"]})
+    changed |= _sync_links(policy.topic_links, [(t, {"position": i}) for i, t in enumerate(record["topics"])],
+                           lambda link: link.topic_key, lambda key: PolicyTopic(topic_key=key))
+    changed |= _sync_links(policy.vehicle_class_links,
+                           [(v, {"position": i}) for i, v in enumerate(record["vehicle_classes"])],
+                           lambda link: link.vehicle_class, lambda key: PolicyVehicleClass(vehicle_class=key))
+    changed |= _sync_links(policy.bodies,
+                           [((organisation_ids[b["org"]], b["role"]), {"position": i})
+                            for i, b in enumerate(record["other_bodies"])],
+                           lambda link: (link.organisation_id, link.role),
+                           lambda key: PolicyBody(organisation_id=key[0], role=key[1]))
+    changed |= _sync_sources(policy.sources, record["sources"])
+    return changed
+
+
+def apply_policy_links(policy: Policy, record: dict, policy_ids: dict[str, int], event_ids: dict[str, int]) -> bool:
+    """Make ``policy``'s relations and forum links say what a validated record says."""
+    wanted_relations = [(i, {"relation_type": r["type"],
+                             "target_id": policy_ids[r["target"]] if r["target"] else None,
+                             "target_reference": r["target_reference"]})
+                        for i, r in enumerate(record["relations"])]
+    changed = _sync_links(policy.relations, wanted_relations, lambda rel: rel.position,
+                          lambda key: PolicyRelation(position=key))
+    wanted_links = [((event_ids[f["event"]], f["role"]),
+                     {"evidence": f["evidence"], "evidence_lo": f["evidence_lo"], "source_url": f["source_url"],
+                      "position": i})
+                    for i, f in enumerate(record["forum_links"])]
+    changed |= _sync_links(policy.forum_links, wanted_links, lambda link: (link.event_id, link.role),
+                           lambda key: ForumLink(event_id=key[0], role=key[1]))
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading back: the same format, so that load -> dump -> load changes nothing.
+
+
+def _date(value: PartialDate | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def organisation_to_record(organisation: Organisation, org_keys: dict[int, str]) -> dict[str, Any]:
+    """An organisation in the dataset format."""
+    return {"key": organisation.key, "name_en": organisation.name_en, "name_lo": organisation.name_lo,
+            "acronym": organisation.acronym, "country": organisation.country, "kind": organisation.kind,
+            "parent": org_keys.get(organisation.parent_id) if organisation.parent_id else None}
+
+
+def event_to_record(event: Event, org_keys: dict[int, str]) -> dict[str, Any]:
+    """An event in the dataset format (organisation links and sources must be loaded)."""
+    def orgs(role: str) -> list[str]:
+        links = sorted((link for link in event.organisation_links if link.role == role),
+                       key=lambda link: link.position)
+        return [org_keys[link.organisation_id] for link in links]
+    return {
+        "key": event.key, "name_en": event.name_en, "name_lo": event.name_lo, "kind": event.kind,
+        "country": event.jurisdiction_code, "starts_on": _date(event.starts_on),
+        "ends_on": _date(event.ends_on), "date_note": event.date_note, "venue": event.venue,
+        "organisers": orgs("organiser"), "funders": orgs("funder"), "partners": orgs("partner"),
+        "topics": event.topic_keys, "summary_en": event.summary_en, "summary_lo": event.summary_lo,
+        "sources": [{"url": s.url, "title": s.title, "published": _date(s.published)}
+                    | ({"kind": s.kind} if s.kind else {}) for s in event.sources],
+        "editorial_state": event.editorial_state,
+    }
+
+
+def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[int, str],
+                     policy_keys: dict[int, str]) -> dict[str, Any]:
+    """A policy in the dataset format (its collections must be loaded; ids are named by key)."""
+    return {
+        "key": policy.key, "country": policy.jurisdiction_code, "title_en": policy.title_en,
+        "title_lo": policy.title_lo, "title_local": policy.title_local, "reference": policy.reference,
+        "instrument": policy.instrument,
+        "issuer": org_keys[policy.issuer_id] if policy.issuer_id else None,
+        "other_bodies": [{"org": org_keys[b.organisation_id], "role": b.role} for b in policy.bodies],
+        "topics": policy.topic_keys, "vehicle_classes": policy.vehicle_classes,
+        "status": policy.legal_status,
+        "status_history": [{"status": c.to_status, "date": _date(c.effective_on), "note": c.note,
+                            "note_lo": c.note_lo, "source_url": c.evidence_url} for c in policy.status_changes],
+        "valid_from": _date(policy.valid_from), "valid_to": _date(policy.valid_to),
+        "summary_en": policy.summary_en, "summary_lo": policy.summary_lo,
+        "relations": [{"type": r.relation_type, "target": policy_keys.get(r.target_id) if r.target_id else None,
+                       "target_reference": r.target_reference} for r in policy.relations],
+        "forum_links": [{"event": event_keys[f.event_id], "role": f.role, "evidence": f.evidence,
+                         "evidence_lo": f.evidence_lo, "source_url": f.source_url} for f in policy.forum_links],
+        "sources": [{"url": s.url, "title": s.title, "published": _date(s.published), "kind": s.kind}
+                    for s in policy.sources],
+        "confidence": policy.confidence, "conflicts": list(policy.conflicts or []),
+        "editorial_state": policy.editorial_state,
+    }
+
+
+def dump_dataset(session: Session, *, compiled: str, notes: str | None = None) -> dict[str, Any]:
+    """Every record in the dataset format, in a stable order (topics and events by position and key)."""
+    topics = session.scalars(select(Topic).order_by(Topic.position)).all()
+    organisations = session.scalars(select(Organisation).order_by(Organisation.id)).all()
+    org_keys = {o.id: o.key for o in organisations}
+    events = session.scalars(select(Event).order_by(Event.id).options(
+        selectinload(Event.organisation_links), selectinload(Event.topic_links),
+        selectinload(Event.sources))).all()
+    event_keys = {e.id: e.key for e in events}
+    policies = session.scalars(select(Policy).order_by(Policy.id).options(
+        selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
+        selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
+        selectinload(Policy.forum_links))).all()
+    policy_keys = {p.id: p.key for p in policies}
+
+    return {
+        "dataset": DATASET_NAME, "version": FORMAT_VERSION, "compiled": compiled, "notes": notes,
+        "organisations": [organisation_to_record(o, org_keys) for o in organisations],
+        "events": [event_to_record(e, org_keys) for e in events],
+        "policies": [policy_to_record(p, org_keys, event_keys, policy_keys) for p in policies],
+        "topics": [{"key": t.key, "name_en": t.name_en, "name_lo": t.name_lo} for t in topics],
+    }

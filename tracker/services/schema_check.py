@@ -1,0 +1,160 @@
+"""Checking JSON values against the declared schemas with jsonschema, each problem a FieldError at its path."""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from tracker.errors import FieldError, clip, field_path
+from tracker.models.record_format import COUNTRY_CODE_PATTERN, DATE_PATTERN, KEY_PATTERN, URL_PATTERN
+
+# A value that breaks many rules gets the first ones named, not an answer as large as the value.
+MAX_ERRORS = 50
+_PATTERN_CODES = {KEY_PATTERN.pattern: "key_format", DATE_PATTERN: "date_format", URL_PATTERN: "url",
+                  COUNTRY_CODE_PATTERN: "country_code"}
+
+
+@functools.lru_cache(maxsize=64)
+def _ecma(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262: "$" ends the text, whereas Python's "$" also matches before a
+    # final newline, which would let "key\n" through.
+    return re.compile(pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern)
+
+
+def matches(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches a JSON Schema ``pattern`` (as ECMA-262 reads it)."""
+    return _ecma(pattern).search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        # Never shown: _converted turns it into a FieldError, by the pattern.
+        yield ValidationError(pattern)
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    # JSON has one number type, but a version or an id written 3.0 is a mistake worth naming.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(
+    Draft202012Validator, validators={"pattern": _pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed value: string, integer, number, boolean, null, array or object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+class SchemaErrors:
+    """The problems found in one value: path -> FieldError (the first problem of each field), at most
+    MAX_ERRORS of them (``truncated`` says when more were left out)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, FieldError] = {}
+        self.truncated = False
+
+    def add(self, path: str, error: FieldError) -> None:
+        if path in self.errors:
+            return
+        if len(self.errors) >= MAX_ERRORS:
+            self.truncated = True
+        else:
+            self.errors[path] = error
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def _same(value: Any, other: Any) -> bool:
+    return json_type(value) == json_type(other) and value == other
+
+
+def _converted(error: ValidationError, *, blank_is_missing: bool) -> Iterator[tuple[list[str | int], FieldError]]:
+    """A jsonschema error as (path, FieldError) pairs: one per missing, unknown or repeated field."""
+    path: list[str | int] = list(error.absolute_path)
+    keyword, expected, instance = error.validator, error.validator_value, error.instance
+    if keyword == "required":
+        for name in expected:
+            if isinstance(instance, dict) and name not in instance:
+                yield [*path, name], FieldError("required")
+    elif keyword == "additionalProperties":
+        properties = error.schema.get("properties", {})
+        for name in instance:
+            if name not in properties:
+                yield [*path, name[:60]], FieldError("unknown_field")
+    elif keyword == "type":
+        if instance is None and blank_is_missing:
+            yield path, FieldError("required")
+        else:
+            yield path, FieldError("type", expected=[expected] if isinstance(expected, str) else list(expected),
+                                   actual=json_type(instance))
+    elif keyword == "enum":
+        options = [str(option) for option in expected if option is not None]
+        if instance is None and blank_is_missing:
+            yield path, FieldError("required")
+        elif not options:
+            yield path, FieldError("no_choice_yet")
+        else:
+            yield path, FieldError("one_of", value=clip(instance), values=options)
+    elif keyword == "maxLength":
+        yield path, FieldError("too_long", length=len(instance), max=expected)
+    elif keyword == "minLength":
+        yield path, FieldError("empty")
+    elif keyword == "pattern":
+        code = _PATTERN_CODES.get(expected, "date_format")
+        yield path, FieldError(code) if code == "key_format" else FieldError(code, value=clip(instance, 80))
+    elif keyword == "maxItems":
+        yield path, FieldError("too_many", count=len(instance), max=expected)
+    elif keyword == "uniqueItems":
+        seen: list[Any] = []
+        for index, item in enumerate(instance):
+            if any(_same(item, other) for other in seen):
+                yield [*path, index], (FieldError("listed_twice", value=clip(item)) if isinstance(item, str)
+                                       else FieldError("row_twice"))
+            seen.append(item)
+    elif keyword == "minimum":
+        yield path, FieldError("too_small", min=expected)
+    elif keyword == "maximum":
+        yield path, FieldError("too_large", max=expected)
+    else:  # a keyword the declared schemas do not use: named plainly rather than dropped
+        yield path, FieldError("type", expected=["string"], actual=json_type(instance))
+
+
+def check(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any] | None = None, *,
+          blank_is_missing: bool = False, into: SchemaErrors | None = None,
+          prefix: tuple[str | int, ...] = ()) -> SchemaErrors:
+    """The problems of ``value`` against ``schema`` (whose ``$ref`` point into ``components``), named by
+    path (``sources[2].url``). A field whose container is wrong is not looked into. ``blank_is_missing``:
+    a null where text is needed is reported as missing (for values already cleaned, where blank text
+    became null)."""
+    found = into if into is not None else SchemaErrors()
+    root = dict(schema) | ({"components": {"schemas": dict(components)}} if components else {})
+    pairs = [pair for error in _validator(root).iter_errors(value)
+             for pair in _converted(error, blank_is_missing=blank_is_missing)]
+    failed = [tuple(path) for path, _ in pairs]
+    for path, error in pairs:
+        # A container that is wrong hides what is inside it: say what is wrong with it only.
+        key = tuple(path)
+        if any(len(other) < len(key) and key[:len(other)] == other for other in failed):
+            continue
+        found.add(field_path([*prefix, *path]), error)
+    return found
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    return _Validator(schema)
