@@ -14,16 +14,24 @@ import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
+from corpus import Corpus
 from sqlalchemy import insert, select
 
 from tracker.db import make_engine
-from tracker.models import (Event, ForumLink, Organisation, Policy, PolicyBody, PolicyTopic, PolicyVehicleClass,
-                            Source, StatusChange)
+from tracker.models import (
+    Event,
+    ForumLink,
+    Organisation,
+    Policy,
+    PolicyBody,
+    PolicyTopic,
+    PolicyVehicleClass,
+    Source,
+    StatusChange,
+)
 from tracker.models.types import PartialDate, utcnow
 from tracker.services.dataset import IMPORTED_BY
 from tracker.services.policies import refresh_derived
-
-from corpus import Corpus
 
 
 def _date(text: str | None) -> PartialDate | None:

@@ -388,8 +388,8 @@ def visibility_delays(app, count: int) -> list[float | None]:
     from tracker.db import unit_of_work
     from tracker.models import Policy, User
     from tracker.search.request import SearchRequest
-    from tracker.services.search import search
     from tracker.services.editing import change_status
+    from tracker.services.search import search
 
     database = app.extensions["tracker.db"]
     with database.session() as session:
@@ -625,7 +625,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=200, help="queries in the mix (default 200)")
     parser.add_argument("--changes", type=int, default=5,
                         help="status changes timed from commit to search (default 5; 0 skips)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"corpus and query seed (default {DEFAULT_SEED})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"corpus and query seed (default {DEFAULT_SEED})")
     parser.add_argument("--profile-build", action="store_true",
                         help="also build the tracker's index in this process under cProfile and print the top")
     parser.add_argument("--profile-queries", action="store_true",

@@ -211,8 +211,8 @@ class SearchIndexHelper:
 @pytest.fixture(scope="session")
 def demo_search_index(app, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of the committed demo data, built once; tests search copies of it."""
-    from tracker.search.indexer import Indexer
     from tracker.search.index import IndexStore
+    from tracker.search.indexer import Indexer
     from tracker.search.runtime import runtime_of
 
     runtime = runtime_of(app)

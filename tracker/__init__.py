@@ -16,9 +16,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     app.extensions["tracker.db"] = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
 
+    from tracker.cli import register_cli
     from tracker.i18n import init_i18n
     from tracker.views import register_views
-    from tracker.cli import register_cli
 
     init_i18n(app)
     register_views(app)

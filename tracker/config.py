@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+
 class ConfigError(SystemExit):
     """A setting is unknown or has a value of the wrong kind: the app does not start, and says which."""
 
@@ -164,8 +165,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         if name in ENVIRONMENT_ONLY:
             continue
         if name not in SETTINGS:
+            known = sorted(SETTINGS | dict.fromkeys(ENVIRONMENT_ONLY))
             raise ConfigError(f"{variable} is not a setting of the tracker. Known settings: "
-                              f"{', '.join('TRACKER_' + known for known in sorted(SETTINGS | dict.fromkeys(ENVIRONMENT_ONLY)))}.")
+                              f"{', '.join('TRACKER_' + setting for setting in known)}.")
         app.config[name] = _parse(name, SETTINGS[name], raw)
         sources[name] = variable
     if overrides:

@@ -67,8 +67,8 @@ def current_revision(engine: Engine) -> str | None:
 
 def drift(engine: Engine) -> list:
     """Differences between the models and the migrated schema (empty when they agree)."""
-    from tracker.db import Base
     import tracker.models  # noqa: F401
+    from tracker.db import Base
 
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -30,7 +30,7 @@ def upgrade() -> None:
     versions = sa.table("content_versions", sa.column("id", sa.Integer), sa.column("counter", sa.BigInteger),
                         sa.column("token", sa.String), sa.column("changed_at", sa.DateTime(timezone=True)))
     op.bulk_insert(versions, [{"id": 1, "counter": 0, "token": uuid.uuid4().hex,
-                               "changed_at": dt.datetime.now(dt.timezone.utc)}])
+                               "changed_at": dt.datetime.now(dt.UTC)}])
 
 
 def downgrade() -> None:

@@ -41,7 +41,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 def upgrade() -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     with op.batch_alter_table("policies", schema=None) as batch_op:
         batch_op.add_column(sa.Column("status_since", sa.String(length=10), nullable=True))

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tracker.lao import keep_words_whole as keep_lao_words
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 POLICY = "la-gov-resolution-08-2021-ev-policy"

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHARTS = ("countries", "status-changes", "topics", "expiries")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from tracker.db import unit_of_work
 from tracker.services import accounts
 from tracker.services.dataset import load_dataset
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DRAFT_KEY = "la-draft-charging-decree"
 

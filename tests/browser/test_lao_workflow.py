@@ -16,7 +16,7 @@ from tracker.db import unit_of_work
 from tracker.services import accounts
 from tracker.services.dataset import load_dataset
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LAO_TITLE = "ດຳລັດ ວ່າດ້ວຍ ການນຳໃຊ້ ລົດໄຟຟ້າ ໃນ ລັດຖະການ"
 COMMENT = "ກະລຸນາ ເພີ່ມ ເລກທີ ຂອງ ດຳລັດ."

@@ -140,7 +140,7 @@ def test_a_policy_page_shows_lao_month_names(client):
 def test_times_are_shown_in_vientiane_with_the_zone_named(app):
     from tracker.i18n import format_timestamp
 
-    moment = dt.datetime(2026, 3, 1, 2, 30, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 3, 1, 2, 30, tzinfo=dt.UTC)
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert format_timestamp(moment) == "1 March 2026, 09:30 Indochina Time"
     with app.test_request_context("/", headers={"Accept-Language": "lo"}):

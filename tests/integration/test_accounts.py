@@ -18,12 +18,12 @@ from tests.conftest import PASSWORD, email_of
 from tests.factories import load, policy_record
 from tracker import create_app, migrate
 from tracker.db import Base
+from tracker.errors import Invalid
 from tracker.models import StaffMail, User
 from tracker.models.types import utcnow
 from tracker.models.user import ApiToken, LoginThrottle
 from tracker.notifications import tokens
 from tracker.services import accounts
-from tracker.errors import Invalid
 
 GENERIC_FAILURE = "The email or password is not correct, or the account is disabled."
 NEW_PASSWORD = "a different long passphrase"
@@ -226,6 +226,7 @@ def test_refused_attempts_are_not_counted_and_the_password_is_not_checked(client
     assert throttles(database, "address", "192.0.2.11").failures == 5
 
 
+@pytest.mark.slow
 def test_thirty_failures_from_one_address_lock_that_address_for_every_account(client, login_delays):
     for number in range(accounts.ADDRESS_MAX_FAILURES):
         response = log_in(client, f"guess{number}@example.org", "guessed password", address="192.0.2.99")
@@ -267,6 +268,7 @@ def test_a_success_resets_the_pair_and_remembers_the_address(client, database, l
     assert log_in(client, email_of("editor"), PASSWORD, address="192.0.2.60").status_code == 302
 
 
+@pytest.mark.slow
 def test_an_attacker_elsewhere_never_locks_the_owner_out(app, client, session, database, login_delays):
     owner = email_of("editor")
     # The owner logs in from their office once: the address becomes known.
@@ -919,6 +921,7 @@ def test_expired_forged_and_outdated_reset_links_are_refused(app, client, sessio
     assert client.get(path).status_code == 400
 
 
+@pytest.mark.slow
 def test_a_reset_forgets_the_failed_logins_counted_against_the_account(app, client, session, users,
                                                                        database, login_delays):
     owner = email_of("editor")

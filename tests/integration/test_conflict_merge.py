@@ -7,9 +7,9 @@ from sqlalchemy import select
 from tests.conftest import signed_in
 from tests.factories import load, policy_record
 from tests.integration.test_editing_pages import error_of, form_of, submit, text_of
+from tracker.errors import MergeConflict
 from tracker.models import AuditEntry, NotificationEvent, Policy
 from tracker.services import editing
-from tracker.errors import MergeConflict
 
 API = "/api/v1"
 KEY = "merge-me"

@@ -239,8 +239,8 @@ def test_upcoming_expiries_list_running_measures_ending_today_or_later(client, s
     ])
     session.commit()
     expected = sorted(
-        ((p.valid_to_end, p.key) for p in published(session)
-         if p.valid_to_end is not None and p.valid_to_end >= today and p.legal_status not in ENDED))
+        (p.valid_to_end, p.key) for p in published(session)
+         if p.valid_to_end is not None and p.valid_to_end >= today and p.legal_status not in ENDED)
     header, *rows = csv_rows(client, "expiries")
     assert header[:2] == ["Policy key", "Title"]
     assert header[-3:] == ["Valid to", "Last day of validity", "Days left"]

@@ -10,8 +10,8 @@ from sqlalchemy import delete, func, select
 from tests.factories import event_record, load, policy_record
 from tracker.models import Event, Organisation, Policy, StatusChange, Topic
 from tracker.services.dataset import DatasetInvalid, load_dataset
-from tracker.services.records import dump_dataset
 from tracker.services.policies import get_policy
+from tracker.services.records import dump_dataset
 
 
 def counts(session) -> dict[str, int]:

@@ -257,6 +257,7 @@ def test_lao_emoji_and_markup_round_trip_through_the_edit_form(client, session, 
     assert "Nothing was changed" in text_of(client.get("/policies/round-trip"))
 
 
+@pytest.mark.slow
 def test_every_demo_record_sent_back_unchanged_changes_nothing(client, session, login_as, demo_data):
     login_as("reviewer")
     entries = count(session, AuditEntry)

@@ -15,16 +15,26 @@ from tests.conftest import PASSWORD, email_of
 from tests.factories import event_record, load, policy_record
 from tracker import migrate
 from tracker.db import Database, unit_of_work
+from tracker.errors import Forbidden, Invalid, NotFound, StaleEdit
 from tracker.models import AuditEntry, Event, Policy, Source, StatusChange, User
 from tracker.models.search_log import log_search_changes
 from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.services import accounts
 from tracker.services.dataset import load_dataset
-from tracker.services.editing import (EDITORIAL_TRANSITIONS, TRANSITIONS, add_forum_link, change_status,
-                                      create_policy, history, policy_record as record_of, remove_forum_link,
-                                      set_editorial_state, update_event, update_policy)
-from tracker.errors import Forbidden, Invalid, NotFound, StaleEdit
+from tracker.services.editing import (
+    EDITORIAL_TRANSITIONS,
+    TRANSITIONS,
+    add_forum_link,
+    change_status,
+    create_policy,
+    history,
+    remove_forum_link,
+    set_editorial_state,
+    update_event,
+    update_policy,
+)
+from tracker.services.editing import policy_record as record_of
 from tracker.services.policies import get_policy
 
 PUBLISHED_DEMO_POLICY = "la-gov-resolution-08-2021-ev-policy"

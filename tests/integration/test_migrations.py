@@ -1,6 +1,7 @@
 """The schema comes from the migrations: one head, no drift from the models, and a clean way down and up."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, select
 
 from tracker import migrate
@@ -26,6 +27,7 @@ def test_jurisdictions_are_seeded_with_the_eleven_members(session):
     assert set(codes) == {"LA", "BN", "KH", "ID", "MY", "MM", "PH", "SG", "TH", "TL", "VN", "ASEAN", "INTL"}
 
 
+@pytest.mark.slow
 def test_downgrade_to_base_and_upgrade_again(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'roundtrip.db'}")
     migrate.upgrade(database.engine)
@@ -37,6 +39,7 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path):
     database.dispose()
 
 
+@pytest.mark.slow
 def test_the_newest_migration_goes_down_and_up_again_over_the_demo_data(tmp_path, demo_data):
     """SQLite rebuilds a table to change it; with rows referring to that table (policies issued by an
     organisation) this only works when the migration manages foreign keys, and must lose nothing."""

@@ -218,7 +218,8 @@ def test_the_api_lists_cost_the_same_for_few_and_many(client, session, api_token
         for i in range(n):
             session.add(Subscription(user_id=partner.id, channel="email", target_kind="policy", target_value=POLICY))
             session.add(Subscription(user_id=partner.id, channel="webhook", webhook_endpoint_id=endpoint.id,
-                                     target_kind="search", target_value=f"x{i}", target_filters={"topic": ["fiscal_incentives"]}))
+                                     target_kind="search", target_value=f"x{i}",
+                                     target_filters={"topic": ["fiscal_incentives"]}))
         session.commit()
 
     urls = ["/api/v1/subscriptions", "/api/v1/webhooks", f"/api/v1/webhooks/{endpoint.id}/deliveries?per_page=100"]

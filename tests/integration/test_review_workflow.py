@@ -8,9 +8,9 @@ from sqlalchemy.orm import selectinload
 from tests.conftest import signed_in
 from tests.factories import load, policy_record
 from tests.integration.test_editing_pages import csrf_token, error_of, form_of, text_of
+from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict
 from tracker.models import AuditEntry, ChangeProposal, Organisation, Policy, StaffMail, User
 from tracker.services import editing, review
-from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict
 
 LAO_TITLE = "ດຳລັດ ວ່າດ້ວຍ ການນຳເຂົ້າ ລົດໄຟຟ້າ"
 
@@ -354,7 +354,8 @@ def test_staff_create_and_edit_an_organisation_and_pick_it_as_issuer(app, sessio
     edit["name_en"] = "Department of Renewable Energy"
     assert editor.post(f"/organisations/{key}/edit", data=edit).status_code == 302
     history = text_of(editor.get(f"/organisations/{key}/history"))
-    assert "Edited by Test editor" in history and "Name (English): (empty) → 'Department of Renewable Energy'" in history
+    assert "Edited by Test editor" in history
+    assert "Name (English): (empty) → 'Department of Renewable Energy'" in history
     # It cannot become a part of itself.
     _, loop = form_of(editor.get("/organisations/la-mem/edit"), css="record-form")
     loop["parent"] = key

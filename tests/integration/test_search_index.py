@@ -18,14 +18,14 @@ from tests.factories import event_record, load, policy_record
 from tracker.db import unit_of_work
 from tracker.models import Organisation, Policy, Topic, User
 from tracker.models.search_log import BulkWriteRefused, SearchChange
-from tracker.search.request import SearchRequest
-from tracker.services.search import search
 from tracker.search.documents import doc_id
 from tracker.search.index import IndexStore, read_state
 from tracker.search.indexer import Indexer
+from tracker.search.request import SearchRequest
 from tracker.search.runtime import runtime_of
 from tracker.services import accounts, editing
 from tracker.services.dataset import load_dataset
+from tracker.services.search import search
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRESQL = os.environ.get("TRACKER_DATABASE_URL", "").startswith("postgresql")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import event_record, load, policy_record
+from tracker.errors import Invalid, NotFound
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.search import SearchUnavailable
-from tracker.search.request import SearchRequest
-from tracker.services.search import search
 from tracker.search.index import write_state
+from tracker.search.request import SearchRequest
 from tracker.search.runtime import runtime_of
-from tracker.errors import Invalid, NotFound
 from tracker.services.policies import get_policy
+from tracker.services.search import search
 
 LAO_FIXTURES = [
     # Only the compound ລົດໄຟຟ້າ (electric vehicle), never ໄຟຟ້າ (electricity) on its own.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select, text
 
 from tests.factories import policy_record
@@ -21,6 +22,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path):
     database.dispose()
 
 
+@pytest.mark.slow
 def test_concurrent_read_then_write_transactions_never_fail_with_database_locked(tmp_path):
     """Each writer reads (the loader looks up existing keys) and then writes, the pattern that fails
     at once under SQLite's default deferred transactions when two of them overlap."""

@@ -20,8 +20,16 @@ from tests.factories import event_record, load, policy_record
 from tracker import create_app, migrate
 from tracker.db import unit_of_work
 from tracker.models import AuditEntry, Event, Policy, Source, StatusChange
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, FORUM_ROLES, INSTRUMENTS, LEGAL_STATUSES,
-                                  RELATION_TYPES, SOURCE_KINDS, VEHICLE_CLASSES)
+from tracker.models.vocab import (
+    BODY_ROLES,
+    CONFIDENCE_LEVELS,
+    FORUM_ROLES,
+    INSTRUMENTS,
+    LEGAL_STATUSES,
+    RELATION_TYPES,
+    SOURCE_KINDS,
+    VEHICLE_CLASSES,
+)
 from tracker.services import accounts, editing
 from tracker.services.dataset import load_dataset
 from tracker.services.record_checks import clean_text
@@ -707,6 +715,7 @@ def assert_refused_cleanly(response, before: dict, after: dict) -> None:
         assert after == before, "a refused request wrote something"
 
 
+@pytest.mark.slow
 def test_generated_policies_are_stored_exactly_or_refused_without_a_trace(client, session, api_token,
                                                                           choices):
     editor = api_token("editor")
@@ -748,6 +757,7 @@ def test_generated_policies_are_stored_exactly_or_refused_without_a_trace(client
     assert outcomes[201] >= 5 and outcomes[400] >= 5, outcomes
 
 
+@pytest.mark.slow
 def test_generated_merges_keep_the_others_changes_and_apply_only_what_they_send(client, session, api_token,
                                                                                 drafts, choices):
     """A PATCH with ``base_version`` after someone else saved: every field it does not send keeps the other
@@ -794,6 +804,7 @@ def test_generated_merges_keep_the_others_changes_and_apply_only_what_they_send(
     assert outcomes[200] >= 5 and outcomes[400] >= 5, outcomes
 
 
+@pytest.mark.slow
 def test_generated_patches_change_exactly_what_they_send_or_nothing(client, session, api_token, drafts,
                                                                     choices):
     key = drafts["policy"]
@@ -827,6 +838,7 @@ def test_generated_patches_change_exactly_what_they_send_or_nothing(client, sess
     assert outcomes[200] >= 5 and outcomes[400] and outcomes[409] and outcomes[428], outcomes
 
 
+@pytest.mark.slow
 def test_generated_status_changes_add_one_step_or_nothing(client, session, api_token, drafts):
     key = drafts["policy"]
     fields = {"status": (st.sampled_from(list(LEGAL_STATUSES)), bad("nope", "", None)),
@@ -932,7 +944,8 @@ def test_two_requests_patching_the_same_version_at_once_give_one_200_and_one_409
         start = threading.Barrier(len(tokens), timeout=30)
         responses: dict[str, Any] = {}
 
-        def editor(name: str) -> None:
+        def editor(name: str, start=start, version=version, round_number=round_number,
+                   responses=responses) -> None:
             client = application.test_client()
             start.wait()
             try:

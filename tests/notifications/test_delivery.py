@@ -32,7 +32,7 @@ def test_a_status_change_is_signed_and_sent_to_the_webhook(notify, receiver):
     assert data["country"] == "LA"
     assert data["urls"]["html"] == f"https://tracker.example/policies/{POLICY['key']}"
     # The timestamp is this attempt's, in UTC, within the receiver's tolerance.
-    assert abs(int(request.headers["webhook-timestamp"]) - dt.datetime.now(dt.timezone.utc).timestamp()) < 60
+    assert abs(int(request.headers["webhook-timestamp"]) - dt.datetime.now(dt.UTC).timestamp()) < 60
     with notify.session() as session:
         delivery = session.scalars(select(Delivery)).one()
         assert delivery.public_id == request.headers["webhook-id"]
@@ -47,8 +47,8 @@ def test_a_forged_signature_does_not_verify(notify, receiver):
     notify.change_status("in_force")
     notify.wait_until_done()
     [request] = receiver.requests
-    from standardwebhooks.webhooks import WebhookVerificationError
     import pytest
+    from standardwebhooks.webhooks import WebhookVerificationError
 
     from tracker.notifications.signing import new_secret
 

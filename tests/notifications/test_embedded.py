@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+
 from tracker.notifications.runtime import runtime_of
 
 

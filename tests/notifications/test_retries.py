@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
 from sqlalchemy import select
 
 from tracker.models import Delivery, DeliveryAttempt, WebhookEndpoint
@@ -24,6 +25,7 @@ def _hook(notify, receiver, path="/h"):
     return endpoint
 
 
+@pytest.mark.slow
 def test_a_500_is_retried_and_the_same_message_id_arrives(notify, receiver):
     _hook(notify, receiver)
     receiver.script("/h", 500, 503, 429, 408)

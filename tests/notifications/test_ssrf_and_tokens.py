@@ -7,9 +7,9 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tracker.errors import Invalid
 from tracker.notifications import signing, ssrf
 from tracker.notifications.channels import webhook
-from tracker.errors import Invalid
 
 BLOCKED = ["127.0.0.1", "10.1.2.3", "172.16.5.4", "192.168.0.10", "169.254.169.254", "100.64.0.1",
            "100.127.255.254", "0.0.0.0", "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",

@@ -9,6 +9,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TRACKER = ROOT / "tracker"
 
@@ -167,6 +169,7 @@ def test_the_walk_sees_the_known_floors_and_catches_an_upward_import(tmp_path):
     assert floor_of("tracker.lao") == len(FLOORS) - 1
 
 
+@pytest.mark.slow
 def test_create_app_writes_nothing_outside_the_instance_folder(tmp_path):
     """Run in a fresh process with a read-only $HOME: building the app (and loading the Lao segmenter, which
     a search needs) must not try to write there."""

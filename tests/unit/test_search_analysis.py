@@ -9,13 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tracker.search.request import SearchRequest, parse_search_args
-from tracker.search.analysis import (ReferenceAnalyzer, TextAnalyzer, reference_terms, syllable_terms,
-                                     syllables, terms, words)
+from tracker.errors import Invalid
+from tracker.search.analysis import (
+    ReferenceAnalyzer,
+    TextAnalyzer,
+    reference_terms,
+    syllable_terms,
+    syllables,
+    terms,
+    words,
+)
 from tracker.search.highlight import Terms, _render, _spans
 from tracker.search.index import IndexState
 from tracker.search.query import QueryError, has_text, parse
-from tracker.errors import Invalid
+from tracker.search.request import SearchRequest, parse_search_args
 
 SENTENCE = "ລັດຖະບານອອກນະໂຍບາຍສົ່ງເສີມການນຳໃຊ້ລົດໄຟຟ້າ"
 MIXED = [
@@ -84,6 +91,7 @@ def test_the_analyzer_keeps_positions_and_offsets_and_leaves_prefixes_whole():
     assert [t.text for t in TextAnalyzer()("Charg", tokenize=False)] == ["charg"]
 
 
+@pytest.mark.slow
 def test_the_lao_segmenter_runs_without_writing_to_home(tmp_path):
     home = tmp_path / "home"
     home.mkdir()

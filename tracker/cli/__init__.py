@@ -23,8 +23,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(data_group)
     app.cli.add_command(users_group)
-    from tracker.search.cli import search_group; app.cli.add_command(search_group)  # noqa: E702
-    from tracker.notifications.cli import notify_group; app.cli.add_command(notify_group)  # noqa: E702
+    from tracker.notifications.cli import notify_group
+    from tracker.search.cli import search_group
+
+    app.cli.add_command(search_group)
+    app.cli.add_command(notify_group)
 
 
 def _database():
@@ -63,14 +66,14 @@ def _read_json(path: Path):
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise click.ClickException(f"{path}: no such file")
+        raise click.ClickException(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"{path}: cannot be read as UTF-8 text ({error})")
+        raise click.ClickException(f"{path}: cannot be read as UTF-8 text ({error})") from error
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise click.ClickException(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, "
-                                   f"column {error.colno}")
+                                   f"column {error.colno}") from error
 
 
 def _load(path: Path) -> None:
@@ -82,7 +85,7 @@ def _load(path: Path) -> None:
         with unit_of_work(database.session(write=True)) as session:
             report = load_dataset(session, data)
     except DatasetInvalid as error:
-        raise click.ClickException(error.message)
+        raise click.ClickException(error.message) from error
     click.echo(f"Loaded {path.name}:")
     for line in report.lines():
         click.echo(f"  {line}")
@@ -121,6 +124,6 @@ def data_dump(path: Path) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise click.ClickException(f"{path}: cannot be written ({error})")
+        raise click.ClickException(f"{path}: cannot be written ({error})") from error
     click.echo(f"Wrote {len(data['policies'])} policies, {len(data['events'])} events, "
                f"{len(data['organisations'])} organisations and {len(data['topics'])} topics to {path}")

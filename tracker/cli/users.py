@@ -8,9 +8,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from tracker.db import unit_of_work
+from tracker.errors import DomainError, Invalid
 from tracker.models.user import ROLES
 from tracker.services import accounts
-from tracker.errors import DomainError, Invalid
 
 users_group = AppGroup("users", help="User accounts.")
 

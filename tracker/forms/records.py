@@ -8,25 +8,42 @@ from typing import Any
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from markupsafe import Markup
-from wtforms import FieldList, FormField, HiddenField, IntegerField, SelectField, SelectMultipleField
-from wtforms import StringField, TextAreaField
+from wtforms import (
+    FieldList,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, html_params
 
-from tracker.forms import RowForm
-from tracker.forms import TrackerForm as FlaskForm
-from tracker.forms import labelled
 from tracker.errors import path_parts
+from tracker.forms import RowForm, labelled
+from tracker.forms import TrackerForm as FlaskForm
 from tracker.i18n import current_language, format_partial_date, local_name
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
-from tracker.models.types import PartialDate, PartialDateError
 from tracker.models.record_format import RESERVED_KEYS
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
-                                  VEHICLE_CLASSES)
+from tracker.models.types import PartialDate, PartialDateError
+from tracker.models.vocab import (
+    BODY_ROLES,
+    CONFIDENCE_LEVELS,
+    EDITORIAL_STATES,
+    EVENT_KINDS,
+    FORUM_ROLES,
+    INSTRUMENTS,
+    LEGAL_STATUSES,
+    ORGANISATION_KINDS,
+    RELATION_TYPES,
+    SOURCE_KINDS,
+    VEHICLE_CLASSES,
+)
 
 # Rows a form may send for one repeated group; far more than any record needs, a bound on what is parsed.
 MAX_ROWS = 100

@@ -14,7 +14,8 @@ from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User", "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
+    "ApiToken", "AuditEntry", "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
+    "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "Source",
     "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription", "WebhookEndpoint",
 ]

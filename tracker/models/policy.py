@@ -10,8 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tracker.db import Base
 from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.types import PartialDate, PartialDateType, UTCDateTime, utcnow
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, INSTRUMENTS, LEGAL_STATUSES,
-                                  RELATION_TYPES, VEHICLE_CLASSES, check_in)
+from tracker.models.vocab import (
+    BODY_ROLES,
+    CONFIDENCE_LEVELS,
+    EDITORIAL_STATES,
+    INSTRUMENTS,
+    LEGAL_STATUSES,
+    RELATION_TYPES,
+    VEHICLE_CLASSES,
+    check_in,
+)
 
 if TYPE_CHECKING:
     from tracker.models.event import ForumLink

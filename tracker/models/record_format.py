@@ -6,9 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
-                                  VEHICLE_CLASSES)
+from tracker.models.vocab import (
+    BODY_ROLES,
+    CONFIDENCE_LEVELS,
+    EDITORIAL_STATES,
+    EVENT_KINDS,
+    FORUM_ROLES,
+    INSTRUMENTS,
+    LEGAL_STATUSES,
+    ORGANISATION_KINDS,
+    RELATION_TYPES,
+    SOURCE_KINDS,
+    VEHICLE_CLASSES,
+)
 
 KEY_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,118}[a-z0-9])?$")
 KEY_TEXT = ("Lower-case letters, digits, '-' or '_' (at most 120), starting and ending with a letter or "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+
 def init_notifications(app: Flask):
     """Set notifications up for ``app``: configuration, the worker, the after-commit wake-up."""
     from tracker.notifications.runtime import EXTENSION, NotifyRuntime

@@ -97,7 +97,7 @@ def _send_group(worker: Worker, cadence: str, language: str, group: list[Any]) -
             .join(NotificationEvent, NotificationEvent.id == Delivery.event_id)
             .where(Delivery.id.in_(ids)).order_by(NotificationEvent.occurred_at, NotificationEvent.id)).all()
     items = [{"type": e.type, "data": absolute_urls(dict(e.payload or {})),
-              "occurred_at": e.occurred_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+              "occurred_at": e.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
              for e in events]
     first = group[0]
     address = first.email or first.user_email

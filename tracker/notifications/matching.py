@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from tracker.models import (ForumLink, NotificationEvent, Policy, PolicyTopic, Subscription, User,
-                            WebhookEndpoint)
+from tracker.models import ForumLink, NotificationEvent, Policy, PolicyTopic, Subscription, User, WebhookEndpoint
 from tracker.models.event import Event
 from tracker.search.matching import SavedSearchMatcher
 

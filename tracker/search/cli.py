@@ -89,7 +89,7 @@ def search_check(limit: int) -> None:
         with snapshot(runtime) as session:
             drift = runtime.indexer.check(session)
     except SearchUnavailable as error:
-        raise click.ClickException(error.message)
+        raise click.ClickException(error.message) from error
     for kind, ids, meaning in (("missing", drift.missing, "in the database, not in the index"),
                                ("orphaned", drift.orphaned, "in the index, no longer in the database"),
                                ("stale", drift.stale, "in the index with older content")):
@@ -128,7 +128,7 @@ def search_follow(interval: float, batch_size: int | None, once: bool) -> None:
                 report = runtime.indexer.apply_pending(runtime.sessions)
             except SearchUnavailable as error:
                 if once:
-                    raise click.ClickException(error.message)
+                    raise click.ClickException(error.message) from error
                 click.echo(error.message, err=True)
                 report = None
             if report is not None and report.rows:
@@ -150,7 +150,7 @@ def search_status() -> None:
     try:
         name, index = runtime.store.open_live()
     except SearchUnavailable as error:
-        raise click.ClickException(error.message)
+        raise click.ClickException(error.message) from error
     with index.searcher() as searcher:
         state = read_state(searcher)
         documents = searcher.doc_count() - (1 if state else 0)

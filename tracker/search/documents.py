@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker.models import (Event, EventOrganisation, EventTopic, ForumLink, Policy, PolicyBody, PolicyTopic)
-from tracker.models.types import PartialDate
 from tracker.i18n import english
+from tracker.models import Event, EventOrganisation, EventTopic, ForumLink, Policy, PolicyBody, PolicyTopic
+from tracker.models.types import PartialDate
 from tracker.models.vocab import EVENT_KINDS, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search.analysis import syllable_terms, terms
 from tracker.search.schema import SCHEMA_VERSION

@@ -18,8 +18,8 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
 from tracker.search.caches import Stats, TermCache, TermData
-from tracker.search.schema import TEXT_FIELDS
 from tracker.search.reader import MASK_FIELDS, Leaf, bits_of, mask_of
+from tracker.search.schema import TEXT_FIELDS
 
 K1 = 1.2
 B = 0.75

@@ -21,8 +21,15 @@ from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 
 from tracker.models.search_log import SearchChange
-from tracker.search.documents import (all_documents, analysed, count_records, digest, doc_id, load_documents,
-                                     parse_doc_id)
+from tracker.search.documents import (
+    all_documents,
+    analysed,
+    count_records,
+    digest,
+    doc_id,
+    load_documents,
+    parse_doc_id,
+)
 from tracker.search.index import IndexState, IndexStore, read_state, write_state
 from tracker.search.reader import refreshed
 from tracker.search.schema import META_ID, SCHEMA_VERSION
@@ -275,7 +282,7 @@ class Indexer:
 def _utc(epoch: float):
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
 @contextlib.contextmanager

@@ -17,13 +17,12 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.errors import Conflict, DomainError, Invalid, NotFound
 from tracker.models import StaffMail
 from tracker.models.types import utcnow
 from tracker.models.user import ROLES, ApiToken, LoginThrottle, User
-from tracker.notifications.tokens import (RESET_MAX_AGE, reset_fingerprint,
-                                          reset_serializer)
+from tracker.notifications.tokens import RESET_MAX_AGE, reset_fingerprint, reset_serializer
 from tracker.services import staff_mail
-from tracker.errors import Conflict, DomainError, Invalid, NotFound
 from tracker.services.permissions import require
 
 # Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
@@ -83,7 +82,7 @@ def normalise_email(email: str) -> str:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise Invalid(_("The email address is not valid."),
-                      {"email": _("Give a full email address, such as name@example.org.")})
+                      {"email": _("Give a full email address, such as name@example.org.")}) from None
 
 
 def check_password_strength(password: str, *, email: str = "") -> None:
@@ -328,7 +327,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     try:
         _hasher.verify(user.password_hash, current[:MAX_PASSWORD_LENGTH])
     except VerificationError:
-        raise Invalid(_("The current password is not correct."), {"current_password": _("Not correct.")})
+        raise Invalid(_("The current password is not correct."), {"current_password": _("Not correct.")}) from None
     check_password_strength(new, email=user.email)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()

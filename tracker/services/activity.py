@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.errors import Invalid
 from tracker.models import AuditEntry, Event, Organisation, Policy, User
 from tracker.models.audit import AUDITED_TYPES
-from tracker.errors import Invalid
 from tracker.pagination import Page, PageRequest, check_page_in_range
 
 # Days are Vientiane days: the day a Lao officer remembers having made the change.
@@ -93,7 +93,7 @@ class ActivityItem:
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=LOCAL_ZONE).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=LOCAL_ZONE).astimezone(dt.UTC)
 
 
 def activity(session: Session, flt: ActivityFilter, request: PageRequest) -> Page[ActivityItem]:

@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, String, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
+from tracker.errors import Invalid
 from tracker.models import Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
-from tracker.errors import Invalid
 
 # The dashboard is the public picture: only published records, whoever is reading.
 PUBLISHED = "published"

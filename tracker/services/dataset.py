@@ -13,10 +13,23 @@ from tracker.errors import FieldError, Invalid
 from tracker.models import Event, Jurisdiction, Organisation, Policy, StatusChange, Topic
 from tracker.models.types import PartialDate, utcnow
 from tracker.services.policies import refresh_derived
-from tracker.services.record_checks import (RecordCheck, RecordProblem, check_event, check_key, check_organisation,
-                                            check_policy, check_topic)
-from tracker.services.records import (apply_event, apply_policy, apply_policy_links, assign, event_to_record,
-                                      policy_to_record)
+from tracker.services.record_checks import (
+    RecordCheck,
+    RecordProblem,
+    check_event,
+    check_key,
+    check_organisation,
+    check_policy,
+    check_topic,
+)
+from tracker.services.records import (
+    apply_event,
+    apply_policy,
+    apply_policy_links,
+    assign,
+    event_to_record,
+    policy_to_record,
+)
 from tracker.services.schema_check import json_type
 
 IMPORTED_BY = "dataset import"

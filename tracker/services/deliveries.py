@@ -8,11 +8,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker.models import User
-from tracker.models.notification import (DELIVERY_STATES, Delivery,
-                                         Subscription, WebhookEndpoint)
-from tracker.models.types import utcnow
 from tracker.errors import Conflict, Invalid, NotFound
+from tracker.models import User
+from tracker.models.notification import DELIVERY_STATES, Delivery, Subscription, WebhookEndpoint
+from tracker.models.types import utcnow
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.webhook_endpoints import MAX_ID, get_endpoint
 

@@ -17,20 +17,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
 from tracker.models import AuditEntry, Event, Jurisdiction, Organisation, Policy, StatusChange, Topic, User
 from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
 from tracker.services import records, staff_mail
-from tracker.services.record_checks import (RecordCheck, RecordProblem, check_event, check_key, check_policy,
-                                            checked_input, checked_text, date_error, problems_to_invalid)
-from tracker.services.keys import slugify, unique_key
 from tracker.services.audit import field_changes, write_audit
-from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
+from tracker.services.keys import slugify, unique_key
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
 from tracker.services.permissions import can_edit_record, has_permission, require
 from tracker.services.policies import refresh_derived
+from tracker.services.record_checks import (
+    RecordCheck,
+    RecordProblem,
+    check_event,
+    check_key,
+    check_policy,
+    checked_input,
+    checked_text,
+    date_error,
+    problems_to_invalid,
+)
 
 # Fields of the dataset format an edit may change; status and history change only through status
 # changes, the editorial state only through publication.
@@ -204,10 +213,10 @@ def _flush(session: Session, entity_type: str, record: Policy | Event) -> None:
     except IntegrityError:
         # Another transaction took the same key or link between our check and our write.
         raise Conflict(_("Another change took the same key or link at the same moment; nothing was saved. "
-                         "Reload and try again."))
+                         "Reload and try again.")) from None
     except StaleDataError:
         raise StaleEdit(_("This record was changed by someone else at the same moment; reload it and "
-                          "apply your change again."), _committed_version(session, model, record_id))
+                          "apply your change again."), _committed_version(session, model, record_id)) from None
 
 
 def _committed_version(session: Session, model: type[Policy] | type[Event], record_id: int) -> int:
@@ -449,7 +458,8 @@ def remove_forum_link(session: Session, key: str, event_key: str, role: str, act
 def change_status(session: Session, key: str, data: Mapping[str, Any], actor: User,
                   expected_version: int | None = None) -> StatusChange:
     """Record a legal status change: ``status``, ``effective_on`` (partial date, optional), ``note`` and
-    ``note_lo`` (English and Lao), ``evidence_url``, and ``reason`` (needed, with a reviewer, outside the transition table).
+    ``note_lo`` (English and Lao), ``evidence_url``, and ``reason`` (needed, with a reviewer, outside the
+    transition table).
 
     A back-dated change takes its place in the timeline by effective date; the current status is the
     last step of the timeline.

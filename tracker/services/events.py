@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker.models import Event, EventOrganisation, EventTopic, Jurisdiction
 from tracker.errors import Invalid, NotFound
+from tracker.models import Event, EventOrganisation, EventTopic, Jurisdiction
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.policies import visible_states
 

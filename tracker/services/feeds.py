@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from tracker.errors import Invalid, NotFound
 from tracker.models import Event, ForumLink, Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.vocab import INSTRUMENTS
 from tracker.search.request import SearchRequest, parse_search_args
 from tracker.services.search import search
-from tracker.errors import Invalid, NotFound
 
 FEED_LIMIT = 50
 # A saved search narrows the feed to the policies it finds, the most recently changed first; beyond
@@ -80,7 +80,8 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
     if language not in LANGUAGES:
         errors["lang"] = _("Choose the language en or lo.")
     country_names = dict(session.execute(
-        select(Jurisdiction.code, Jurisdiction.name_en).where(Jurisdiction.code.in_(countries))).all()) if countries else {}
+        select(Jurisdiction.code, Jurisdiction.name_en).where(Jurisdiction.code.in_(countries))).all()
+    ) if countries else {}
     missing = [code for code in countries if code not in country_names]
     if missing:
         errors["country"] = _("There is no country with the code '%(code)s'.", code=missing[0][:20])

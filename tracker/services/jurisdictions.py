@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.errors import NotFound
+from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.services.policies import visible_states
 
 

@@ -14,18 +14,22 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from tracker.errors import Invalid, MergeConflict, NotFound, StaleEdit
 from tracker.lao import sort_key
-from tracker.models import (AuditEntry, Event, EventOrganisation, Jurisdiction, Organisation, Policy, PolicyBody,
-                            User)
+from tracker.models import AuditEntry, Event, EventOrganisation, Jurisdiction, Organisation, Policy, PolicyBody, User
 from tracker.models.vocab import ORGANISATION_KINDS
-from tracker.services.record_checks import (RecordCheck, RecordProblem, check_key, check_organisation,
-                                            problems_to_invalid)
 from tracker.services.audit import field_changes, write_audit
 from tracker.services.keys import slugify, unique_key
-from tracker.errors import Invalid, MergeConflict, NotFound, StaleEdit
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
 from tracker.services.permissions import require
 from tracker.services.policies import visible_states
+from tracker.services.record_checks import (
+    RecordCheck,
+    RecordProblem,
+    check_key,
+    check_organisation,
+    problems_to_invalid,
+)
 
 ORGANISATION_FIELDS = ("name_en", "name_lo", "acronym", "country", "kind", "parent")
 

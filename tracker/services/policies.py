@@ -10,12 +10,22 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from tracker.errors import Invalid, NotFound
 from tracker.i18n import local_name
-from tracker.models import (Event, ForumLink, Jurisdiction, Policy, PolicyBody, PolicyRelation, PolicyTopic,
-                            PolicyVehicleClass, StatusChange, Topic)
+from tracker.models import (
+    Event,
+    ForumLink,
+    Jurisdiction,
+    Policy,
+    PolicyBody,
+    PolicyRelation,
+    PolicyTopic,
+    PolicyVehicleClass,
+    StatusChange,
+    Topic,
+)
 from tracker.models.types import PartialDate
 from tracker.models.vocab import ADOPTED_STATUSES, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
-from tracker.errors import Invalid, NotFound
 from tracker.pagination import Page, PageRequest, check_page_in_range
 
 PUBLIC_STATES = ("published",)

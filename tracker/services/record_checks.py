@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.errors import FieldError, Invalid, clip, field_path
-from tracker.models.record_format import (KEY_PATTERN, MULTILINE_FIELDS, RESERVED_KEYS, input_schemas,
-                                          record_schemas, string_schema)
+from tracker.models.record_format import (
+    KEY_PATTERN,
+    MULTILINE_FIELDS,
+    RESERVED_KEYS,
+    input_schemas,
+    record_schemas,
+    string_schema,
+)
 from tracker.models.types import PartialDate, PartialDateError
 from tracker.services import schema_check
 

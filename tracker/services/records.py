@@ -8,8 +8,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.models import (Event, EventOrganisation, EventTopic, ForumLink, Organisation, Policy, PolicyBody,
-                            PolicyRelation, PolicyTopic, PolicyVehicleClass, Source, Topic)
+from tracker.models import (
+    Event,
+    EventOrganisation,
+    EventTopic,
+    ForumLink,
+    Organisation,
+    Policy,
+    PolicyBody,
+    PolicyRelation,
+    PolicyTopic,
+    PolicyVehicleClass,
+    Source,
+    Topic,
+)
 from tracker.models.types import PartialDate
 
 DATASET_NAME = "asean-ev-policies"

@@ -15,15 +15,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound
 from tracker.models import AuditEntry, ChangeProposal, Event, Policy, User
 from tracker.models.proposal import PROPOSAL_STATES
 from tracker.models.types import utcnow
 from tracker.services import editing, staff_mail
 from tracker.services.audit import write_audit
-from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound
 from tracker.services.merging import FieldConflict
-from tracker.services.record_checks import RecordCheck, RecordProblem, check_event, check_policy
 from tracker.services.permissions import has_permission, require
+from tracker.services.record_checks import RecordCheck, RecordProblem, check_event, check_policy
 
 MODELS = {"policy": Policy, "event": Event}
 # The bilingual fields a reviewer checks for a missing translation: (field, English column, Lao column).

@@ -16,6 +16,7 @@ from tracker.models.mail import STAFF_MAIL_KINDS
 from tracker.notifications.outbox import mark_added
 from tracker.services.permissions import ROLE_ORDER
 
+
 def queue(session: Session, kind: str, user: User, payload: dict[str, Any] | None = None) -> StaffMail | None:
     """Queue one message to ``user`` (nothing for a disabled account)."""
     if kind not in STAFF_MAIL_KINDS:

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from tracker.models import User
-from tracker.models.notification import (CADENCES, CHANNELS, LANGUAGES, NotificationEvent, Subscription, WebhookEndpoint)
-from tracker.models.types import utcnow
 from tracker.errors import Conflict, Invalid, NotFound
+from tracker.models import User
+from tracker.models.notification import CADENCES, CHANNELS, LANGUAGES, NotificationEvent, Subscription, WebhookEndpoint
+from tracker.models.types import utcnow
 from tracker.services.permissions import require
 from tracker.services.targets import Target, target_labels
 
@@ -66,7 +66,8 @@ def check_email(address: Any) -> str:
     if not isinstance(address, str) or not address.strip():
         raise Invalid(_("An email address is needed."), {"email": _("Give your email address.")})
     if len(address) > 320:
-        raise Invalid(_("The email address is not valid."), {"email": _("An email address has at most 320 characters.")})
+        raise Invalid(_("The email address is not valid."),
+                      {"email": _("An email address has at most 320 characters.")})
     try:
         checked = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
         return checked.ascii_email or checked.normalized

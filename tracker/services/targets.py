@@ -12,12 +12,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.models import Event, Jurisdiction, Policy, Topic
-from tracker.models.notification import (Subscription)
-from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
-from tracker.search.request import parse_search_args
-from tracker.search.query import QueryError, parse
 from tracker.errors import Invalid
+from tracker.models import Event, Jurisdiction, Policy, Topic
+from tracker.models.notification import Subscription
+from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
+from tracker.search.query import QueryError, parse
+from tracker.search.request import parse_search_args
 
 # Filters a saved search may carry: the query parameters of /search that narrow it.
 SEARCH_FILTERS = ("country", "status", "instrument", "topic", "vehicle_class", "year", "event")

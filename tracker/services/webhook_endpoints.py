@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import User
-from tracker.models.notification import (NotificationEvent, WebhookEndpoint)
-from tracker.models.types import utcnow
 from tracker.errors import Conflict, Invalid, NotFound
+from tracker.models import User
+from tracker.models.notification import NotificationEvent, WebhookEndpoint
+from tracker.models.types import utcnow
 from tracker.services.permissions import require
 
 MAX_ENDPOINTS_PER_USER = 20

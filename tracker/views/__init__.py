@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tracker.db import is_transient_conflict
 from tracker.forms import error_links
-
+from tracker.lao import keep_words_whole
 from tracker.models import vocab
 from tracker.models.proposal import PROPOSAL_STATES
 from tracker.models.user import ROLES
@@ -21,7 +21,6 @@ from tracker.views.errors import register_error_handlers
 from tracker.views.language import init_language_switch
 from tracker.views.security import csrf, init_security
 from tracker.views.support import SAFE_METHODS, close_db_session, db_session
-from tracker.lao import keep_words_whole
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -39,9 +38,9 @@ def register_views(app: Flask) -> None:
     from tracker.views.feeds import bp as feeds_bp
     from tracker.views.notify import bp as notify_bp
     from tracker.views.organisations import bp as organisations_bp
-    from tracker.views.review import bp as review_bp
     from tracker.views.pages import bp as pages_bp
     from tracker.views.policies import bp as policies_bp
+    from tracker.views.review import bp as review_bp
     from tracker.views.search import bp as search_bp
 
     app.register_blueprint(pages_bp)

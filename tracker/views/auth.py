@@ -10,10 +10,18 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.db import unit_of_work
-from tracker.forms.accounts import (LoginForm, NewUserForm, PasswordForm, ProfileForm, ResetPasswordForm,
-                                    ResetRequestForm, TokenForm, UserForm)
-from tracker.services import accounts
 from tracker.errors import Conflict, Invalid
+from tracker.forms.accounts import (
+    LoginForm,
+    NewUserForm,
+    PasswordForm,
+    ProfileForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    TokenForm,
+    UserForm,
+)
+from tracker.services import accounts
 from tracker.views.security import role_required
 from tracker.views.support import db_session
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from flask import request
 from flask_babel import gettext as _
 
-from tracker.forms.records import (FIELD_LABELS, load_choices)
+from tracker.errors import StaleEdit
+from tracker.forms.records import FIELD_LABELS, load_choices
 from tracker.services import editing
 from tracker.services.audit import actor_labels
-from tracker.errors import StaleEdit
 from tracker.services.merging import MergePlan
-from tracker.views.support import db_session
 from tracker.views.history import ChangeGroup, Describer, describe
+from tracker.views.support import db_session
 
 NAME_CHOICES = ("countries", "organisations", "topics", "events")
 

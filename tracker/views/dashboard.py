@@ -12,11 +12,11 @@ from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from tracker.errors import NotFound
 from tracker.i18n import format_partial_date, local_name, localized
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services import dashboard as dashboard_service
 from tracker.services.dashboard import Dashboard, DashboardFilter, ReferenceLists
-from tracker.errors import NotFound
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
 

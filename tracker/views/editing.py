@@ -10,20 +10,35 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
-from tracker.forms.records import (EditorialForm, EventForm, ForumLinkForm, PolicyForm,
-                                  RemoveForumLinkForm, StatusForm, load_choices)
+from tracker.errors import Forbidden, Invalid, StaleEdit
+from tracker.forms.records import (
+    EditorialForm,
+    EventForm,
+    ForumLinkForm,
+    PolicyForm,
+    RemoveForumLinkForm,
+    StatusForm,
+    load_choices,
+)
 from tracker.models import Event, Policy
-from tracker.models.vocab import (EDITORIAL_STATES, LEGAL_STATUSES)
+from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import organisations as organisation_service
 from tracker.services import policies as policy_service
 from tracker.services import review as review_service
 from tracker.services.audit import actor_labels
-from tracker.errors import Forbidden, Invalid, StaleEdit
 from tracker.services.permissions import can_edit_record, has_permission
-from tracker.views.conflicts import (ConflictChoice, ConflictReport, conflict_report, field_label, hidden_errors,
-                                     merge_report, resolutions_sent, set_version)
+from tracker.views.conflicts import (
+    ConflictChoice,
+    ConflictReport,
+    conflict_report,
+    field_label,
+    hidden_errors,
+    merge_report,
+    resolutions_sent,
+    set_version,
+)
 from tracker.views.history import Describer, describe
 from tracker.views.security import request_user, role_required
 from tracker.views.support import db_session
@@ -420,7 +435,7 @@ def _editorial(entity_type: str, key: str):
         if form.state.data not in dict(editorial_moves(current)):
             state = EDITORIAL_STATES[current.editorial_state].lower()
             raise Invalid(_("%(message)s The record is now %(state)s, so this move is no longer possible.",
-                            message=error.message, state=state))
+                            message=error.message, state=state)) from error
         label = str(MOVES[(current.editorial_state, form.state.data)][0])
         return render_template(
             "editing/confirm.html", record=current, entity=entity_type, conflict=conflict,

@@ -8,9 +8,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker.db import is_transient_conflict
-
-from tracker.i18n import translate_known
 from tracker.errors import DomainError, Invalid
+from tracker.i18n import translate_known
 from tracker.views.support import wants_json
 
 _TITLES = {

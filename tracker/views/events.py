@@ -5,10 +5,10 @@ from flask import Blueprint, render_template
 
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
-from tracker.views.policies import page_request
 from tracker.views.cache import cached_page
-from tracker.views.support import db_session, query_args
+from tracker.views.policies import page_request
 from tracker.views.security import include_unpublished
+from tracker.views.support import db_session, query_args
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 

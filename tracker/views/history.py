@@ -7,12 +7,22 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from tracker.forms.records import FIELD_LABELS, Choices, parse_partial_date
 from tracker.i18n import format_partial_date, format_timestamp
-from tracker.forms.records import (FIELD_LABELS, Choices, parse_partial_date)
 from tracker.models import AuditEntry
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
-                                  VEHICLE_CLASSES)
+from tracker.models.vocab import (
+    BODY_ROLES,
+    CONFIDENCE_LEVELS,
+    EDITORIAL_STATES,
+    EVENT_KINDS,
+    FORUM_ROLES,
+    INSTRUMENTS,
+    LEGAL_STATUSES,
+    ORGANISATION_KINDS,
+    RELATION_TYPES,
+    SOURCE_KINDS,
+    VEHICLE_CLASSES,
+)
 
 ACTION_TITLES = {
     "create": _l("Created"), "update": _l("Edited"), "status_change": _l("Status change recorded"),

@@ -11,12 +11,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
+from tracker.errors import Conflict, Invalid
 from tracker.forms.notify import ActionForm, EndpointForm, FollowForm, SubscribeForm
 from tracker.models.notification import DELIVERY_STATES, LANGUAGES
+from tracker.pagination import PageRequest
 from tracker.services import deliveries, targets, webhook_endpoints
 from tracker.services import subscriptions as subscription_service
-from tracker.errors import Conflict, Invalid
-from tracker.pagination import PageRequest
 from tracker.views.security import csrf, request_user, role_required
 from tracker.views.support import db_session, query_args
 
@@ -113,7 +113,8 @@ def subscribe():
                         subscription_service.subscribe_email(session, form.email.data, target, options)
                     else:
                         channel, endpoint_id = form.channel()
-                        subscription_service.follow(session, user, target, options, channel=channel, endpoint_id=endpoint_id)
+                        subscription_service.follow(session, user, target, options, channel=channel,
+                                                    endpoint_id=endpoint_id)
             except Invalid as error:
                 _apply_errors(form, error, {"webhook_id": "deliver_to", "channel": "deliver_to"})
             except Conflict as error:
@@ -237,8 +238,8 @@ def webhooks():
         return _webhooks_page(form, 400)
     try:
         with unit_of_work(session):
-            endpoint, secret = webhook_endpoints.create_endpoint(session, _actor(), form.url.data, form.description.data,
-                                                       **_webhook_settings())
+            endpoint, secret = webhook_endpoints.create_endpoint(session, _actor(), form.url.data,
+                                                                 form.description.data, **_webhook_settings())
     except Invalid as error:
         _apply_errors(form, error)
         return _webhooks_page(form, 400)

@@ -7,12 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from tracker.db import unit_of_work
+from tracker.errors import Invalid
 from tracker.forms.records import OrganisationForm, load_choices
 from tracker.i18n import current_language
 from tracker.models.vocab import ORGANISATION_KINDS
 from tracker.services import organisations as organisation_service
 from tracker.services.audit import actor_labels
-from tracker.errors import Invalid
 from tracker.views.cache import cached_page
 from tracker.views.conflicts import hidden_errors
 from tracker.views.editing import NAME_CHOICES, edit_record

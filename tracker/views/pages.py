@@ -5,14 +5,14 @@ import datetime as dt
 
 from flask import Blueprint, render_template
 
+from tracker.pagination import PageRequest
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
-from tracker.pagination import PageRequest
-from tracker.views.policies import page_request
 from tracker.views.cache import cached_page
-from tracker.views.support import db_session, query_args
+from tracker.views.policies import page_request
 from tracker.views.security import include_unpublished
+from tracker.views.support import db_session, query_args
 
 bp = Blueprint("pages", __name__)
 

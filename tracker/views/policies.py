@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from tracker.services import policies as policy_service
 from tracker.pagination import PageRequest
+from tracker.services import policies as policy_service
 from tracker.views.cache import cached_page
-from tracker.views.support import db_session, query_args
 from tracker.views.security import include_unpublished
+from tracker.views.support import db_session, query_args
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 

@@ -7,14 +7,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from tracker.db import unit_of_work
+from tracker.errors import Invalid, MergeConflict
 from tracker.forms.records import EventForm, PolicyForm, ProposalDecisionForm, load_choices
 from tracker.models import Event, Policy
-from tracker.services import editing
 from tracker.services import activity as activity_service
+from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services import review as review_service
-from tracker.errors import Invalid, MergeConflict
 from tracker.views.conflicts import field_label, hidden_errors
 from tracker.views.editing import EVENT_CHOICES, MISSING_LABELS, NAME_CHOICES, POLICY_CHOICES
 from tracker.views.history import Describer, change_title

@@ -10,15 +10,15 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.errors import Invalid
 from tracker.models import Event
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search import SearchUnavailable
 from tracker.search.request import SORTS, TYPES, SearchRequest, parse_search_args
-from tracker.services.search import SearchHit, SearchResults, search
 from tracker.services import policies as policy_service
-from tracker.errors import Invalid
-from tracker.views.support import db_session, query_args
+from tracker.services.search import SearchHit, SearchResults, search
 from tracker.views.security import include_unpublished
+from tracker.views.support import db_session, query_args
 
 bp = Blueprint("search", __name__)
 

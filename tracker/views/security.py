@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from tracker.services import accounts
 from tracker.errors import DomainError
+from tracker.services import accounts
 from tracker.services.permissions import has_permission
 from tracker.views.support import db_session
 

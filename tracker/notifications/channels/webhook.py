@@ -8,9 +8,9 @@ import ssl
 import time
 from typing import Any
 
+from tracker.errors import Invalid
 from tracker.notifications import signing, ssrf
 from tracker.notifications.channels import SendResult
-from tracker.errors import Invalid
 
 USER_AGENT = "ev-policy-tracker-webhooks/1"
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -87,7 +87,7 @@ def send(url: str, secrets: list[str], msg_id: str, body: bytes, *, timeout: flo
         response.read(MAX_RESPONSE_BYTES)
         status = response.status
         retry_after = _retry_after(response.getheader("Retry-After"))
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return result("retry", error=f"No answer within {timeout:g} s")
     except (OSError, http.client.HTTPException) as error:
         return result("retry", error=f"{error.__class__.__name__}: {error}")

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from tracker.pagination import Page
 from tracker.search.request import parse_search_args
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
-from tracker.pagination import Page
 from tracker.views.api import serializers
 from tracker.views.api.openapi import openapi_document
+from tracker.views.cache import cached_page
 from tracker.views.policies import page_request
 from tracker.views.search import run_search, search_results_json
-from tracker.views.cache import cached_page
-from tracker.views.support import db_session, query_args
 from tracker.views.security import include_unpublished
+from tracker.views.support import db_session, query_args
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -30,7 +30,8 @@ def policies():
     session = db_session()
     args = query_args()
     flt = policy_service.parse_policy_filter(args, policy_service.filter_choices(session), allow_empty=False)
-    page = policy_service.list_policies(session, flt, page_request(args, allow_empty=False), include_unpublished=include_unpublished())
+    page = policy_service.list_policies(session, flt, page_request(args, allow_empty=False),
+                                        include_unpublished=include_unpublished())
     return jsonify(_page_json(page, serializers.policy_summary_json))
 
 
@@ -96,6 +97,8 @@ def openapi():
 
 
 from tracker.views.api.write import register as _register_write_routes  # noqa: E402  (needs bp above)
+
 _register_write_routes(bp)
 from tracker.views.api.notify import register as _register_notify_routes  # noqa: E402  (needs bp above)
+
 _register_notify_routes(bp)

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, jsonify, url_for
 from tracker.db import unit_of_work
 from tracker.models.notification import Delivery, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.types import utcnow
-from tracker.services import deliveries, subscriptions, targets, webhook_endpoints
 from tracker.pagination import Page, PageRequest
+from tracker.services import deliveries, subscriptions, targets, webhook_endpoints
 from tracker.views.api.write import checked_body
 from tracker.views.notify import interface_language
 from tracker.views.security import api_user, role_required

@@ -3,14 +3,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.models.vocab import (BODY_ROLES, CONFIDENCE_LEVELS, EDITORIAL_STATES, EVENT_KINDS, FORUM_ROLES,
-                                  INSTRUMENTS, LEGAL_STATUSES, ORGANISATION_KINDS, RELATION_TYPES, SOURCE_KINDS,
-                                  VEHICLE_CLASSES)
 from tracker.models.record_format import choice_schema as _choice
 from tracker.models.record_format import closed_object as _closed
 from tracker.models.record_format import input_schemas as record_input_schemas
 from tracker.models.record_format import list_schema as _list
 from tracker.models.record_format import string_schema as _string
+from tracker.models.vocab import (
+    BODY_ROLES,
+    CONFIDENCE_LEVELS,
+    EDITORIAL_STATES,
+    EVENT_KINDS,
+    FORUM_ROLES,
+    INSTRUMENTS,
+    LEGAL_STATUSES,
+    ORGANISATION_KINDS,
+    RELATION_TYPES,
+    SOURCE_KINDS,
+    VEHICLE_CLASSES,
+)
 from tracker.search.request import MAX_QUERY_LENGTH, TYPES
 from tracker.search.request import SORTS as SEARCH_SORTS
 from tracker.services.policies import SORTS
@@ -444,8 +454,15 @@ NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
 def _notify_schemas() -> dict[str, Any]:
-    from tracker.models.notification import (ATTEMPT_OUTCOMES, CADENCES, CHANNELS, DELIVERY_STATES, EVENT_TYPES,
-                                             LANGUAGES, TARGET_KINDS)
+    from tracker.models.notification import (
+        ATTEMPT_OUTCOMES,
+        CADENCES,
+        CHANNELS,
+        DELIVERY_STATES,
+        EVENT_TYPES,
+        LANGUAGES,
+        TARGET_KINDS,
+    )
 
     filters_text = ("A saved search only: filters as `/search` takes them, name -> values, e.g. "
                     "`{\"country\": [\"LA\"], \"status\": [\"in_force\"]}`.")

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
 from tracker.db import unit_of_work
+from tracker.errors import TYPE_WORDS, Invalid, MergeConflict, StaleEdit
 from tracker.models import AuditEntry
 from tracker.services import editing, schema_check
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
-from tracker.errors import TYPE_WORDS, Invalid, MergeConflict, StaleEdit
 from tracker.views.api import serializers
 from tracker.views.api.openapi import IF_MATCH_PATTERN, input_schemas
 from tracker.views.errors import error_response
@@ -112,21 +112,22 @@ def json_body() -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise Invalid(_("The body is not UTF-8."), {"body": _("Byte %(position)s is not valid UTF-8.",
-                                                              position=error.start)})
+                                                              position=error.start)}) from error
     try:
         data = json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant,
                           parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise Invalid(_("The body is not valid JSON."),
                       {"body": _("%(problem)s at line %(line)s, column %(column)s.", problem=error.msg,
-                                 line=error.lineno, column=error.colno)})
+                                 line=error.lineno, column=error.colno)}) from error
     except RecursionError:
-        raise Invalid(_("The body is not valid JSON."), {"body": _("It is nested too deeply.")})
+        raise Invalid(_("The body is not valid JSON."), {"body": _("It is nested too deeply.")}) from None
     except ValueError as error:  # _BadJSON, or an integer with more digits than Python converts
-        raise Invalid(_("The body is not valid JSON."), {"body": str(error)[:200]})
+        raise Invalid(_("The body is not valid JSON."), {"body": str(error)[:200]}) from error
     if not isinstance(data, dict):
         raise Invalid(_("The body must be a JSON object."),
-                      {"body": _("Send a JSON object, not %(kind)s.", kind=_(TYPE_WORDS[schema_check.json_type(data)]))})
+                      {"body": _("Send a JSON object, not %(kind)s.",
+                                 kind=_(TYPE_WORDS[schema_check.json_type(data)]))})
     unstorable = _unstorable_text(data)
     if unstorable is not None:
         raise Invalid(_("The body holds text that cannot be stored."),
