@@ -179,7 +179,7 @@ def local_name(thing: Any) -> str:
     if current_language() == "lo" and getattr(thing, "name_lo", None):
         return thing.name_lo
     # An organisation recorded with a Lao name only has no English one to fall back to.
-    return thing.name_en or getattr(thing, "name_lo", None) or getattr(thing, "key", "")
+    return thing.name_en or getattr(thing, "name_lo", "") or getattr(thing, "key", "")
 
 
 def translate_known(message: str) -> str:

@@ -40,7 +40,9 @@ def _migrate(engine: Engine, step, revision: str) -> None:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # On the driver's own connection: going through SQLAlchemy would begin a transaction first.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            driver_connection = connection.connection.driver_connection
+            assert driver_connection is not None  # a connection in use holds the driver's
+            driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
                 step(alembic_config(connection), revision)
@@ -51,7 +53,9 @@ def _migrate(engine: Engine, step, revision: str) -> None:
                                            f"{dangling[:5]}")
         finally:
             if sqlite:
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                driver_connection = connection.connection.driver_connection
+                assert driver_connection is not None
+                driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def heads() -> list[str]:

@@ -72,6 +72,7 @@ def _get(client, url: str, language: str):
     return client.get(url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["en", "lo"])
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonymous")
 def test_every_page_renders_in_both_languages_for_every_role(client, login_as, role, language):

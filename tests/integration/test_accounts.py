@@ -201,6 +201,7 @@ def test_failure_counters_are_kept_although_the_login_is_refused(client, databas
     assert login_delays == sorted(login_delays) and login_delays[0] < login_delays[1]
 
 
+@pytest.mark.slow
 def test_five_failures_lock_the_account_from_that_address_only(client, database, login_delays):
     for _ in range(5):
         assert log_in(client, email_of("editor"), "wrong password!", address="192.0.2.10").status_code == 401
@@ -217,6 +218,7 @@ def test_five_failures_lock_the_account_from_that_address_only(client, database,
     assert log_in(client, email_of("editor"), PASSWORD, address="198.51.100.20").status_code == 302
 
 
+@pytest.mark.slow
 def test_refused_attempts_are_not_counted_and_the_password_is_not_checked(client, database, login_delays):
     for _ in range(5):
         log_in(client, email_of("editor"), "wrong password!", address="192.0.2.11")
@@ -242,6 +244,7 @@ def test_thirty_failures_from_one_address_lock_that_address_for_every_account(cl
     assert log_in(client, email_of("editor"), PASSWORD, address="198.51.100.1").status_code == 302
 
 
+@pytest.mark.slow
 def test_the_lock_ends_after_its_time(client, session, login_delays):
     for _ in range(5):
         log_in(client, email_of("editor"), "wrong password!", address="192.0.2.50")
@@ -253,6 +256,7 @@ def test_the_lock_ends_after_its_time(client, session, login_delays):
     assert log_in(client, email_of("editor"), PASSWORD, address="192.0.2.50").status_code == 302
 
 
+@pytest.mark.slow
 def test_a_success_resets_the_pair_and_remembers_the_address(client, database, login_delays):
     for _ in range(4):
         log_in(client, email_of("editor"), "wrong password!", address="192.0.2.60")
@@ -413,6 +417,7 @@ def test_disabling_a_user_from_the_command_line_ends_their_sessions(app, client,
     assert not is_signed_in(client)
 
 
+@pytest.mark.slow
 def test_changing_the_password_ends_other_sessions_and_keeps_this_one(app, client, database):
     log_in(client, email_of("editor"), PASSWORD)
     other_browser = client_with_cookie(app, session_cookie(client))

@@ -377,6 +377,7 @@ OUT_OF_TABLE_MOVES = [(old, new) for old in LEGAL_STATUSES for new in LEGAL_STAT
                       if new != old and new not in TRANSITIONS[old]]
 
 
+@pytest.mark.slow
 def test_every_move_of_the_transition_table_is_allowed_to_an_editor(session, users):
     load(session, policies=[record_with_history(f"move-{number}", [(old, "2020")])
                             for number, (old, _) in enumerate(ALLOWED_MOVES)])
@@ -400,6 +401,7 @@ def test_recording_the_same_status_again_is_always_allowed(session, users):
         assert timeline(stored) == [(1, None, status, "2020"), (2, status, status, "2022-06")]
 
 
+@pytest.mark.slow
 def test_moves_outside_the_table_are_forbidden_to_editors(session, users):
     load(session, policies=[record_with_history(f"out-{number}", [(old, "2020")])
                             for number, (old, _) in enumerate(OUT_OF_TABLE_MOVES)])
@@ -799,6 +801,7 @@ if POSTGRESQL_URL.startswith("postgresql"):
 # Publication
 
 
+@pytest.mark.slow
 def test_editorial_moves_follow_the_table_with_the_right_role(session, users):
     for number, (old, targets) in enumerate(EDITORIAL_TRANSITIONS.items()):
         for new, permission in targets.items():
@@ -965,6 +968,7 @@ def test_every_action_of_the_services_leaves_entries_that_name_who_and_which_ver
     assert [entry.version for entry in trail] == sorted(entry.version for entry in trail)
 
 
+@pytest.mark.slow
 def test_combinations_of_roles_and_states_match_the_permission_table(session, users):
     """Who may edit a record in each editorial state, in one table."""
     expected = {("editor", "draft"): True, ("editor", "in_review"): True, ("editor", "published"): False,

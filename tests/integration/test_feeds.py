@@ -107,6 +107,14 @@ def test_lao_titles_come_through_intact(client, feed_data):
     assert all(LAO_TITLE in entry["summary"] for entry in english)
 
 
+
+def test_a_policy_titled_in_lao_only_has_its_lao_title_in_the_english_feed(client, session):
+    load(session, policies=[policy_record("feed-lao-only", title_en=None, title_lo=LAO_TITLE)])
+    session.commit()
+    english = entries(fetch(client, "?policy=feed-lao-only"))
+    assert english and all(entry["title"].startswith(LAO_TITLE) for entry in english)
+    assert all(entry["summary"].startswith(LAO_TITLE) and "None" not in entry["summary"] for entry in english)
+
 def test_filters_narrow_the_feed(client, feed_data):
     by_policy = fetch(client, "?policy=feed-tl-charging")
     assert keys(by_policy) == {"feed-tl-charging"}

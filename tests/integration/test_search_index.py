@@ -244,6 +244,7 @@ if POSTGRESQL:
             assert indexer.check(session).clean
 
 
+@pytest.mark.slow
 def test_searches_keep_working_during_a_rebuild_and_see_the_new_index_after_the_swap(committed_app):
     runtime = runtime_of(committed_app)
     with _write(committed_app) as session:
@@ -337,6 +338,7 @@ def test_a_status_change_is_searchable_within_two_seconds_of_its_commit(committe
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_two_processes_sharing_an_index_never_fail_and_converge(committed_app):
     """Gunicorn workers share one index folder: whichever gets the lock writes, the other skips."""
     _build(committed_app)

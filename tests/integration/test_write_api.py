@@ -885,6 +885,7 @@ def test_generated_status_changes_add_one_step_or_nothing(client, session, api_t
     assert outcomes[201] >= 5 and outcomes[400] and outcomes[409], outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, path, body", WRITES, ids=WRITE_IDS)
 def test_raw_junk_never_breaks_a_write_endpoint(client, session, api_token, drafts, method, path, body):
     path, _ = write_targets(path, body, session, drafts)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import select, text
 
 from tracker.db import unit_of_work
@@ -14,6 +15,9 @@ from tracker.models import Delivery, DeliveryAttempt, Subscription, WebhookEndpo
 from tracker.models.types import utcnow
 from tracker.notifications.signing import new_secret
 from tracker.notifications.worker import Worker
+
+# Every test here starts a real SMTP sink and an HTTP receiver on 127.0.0.1 (servers: slow).
+pytestmark = pytest.mark.slow
 
 
 def _endpoints(notify, receiver, count: int) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from tests.notifications.conftest import POLICY
 from tracker.models import Delivery, DeliveryAttempt, NotificationEvent
+
+# Every test here starts a real SMTP sink and an HTTP receiver on 127.0.0.1 (servers: slow).
+pytestmark = pytest.mark.slow
 
 
 def test_a_status_change_is_signed_and_sent_to_the_webhook(notify, receiver):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from tests.notifications.conftest import POLICY
 from tracker.models import Delivery, Subscription
 from tracker.models.types import utcnow
 from tracker.notifications import digests, sunset
+
+# Every test here starts a real SMTP sink and an HTTP receiver on 127.0.0.1 (servers: slow).
+pytestmark = pytest.mark.slow
 
 
 def _digest(notify, cadence="daily"):

@@ -6,7 +6,12 @@ import email
 import email.policy
 import time
 
+import pytest
+
 from tracker.notifications.runtime import runtime_of
+
+# Every test here starts a real SMTP sink and an HTTP receiver on 127.0.0.1 (servers: slow).
+pytestmark = pytest.mark.slow
 
 
 def test_the_commit_wakes_the_embedded_worker(notify, receiver):

@@ -11,6 +11,9 @@ from sqlalchemy import select
 from tracker.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from tracker.notifications.worker import MAX_ATTEMPTS, RETRY_DELAYS, backoff
 
+# Every test here starts a real SMTP sink and an HTTP receiver on 127.0.0.1 (servers: slow).
+pytestmark = pytest.mark.slow
+
 
 def _delivery(notify):
     with notify.session() as session:
@@ -25,7 +28,6 @@ def _hook(notify, receiver, path="/h"):
     return endpoint
 
 
-@pytest.mark.slow
 def test_a_500_is_retried_and_the_same_message_id_arrives(notify, receiver):
     _hook(notify, receiver)
     receiver.script("/h", 500, 503, 429, 408)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from tests.notifications.conftest import POLICY
 from tracker.db import unit_of_work
 from tracker.models import StaffMail, User
 from tracker.services import accounts, editing
+
+# Every test here starts a real SMTP sink and an HTTP receiver on 127.0.0.1 (servers: slow).
+pytestmark = pytest.mark.slow
 
 
 def body_text(message) -> str:

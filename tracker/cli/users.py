@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from tracker.db import unit_of_work
-from tracker.errors import DomainError, Invalid
+from tracker.errors import Conflict, DomainError, Invalid
 from tracker.models.user import ROLES
 from tracker.services import accounts
 
@@ -35,7 +35,7 @@ def create(email: str, role: str, display_name: str | None, password_stdin: bool
     try:
         with unit_of_work(database.session(write=True)) as session:
             user = accounts.create_user(session, email, password, role, display_name=display_name)
-    except (Invalid, accounts.Conflict) as error:
+    except (Invalid, Conflict) as error:
         _fail(error)
     click.echo(f"Created {user.email} with the role {user.role}.")
 

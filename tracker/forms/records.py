@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import LazyString
 from flask_babel import gettext as _
@@ -44,6 +44,11 @@ from tracker.models.vocab import (
     SOURCE_KINDS,
     VEHICLE_CLASSES,
 )
+
+if TYPE_CHECKING:
+    from wtforms import Field
+
+    from tracker.errors import FieldError
 
 # Rows a form may send for one repeated group; far more than any record needs, a bound on what is parsed.
 MAX_ROWS = 100
@@ -96,6 +101,7 @@ class Choices:
     organisation_groups: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     topics: dict[str, str] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
+    # None for a policy titled in Lao only, read in another language.
     policies: dict[str, str] = field(default_factory=dict)
 
 
@@ -121,15 +127,16 @@ def load_choices(session: Session, *kinds: str) -> Choices:
         topics = session.scalars(select(Topic).order_by(Topic.position))
         choices.topics = {t.key: local_name(t) for t in topics}
     if "events" in kinds:
-        rows = session.execute(select(Event.key, Event.name_en, Event.name_lo, Event.starts_on)
-                               .order_by(Event.starts_on.desc().nulls_last(), Event.key))
-        choices.events = {key: f"{(name_lo if lao and name_lo else name)} "
+        event_rows = session.execute(select(Event.key, Event.name_en, Event.name_lo, Event.starts_on)
+                                     .order_by(Event.starts_on.desc().nulls_last(), Event.key))
+        # A record may be named in one language only: the other one stands in (never "None").
+        choices.events = {key: f"{(name_lo if lao and name_lo else name or name_lo)} "
                                f"({format_partial_date(starts) if starts else _('date not known')})"
-                          for key, name, name_lo, starts in rows}
+                          for key, name, name_lo, starts in event_rows}
     if "policies" in kinds:
-        choices.policies = {key: (title_lo if lao and title_lo else title) for key, title, title_lo in
-                            session.execute(select(Policy.key, Policy.title_en, Policy.title_lo)
-                                            .order_by(Policy.key))}
+        choices.policies = {key: (title_lo if lao and title_lo else title or title_lo or key)
+                            for key, title, title_lo in session.execute(
+                                select(Policy.key, Policy.title_en, Policy.title_lo).order_by(Policy.key))}
     return choices
 
 
@@ -163,6 +170,8 @@ class PartialDateField(StringField):
     handed to the services as the ISO partial date it stands for; what cannot be read is refused here,
     with a message in the reader's language."""
 
+    data: str | None
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)
         self.parse_error: PartialDateError | None = None
@@ -183,6 +192,7 @@ class PartialDateField(StringField):
         error = getattr(self, "parse_error", None)
         if error is None:
             return None
+        assert self.data is not None  # process_formdata kept the text it could not read
         value = self.data[:60]
         messages = {
             "day": _("'%(value)s' is not a day of the calendar.", value=value),
@@ -295,8 +305,12 @@ class ServiceErrors:
 
     ROW_GROUPS: tuple[str, ...] = ()
     row_positions: dict[str, list[int]]
+    # Attributes of the FlaskForm this mixin is combined with. The messages above the form are text, or a
+    # FieldError passed on as it is (it reads in the reader's language when shown).
+    form_errors: list[str | FieldError]
+    _fields: dict[str, Field]
 
-    def apply_errors(self, errors: Mapping[str, str], message: str | None = None) -> None:
+    def apply_errors(self, errors: Mapping[str, str | FieldError], message: str | None = None) -> None:
         """Put each error by its field: ``sources[2].url`` -> the url input of the third row sent."""
         for name, raw in errors.items():
             target, prefix = self._field_for(name)
@@ -489,7 +503,7 @@ class PolicyForm(RecordForm):
                         status_evidence_url=_clean(self.status_evidence_url.data))
         return data
 
-    def apply_errors(self, errors: Mapping[str, str], message: str | None = None) -> None:
+    def apply_errors(self, errors: Mapping[str, str | FieldError], message: str | None = None) -> None:
         # A blank key is made from the title: with no title, only the missing title is worth saying.
         if self.creating and "title_en" in errors and not _clean(self.key.data):
             errors = {name: text for name, text in errors.items() if name != "key"}
@@ -564,7 +578,7 @@ class EventForm(RecordForm):
                 data["key"] = key
         return data
 
-    def apply_errors(self, errors: Mapping[str, str], message: str | None = None) -> None:
+    def apply_errors(self, errors: Mapping[str, str | FieldError], message: str | None = None) -> None:
         if self.creating and "name_en" in errors and not _clean(self.key.data):
             errors = {name: text for name, text in errors.items() if name != "key"}
         super().apply_errors(errors, message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, event, inspect, select, union
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
@@ -23,6 +23,9 @@ from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.source import Source
 from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.vocab import check_in
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 SEARCH_ENTITY_TYPES = ("policy", "event")
 # Execution option that lets one bulk UPDATE/DELETE through the guard below; the caller then owns
@@ -159,7 +162,7 @@ def _after_flush(session: Session, _context) -> None:
 def _dependents(session: Session, organisations: Iterable[int], topics: Iterable[str],
                 jurisdictions: Iterable[str], events: Iterable[int]) -> set[tuple[str, int]]:
     """Documents that show any of these organisations, topics, countries or events by name."""
-    organisations, topics, jurisdictions, events = (list(x) for x in (organisations, topics, jurisdictions, events))
+    organisations, topics, jurisdictions, events = list(organisations), list(topics), list(jurisdictions), list(events)
     policy_queries, event_queries = [], []
     if organisations:
         policy_queries += [select(Policy.id).where(Policy.issuer_id.in_(organisations)),
@@ -196,7 +199,8 @@ def _write(session: Session) -> None:
         return
     written |= docs
     now = utcnow()
-    session.connection().execute(SearchChange.__table__.insert(), [
+    # A declarative class with a __tablename__ is mapped to a Table (typed as the FromClause it may be elsewhere).
+    session.connection().execute(cast("Table", SearchChange.__table__).insert(), [
         {"entity_type": entity_type, "entity_id": entity_id, "changed_at": now}
         for entity_type, entity_id in sorted(docs)])
 
@@ -222,9 +226,10 @@ def _guard_bulk_writes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete) or state.execution_options.get(BYPASS_OPTION):
         return
     table = getattr(state.statement, "table", None)
-    if getattr(table, "name", None) not in SEARCHABLE_TABLES:
+    table_name = getattr(table, "name", None)
+    if table_name not in SEARCHABLE_TABLES:
         return
-    message = (f"A bulk {'UPDATE' if state.is_update else 'DELETE'} on '{table.name}' bypasses the search "
+    message = (f"A bulk {'UPDATE' if state.is_update else 'DELETE'} on '{table_name}' bypasses the search "
                f"change log, so the search index would go stale. Change records through the services, or "
                f"pass execution_options={{'{BYPASS_OPTION}': True}} and call log_search_changes().")
     if refuse_bulk_writes:

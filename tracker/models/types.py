@@ -42,6 +42,7 @@ class PartialDate:
         if not match:
             raise PartialDateError(f"'{text}' is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
         year, month, day = (int(part) if part else None for part in match.groups())
+        assert year is not None  # the pattern's first group (four digits) always takes part in a match
         if not 1000 <= year <= 9999:
             raise PartialDateError(f"'{text}' has a year out of range", "year")
         if month is not None and not 1 <= month <= 12:

@@ -1,8 +1,13 @@
 """Controlled vocabularies of the domain: codes stored in the database and their translatable labels."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Legal status of an instrument, in the order an instrument usually moves through them.
 LEGAL_STATUSES: dict[str, LazyString] = {
@@ -120,7 +125,7 @@ CONFIDENCE_LEVELS: dict[str, LazyString] = {
 }
 
 
-def check_in(column: str, values: dict[str, object] | tuple[str, ...]) -> str:
+def check_in(column: str, values: Mapping[str, object] | tuple[str, ...]) -> str:
     """SQL text of a CHECK that ``column`` holds one of ``values``."""
     quoted = ", ".join(f"'{value}'" for value in values)
     return f"{column} IN ({quoted})"

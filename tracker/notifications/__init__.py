@@ -1,10 +1,15 @@
 """Notifications: an outbox written with each change, and a worker that sends email and signed webhooks."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
+if TYPE_CHECKING:
+    from tracker.notifications.runtime import NotifyRuntime
 
-def init_notifications(app: Flask):
+
+def init_notifications(app: Flask) -> NotifyRuntime:
     """Set notifications up for ``app``: configuration, the worker, the after-commit wake-up."""
     from tracker.notifications.runtime import EXTENSION, NotifyRuntime
 

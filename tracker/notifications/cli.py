@@ -5,6 +5,7 @@ import json
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -12,13 +13,18 @@ from flask.cli import AppGroup
 
 from tracker.notifications.runtime import runtime_of
 
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from tracker.notifications.worker import Worker
+
 
 @click.group("notify", cls=AppGroup, help="Notifications: the delivery worker, digests and sunset alerts.")
 def notify_group() -> None:
     pass
 
 
-def _worker():
+def _worker() -> Worker:
     return runtime_of(current_app).worker
 
 
@@ -37,7 +43,7 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
         return
     stop = threading.Event()
 
-    def request_stop(signum, _frame) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         click.echo("Stopping after the current batch ...", err=True)
         stop.set()
 

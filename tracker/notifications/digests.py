@@ -20,12 +20,14 @@ from tracker.notifications import messages
 from tracker.notifications.payloads import absolute_urls
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
     from tracker.notifications.worker import Worker
 
 CADENCES = ("daily", "weekly")
 
 
-def _waiting(now: dt.datetime):
+def _waiting(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
     return (Delivery.state == "pending", Delivery.channel == "email", Delivery.next_attempt_at.is_(None),
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
 

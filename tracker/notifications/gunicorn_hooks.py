@@ -3,7 +3,7 @@ notification worker in each web process as soon as it boots, not at its first re
 from __future__ import annotations
 
 
-def post_worker_init(worker) -> None:
+def post_worker_init(worker: object) -> None:
     from tracker.notifications.runtime import nudge
 
     app = getattr(worker, "wsgi", None)

@@ -78,7 +78,7 @@ def recipients(session: Session, event: NotificationEvent, today: dt.date | None
     rows = session.execute(statement).all()
 
     matcher: SavedSearchMatcher | None = None
-    chosen: dict[tuple, Recipient] = {}
+    chosen: dict[tuple[str, int | str | None], Recipient] = {}
     try:
         for row in sorted(rows, key=lambda r: (r.cadence != "immediate", r.id)):
             if row.target_kind == "search":
@@ -87,7 +87,7 @@ def recipients(session: Session, event: NotificationEvent, today: dt.date | None
                 if not matcher.matches(row.target_value, row.target_filters):
                     continue
             if row.channel == "webhook":
-                key: tuple = ("webhook", row.webhook_endpoint_id)
+                key: tuple[str, int | str | None] = ("webhook", row.webhook_endpoint_id)
             else:
                 address = _address(row)
                 if not address:

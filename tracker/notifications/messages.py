@@ -6,18 +6,23 @@ import functools
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import flask_babel
 from flask import current_app
-from flask_babel import gettext as _
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.notifications.channels.email import build_message
 from tracker.notifications.payloads import external_url, public_base_url
 from tracker.notifications.tokens import make_token
+
+if TYPE_CHECKING:
+    # flask_babel has no type information: its gettext, as it is called here.
+    def _(string: str, **variables: Any) -> str: ...
+else:
+    from flask_babel import gettext as _
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 

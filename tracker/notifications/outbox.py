@@ -1,13 +1,16 @@
 """The outbox: notification events written in the transaction that made the change (never sent from it)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tracker.models import NotificationEvent, Policy, Subscription, WebhookEndpoint
 from tracker.models.notification import EVENT_TYPES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import SessionTransaction
 
 _ADDED = "tracker.notify.events_added"
 
@@ -50,7 +53,7 @@ def events_added(session: Session) -> bool:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_added(session: Session, transaction) -> None:
+def _forget_added(session: Session, transaction: SessionTransaction) -> None:
     # Once the session's own transaction is over (committed, after the commit hooks ran, or rolled back).
     if transaction.parent is None:
         session.info.pop(_ADDED, None)

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sys
 import time
+from typing import cast
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -35,7 +36,8 @@ class NotifyRuntime:
         # Test apps drive the worker themselves: no thread outlives a test or races its assertions.
         if self.app.testing and not self.app.config.get("NOTIFY_EMBEDDED_IN_TESTS"):
             return False
-        return self.app.config["NOTIFY_WORKER"] == "embedded"
+        worker: str = self.app.config["NOTIFY_WORKER"]
+        return worker == "embedded"
 
     def on_commit(self, session: Session) -> None:
         """After-commit hook: wake the worker when the transaction recorded events or staff mail."""
@@ -80,7 +82,7 @@ class NotifyRuntime:
 
 
 def runtime_of(app: Flask) -> NotifyRuntime:
-    return app.extensions[EXTENSION]
+    return cast(NotifyRuntime, app.extensions[EXTENSION])
 
 
 def nudge(app: Flask) -> None:

@@ -12,7 +12,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from tracker.models import StaffMail, User
@@ -23,7 +22,14 @@ from tracker.notifications.payloads import external_url
 from tracker.notifications.tokens import make_password_reset_token
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
     from tracker.notifications.worker import Worker
+
+    # flask_babel has no type information: its gettext, as it is called here.
+    def _(string: str, **variables: Any) -> str: ...
+else:
+    from flask_babel import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +84,7 @@ def staff_email(mail: StaffMail, user: User) -> EmailMessage:
                          message_id=messages.message_id(f"staff-{mail.id}"))
 
 
-def _due(now: dt.datetime):
+def _due(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
     return (StaffMail.state == "pending", StaffMail.next_attempt_at <= now,
             or_(StaffMail.lease_until.is_(None), StaffMail.lease_until < now))
 
@@ -114,6 +120,7 @@ def _send_one(worker: Worker, mail_id: int) -> None:
         user = session.get(User, mail.user_id) if mail is not None else None
         if mail is None or mail.state != "pending":
             return
+        error: str | None
         if user is None or not user.is_active:
             outcome, error = "failed", "The account is disabled or gone."
         else:

@@ -22,8 +22,9 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Flask
 from sqlalchemy import bindparam, func, insert, or_, select, update
@@ -40,6 +41,9 @@ from tracker.notifications.channels.email import Mailer
 from tracker.notifications.matching import recipients
 from tracker.notifications.payloads import absolute_urls
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Table
+
 log = logging.getLogger(__name__)
 
 # The Standard Webhooks schedule after the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
@@ -47,6 +51,12 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 FINAL_STATES = ("delivered", "failed", "dead")
+
+# What sending a delivery needs: the delivery, its event, subscription, endpoint and the subscriber's address.
+Loaded = tuple[Delivery, NotificationEvent, Subscription | None, WebhookEndpoint | None, str | None]
+# An endpoint owner to tell: (address, endpoint URL, reason, disabled).
+Notice = tuple[str, str, str, bool]
+_Model = TypeVar("_Model", NotificationEvent, Subscription, WebhookEndpoint)
 
 
 def backoff(attempts: int, scale: float = 1.0, retry_after: float | None = None) -> float:
@@ -143,20 +153,21 @@ class Worker:
             from sqlalchemy.dialects.postgresql import insert as upsert
         else:
             from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        table = cast("Table", Delivery.__table__)  # mapped with __tablename__: a Table
         keyed = [row for row in rows if row["subscription_id"] is not None]
         if keyed:
-            statement = upsert(Delivery.__table__).on_conflict_do_nothing(
+            statement = upsert(table).on_conflict_do_nothing(
                 index_elements=["event_id", "subscription_id", "channel"])
             for start in range(0, len(keyed), 1000):
                 session.execute(statement, keyed[start:start + 1000])
         for row in rows:
             if row["subscription_id"] is None:  # a test message to an endpoint
-                session.execute(upsert(Delivery.__table__).values(**row))
+                session.execute(upsert(table).values(**row))
         return len(rows)
 
     # -- claims -------------------------------------------------------------------------------------
 
-    def _due(self, now: dt.datetime):
+    def _due(self, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
         return (Delivery.state.in_(("pending", "retrying")), Delivery.next_attempt_at <= now,
                 or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
 
@@ -205,7 +216,7 @@ class Worker:
             return report
         contexts = self._load_many([delivery_id for delivery_id, _ in claimed])
         threads = max(1, min(int(self.config["NOTIFY_SEND_THREADS"]), len(claimed)))
-        results: queue.Queue = queue.Queue()
+        results: queue.Queue[tuple[int, SendResult | None]] = queue.Queue()
         mailers: list[Mailer] = []
         local = threading.local()
 
@@ -261,7 +272,7 @@ class Worker:
         finally:
             self.mailer.close()
 
-    def attempt(self, delivery_id: int, mailer: Mailer, loaded: tuple | None = None) -> SendResult | None:
+    def attempt(self, delivery_id: int, mailer: Mailer, loaded: Loaded | None = None) -> SendResult | None:
         """Send one claimed delivery (None: there is nothing to send any more)."""
         try:
             if loaded is None:
@@ -275,13 +286,14 @@ class Worker:
             log.exception("Sending delivery %s failed", delivery_id)
             return SendResult("error", None, f"{error.__class__.__name__}: {error}"[:500])
 
-    def _load_many(self, ids: list[int]) -> dict[int, tuple]:
+    def _load_many(self, ids: list[int]) -> dict[int, Loaded]:
         """What sending each delivery needs, read in a few queries for the whole batch."""
         with self.read_session() as session:
             deliveries = [d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
                           if d.state not in FINAL_STATES]
 
-            def by_id(model, wanted):
+            # Looked up by nullable foreign keys: None is never a key, so it finds nothing.
+            def by_id(model: type[_Model], wanted: Iterable[int | None]) -> dict[int | None, _Model]:
                 wanted = {i for i in wanted if i is not None}
                 if not wanted:
                     return {}
@@ -291,6 +303,7 @@ class Worker:
             subscriptions = by_id(Subscription, (d.subscription_id for d in deliveries))
             endpoints = by_id(WebhookEndpoint, (d.webhook_endpoint_id for d in deliveries))
             user_ids = {s.user_id for s in subscriptions.values() if s.user_id is not None}
+            emails: dict[int | None, str]
             emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all()) \
                 if user_ids else {}
         def user_email(d: Delivery) -> str | None:
@@ -301,11 +314,12 @@ class Worker:
                        endpoints.get(d.webhook_endpoint_id), user_email(d))
                 for d in deliveries if d.event_id in events}
 
-    def _load(self, session: Session, delivery_id: int):
+    def _load(self, session: Session, delivery_id: int) -> Loaded | None:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.state in FINAL_STATES:
             return None
         event = session.get(NotificationEvent, delivery.event_id)
+        assert event is not None  # event_id is a foreign key, and deleting the event deletes its deliveries
         subscription = (session.get(Subscription, delivery.subscription_id)
                         if delivery.subscription_id else None)
         endpoint = (session.get(WebhookEndpoint, delivery.webhook_endpoint_id)
@@ -363,9 +377,9 @@ class Worker:
         sending, or it becomes the bottleneck of a large fan-out."""
         now = utcnow()
         scale = float(self.config["NOTIFY_BACKOFF_SCALE"])
-        notices: list[tuple[str, str, str, bool]] = []
+        notices: list[Notice] = []
         states: list[str] = []
-        table = Delivery.__table__
+        table = cast("Table", Delivery.__table__)  # mapped with __tablename__: a Table
         with self.write_session() as session:
             ids = [delivery_id for delivery_id, _ in outcomes]
             current = {row.id: row for row in session.execute(
@@ -420,8 +434,8 @@ class Worker:
                         delivered_at=bindparam("b_delivered"), lease_until=None,
                         last_status_code=bindparam("b_code"), last_error=bindparam("b_error")),
                     changes, execution_options={"synchronize_session": False})
-                session.execute(insert(DeliveryAttempt.__table__), attempts)
-            endpoints = WebhookEndpoint.__table__
+                session.execute(insert(cast("Table", DeliveryAttempt.__table__)), attempts)
+            endpoints = cast("Table", WebhookEndpoint.__table__)
             if healthy - failing:
                 session.execute(update(endpoints).where(endpoints.c.id.in_(healthy - failing),
                                                         endpoints.c.failing_since.is_not(None))
@@ -446,7 +460,7 @@ class Worker:
             self._send_notice(*notice)
         return states
 
-    def _maybe_disable(self, session: Session, endpoint: WebhookEndpoint, now: dt.datetime):
+    def _maybe_disable(self, session: Session, endpoint: WebhookEndpoint, now: dt.datetime) -> Notice | None:
         limit = dt.timedelta(days=float(self.config["NOTIFY_DISABLE_AFTER_DAYS"]))
         failing_since = endpoint.failing_since
         if endpoint.disabled_at is None and failing_since is not None and now - failing_since >= limit:
@@ -455,7 +469,7 @@ class Worker:
             return self._owner_notice(session, endpoint, True)
         return None
 
-    def _owner_notice(self, session: Session, endpoint: WebhookEndpoint, disabled: bool):
+    def _owner_notice(self, session: Session, endpoint: WebhookEndpoint, disabled: bool) -> Notice | None:
         email = session.scalar(select(User.email).where(User.id == endpoint.user_id))
         return (email, endpoint.url, endpoint.disabled_reason or "", disabled) if email else None
 
@@ -500,7 +514,7 @@ def describe_subscription(subscription: Subscription) -> str:
     from flask_babel import gettext as _
 
     value = subscription.target_value or ""
-    return {
+    descriptions: dict[str, str] = {
         "policy": _("the policy %(key)s", key=value),
         "country": _("policies of %(country)s", country=value),
         "topic": _("the topic %(topic)s", topic=value),
@@ -509,4 +523,5 @@ def describe_subscription(subscription: Subscription) -> str:
         "search": _("the search “%(query)s”",
                     query=value or json.dumps(subscription.target_filters or {})),
         "all": _("every policy change"),
-    }.get(subscription.target_kind, value)
+    }
+    return descriptions.get(subscription.target_kind, value)

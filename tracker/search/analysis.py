@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import Any
 
 from whoosh.analysis import Analyzer, Token
 from whoosh.analysis.filters import STOP_WORDS
@@ -108,7 +109,7 @@ def reference_terms(text: str) -> list[tuple[str, int, int, int]]:
     kept = (term for term in words(text, stemmed=False) if term[0] not in _REFERENCE_STOP_WORDS)
     terms = [(word, start, end, pos) for pos, (word, start, end) in enumerate(kept)]
     position_at = {start: pos for _, start, _, pos in terms}
-    run: list[re.Match] = []
+    run: list[re.Match[str]] = []
     initials: list[tuple[str, int, int, int]] = []
     for match in _CAPITALISED.finditer(text):
         if match.group().lower() in _REFERENCE_STOP_WORDS:
@@ -124,22 +125,24 @@ def reference_terms(text: str) -> list[tuple[str, int, int, int]]:
     return sorted(terms + initials, key=lambda term: term[3])
 
 
-def _initials(run: list[re.Match], position_at: dict[int, int]) -> list[tuple[str, int, int, int]]:
+def _initials(run: list[re.Match[str]], position_at: dict[int, int]) -> list[tuple[str, int, int, int]]:
     # Every tail of two or more words: "Prime Ministerial Decree" gives "pmd" and "md".
     names = [m for m in run if m.start() in position_at]
     return [("".join(m.group()[0] for m in names[first:]).lower(), names[first].start(), names[-1].end(),
              position_at[names[-1].start()]) for first in range(len(names) - 1)]
 
 
-class _TermAnalyzer(Analyzer):
+# whoosh has no type information, so its classes are Any to mypy: subclassing one cannot be checked.
+class _TermAnalyzer(Analyzer):  # type: ignore[misc]
     """A Whoosh analyzer over one of the term functions above, keeping positions and offsets."""
 
     def _terms(self, value: str) -> Iterator[tuple[str, int, int, int]]:
         """(term, start, end, position) in order of position."""
         raise NotImplementedError
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
+                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
+                 mode: str = "", **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         token.boost = 1.0
         token.stopped = False
@@ -160,7 +163,7 @@ class _TermAnalyzer(Analyzer):
                 token.startchar, token.endchar = start_char + start, start_char + end
             yield token
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return other.__class__ is self.__class__
 
     def __hash__(self) -> int:
@@ -175,19 +178,19 @@ def _numbered(terms: Iterator[tuple[str, int, int]]) -> Iterator[tuple[str, int,
 class TextAnalyzer(_TermAnalyzer):
     """Words in every script; English stemmed without stop words; Lao segmented by dictionary."""
 
-    def _terms(self, value):
+    def _terms(self, value: str) -> Iterator[tuple[str, int, int, int]]:
         return _numbered(words(value))
 
 
 class SyllableAnalyzer(_TermAnalyzer):
     """Lao syllables only, so that part of a compound (ໄຟຟ້າ in ລົດໄຟຟ້າ) is found."""
 
-    def _terms(self, value):
+    def _terms(self, value: str) -> Iterator[tuple[str, int, int, int]]:
         return _numbered(syllables(value))
 
 
 class ReferenceAnalyzer(_TermAnalyzer):
     """Official reference numbers: words and numbers unstemmed, with the initials of named acts."""
 
-    def _terms(self, value):
+    def _terms(self, value: str) -> Iterator[tuple[str, int, int, int]]:
         return iter(reference_terms(value))

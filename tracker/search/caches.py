@@ -10,13 +10,16 @@ from whoosh.searching import Searcher
 
 from tracker.search.schema import TEXT_FIELDS
 
+# A term of a field of a segment: (segment id, field name, term text).
+TermKey = tuple[str, str, str]
+
 
 class TermData:
     """One term of one field of one segment: its documents and their BM25 parts (no idf)."""
 
     __slots__ = ("mask", "ids", "parts", "values", "size")
 
-    def __init__(self, mask: int, ids: array, parts: array | None) -> None:
+    def __init__(self, mask: int, ids: array[int], parts: array[float] | None) -> None:
         self.mask = mask
         self.ids = ids
         self.parts = parts
@@ -35,17 +38,17 @@ class TermCache:
     def __init__(self, max_postings: int = 4_000_000) -> None:
         self.max_postings = max_postings
         self.held = 0
-        self._items: OrderedDict[tuple, TermData] = OrderedDict()
+        self._items: OrderedDict[TermKey, TermData] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> TermData | None:
+    def get(self, key: TermKey) -> TermData | None:
         with self._lock:
             data = self._items.get(key)
             if data is not None:
                 self._items.move_to_end(key)
             return data
 
-    def put(self, key: tuple, data: TermData) -> TermData:
+    def put(self, key: TermKey, data: TermData) -> TermData:
         """Keep ``data``; returns the cached object (another thread may have read the term first)."""
         with self._lock:
             if key in self._items:
@@ -57,7 +60,7 @@ class TermCache:
                 self.held -= old.size * (1 + POSITIONS_WEIGHT if old.values is not None else 1)
             return data
 
-    def grow(self, key: tuple, data: TermData) -> None:
+    def grow(self, key: TermKey, data: TermData) -> None:
         """Account for positions loaded into ``data`` after it was cached (unless evicted since)."""
         with self._lock:
             if self._items.get(key) is data:

@@ -6,6 +6,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -19,6 +20,9 @@ from tracker.search.errors import SearchUnavailable
 from tracker.search.index import IndexMissing, SchemaMismatch, read_state
 from tracker.search.runtime import SearchRuntime, runtime_of
 from tracker.search.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 @click.group("search", cls=AppGroup, help="The full-text search index: build, check, follow the change log.")
@@ -114,9 +118,9 @@ def search_follow(interval: float, batch_size: int | None, once: bool) -> None:
     runtime = _runtime()
     if batch_size:
         runtime.indexer.batch_size = batch_size
-    stopping = []
+    stopping: list[bool] = []
 
-    def stop(_signum, _frame) -> None:
+    def stop(_signum: int, _frame: FrameType | None) -> None:
         stopping.append(True)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -15,6 +15,9 @@ from tracker.models.types import PartialDate
 from tracker.models.vocab import EVENT_KINDS, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search.analysis import syllable_terms, terms
 from tracker.search.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.base import ExecutableOption
 
 # Records read per query when building many documents (rebuild, check, large batches).
 CHUNK = 500
@@ -32,6 +35,15 @@ EVENT_LOAD = (
 )
 
 DocKey = tuple[str, int]
+
+
+class _Positioned(Protocol):
+    @property
+    def position(self) -> int: ...
+
+
+_P = TypeVar("_P", bound=_Positioned)
+_Record = TypeVar("_Record", Policy, Event)
 
 
 def doc_id(entity_type: str, record_id: int) -> str:
@@ -88,7 +100,7 @@ def analysed(source: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _by_position(items: Any) -> list:
+def _by_position(items: Iterable[_P]) -> list[_P]:
     return sorted(items, key=lambda item: item.position)
 
 
@@ -166,9 +178,17 @@ def load_documents(session: Session, keys: Iterable[DocKey]) -> dict[DocKey, dic
     return documents
 
 
-def _documents(session: Session, entity_type: str, ids: list[int] | None) -> Iterator[tuple[DocKey, dict]]:
-    model, options, build = ((Policy, POLICY_LOAD, policy_document) if entity_type == "policy"
-                             else (Event, EVENT_LOAD, event_document))
+def _documents(session: Session, entity_type: str,
+               ids: list[int] | None) -> Iterator[tuple[DocKey, dict[str, Any]]]:
+    if entity_type == "policy":
+        yield from _built(session, entity_type, ids, Policy, POLICY_LOAD, policy_document)
+    else:
+        yield from _built(session, entity_type, ids, Event, EVENT_LOAD, event_document)
+
+
+def _built(session: Session, entity_type: str, ids: list[int] | None, model: type[_Record],
+           options: Iterable[ExecutableOption],
+           build: Callable[[_Record], dict[str, Any]]) -> Iterator[tuple[DocKey, dict[str, Any]]]:
     statement = select(model).options(*options).order_by(model.id)
     if ids is not None:
         statement = statement.where(model.id.in_(ids))

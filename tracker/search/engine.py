@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -31,7 +31,7 @@ class Segment:
     def __init__(self, leaf: Leaf, cache: TermCache, stats: Stats) -> None:
         self.leaf = leaf
         self.reader = leaf.searcher.reader()
-        self.segment_id = self.reader.segment().segment_id()
+        self.segment_id: str = self.reader.segment().segment_id()
         self.cache = cache
         self.stats = stats
         self.phrase_counts: dict[int, dict[int, int]] = {}
@@ -82,7 +82,7 @@ class Segment:
         data = self.term(field, text)
         if data.values is None:
             decode = self.leaf.searcher.schema[field].format.decode_positions
-            values: dict[int, tuple[int, ...]] = {}
+            values: dict[int, frozenset[int]] = {}
             btext = text.encode("utf-8")
             if (field, btext) in self.reader:
                 matcher = self.reader.postings(field, btext)
@@ -169,7 +169,7 @@ class Segment:
         steps = range(1, slop + 1)
         rest = positions_of[1:]
         for docnum in bits_of(candidates):
-            ends: Iterable[int] = positions_of[0][docnum]
+            ends: Collection[int] = positions_of[0][docnum]
             for following in rest:
                 positions = following[docnum]
                 # Each next word within `slop` positions after the previous one (1: adjacent).
@@ -229,7 +229,7 @@ class Segment:
                 part = boost * frequency * (K1 + 1.0) / (frequency + norm)
                 scores[docnum] = scores.get(docnum, 0.0) + weight * idf * part
 
-    def _atoms(self, query: wq.Query, boost: float):
+    def _atoms(self, query: wq.Query, boost: float) -> Iterator[tuple[wq.Query, float]]:
         """(leaf query, weight) for every word and phrase a matching document is scored on."""
         boost *= getattr(query, "boost", 1.0)
         if isinstance(query, wq.Not):
@@ -258,6 +258,7 @@ def top(scored: Iterable[tuple[float, int]], limit: int) -> list[tuple[float, in
 
 def best_of(scores: dict[int, float], limit: int, offset: int) -> list[tuple[float, int]]:
     """The best ``limit`` documents of one segment as (score, global docnum)."""
+    chosen: Iterable[tuple[int, float]]
     if len(scores) > limit * 4:
         chosen = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 from markupsafe import Markup, escape
 from whoosh import query as wq
@@ -41,21 +42,21 @@ class Terms:
                 if name == "syllables":
                     terms.syllable_runs.append(tuple(leaf.words))
                 else:
-                    terms.exact.setdefault(name, set()).update(leaf.words)
+                    terms.exact.setdefault(cast(str, name), set()).update(leaf.words)
             elif isinstance(leaf, (wq.Prefix, wq.Wildcard)):
-                terms.prefixes.setdefault(name, set()).add(leaf.text.split("*")[0].split("?")[0])
+                terms.prefixes.setdefault(cast(str, name), set()).add(leaf.text.split("*")[0].split("?")[0])
             elif isinstance(leaf, wq.Term) and isinstance(leaf.text, str):
                 if name == "syllables":
                     terms.syllable_runs.append((leaf.text,))
                 else:
-                    terms.exact.setdefault(name, set()).add(leaf.text)
+                    terms.exact.setdefault(cast(str, name), set()).add(leaf.text)
         return terms
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.prefixes or self.syllable_runs)
 
 
-def highlights(record, entity_type: str, terms: Terms) -> dict[str, str]:
+def highlights(record: object, entity_type: str, terms: Terms) -> dict[str, str]:
     """Field name -> HTML snippet for each field of ``record`` with a match."""
     out: dict[str, str] = {}
     fields = POLICY_FIELDS if entity_type == "policy" else EVENT_FIELDS
@@ -94,7 +95,7 @@ def _spans(text: str, index_field: str, terms: Terms, *, cut: bool = False) -> l
     return _merged(spans)
 
 
-def _may_match(text: str, exact: set[str], prefixes: tuple[str, ...], runs: list) -> bool:
+def _may_match(text: str, exact: set[str], prefixes: tuple[str, ...], runs: list[tuple[str, ...]]) -> bool:
     """A cheap test that spares analysing a text that cannot match: a Porter stem keeps the start of
     its word, so an English term's first letters must appear; a Lao term needs Lao text."""
     lowered = text.lower()

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from whoosh import index as whoosh_index
 from whoosh.index import FileIndex
@@ -24,6 +25,9 @@ from whoosh.writing import SegmentWriter
 
 from tracker.search.errors import SearchUnavailable
 from tracker.search.schema import META_ID, SCHEMA_VERSION, make_schema
+
+if TYPE_CHECKING:
+    from whoosh.searching import Searcher
 
 CURRENT = "CURRENT"
 BUILD_LOCK = "BUILD.lock"
@@ -67,7 +71,7 @@ class IndexState:
                    built_at=float(data.get("built_at", 0.0)))
 
 
-def read_state(searcher) -> IndexState | None:
+def read_state(searcher: Searcher) -> IndexState | None:
     """The state stored in the index ``searcher`` reads, None when it has none."""
     stored = searcher.document(id=META_ID)
     return IndexState.from_stored(stored["meta"]) if stored and stored.get("meta") else None
@@ -81,7 +85,7 @@ def write_state(writer: SegmentWriter, state: IndexState) -> None:
 class IndexStore:
     """The generations of the index under one folder."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.root = Path(path)
 
     def live_name(self) -> str | None:

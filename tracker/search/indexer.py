@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -33,6 +34,9 @@ from tracker.search.documents import (
 from tracker.search.index import IndexState, IndexStore, read_state, write_state
 from tracker.search.reader import refreshed
 from tracker.search.schema import META_ID, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +283,7 @@ class Indexer:
         return drift
 
 
-def _utc(epoch: float):
+def _utc(epoch: float) -> dt.datetime:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch, dt.UTC)

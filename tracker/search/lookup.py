@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -13,6 +14,9 @@ from tracker.search.query import check_expansions, has_text, parse, run, suggest
 from tracker.search.reader import bits_of
 from tracker.search.runtime import runtime_of
 from tracker.search.schema import FACETS
+
+if TYPE_CHECKING:
+    from tracker.search.reader import Leaf
 
 
 @dataclass
@@ -56,7 +60,8 @@ def find(q: str, filters: Mapping[str, tuple[str, ...]], sort: str, start: int, 
                      Terms.of(query) if query is not None else Terms())
 
 
-def _facets(counts: dict[str, dict[str, int]], leaves, states: tuple[str, ...]) -> dict[str, dict[str, int]]:
+def _facets(counts: dict[str, dict[str, int]], leaves: list[Leaf],
+            states: tuple[str, ...]) -> dict[str, dict[str, int]]:
     """Facet counts in display form (country codes upper-case), most frequent first; events the
     reader may not see are left out of the event facet."""
     visible_events = _visible_event_keys(leaves, states) if counts.get("event") else set()
@@ -71,7 +76,7 @@ def _facets(counts: dict[str, dict[str, int]], leaves, states: tuple[str, ...]) 
     return out
 
 
-def _visible_event_keys(leaves, states: tuple[str, ...]) -> set[str]:
+def _visible_event_keys(leaves: list[Leaf], states: tuple[str, ...]) -> set[str]:
     keys: set[str] = set()
     for leaf in leaves:
         mask = leaf.live & leaf.data.masks["type"].get("event", 0)

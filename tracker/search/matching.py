@@ -1,7 +1,7 @@
 """Saved searches run against one record: does a subscriber's query and filters match this policy now?"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 from whoosh.filedb.filestore import RamStorage
@@ -13,6 +13,9 @@ from tracker.search.query import QueryError, parse
 from tracker.search.request import parse_search_args
 from tracker.search.schema import make_schema
 
+if TYPE_CHECKING:
+    from whoosh.searching import Searcher
+
 
 class SavedSearchMatcher:
     """Runs saved searches against one policy, with the search service's own query language and
@@ -22,9 +25,9 @@ class SavedSearchMatcher:
     def __init__(self, session: Session, policy: Policy) -> None:
         key = ("policy", policy.id)
         self.document: dict[str, Any] = load_documents(session, [key]).get(key, {})
-        self._searcher = None
+        self._searcher: Searcher | None = None
 
-    def _search(self):
+    def _search(self) -> Searcher:
         if self._searcher is None:
             index = RamStorage().create_index(make_schema())
             writer = index.writer()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -15,7 +15,8 @@ from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
 
 from tracker.search.analysis import words
-from tracker.search.engine import Segment, Stats, TermCache, best_of, top
+from tracker.search.caches import Stats, TermCache
+from tracker.search.engine import Segment, best_of, top
 from tracker.search.reader import Leaf, bits_of
 from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
 
@@ -118,6 +119,10 @@ class Matched:
     top: list[tuple[float, int]] = field(default_factory=list)  # (score, global docnum), best first
 
 
+# ((negated sort value, record key), global docnum): sorted ascending, best first.
+SortedDoc = tuple[tuple[int, bytes], int]
+
+
 def allowed_mask(leaf: Leaf, filters: dict[str, tuple[str, ...]]) -> int:
     """Documents of the segment that pass every filter (values OR-ed within a filter)."""
     mask = leaf.live
@@ -141,7 +146,7 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
     matched = Matched(facets={name: {} for name in FACETS})
     scored = query is not None and sort == "relevance"
     ranked: list[tuple[float, int]] = []
-    sorted_candidates: list[Iterator[tuple]] = []
+    sorted_candidates: list[Iterator[SortedDoc]] = []
     for leaf in leaves:
         allowed = allowed_mask(leaf, filters)
         if not allowed:
@@ -159,6 +164,7 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
                 if found:
                     counts[value] = counts.get(value, 0) + found
         if scored:
+            assert segment is not None  # scored: there is a query, so a segment to evaluate it on
             scores = segment.scores(query, chosen)
             offset = leaf.offset
             if len(scores) < count:  # matched by a filter term alone: ranked after every scored one
@@ -175,11 +181,12 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
     return matched
 
 
-def _sorted_docs(leaf: Leaf, chosen: int, sort: str) -> Iterator[tuple]:
+def _sorted_docs(leaf: Leaf, chosen: int, sort: str) -> Iterator[SortedDoc]:
     """(sort key, global docnum) of the chosen documents of a segment, best first."""
     column = "latest" if sort not in ("latest", "adopted") else sort
     values, keys = leaf.data.columns[column], leaf.data.columns["sortkey"]
     count = chosen.bit_count()
+    docs: Iterable[int]
     if count * 8 < leaf.data.size:
         docs = sorted(bits_of(chosen), key=lambda d: (-values[d], keys[d]))
     else:
@@ -218,6 +225,6 @@ def suggest(text: str, searcher: Searcher) -> str | None:
     return out
 
 
-def _decoded(terms) -> Iterator[str]:
+def _decoded(terms: Iterable[bytes | str]) -> Iterator[str]:
     for term in terms:
         yield term.decode("utf-8") if isinstance(term, bytes) else term

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
@@ -18,6 +19,9 @@ from whoosh.searching import Searcher
 from tracker.search.caches import Stats, TermCache
 from tracker.search.index import IndexStore, SchemaMismatch, read_state
 from tracker.search.schema import FACETS
+
+if TYPE_CHECKING:
+    from whoosh.reading import IndexReader
 
 # Fields whose values are kept as bitmasks: the facets, plus type and editorial state for filtering.
 MASK_FIELDS = FACETS + ("type", "state")
@@ -87,13 +91,13 @@ class SegmentData:
 
     size: int
     masks: dict[str, dict[str, int]]
-    columns: dict[str, list]
+    columns: dict[str, list[Any]]  # the sort columns: ints for latest and adopted, bytes for sortkey
     orders: dict[str, list[int]] = field(default_factory=dict)
     field_lengths: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def build(cls, reader) -> SegmentData:
+    def build(cls, reader: IndexReader) -> SegmentData:
         size = reader.doc_count_all()
         masks: dict[str, dict[str, int]] = {}
         for name in MASK_FIELDS:
@@ -105,7 +109,7 @@ class SegmentData:
         columns = {name: list(reader.column_reader(name)) for name in ("latest", "adopted", "sortkey")}
         return cls(size, masks, columns)
 
-    def lengths(self, reader, name: str) -> list[int]:
+    def lengths(self, reader: IndexReader, name: str) -> list[int]:
         """Each document's number of terms in field ``name`` (for BM25; cached)."""
         found = self.field_lengths.get(name)
         if found is None:
@@ -146,9 +150,10 @@ class Replica:
         self._lock = threading.Lock()
         self.terms = TermCache()
 
-    def stats(self):
+    def stats(self) -> Stats:
         """Collection statistics of this thread's current searcher (see searcher())."""
-        return self._local.stats
+        stats: Stats = self._local.stats
+        return stats
 
     def searcher(self) -> tuple[Searcher, list[Leaf]]:
         """This thread's searcher at the newest commit of the live generation, and its segments.
@@ -167,8 +172,10 @@ class Replica:
                 local.searcher = None
             if name is None:
                 self.store.open_live()  # raises the right IndexMissing
+            assert name is not None  # open_live() raised otherwise
             fresh = self.store.open(name).searcher()
         if fresh is not current:
+            assert name is not None  # a searcher is only kept with the (named) generation it reads
             try:
                 self.store.check_schema(read_state(fresh))
             except SchemaMismatch:
@@ -181,12 +188,12 @@ class Replica:
         return fresh, local.leaves
 
     def _leaves(self, name: str, searcher: Searcher) -> list[Leaf]:
-        leaves = []
-        seen = set()
+        leaves: list[Leaf] = []
+        seen: set[tuple[str, str]] = set()
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
             segment = reader.segment()
-            key = (name, segment.segment_id())
+            key: tuple[str, str] = (name, segment.segment_id())
             seen.add(key)
             data = self._segments.get(key)
             if data is None:
@@ -208,8 +215,8 @@ class Replica:
             if len(self._segments) > 4 * max(1, len(seen)) + 16:
                 for key in [k for k in self._segments if k not in seen]:
                     del self._segments[key]
-                for key in [k for k in self._live if k[:2] not in seen]:
-                    del self._live[key]
+                for old in [k for k in self._live if k[:2] not in seen]:
+                    del self._live[old]
         return leaves
 
     def close(self) -> None:

@@ -1,14 +1,14 @@
 """What a reader asks the index for: the query text, filters, sort and page, parsed from request arguments."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from tracker.errors import Invalid
+from tracker.errors import FieldError, Invalid
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.pagination import PageRequest
 
@@ -53,7 +53,7 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
     Raises:
         Invalid: naming every parameter whose value is not accepted.
     """
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
 
     def values(name: str) -> list[str]:
         raw = [value.strip() for value in args.get(name, ())]
@@ -61,7 +61,8 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
             errors[name] = _("%(name)s must not be empty", name=name)
         return list(dict.fromkeys(value for value in raw if value))
 
-    def pick(name: str, allowed: Mapping[str, str] | Sequence[str], normalise=str.lower) -> tuple[str, ...]:
+    def pick(name: str, allowed: Mapping[str, str] | Sequence[str],
+             normalise: Callable[[str], str] = str.lower) -> tuple[str, ...]:
         chosen = [normalise(value) for value in values(name)]
         unknown = [value for value in chosen if value not in allowed]
         if unknown:

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ from tracker.search.errors import SearchUnavailable
 from tracker.search.index import IndexStore
 from tracker.search.indexer import Indexer
 from tracker.search.reader import Replica
+
+if TYPE_CHECKING:
+    from tracker.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ class SearchRuntime:
     def __init__(self, app: Flask) -> None:
         # Settings and their defaults: tracker.config.SETTINGS.
         self.config = app.config
-        self.database = app.extensions["tracker.db"]
+        self.database: Database = app.extensions["tracker.db"]
         self.store = IndexStore(app.config["SEARCH_INDEX_PATH"])
         self.replica = Replica(self.store)
         self.indexer = Indexer(self.store, batch_size=int(app.config["SEARCH_BATCH_SIZE"]),
@@ -54,9 +58,10 @@ class SearchRuntime:
 
     @property
     def embedded(self) -> bool:
-        return self.config["SEARCH_INDEXER"] == "embedded"
+        indexer: str = self.config["SEARCH_INDEXER"]
+        return indexer == "embedded"
 
-    def set_index_path(self, path: str | os.PathLike) -> None:
+    def set_index_path(self, path: str | os.PathLike[str]) -> None:
         """Point this app at another index folder (tests give each test its own)."""
         self.stop()
         self.indexer.close()
@@ -136,4 +141,4 @@ def init_search(app: Flask) -> SearchRuntime:
 
 def runtime_of(app: Flask) -> SearchRuntime:
     """The search runtime of ``app`` (set up by create_app)."""
-    return app.extensions[EXTENSION]
+    return cast(SearchRuntime, app.extensions[EXTENSION])

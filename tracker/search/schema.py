@@ -1,6 +1,9 @@
 """The index schema: one document per policy and per event, and the version that names its layout."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from whoosh import columns
 from whoosh.analysis import IDAnalyzer
 from whoosh.fields import COLUMN, ID, STORED, TEXT, Schema
@@ -22,7 +25,8 @@ FACETS = ("country", "status", "instrument", "topic", "vehicle_class", "year", "
 SORT_COLUMNS = {"latest": "latest", "adopted": "adopted"}
 
 
-class PreAnalyzedText(TEXT):
+# whoosh has no type information, so TEXT is Any to mypy: subclassing it cannot be checked.
+class PreAnalyzedText(TEXT):  # type: ignore[misc]
     """A TEXT field that also takes its text already analysed: a list of terms in order.
 
     Documents are analysed once (tracker.search.documents) and the term lists go straight to
@@ -30,7 +34,7 @@ class PreAnalyzedText(TEXT):
     Strings still go through the analyzer, as every query does.
     """
 
-    def index(self, value, **kwargs):
+    def index(self, value: str | list[str], **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         if not isinstance(value, list):
             yield from super().index(value, **kwargs)
             return

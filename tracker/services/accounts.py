@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from typing import TYPE_CHECKING, Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,6 +25,11 @@ from tracker.models.user import ROLES, ApiToken, LoginThrottle, User
 from tracker.notifications.tokens import RESET_MAX_AGE, reset_fingerprint, reset_serializer
 from tracker.services import staff_mail
 from tracker.services.permissions import require
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
+    from tracker.errors import FieldError
 
 # Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
@@ -221,7 +227,10 @@ def prune_login_throttles(session: Session, now: dt.datetime | None = None) -> i
         or_(and_(LoginThrottle.scope != "known",
                  or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)),
             LoginThrottle.last_failure_at < now - KNOWN_ADDRESS_KEEP))
-    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+    # A DELETE run through the Session returns a CursorResult, which has the rowcount.
+    result = cast("CursorResult[*tuple[Any, ...]]",
+                  session.execute(statement, execution_options={"synchronize_session": False}))
+    return result.rowcount
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User:
@@ -302,7 +311,8 @@ def failure_delay(session: Session, address: str) -> float:
                                                      LoginThrottle.key == address[:MAX_ADDRESS_LENGTH]))
     failures = row.failures if row else 0
     # Capped low: a sleeping worker serves no one else, so the lock, not the delay, stops guessing.
-    return min(0.25 * (2 ** max(0, failures - 1)), 2.0)
+    delay: float = 0.25 * (2 ** max(0, failures - 1))
+    return min(delay, 2.0)
 
 
 def _forget_failures(session: Session, user: User) -> None:
@@ -349,6 +359,7 @@ def request_password_reset(session: Session, email: str) -> None:
     recent = session.scalar(select(func.count(StaffMail.id)).where(
         StaffMail.user_id == (user.id if user is not None else 0), StaffMail.kind == "password_reset",
         StaffMail.created_at > utcnow() - RESET_LIMIT_PERIOD))
+    assert recent is not None  # COUNT always answers one row
     if user is not None and user.is_active and recent < RESET_LIMIT:
         staff_mail.queue(session, "password_reset", user, {})
         session.flush()
@@ -415,7 +426,7 @@ def update_profile(session: Session, user: User, display_name: str, language: st
         language is not one of MAIL_LANGUAGES.
     """
     require(user, "account")
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
     name = None
     try:
         name = clean_display_name(display_name, required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -15,9 +16,13 @@ from tracker.models import AuditEntry, Event, Organisation, Policy, User
 from tracker.models.audit import AUDITED_TYPES
 from tracker.pagination import Page, PageRequest, check_page_in_range
 
+if TYPE_CHECKING:
+    from sqlalchemy import ScalarResult
+
 # Days are Vientiane days: the day a Lao officer remembers having made the change.
 LOCAL_ZONE = ZoneInfo("Asia/Vientiane")
-MODELS = {"policy": Policy, "event": Event, "organisation": Organisation}
+MODELS: dict[str, type[Policy] | type[Event] | type[Organisation]] = {
+    "policy": Policy, "event": Event, "organisation": Organisation}
 
 
 @dataclass(frozen=True)
@@ -125,10 +130,10 @@ def activity(session: Session, flt: ActivityFilter, request: PageRequest) -> Pag
                            .limit(request.per_page).offset(request.offset)).all()
     if not rows:
         return Page([], total, request.page, request.per_page)
-    by_key: dict[tuple, ActivityItem] = {}
+    by_key: dict[tuple[str, int, int | None, str, str, dt.datetime], ActivityItem] = {}
     for row in rows:
-        by_key[tuple(row[:6])] = ActivityItem(row.entity_type, row.entity_id, "", row.action, None,
-                                              row.actor_label, row.created_at, None)
+        by_key[row[:6]] = ActivityItem(row.entity_type, row.entity_id, "", row.action, None,
+                                       row.actor_label, row.created_at, None)
     low, high = min(row.first_id for row in rows), max(row.last_id for row in rows)
     for entry in session.scalars(select(AuditEntry).where(AuditEntry.id.between(low, high), *conditions)
                                  .order_by(AuditEntry.id)):
@@ -141,7 +146,10 @@ def activity(session: Session, flt: ActivityFilter, request: PageRequest) -> Pag
     for entity_type, model in MODELS.items():
         ids = {item.entity_id for item in by_key.values() if item.entity_type == entity_type}
         if ids:
-            records = {record.id: record for record in session.scalars(select(model).where(model.id.in_(ids)))}
+            # ``model`` is one of MODELS, so are its rows (mypy joins the union to Base in select()).
+            found = cast("ScalarResult[Policy | Event | Organisation]",
+                         session.scalars(select(model).where(model.id.in_(ids))))
+            records = {record.id: record for record in found}
             for item in by_key.values():
                 if item.entity_type == entity_type:
                     item.record = records.get(item.entity_id)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVarTuple, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, String, func, literal_column, select
@@ -13,6 +14,11 @@ from tracker.errors import Invalid
 from tracker.models import Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
+
+if TYPE_CHECKING:
+    from sqlalchemy import Result
+
+_Ts = TypeVarTuple("_Ts")
 
 # The dashboard is the public picture: only published records, whoever is reading.
 PUBLISHED = "published"
@@ -74,7 +80,7 @@ def parse_dashboard_filter(args: Mapping[str, Sequence[str]], reference: Referen
     """
     errors: dict[str, str] = {}
 
-    def pick(name: str, allowed: list[str], normalise=lambda value: value) -> tuple[str, ...]:
+    def pick(name: str, allowed: list[str], normalise: Callable[[str], str] = lambda value: value) -> tuple[str, ...]:
         values = [normalise(raw.strip()) for raw in args.get(name, ()) if raw.strip()]
         unknown = [value for value in values if value not in allowed]
         if unknown:
@@ -89,7 +95,7 @@ def parse_dashboard_filter(args: Mapping[str, Sequence[str]], reference: Referen
     return DashboardFilter(countries, topics)
 
 
-def _published(statement: Select, flt: DashboardFilter) -> Select:
+def _published(statement: Select[*_Ts], flt: DashboardFilter) -> Select[*_Ts]:
     """Narrow a statement that reads ``Policy`` to published policies matching the filter."""
     statement = statement.where(Policy.editorial_state == PUBLISHED)
     if flt.countries:
@@ -268,7 +274,7 @@ class Expiry:
     """A published time-bound measure that is still running and whose validity ends on or after today."""
 
     key: str
-    title_en: str
+    title_en: str | None
     title_lo: str | None
     jurisdiction: Jurisdiction
     instrument: str
@@ -290,10 +296,14 @@ def upcoming_expiries(session: Session, flt: DashboardFilter, reference: Referen
         .where(Policy.valid_to_end >= today, Policy.legal_status.not_in(ENDED_STATUSES)), flt,
     ).order_by(Policy.valid_to_end, Policy.key)
     jurisdictions = {j.code: j for j in reference.jurisdictions}
+    # valid_to_end >= today leaves out a NULL end, and valid_to_end is set exactly when valid_to is
+    # (refresh_derived): neither is None in these rows.
+    rows = cast("Result[str, str | None, str | None, str, str, str, PartialDate, dt.date]",
+                session.execute(statement))
     return [
         Expiry(key, title_en, title_lo, jurisdictions[code], instrument, status, valid_to, ends_on,
                (ends_on - today).days)
-        for key, title_en, title_lo, code, instrument, status, valid_to, ends_on in session.execute(statement)
+        for key, title_en, title_lo, code, instrument, status, valid_to, ends_on in rows
     ]
 
 

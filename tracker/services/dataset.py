@@ -76,7 +76,8 @@ def _record_key(problems: list[RecordProblem], kind: str, index: int, data: Any,
     return key
 
 
-def validate_dataset(data: Any, jurisdictions: set[str], existing_keys: dict[str, set[str]]) -> dict[str, list]:
+def validate_dataset(data: Any, jurisdictions: set[str],
+                     existing_keys: dict[str, set[str]]) -> dict[str, list[dict[str, Any]]]:
     """Check a whole dataset and return its records normalised to the dump format.
 
     Raises:
@@ -102,7 +103,7 @@ def validate_dataset(data: Any, jurisdictions: set[str], existing_keys: dict[str
     def check(kind: str, key: str, record: Any) -> RecordCheck:
         return RecordCheck(problems, f"{SINGULAR[kind]} '{key}'", record, SINGULAR[kind], jurisdictions)
 
-    out: dict[str, list] = {
+    out: dict[str, list[dict[str, Any]]] = {
         "topics": [check_topic(check("topics", key, record), key)
                    for key, record in zip(record_keys["topics"], raw_records["topics"])],
         "organisations": [check_organisation(check("organisations", key, record), key, known["organisations"])
@@ -226,8 +227,8 @@ def load_dataset(session: Session, data: Any) -> LoadReport:
     return report
 
 
-def _audit_import(session: Session, entity_type: str, record: Policy | Event, before: dict | None,
-                  after: dict) -> None:
+def _audit_import(session: Session, entity_type: str, record: Policy | Event, before: dict[str, Any] | None,
+                  after: dict[str, Any]) -> None:
     """A created record gets one entry; an updated one an entry per changed field, so an import never
     overwrites what staff entered without a trace."""
     from tracker.services.audit import IMPORT_ACTOR, field_changes, write_audit
@@ -240,10 +241,10 @@ def _audit_import(session: Session, entity_type: str, record: Policy | Event, be
         write_audit(session, entity_type, record, "import", None, changes, actor_label=IMPORT_ACTOR)
 
 
-def _append_history(policy: Policy, steps: list[dict]) -> bool:
+def _append_history(policy: Policy, steps: list[dict[str, Any]]) -> bool:
     """Append the steps not yet in the policy's history, in the dataset's order; never rewrite one."""
     def identity(status: str, date: PartialDate | None, note: str | None, note_lo: str | None,
-                 url: str | None) -> tuple:
+                 url: str | None) -> tuple[str, str | None, str | None, str | None, str | None]:
         return (status, date.isoformat() if date else None, note or None, note_lo or None, url or None)
 
     recorded = {identity(c.to_status, c.effective_on, c.note, c.note_lo, c.evidence_url)

@@ -3,6 +3,7 @@ state, retrying one, and the endpoints that are failing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -15,10 +16,13 @@ from tracker.models.types import utcnow
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.webhook_endpoints import MAX_ID, get_endpoint
 
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
 RETRYABLE_STATES = ("pending", "retrying", "failed", "dead")
 
 
-def _deliveries_statement():
+def _deliveries_statement() -> Select[Delivery]:
     return select(Delivery).options(
         joinedload(Delivery.event), joinedload(Delivery.subscription).joinedload(Subscription.user),
         joinedload(Delivery.webhook_endpoint),
@@ -99,7 +103,8 @@ def failing_endpoints(session: Session, limit: int = 100) -> list[FailingEndpoin
         select(WebhookEndpoint).options(joinedload(WebhookEndpoint.user))
         .where((WebhookEndpoint.failing_since.is_not(None)) | (WebhookEndpoint.disabled_at.is_not(None)))
         .order_by(WebhookEndpoint.failing_since.asc().nulls_last(), WebhookEndpoint.id).limit(limit)))
-    counts: dict[int, int] = {}
+    # Keyed by int | None as the column is (never NULL here: IN (the endpoints' ids)).
+    counts: dict[int | None, int] = {}
     if endpoints:
         counts = dict(session.execute(
             select(Delivery.webhook_endpoint_id, func.count(Delivery.id))

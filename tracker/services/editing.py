@@ -7,8 +7,8 @@ caller commits once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -40,6 +40,9 @@ from tracker.services.record_checks import (
     date_error,
     problems_to_invalid,
 )
+
+if TYPE_CHECKING:
+    from tracker.errors import FieldError
 
 # Fields of the dataset format an edit may change; status and history change only through status
 # changes, the editorial state only through publication.
@@ -230,16 +233,16 @@ def _committed_version(session: Session, model: type[Policy] | type[Event], reco
 
 
 def _audit(session: Session, entity_type: str, record: Policy | Event, action: str, actor: User | None,
-           changes: list[tuple[str | None, Any, Any]], *, reason: str | None = None,
-           details: dict | None = None) -> None:
+           changes: Sequence[tuple[str | None, Any, Any]], *, reason: str | None = None,
+           details: dict[str, Any] | None = None) -> None:
     write_audit(session, entity_type, record, action, actor, changes, reason=reason, details=details)
 
 
-def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str, ...]) -> list[tuple]:
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str, ...]) -> list[tuple[str, Any, Any]]:
     return field_changes(before, after, fields)
 
 
-def _text(value: Any, field: str, errors: dict[str, str], *, max_length: int, required: bool = False,
+def _text(value: Any, field: str, errors: dict[str, str | FieldError], *, max_length: int, required: bool = False,
           multiline: bool = True) -> str | None:
     text, error = checked_text(value, max_length=max_length, required=required, multiline=multiline)
     if error is not None:
@@ -419,7 +422,9 @@ def plan_edit_merge(session: Session, entity_type: str, key: str, submitted: Map
     """
     record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
     keys = _Keys(session)
-    current = policy_record(session, record, keys) if entity_type == "policy" else event_record(session, record, keys)
+    # The record was loaded as a Policy exactly when entity_type is "policy", as an Event otherwise.
+    current = (policy_record(session, cast(Policy, record), keys) if entity_type == "policy"
+               else event_record(session, cast(Event, record), keys))
     return _plan(entity_type, session, record, current, submitted, base_version, keys), current
 
 
@@ -474,19 +479,21 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     policy = _policy_for_edit(session, key)
     _check_version("policy", policy, expected_version, session)
 
-    change, errors = checked_input({name: value for name, value in data.items() if name != "version"},
+    values, errors = checked_input({name: value for name, value in data.items() if name != "version"},
                                    "StatusChangeInput")
-    status = change.get("status")
+    status: str | None = values.get("status")
     effective_on: PartialDate | None = None
-    if change.get("effective_on") is not None and "effective_on" not in errors:
+    if values.get("effective_on") is not None and "effective_on" not in errors:
         try:
-            effective_on = PartialDate.parse(change["effective_on"])
+            effective_on = PartialDate.parse(values["effective_on"])
         except PartialDateError as error:
-            errors["effective_on"] = date_error(error, change["effective_on"])
-    note, note_lo, reason = change.get("note"), change.get("note_lo"), change.get("reason")
-    evidence_url = change.get("evidence_url")
+            errors["effective_on"] = date_error(error, values["effective_on"])
+    note, note_lo, reason = values.get("note"), values.get("note_lo"), values.get("reason")
+    evidence_url = values.get("evidence_url")
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
+    # StatusChangeInput requires a status: checked_input reports it when it is missing.
+    assert status is not None
 
     timeline = sorted(policy.status_changes, key=lambda change: change.position)
     index = len(timeline)
@@ -652,7 +659,7 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
                        old=EDITORIAL_STATES[record.editorial_state].lower(),
                        new=EDITORIAL_STATES[state].lower())})
     require(actor, permission)
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
     comment = _text(reason, "reason", errors, max_length=5000)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
@@ -726,7 +733,9 @@ def current_version(session: Session, entity_type: str, key: str) -> int:
     Raises:
         NotFound.
     """
-    model = {"policy": Policy, "event": Event, "organisation": Organisation}[entity_type]
+    models: dict[str, type[Policy] | type[Event] | type[Organisation]] = {
+        "policy": Policy, "event": Event, "organisation": Organisation}
+    model = models[entity_type]
     version = session.scalar(select(model.version).where(model.key == key))
     if version is None:
         raise NotFound(_("This record no longer exists."))
@@ -739,8 +748,9 @@ def history(session: Session, entity_type: str, key: str) -> tuple[Policy | Even
     Raises:
         NotFound.
     """
-    model = Policy if entity_type == "policy" else Event
-    record = session.scalar(select(model).where(model.key == key))
+    model: type[Policy] | type[Event] = Policy if entity_type == "policy" else Event
+    # A row of ``model`` (mypy joins the union to Base in select()).
+    record = cast("Policy | Event | None", session.scalar(select(model).where(model.key == key)))
     if record is None:
         raise NotFound(_("There is no policy with the key '%(key)s'.",
                          key=key[:120]) if entity_type == "policy"

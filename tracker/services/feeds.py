@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,6 +15,9 @@ from tracker.models import Event, ForumLink, Jurisdiction, Policy, PolicyTopic, 
 from tracker.models.vocab import INSTRUMENTS
 from tracker.search.request import SearchRequest, parse_search_args
 from tracker.services.search import search
+
+if TYPE_CHECKING:
+    from tracker.errors import FieldError
 
 FEED_LIMIT = 50
 # A saved search narrows the feed to the policies it finds, the most recently changed first; beyond
@@ -65,7 +69,7 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
         Invalid: an unknown country, topic, instrument or language, or a query that cannot be read.
         NotFound: a policy or event that does not exist or is not published.
     """
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
     unknown = sorted(set(args) - set(FEED_PARAMS))
     if unknown:
         errors[unknown[0][:60]] = _("The feed has no parameter '%(name)s'. It takes: %(names)s.",
@@ -106,13 +110,16 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
             errors.update(error.errors)
     if errors:
         raise Invalid(_("Some feed parameters are not valid."), errors)
-    policy_names = dict(session.execute(select(Policy.key, Policy.title_en).where(
-        Policy.key.in_(policies), Policy.editorial_state == "published")).all()) if policies else {}
+    # A policy or event may be named in Lao only: the Lao name stands in for the English one.
+    policy_names = {key: english or lao or key for key, english, lao in session.execute(
+        select(Policy.key, Policy.title_en, Policy.title_lo).where(
+            Policy.key.in_(policies), Policy.editorial_state == "published"))} if policies else {}
     missing = [key for key in policies if key not in policy_names]
     if missing:
         raise NotFound(_("There is no published policy with the key '%(key)s'.", key=missing[0][:120]))
-    event_names = dict(session.execute(select(Event.key, Event.name_en).where(
-        Event.key.in_(events), Event.editorial_state == "published")).all()) if events else {}
+    event_names = {key: english or lao or key for key, english, lao in session.execute(
+        select(Event.key, Event.name_en, Event.name_lo).where(
+            Event.key.in_(events), Event.editorial_state == "published"))} if events else {}
     missing = [key for key in events if key not in event_names]
     if missing:
         raise NotFound(_("There is no published event with the key '%(key)s'.", key=missing[0][:120]))
@@ -131,7 +138,7 @@ def _matching_policy_ids(session: Session, search_request: SearchRequest) -> lis
         results = search(session, wanted, include_unpublished=False)
     except NotFound:  # no match at all: the search says "page 1 does not exist" only when empty
         return []
-    return [hit.record.id for hit in results.hits]  # type: ignore[attr-defined]
+    return [hit.record.id for hit in results.hits]
 
 
 def feed_entries(session: Session, flt: FeedFilter, limit: int = FEED_LIMIT) -> list[StatusChange]:

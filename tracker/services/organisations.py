@@ -6,7 +6,7 @@ Staff create and edit organisations like records: validated whole, checked again
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ def picker_label(organisation: Organisation, language: str) -> str:
     return " · ".join(parts)
 
 
-def name_order(language: str):
+def name_order(language: str) -> Callable[[Organisation], tuple[str, str]]:
     """A sort key for organisations by their name in ``language`` (Lao in dictionary order)."""
     return lambda organisation: (sort_key(display_name(organisation, language)), organisation.key)
 
@@ -81,7 +81,7 @@ def grouped_by_country(session: Session, organisations: Sequence[Organisation], 
     for organisation in organisations:
         by_country.setdefault(organisation.country, []).append(organisation)
 
-    def rank(code: str | None) -> tuple:
+    def rank(code: str | None) -> tuple[int, str] | tuple[int, int, str]:
         if code is None:
             return (2, "")
         return (0, order[code], "") if code in order else (1, 0, code)
@@ -142,7 +142,9 @@ def list_organisations(session: Session, *, country: str | None = None, kind: st
                                         func.lower(Organisation.name_en).like(pattern),
                                         Organisation.name_lo.like(f"%{query.strip()[:100]}%")))
     organisations = session.scalars(statement).all()
-    rows = {organisation.id: OrganisationRow(organisation) for organisation in organisations}
+    # Keyed by int | None for the lookups below, by columns that may be NULL (never here: IN (ids)).
+    rows: dict[int | None, OrganisationRow] = {organisation.id: OrganisationRow(organisation)
+                                               for organisation in organisations}
     if not rows:
         return []
     states = visible_states(include_unpublished)
@@ -288,8 +290,8 @@ def create_organisation(session: Session, data: Mapping[str, Any], actor: User) 
     record = _validate(session, key if isinstance(key, str) else "", data)
     if key is None:
         key = _key_for(session, record)
-    elif check_key(key) is not None:
-        raise Invalid(_("Some fields are not valid."), {"key": check_key(key)})
+    elif (key_error := check_key(key)) is not None:
+        raise Invalid(_("Some fields are not valid."), {"key": key_error})
     elif session.scalar(select(Organisation.id).where(Organisation.key == key)) is not None:
         raise Invalid(_("The key is taken."), {"key": _("An organisation with the key '%(key)s' already exists.",
                                                         key=key)})

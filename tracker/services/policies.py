@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVarTuple
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -27,6 +28,8 @@ from tracker.models import (
 from tracker.models.types import PartialDate
 from tracker.models.vocab import ADOPTED_STATUSES, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.pagination import Page, PageRequest, check_page_in_range
+
+_Ts = TypeVarTuple("_Ts")
 
 PUBLIC_STATES = ("published",)
 STAFF_STATES = ("draft", "in_review", "published", "archived")
@@ -114,7 +117,7 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
     """
     errors: dict[str, str] = {}
 
-    def pick(name: str, allowed: Mapping[str, str], normalise=lambda v: v) -> tuple[str, ...]:
+    def pick(name: str, allowed: Mapping[str, str], normalise: Callable[[str], str] = lambda v: v) -> tuple[str, ...]:
         values = [normalise(v) for v in _values(args, name, allow_empty)]
         unknown = [v for v in values if v not in allowed]
         if unknown:
@@ -144,7 +147,7 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
                         tuple(dict.fromkeys(years)), sort)
 
 
-def _filtered(statement: Select, flt: PolicyFilter, states: tuple[str, ...]) -> Select:
+def _filtered(statement: Select[*_Ts], flt: PolicyFilter, states: tuple[str, ...]) -> Select[*_Ts]:
     statement = statement.where(Policy.editorial_state.in_(states))
     if flt.countries:
         statement = statement.where(Policy.jurisdiction_code.in_(flt.countries))
@@ -163,7 +166,7 @@ def _filtered(statement: Select, flt: PolicyFilter, states: tuple[str, ...]) -> 
     return statement
 
 
-def _ordered(statement: Select, sort: str) -> Select:
+def _ordered(statement: Select[*_Ts], sort: str) -> Select[*_Ts]:
     if sort == "title":
         return statement.order_by(func.lower(Policy.title_en), Policy.key)
     if sort == "country":
@@ -220,7 +223,8 @@ def get_policy(session: Session, key: str, *, include_unpublished: bool = False)
     return policy
 
 
-def visible_relations(policy: Policy, include_unpublished: bool = False) -> tuple[list, list]:
+def visible_relations(policy: Policy,
+                      include_unpublished: bool = False) -> tuple[list[PolicyRelation], list[PolicyRelation]]:
     """Outgoing and incoming relations whose other end the reader may see."""
     states = visible_states(include_unpublished)
     outgoing = [r for r in policy.relations if r.target is None or r.target.editorial_state in states]

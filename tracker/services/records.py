@@ -3,7 +3,7 @@ reading rows back as records (load -> dump -> load changes nothing)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -27,6 +27,8 @@ from tracker.models.types import PartialDate
 DATASET_NAME = "asean-ev-policies"
 FORMAT_VERSION = 1
 
+_Link = TypeVar("_Link")
+
 
 # ---------------------------------------------------------------------------------------------------
 # Applying: every change inside the caller's transaction; the caller commits once.
@@ -41,8 +43,8 @@ def assign(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-def _sync_links(current: list, wanted: list[tuple[Any, dict[str, Any]]], key_of: Callable[[Any], Any],
-                factory: Callable[[Any], Any]) -> bool:
+def _sync_links(current: list[_Link], wanted: list[tuple[Any, dict[str, Any]]], key_of: Callable[[_Link], Any],
+                factory: Callable[[Any], _Link]) -> bool:
     """Make ``current`` hold exactly ``wanted`` (natural key, attributes), reusing rows by key."""
     by_key = {key_of(item): item for item in current}
     wanted_keys = [key for key, _ in wanted]
@@ -54,16 +56,16 @@ def _sync_links(current: list, wanted: list[tuple[Any, dict[str, Any]]], key_of:
         if key_of(item) not in wanted_keys:
             current.remove(item)
     for key, attrs in wanted:
-        item = by_key.get(key)
-        if item is None:
-            item = factory(key)
-            current.append(item)
-        assign(item, attrs)
+        link = by_key.get(key)
+        if link is None:
+            link = factory(key)
+            current.append(link)
+        assign(link, attrs)
     return True
 
 
-def _sync_sources(current: list[Source], wanted: list[dict]) -> bool:
-    def row(source: Source) -> dict:
+def _sync_sources(current: list[Source], wanted: list[dict[str, Any]]) -> bool:
+    def row(source: Source) -> dict[str, Any]:
         return {"url": source.url, "title": source.title, "published": source.published, "kind": source.kind}
     normalised = [{"url": s["url"], "title": s["title"], "published": s["published"], "kind": s.get("kind")}
                   for s in wanted]
@@ -74,7 +76,7 @@ def _sync_sources(current: list[Source], wanted: list[dict]) -> bool:
     return True
 
 
-def apply_event(event: Event, record: dict, organisation_ids: dict[str, int]) -> bool:
+def apply_event(event: Event, record: dict[str, Any], organisation_ids: dict[str, int]) -> bool:
     """Make ``event`` say what a validated record says; True when anything changed."""
     changed = assign(event, {
         "name_en": record["name_en"], "name_lo": record["name_lo"], "kind": record["kind"],
@@ -94,7 +96,7 @@ def apply_event(event: Event, record: dict, organisation_ids: dict[str, int]) ->
     return changed
 
 
-def apply_policy(policy: Policy, record: dict, organisation_ids: dict[str, int]) -> bool:
+def apply_policy(policy: Policy, record: dict[str, Any], organisation_ids: dict[str, int]) -> bool:
     """Make ``policy``'s own fields, topics, classes, bodies and sources say what a validated record says
     (relations, forum links and the status history are applied separately)."""
     changed = assign(policy, {
@@ -120,7 +122,8 @@ def apply_policy(policy: Policy, record: dict, organisation_ids: dict[str, int])
     return changed
 
 
-def apply_policy_links(policy: Policy, record: dict, policy_ids: dict[str, int], event_ids: dict[str, int]) -> bool:
+def apply_policy_links(policy: Policy, record: dict[str, Any], policy_ids: dict[str, int],
+                       event_ids: dict[str, int]) -> bool:
     """Make ``policy``'s relations and forum links say what a validated record says."""
     wanted_relations = [(i, {"relation_type": r["type"],
                              "target_id": policy_ids[r["target"]] if r["target"] else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -25,7 +25,12 @@ from tracker.services.merging import FieldConflict
 from tracker.services.permissions import has_permission, require
 from tracker.services.record_checks import RecordCheck, RecordProblem, check_event, check_policy
 
-MODELS = {"policy": Policy, "event": Event}
+if TYPE_CHECKING:
+    from sqlalchemy import ScalarResult
+
+    from tracker.errors import FieldError
+
+MODELS: dict[str, type[Policy] | type[Event]] = {"policy": Policy, "event": Event}
 # The bilingual fields a reviewer checks for a missing translation: (field, English column, Lao column).
 BILINGUAL = {"policy": (("title", "title_en", "title_lo"), ("summary", "summary_en", "summary_lo")),
              "event": (("name", "name_en", "name_lo"), ("summary", "summary_en", "summary_lo"))}
@@ -112,7 +117,8 @@ def review_queue(session: Session, actor: User | None) -> ReviewQueue:
         imported = next((entry for entry in reversed(trail) if entry.action == "import"), None)
         # A record loaded from the dataset was published by the load when no move says otherwise.
         since = published.id if published else imported.id if imported else None
-        item = ReviewItem(entity_type, record, users.get(submission.actor_id) if submission else None,
+        item = ReviewItem(entity_type, record,
+                          users.get(submission.actor_id) if submission and submission.actor_id is not None else None,
                           submission.created_at if submission else record.updated_at,
                           published is None and imported is None, missing=missing_translations(entity_type, record))
         if since is not None:
@@ -134,7 +140,9 @@ def _records_of(session: Session, wanted: list[tuple[str, int]]) -> dict[tuple[s
     for entity_type, model in MODELS.items():
         ids = {record_id for kind, record_id in wanted if kind == entity_type}
         if ids:
-            found |= {(entity_type, r.id): r for r in session.scalars(select(model).where(model.id.in_(ids)))}
+            # ``model`` is one of MODELS, so are its rows (mypy joins the union to Base in select()).
+            rows = cast("ScalarResult[Policy | Event]", session.scalars(select(model).where(model.id.in_(ids))))
+            found |= {(entity_type, r.id): r for r in rows}
     return found
 
 
@@ -155,10 +163,12 @@ def sent_back_comment(session: Session, entity_type: str, record: Policy | Event
 # Proposals
 
 
-def _published_for_proposal(session: Session, entity_type: str, key: str):
+def _published_for_proposal(session: Session, entity_type: str, key: str) -> Policy | Event:
     if entity_type not in MODELS:
         raise NotFound(_("There is no such record."))
-    record = session.scalar(select(MODELS[entity_type]).where(MODELS[entity_type].key == key))
+    # A row of one of MODELS (mypy joins the union to Base in select()).
+    record = cast("Policy | Event | None",
+                  session.scalar(select(MODELS[entity_type]).where(MODELS[entity_type].key == key)))
     if record is None:
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]) if entity_type == "policy"
                        else _("There is no event with the key '%(key)s'.", key=key[:120]))
@@ -179,7 +189,7 @@ def propose_change(session: Session, entity_type: str, key: str, submitted: Mapp
     if record.editorial_state not in ("published", "archived"):
         raise Invalid(_("Drafts and records in review are edited directly; a change is proposed only for a "
                         "published record."))
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
     note = editing._text(note, "note", errors, max_length=5000)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
@@ -242,7 +252,8 @@ def proposal_view(session: Session, proposal_id: int, actor: User | None) -> Pro
     """Raises NotFound, Forbidden."""
     require(actor, "read_unpublished")
     proposal = get_proposal(session, proposal_id)
-    record = session.get(MODELS[proposal.entity_type], proposal.entity_id)
+    # A row of one of MODELS (mypy joins the union to Base in Session.get()).
+    record = cast("Policy | Event | None", session.get(MODELS[proposal.entity_type], proposal.entity_id))
     if record is None:
         raise NotFound(_("The record of this proposal no longer exists."))
     conflicts: list[FieldConflict] = []
@@ -253,7 +264,8 @@ def proposal_view(session: Session, proposal_id: int, actor: User | None) -> Pro
     else:
         current = editing.current_record(session, proposal.entity_type, proposal.entity_key)
     rows = [FieldChange(name, current.get(name), value) for name, value in proposal.changes.items()]
-    users = {user.id: user for user in session.scalars(select(User).where(
+    # Keyed by int | None so that a proposal nobody decided yet reads None from .get().
+    users: dict[int | None, User] = {user.id: user for user in session.scalars(select(User).where(
         User.id.in_([i for i in (proposal.proposed_by_id, proposal.decided_by_id) if i])))}
     return ProposalView(proposal, record, current, rows, conflicts, users.get(proposal.proposed_by_id),
                         users.get(proposal.decided_by_id))
@@ -282,7 +294,7 @@ def approve_proposal(session: Session, proposal_id: int, actor: User, *, resolut
     """
     require(actor, "publish")
     proposal = _pending(session, proposal_id)
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
     comment = editing._text(comment, "comment", errors, max_length=5000)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
@@ -326,13 +338,15 @@ def reject_proposal(session: Session, proposal_id: int, actor: User, comment: st
     """
     require(actor, "publish")
     proposal = _pending(session, proposal_id)
-    errors: dict[str, str] = {}
+    errors: dict[str, str | FieldError] = {}
     comment = editing._text(comment, "comment", errors, max_length=5000)
     if not comment and not errors:
         errors["comment"] = _("Say why, for the editor who proposed it.")
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
-    record = session.get(MODELS[proposal.entity_type], proposal.entity_id)
+    # Policies and events are never deleted, so the proposal's record is there; it is one of MODELS
+    # (mypy joins the union to Base in Session.get()).
+    record = cast("Policy | Event", session.get(MODELS[proposal.entity_type], proposal.entity_id))
     proposal.state = "rejected"
     proposal.decided_by_id = actor.id
     proposal.decided_at = utcnow()

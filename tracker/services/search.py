@@ -28,7 +28,7 @@ class SearchHit:
 
     key: str
     type: str                           # "policy" | "event"
-    record: object                      # Policy or Event, with jurisdiction and topic_links loaded
+    record: Policy | Event              # with jurisdiction and topic_links loaded
     score: float
     highlights: dict[str, str]          # field name -> HTML (text escaped, matches in <mark>); safe to render
 
@@ -85,17 +85,18 @@ def search(session: Session, request: SearchRequest, *, include_unpublished: boo
     return SearchResults(hits, page.total, request.page, request.per_page, pages, page.facets, page.suggestion)
 
 
-def _hydrate(session: Session, keys: list[tuple[str, int]], states: tuple[str, ...]) -> dict:
+def _hydrate(session: Session, keys: list[tuple[str, int]],
+             states: tuple[str, ...]) -> dict[tuple[str, int], Policy | Event]:
     """The visible records of ``keys``, one query per record type on the page."""
-    records: dict[tuple[str, int], object] = {}
+    records: dict[tuple[str, int], Policy | Event] = {}
     policy_ids = [i for t, i in keys if t == "policy"]
     event_ids = [i for t, i in keys if t == "event"]
     if policy_ids:
-        statement = (select(Policy).where(Policy.id.in_(policy_ids), Policy.editorial_state.in_(states))
-                     .options(joinedload(Policy.jurisdiction), joinedload(Policy.topic_links)))
-        records.update((("policy", p.id), p) for p in session.scalars(statement).unique())
+        policies = (select(Policy).where(Policy.id.in_(policy_ids), Policy.editorial_state.in_(states))
+                    .options(joinedload(Policy.jurisdiction), joinedload(Policy.topic_links)))
+        records.update((("policy", p.id), p) for p in session.scalars(policies).unique())
     if event_ids:
-        statement = (select(Event).where(Event.id.in_(event_ids), Event.editorial_state.in_(states))
-                     .options(joinedload(Event.jurisdiction), joinedload(Event.topic_links)))
-        records.update((("event", e.id), e) for e in session.scalars(statement).unique())
+        events = (select(Event).where(Event.id.in_(event_ids), Event.editorial_state.in_(states))
+                  .options(joinedload(Event.jurisdiction), joinedload(Event.topic_links)))
+        records.update((("event", e.id), e) for e in session.scalars(events).unique())
     return records

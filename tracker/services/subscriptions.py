@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
@@ -17,6 +17,9 @@ from tracker.models.notification import CADENCES, CHANNELS, LANGUAGES, Notificat
 from tracker.models.types import utcnow
 from tracker.services.permissions import require
 from tracker.services.targets import Target, target_labels
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
 DEFAULT_SUNSET_DAYS = 30
 MIN_SUNSET_DAYS, MAX_SUNSET_DAYS = 1, 365
@@ -77,7 +80,7 @@ def check_email(address: Any) -> str:
                                   reason=str(error))}) from error
 
 
-def _loaded(statement):
+def _loaded(statement: Select[Subscription]) -> Select[Subscription]:
     return statement.options(joinedload(Subscription.webhook_endpoint))
 
 

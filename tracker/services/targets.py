@@ -3,11 +3,11 @@ a saved search or everything), read from request arguments, checked against the 
 in words."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,9 @@ from tracker.models.notification import Subscription
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.search.query import QueryError, parse
 from tracker.search.request import parse_search_args
+
+# flask_babel has no type information: its gettext returns the translated text.
+_: Callable[..., str] = gettext
 
 # Filters a saved search may carry: the query parameters of /search that narrow it.
 SEARCH_FILTERS = ("country", "status", "instrument", "topic", "vehicle_class", "year", "event")
@@ -218,12 +221,15 @@ def describe_targets(session: Session, targets: Sequence[Target]) -> list[str]:
             for name in ("country", "topic", "event"):
                 wanted[name].update((target.filters or {}).get(name, []))
     names: dict[str, dict[str, str]] = {kind: {} for kind in wanted}
+    # A policy or event may be named in Lao only: the Lao name stands in for the English one.
     if wanted["policy"]:
-        names["policy"] = dict(session.execute(select(Policy.key, Policy.title_en).where(
-            Policy.key.in_(wanted["policy"]), Policy.editorial_state == "published")).all())
+        names["policy"] = {key: english or lao or key for key, english, lao in session.execute(
+            select(Policy.key, Policy.title_en, Policy.title_lo).where(
+                Policy.key.in_(wanted["policy"]), Policy.editorial_state == "published"))}
     if wanted["event"]:
-        names["event"] = dict(session.execute(select(Event.key, Event.name_en).where(
-            Event.key.in_(wanted["event"]), Event.editorial_state == "published")).all())
+        names["event"] = {key: english or lao or key for key, english, lao in session.execute(
+            select(Event.key, Event.name_en, Event.name_lo).where(
+                Event.key.in_(wanted["event"]), Event.editorial_state == "published"))}
     if wanted["country"]:
         names["country"] = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name_en).where(
             Jurisdiction.code.in_(wanted["country"]))).all())
@@ -255,5 +261,6 @@ def describe_target(target: Target, names: Mapping[str, Mapping[str, str]]) -> s
             labels = {code: str(label) for code, label in LEGAL_STATUSES.items()}
         elif name == "instrument":
             labels = {code: str(label) for code, label in INSTRUMENTS.items()}
-        parts.append(f"{FILTER_LABELS.get(name, name)}: {', '.join(labels.get(v, v) for v in values)}")
+        parts.append(f"{FILTER_LABELS.get(name, name)}: "
+                     f"{', '.join(labels.get(v, v) for v in values)}")
     return _("Search: %(what)s", what="; ".join(parts))

@@ -28,7 +28,7 @@ ROTATION_PAUSE = dt.timedelta(minutes=10)
 MAX_ID = 2**31 - 1
 
 
-def _check_url(url: Any, *, allow_loopback: bool, require_https: bool) -> str:
+def _check_url(url: object, *, allow_loopback: bool, require_https: bool) -> str:
     from tracker.notifications.ssrf import check_url
 
     if not isinstance(url, str) or not url.strip():
@@ -143,6 +143,8 @@ def send_test(session: Session, user: User, endpoint_id: int) -> NotificationEve
         raise Invalid(_("Enough test messages for now."),
                       {"webhook": _("An endpoint gets at most %(n)d test messages an hour; try again later.",
                                     n=MAX_TESTS_PER_ENDPOINT_PER_HOUR)})
-    return record_event(session, "webhook.test", endpoint=endpoint, payload={
+    event = record_event(session, "webhook.test", endpoint=endpoint, payload={
         "message": "A test message from the EV policy tracker.", "endpoint_id": endpoint.id,
         "url": endpoint.url})
+    assert event is not None  # record_event returns None only for a repeated dedupe_key, and none is given
+    return event

@@ -5,6 +5,7 @@ import functools
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, request, url_for
 from sqlalchemy.exc import DBAPIError
@@ -109,7 +110,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     def url_with(**changes) -> str:
         """The current URL with some query parameters replaced (None removes one)."""
-        args = {name: request.args.getlist(name) for name in request.args}
+        # Any, as url_for's **values: mypy would check the lists against _anchor, _external and the like.
+        args: dict[str, Any] = {name: request.args.getlist(name) for name in request.args}
         for name, value in changes.items():
             if value is None:
                 args.pop(name, None)

@@ -8,6 +8,7 @@ Text files (CSS, JavaScript, SVG) are compressed once, and sent gzipped to brows
 """
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import mimetypes
@@ -18,9 +19,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, abort, current_app, request, send_from_directory, url_for
 from werkzeug.security import safe_join
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response as BaseResponse
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Plain names may change content under the same URL: a browser reuses them for a few minutes only.
@@ -144,7 +149,7 @@ def init_assets(app: Flask) -> StaticAssets:
     assets = StaticAssets(Path(app.static_folder or ""), reload=app.debug)
     app.extensions["tracker.assets"] = assets
 
-    def static(filename: str) -> Response:
+    def static(filename: str) -> BaseResponse:
         if safe_join(str(assets.folder), filename) is None:
             abort(404)
         resolved = assets.resolve(filename)
@@ -163,7 +168,7 @@ def init_assets(app: Flask) -> StaticAssets:
             response.set_etag(found.digest)
         if found.gzipped is not None:
             response.vary.add("Accept-Encoding")
-        response.last_modified = found.mtime
+        response.last_modified = dt.datetime.fromtimestamp(found.mtime, dt.UTC)
         response.headers["Cache-Control"] = IMMUTABLE
         return response.make_conditional(request)
 

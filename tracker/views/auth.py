@@ -263,7 +263,7 @@ def update_user(user_id: int):
             if form.role.data != user.role:
                 accounts.set_role(db, user, form.role.data, actor)
     except Invalid as error:
-        flash(" ".join([error.message, *error.errors.values()]), "error")
+        flash(" ".join([error.message, *(str(problem) for problem in error.errors.values())]), "error")
     else:
         flash(_("%(email)s: %(role)s, enabled.", email=user.email, role=user.role) if user.is_active
               else _("%(email)s: %(role)s, disabled.", email=user.email, role=user.role), "success")

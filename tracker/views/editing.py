@@ -120,7 +120,9 @@ def staff_notes(entity_type: str, record: Policy | Event) -> SimpleNamespace:
     missing = [str(MISSING_LABELS[(field_name, language)])
                for field_name, language in review_service.missing_translations(entity_type, record)]
     return SimpleNamespace(
-        sent_back=sent_back, sent_back_by=actor_labels(db, [sent_back]).get(sent_back.actor_id, sent_back.actor_label)
+        sent_back=sent_back,
+        sent_back_by=(sent_back.actor_label if sent_back.actor_id is None
+                      else actor_labels(db, [sent_back]).get(sent_back.actor_id, sent_back.actor_label))
         if sent_back else None,
         missing=missing, proposals=review_service.pending_proposals_of(db, entity_type, record.id))
 

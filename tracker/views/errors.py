@@ -1,6 +1,8 @@
 """One place that turns domain errors and HTTP errors into pages or JSON, never a traceback."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, jsonify, make_response, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,6 +13,11 @@ from tracker.db import is_transient_conflict
 from tracker.errors import DomainError, Invalid
 from tracker.i18n import translate_known
 from tracker.views.support import wants_json
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tracker.errors import FieldError
 
 _TITLES = {
     400: _l("The request could not be understood"),
@@ -41,7 +48,7 @@ _DESCRIPTIONS = {
 }
 
 
-def error_response(status: int, message: str, errors: dict[str, str] | None = None, headers=None):
+def error_response(status: int, message: str, errors: Mapping[str, str | FieldError] | None = None, headers=None):
     """A JSON error for API clients, an HTML page for people."""
     if wants_json():
         body: dict = {"error": {"status": status, "title": str(_TITLES.get(status, _("Error"))),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from feedgen.feed import FeedGenerator
@@ -51,7 +52,8 @@ def _status(code: str | None) -> str:
 
 def _entry_title(change: StatusChange, language: str) -> str:
     policy = change.policy
-    title = (policy.title_lo or policy.title_en) if language == "lo" else policy.title_en
+    # A title in the feed's language, else the other one (a record may be titled in Lao only).
+    title = (policy.title_lo or policy.title_en) if language == "lo" else (policy.title_en or policy.title_lo)
     if change.from_status and change.from_status != change.to_status:
         return _("%(title)s: %(old)s → %(new)s", title=title, old=_status(change.from_status),
                  new=_status(change.to_status))
@@ -60,9 +62,7 @@ def _entry_title(change: StatusChange, language: str) -> str:
 
 def _entry_summary(change: StatusChange) -> str:
     policy = change.policy
-    lines = [policy.title_en]
-    if policy.title_lo:
-        lines.append(policy.title_lo)
+    lines = [title for title in (policy.title_en, policy.title_lo) if title]
     lines.append(_("Country: %(country)s", country=local_name(policy.jurisdiction)))
     if change.from_status and change.from_status != change.to_status:
         step = _("Legal status: %(old)s → %(new)s", old=_status(change.from_status), new=_status(change.to_status))
@@ -93,7 +93,8 @@ def _feed_title(flt: FeedFilter, names: FeedNames) -> str:
 def _alternate_page(flt: FeedFilter, args: dict[str, list[str]]) -> str:
     """The HTML page that shows what the feed follows."""
     if flt.search is not None:
-        search_args = {k: v for k, v in args.items() if k not in ("lang", "policy")}
+        # Any, as url_for's **values: mypy would check the lists against _anchor, _external and the like.
+        search_args: dict[str, Any] = {k: v for k, v in args.items() if k not in ("lang", "policy")}
         return url_for("search.index", _external=True, **search_args)
     if len(flt.policies) == 1 and not (flt.countries or flt.topics or flt.events):
         return url_for("policies.detail", key=flt.policies[0], _external=True)

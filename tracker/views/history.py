@@ -99,19 +99,19 @@ class Describer:
             text = self.quote(value.get("title") or value.get("url"))
             return f"{text} ({', '.join(str(part) for part in parts)})" if parts else text
         if name == "relations":
-            verb = RELATION_TYPES.get(value.get("type"), (value.get("type"),))[0]
+            verb = RELATION_TYPES.get(value.get("type", ""), (value.get("type"),))[0]
             target = value.get("target")
             return f"{verb} {target if target else self.quote(value.get('target_reference'))}"
         if name == "other_bodies":
-            role = BODY_ROLES.get(value.get("role"), value.get("role"))
-            return f"{self.organisations.get(value.get('org'), value.get('org'))} ({str(role).lower()})"
+            role = BODY_ROLES.get(value.get("role", ""), value.get("role"))
+            return f"{self.organisations.get(value.get('org', ''), value.get('org'))} ({str(role).lower()})"
         if name == "status_history":
             date = parse_partial_date(value.get("date"))
-            status = LEGAL_STATUSES.get(value.get("status"), value.get("status"))
+            status = LEGAL_STATUSES.get(value.get("status", ""), value.get("status"))
             return f"{status} ({format_partial_date(date) if date else _('date not known')})"
         if name == "forum_links":
-            role = FORUM_ROLES.get(value.get("role"), value.get("role"))
-            return f"{role} {self.events.get(value.get('event'), value.get('event'))}"
+            role = FORUM_ROLES.get(value.get("role", ""), value.get("role"))
+            return f"{role} {self.events.get(value.get('event', ''), value.get('event'))}"
         return self.quote(value)
 
     def value(self, name: str, value: Any) -> str:
@@ -199,8 +199,8 @@ def describe(entries: list[AuditEntry], names: Choices, *, labels: dict[str, Any
         key = (entry.version, entry.action, entry.actor_label, entry.created_at)
         if not keys or keys[-1] != key:
             keys.append(key)
-            groups.append(ChangeGroup(change_title(entry), actors.get(entry.actor_id, entry.actor_label),
-                                      entry.created_at))
+            groups.append(ChangeGroup(change_title(entry), entry.actor_label if entry.actor_id is None
+                                      else actors.get(entry.actor_id, entry.actor_label), entry.created_at))
         group = groups[-1]
         # Entries come newest first; a change's fields read best in the order they were written.
         group.lines[:0] = describer.lines(entry)

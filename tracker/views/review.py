@@ -2,6 +2,8 @@
 record, and deciding on a proposal field by field."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,6 +23,11 @@ from tracker.views.history import Describer, change_title
 from tracker.views.policies import page_request
 from tracker.views.security import role_required
 from tracker.views.support import db_session, query_args
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
 
 bp = Blueprint("review", __name__)
 
@@ -69,7 +76,9 @@ def _propose(entity: str, key: str, record: Policy | Event):
     if record.editorial_state not in ("published", "archived"):
         flash(_("This record is not published: edit it directly."), "info")
         return redirect(url_for(f"editing.edit_{entity}", key=key))
-    record_of = editing.policy_record if entity == "policy" else editing.event_record
+    # Takes the Policy or the Event that ``entity`` names; the two cannot be told apart by type here.
+    record_of: Callable[[Session, Any], dict[str, Any]] = (
+        editing.policy_record if entity == "policy" else editing.event_record)
     template = "review/propose.html"
     if request.method == "GET":
         form = form_class.from_record(record_of(db, record), record.version, choices)

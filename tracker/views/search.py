@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.errors import Invalid
+from tracker.i18n import current_language
 from tracker.models import Event
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search import SearchUnavailable
@@ -102,9 +103,11 @@ def _event_names(session: Session, keys: set[str]) -> dict[str, str]:
     if not keys:
         return {}
     states = policy_service.visible_states(include_unpublished())
-    rows = session.execute(select(Event.key, Event.name_en).where(
+    rows = session.execute(select(Event.key, Event.name_en, Event.name_lo).where(
         Event.key.in_(sorted(keys)), Event.editorial_state.in_(states)))
-    return {key: name for key, name in rows}
+    lao = current_language() == "lo"
+    # In the reader's language, else the other one: an event may be named in Lao only.
+    return {key: (name_lo if lao and name_lo else name_en or name_lo or key) for key, name_en, name_lo in rows}
 
 
 def _facet_labels(choices: policy_service.FilterChoices,
@@ -114,7 +117,7 @@ def _facet_labels(choices: policy_service.FilterChoices,
             "event": events, "year": {}}
 
 
-def _label(labels: Mapping[str, Mapping[str, str]], param: str, value: object) -> str:
+def _label(labels: Mapping[str, Mapping[str, str | None]], param: str, value: object) -> str:
     return str(labels[param].get(str(value), str(value)))
 
 
@@ -136,7 +139,9 @@ def search_url(args: Mapping[str, Sequence[str]], *, add: tuple[str, str] | None
         params[name] = [] if new is None else [str(new)]
     if "page" not in replace:
         params.pop("page", None)
-    return url_for("search.index", **{name: values for name, values in params.items() if values})
+    # Any, as url_for's **values: mypy would check the lists against _anchor, _external and the like.
+    query: dict[str, Any] = {name: values for name, values in params.items() if values}
+    return url_for("search.index", **query)
 
 
 def _active_filters(search_request: SearchRequest, labels, args) -> list[dict[str, str]]:

@@ -90,7 +90,9 @@ def role_required(permission: str) -> Callable:
                 abort(403, _("Your role does not allow this."))
             return view(*args, **kwargs)
 
-        wrapper.required_permission = permission  # read by the access-control table test
+        # A function attribute, read by the access-control table test (set through __dict__, which is what
+        # typing allows: a wrapper's type declares no such attribute).
+        wrapper.__dict__["required_permission"] = permission
         return wrapper
 
     return decorator

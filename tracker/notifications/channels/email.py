@@ -78,11 +78,13 @@ class Mailer:
         if self._smtp is not None:
             return self._smtp
         timeout = float(self.config.get("MAIL_TIMEOUT") or 30)
+        host = self.host
+        assert host is not None  # send() writes files instead when no host is set
         if self.tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout,
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, self.port, timeout=timeout,
                                                  context=ssl.create_default_context())
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=timeout)
+            smtp = smtplib.SMTP(host, self.port, timeout=timeout)
             if self.tls == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
         if self.config.get("MAIL_USER"):

@@ -40,12 +40,14 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to an address checked beforehand, with SNI and certificate checks for the URL's name."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        context = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=context)
         self._address = address
+        self._ssl_context = context  # HTTPSConnection keeps it as _context, which typeshed does not declare
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def _retry_after(value: str | None) -> float | None:

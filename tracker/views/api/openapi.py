@@ -255,8 +255,9 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 
 
-OPTIONAL_AUTH = [{}, {"bearerAuth": []}]
-REQUIRED_AUTH = [{"bearerAuth": []}]
+# Security requirements: each maps a security scheme to the scopes it needs.
+OPTIONAL_AUTH: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
+REQUIRED_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 IF_MATCH_PARAM = {
     "name": "If-Match", "in": "header", "required": False,
     "description": 'The version you read, as an entity tag: `"7"`. May replace `version` in the body; '
