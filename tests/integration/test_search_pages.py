@@ -227,14 +227,27 @@ def test_a_page_past_the_last_is_not_found(client):
     assert "Page 999 does not exist" in text_of(response)
 
 
-def test_a_misspelt_word_offers_a_did_you_mean_link(client):
+def test_a_misspelt_word_is_corrected_with_a_link_to_search_it_as_typed(client):
     response = client.get("/search?q=chargng&country=LA")
     assert response.status_code == 200
-    assert hits_of(response) == []
-    assert re.search(r"Did you mean charging ?\?", text_of(response))
-    fixed = client.get(link(response, "charging"))
+    assert CHARGING_PILOT in hits_of(response)
+    assert re.search(r"Showing results for charging ?\. Search instead for chargng", text_of(response))
+    as_typed = client.get(link(response, "chargng"))
+    assert urlsplit(as_typed.request.url).query == "q=chargng&country=LA&verbatim=1"
+    assert hits_of(as_typed) == []
+    assert re.search(r"Did you mean charging ?\?", text_of(as_typed))
+    fixed = client.get(link(as_typed, "charging"))
     assert urlsplit(fixed.request.url).query == "q=charging&country=LA"
     assert CHARGING_PILOT in hits_of(fixed)
+
+
+def test_the_correction_reads_in_lao(client):
+    client.set_cookie("lang", "lo")
+    response = client.get("/search?q=chargng")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert re.search(r"ສະແດງຜົນການຄົ້ນຫາສຳລັບ charging ?\. ຄົ້ນຫາຕາມທີ່ພິມແທນ: chargng", text)
+    assert "Showing results for" not in text
 
 
 def test_nothing_found_says_what_to_try(client):
@@ -273,7 +286,7 @@ def test_an_unparsable_query_gets_the_search_page_with_what_is_wrong(client):
 
 def test_a_query_with_nothing_to_search_for_says_so(client):
     response = client.get("/search?q=the")
-    assert response.status_code == 400
+    assert response.status_code == 200 and hits_of(response) == []
     assert "The query has no words to search for" in text_of(response)
 
 

@@ -2,6 +2,8 @@
 typos, highlights, visibility, and the answers when the index cannot be trusted."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.factories import event_record, load, policy_record
@@ -136,7 +138,8 @@ def test_and_or_not_and_prefixes(find):
     without = find("tax NOT Malaysia", per_page=100)
     assert 0 < without.total < tax
     assert all(hit.record.jurisdiction_code != "MY" for hit in without.hits)
-    assert find("excise OR tariff").total >= max(find("excise").total, find("tariff").total)
+    # Quoted, a word is searched as typed (no neighbours), as OR searches its words.
+    assert find("excise OR tariff").total >= max(find('"excise"').total, find('"tariff"').total)
     assert find("charg*").total >= find("charging").total
 
 
@@ -154,10 +157,38 @@ def test_facets_count_the_current_query_and_filters(find):
     assert find(events=(event,)).total == count
 
 
-def test_a_typo_gets_a_suggestion(find):
-    assert find("chargng").suggestion == "charging"
-    assert find("electrc vehicles").suggestion == "electric vehicles"
-    assert find("charging").suggestion is None
+def test_an_unknown_word_is_searched_as_the_closest_known_word_and_said_so(find):
+    typed = find("Cambodai EV tax")
+    assert typed.corrected == "Cambodia EV tax" and typed.corrections == (("Cambodai", "Cambodia"),)
+    assert typed.total > 0 and typed.hits[0].record.jurisdiction_code == "KH"
+    assert keys(typed) == keys(find("Cambodia EV tax"))
+    assert find("chargng").corrected == "charging"
+    assert find("electrc vehicles").corrected == "electric vehicles"
+    assert find("VIETNMA").corrected == "VIETNAM"
+
+
+@pytest.mark.parametrize("q", ["bus", "buses", "charging", "tax", "ev", "2W", "11697", "ລົດໄຟຟ້າ", "charging point",
+                               "subsidies for electric buses"])
+def test_a_word_that_exists_is_never_corrected(find, q):
+    results = find(q)
+    assert results.corrected is None and results.corrections == ()
+
+
+def test_verbatim_searches_the_words_as_typed_and_offers_the_correction(find):
+    results = find("chargng", verbatim=True)
+    assert results.total == 0 and results.corrected is None
+    assert results.suggestion == "charging"
+
+
+def test_corrections_come_only_from_records_the_reader_may_see(find, session, search_index):
+    load(session, policies=[policy_record("quokka-draft", title_en="Quokkaville tariff plan", editorial_state="draft"),
+                            policy_record("wombat-archived", title_en="Wombatton levy", editorial_state="archived")])
+    search_index.sync()
+    for typo in ("Quokaville", "Wombaton"):
+        public = find(typo)
+        assert public.corrected is None and public.total == 0
+        assert find(typo, verbatim=True).suggestion is None
+    assert find("Quokaville", staff=True).corrected == "Quokkaville"
 
 
 def test_sorting_by_latest_change_and_by_adoption(find):
@@ -185,11 +216,19 @@ def test_pages_do_not_overlap_and_a_page_past_the_end_is_not_found(find):
         find("electric", per_page=5, page=first.pages + 1)
 
 
-@pytest.mark.parametrize("q", ["the", "%%%", "a*", "AND"])
+@pytest.mark.parametrize("q", ["a*", "digest:abc", "meta:x", "latest:2023", "sortkey:la", "state:draft",
+                               "id:policy:1"])
 def test_a_query_that_cannot_run_is_invalid_with_a_message(find, q):
     with pytest.raises(Invalid) as caught:
         find(q)
     assert set(caught.value.errors) == {"q"} and caught.value.message
+
+
+@pytest.mark.parametrize("q", ["the", "%%%", "AND", "®", "of the"])
+def test_a_query_with_nothing_to_search_for_finds_nothing_and_says_why(find, q):
+    results = find(q)
+    assert results.total == 0 and results.hits == []
+    assert "no words to search for" in results.notice
 
 
 def test_drafts_are_found_by_staff_only(find, session, search_index):
@@ -261,23 +300,42 @@ def test_a_reused_searcher_sees_an_updated_document_once_with_its_new_content(fi
     assert keys(find("11697", per_page=100)).count("ph-crevi") == 1
 
 
+def _in_whoosh_terms(query):
+    from whoosh import query as wq
+
+    from tracker.search.expansion import Concepts
+
+    if isinstance(query, Concepts):
+        children = [_in_whoosh_terms(child) for child in query.subqueries]
+        return wq.Or([wq.And(list(chosen)) for chosen in itertools.combinations(children, query.minmatch)])
+    if isinstance(query, (wq.AndNot, wq.AndMaybe)):
+        return type(query)(_in_whoosh_terms(query.a), _in_whoosh_terms(query.b))
+    if isinstance(query, wq.Not):
+        return wq.Not(_in_whoosh_terms(query.query))
+    if isinstance(query, wq.CompoundQuery):
+        return type(query)([_in_whoosh_terms(child) for child in query.subqueries])
+    return query
+
+
 @pytest.mark.parametrize("q", ["electric", "charging stations", '"import duty"', '"electric vehicle" tax',
                                "tax NOT Malaysia", "excise OR tariff", "charg*", "ໄຟຟ້າ", "ລົດໄຟຟ້າ",
                                "country:LA status:in_force", "year:[2020 TO 2022]", "RA 11697", "title:(ev OR tax)",
-                               '"battery swapping"~3 OR standard'])
+                               '"battery swapping"~3 OR standard', "electric bus subsidies incentives",
+                               "+charging station -Thailand", "ລົດໄຟຟ້ານຳເຂົ້າ ພາສີ", "EV import duty exemption"])
 def test_the_bitmask_engine_matches_what_whoosh_matches(app, find, lao, q):
-    """The engine evaluates queries itself (for speed); Whoosh's own matchers are the reference."""
-    from tracker.search.engine import Segment
+    """The engine evaluates queries itself (for speed); Whoosh's own matchers are the reference. Whoosh
+    has no "at least m of these n": it is written out as an OR of every AND of m of them."""
+    from tracker.search.engine import Collection
     from tracker.search.query import parse
 
     runtime = runtime_of(app)
     find("warm")  # opens this thread's searcher
     searcher, leaves = runtime.replica.searcher()
     query = parse(q)
-    expected = {d for d in searcher.docs_for_query(query) if not searcher.reader().is_deleted(d)}
+    expected = {d for d in searcher.docs_for_query(_in_whoosh_terms(query))
+                if not searcher.reader().is_deleted(d)}
     ours = set()
-    for leaf in leaves:
-        segment = Segment(leaf, runtime.replica.terms, runtime.replica.stats())
+    for leaf, segment in zip(leaves, Collection(leaves, runtime.replica.terms, runtime.replica.stats()).segments):
         mask = segment.mask(query) & leaf.live
         ours |= {d + leaf.offset for d in range(leaf.data.size) if mask >> d & 1}
     assert ours == expected and expected

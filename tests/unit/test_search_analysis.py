@@ -170,10 +170,19 @@ def test_empty_parameters_are_any_on_forms_and_refused_by_the_api():
 
 
 def test_highlights_mark_whole_words_and_escape_everything_else():
-    terms_ = Terms.of(parse("charging <b>"))
-    text = "EV <b>charging</b> & chargers"
+    terms_ = Terms.of(parse("standard <b>"))
+    text = "EV <b>standard</b> & standardisation"
     spans = _spans(text, "title", terms_)
-    assert str(_render(text, spans, cut=False)) == "EV &lt;b&gt;<mark>charging</mark>&lt;/b&gt; &amp; chargers"
+    assert str(_render(text, spans, cut=False)) == ("EV &lt;b&gt;<mark>standard</mark>&lt;/b&gt; &amp; "
+                                                    "standardisation")
+
+
+def test_highlights_mark_the_neighbours_a_query_word_also_found():
+    terms_ = Terms.of(parse("charging"))
+    text = "EV charging & chargers; EVSE"
+    spans = _spans(text, "title", terms_)
+    assert str(_render(text, spans, cut=False)) == ("EV <mark>charging</mark> &amp; <mark>chargers</mark>; "
+                                                    "<mark>EVSE</mark>")
 
 
 def test_a_lao_syllable_match_marks_the_whole_word_that_contains_it():

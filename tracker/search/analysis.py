@@ -11,6 +11,7 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.lang.porter import stem as _porter_stem
 
 from tracker import lao as lao_text
+from tracker.search.vocabulary import lemmas
 
 # Lao script block. Thai, Khmer and Burmese letters carry their vowel signs as combining marks,
 # which Python's \w does not match; they are kept inside a word so it is not cut at every mark.
@@ -19,7 +20,7 @@ _MARKS = "\u0300-\u036F\u0E00-\u0E7F\u1000-\u109F\u1780-\u17FF"
 _TOKEN = re.compile(rf"(?P<lao>[{_LAO}]+)|(?P<word>[^\W_{_LAO}](?:[^\W_{_LAO}]|[{_MARKS}])*)")
 # Lao runs are segmented, and their two spellings of AM and of the HO ligatures made one, by tracker.lao.
 
-_ENGLISH_STOP_WORDS = frozenset(STOP_WORDS)
+ENGLISH_STOP_WORDS = frozenset(STOP_WORDS)
 # Capitalised words before a number name an instrument ("Republic Act No. 11697"); people search by
 # their initials ("RA 11697"), so those are indexed too.
 _CAPITALISED = re.compile(r"[A-Z][a-z]+|[A-Z]{2,}(?![a-z])")
@@ -31,12 +32,13 @@ _STEMS: dict[str, str] = {}
 
 
 def stem(word: str) -> str:
-    """The Porter stem of an English word (cached: the same words recur across documents)."""
+    """The Porter stem of an English word, or of its lemma where the vocabulary gives one ("buses" is
+    stemmed as "bus"); cached, since the same words recur across documents."""
     stemmed = _STEMS.get(word)
     if stemmed is None:
         if len(_STEMS) > 200000:
             _STEMS.clear()
-        stemmed = _STEMS[word] = _porter_stem(word)
+        stemmed = _STEMS[word] = _porter_stem(lemmas().get(word, word))
     return stemmed
 
 
@@ -56,7 +58,7 @@ def words(text: str, *, stemmed: bool = True, stops: bool = True) -> Iterator[tu
             continue
         word = _word(match.group())
         if word.isascii() and word.isalpha():
-            if stops and (word in _ENGLISH_STOP_WORDS or len(word) < 2):
+            if stops and (word in ENGLISH_STOP_WORDS or len(word) < 2):
                 continue
             if stemmed:
                 word = stem(word)
@@ -76,7 +78,7 @@ def terms(text: str, *, stemmed: bool = True) -> list[str]:
         if not word.isascii():
             word = unicodedata.normalize("NFKC", word)
         if word.isascii() and word.isalpha():
-            if word in _ENGLISH_STOP_WORDS or len(word) < 2:
+            if word in ENGLISH_STOP_WORDS or len(word) < 2:
                 continue
             if stemmed:
                 word = stems.get(word) or stem(word)

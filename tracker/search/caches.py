@@ -5,6 +5,7 @@ import math
 import threading
 from array import array
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from whoosh.searching import Searcher
 
@@ -12,17 +13,21 @@ from tracker.search.schema import TEXT_FIELDS
 
 # A term of a field of a segment: (segment id, field name, term text).
 TermKey = tuple[str, str, str]
+# A segment's number of live documents, and each text field's total length over them.
+LiveSegment = tuple[int, dict[str, int]]
 
 
 class TermData:
-    """One term of one field of one segment: its documents and their BM25 parts (no idf)."""
+    """One term of one field of one segment: its documents, their term frequencies, and the BM25
+    parts (no idf) last computed from them, with the average field length they were computed for."""
 
-    __slots__ = ("mask", "ids", "parts", "values", "size")
+    __slots__ = ("mask", "ids", "frequencies", "parts", "values", "size")
 
-    def __init__(self, mask: int, ids: array[int], parts: array[float] | None) -> None:
+    def __init__(self, mask: int, ids: array[int], frequencies: array[float] | None) -> None:
         self.mask = mask
         self.ids = ids
-        self.parts = parts
+        self.frequencies = frequencies
+        self.parts: tuple[float, array[float]] | None = None
         self.values: dict[int, frozenset[int]] | None = None
         self.size = len(ids)
 
@@ -68,19 +73,26 @@ class TermCache:
 
 
 class Stats:
-    """Collection statistics of one searcher (one index commit): document count, average field
-    lengths and document frequencies, as BM25 needs them."""
+    """Collection statistics of one searcher (one index commit) over its live documents only, as BM25
+    needs them: the document count, the average length of each text field, and (filled in by the
+    engine, which reads the postings) each term's inverse document frequency.
 
-    def __init__(self, searcher: Searcher) -> None:
+    Deleted documents stay in a segment until it is merged; counting them would make a score depend
+    on a replica's history of edits and merges, not only on what it holds.
+    """
+
+    def __init__(self, searcher: Searcher, segments: Iterable[LiveSegment]) -> None:
         self.searcher = searcher
-        self.count = max(1, searcher.doc_count_all())
-        self.average = {name: (searcher.field_length(name) / self.count) or 1.0 for name in TEXT_FIELDS}
-        self._idf: dict[tuple[str, str], float] = {}
+        count = 0
+        totals = dict.fromkeys(TEXT_FIELDS, 0)
+        for live_count, lengths in segments:
+            count += live_count
+            for name in TEXT_FIELDS:
+                totals[name] += lengths.get(name, 0)
+        self.count = max(1, count)
+        self.average = {name: (totals[name] / self.count) or 1.0 for name in TEXT_FIELDS}
+        self.idfs: dict[tuple[str, str], float] = {}
 
-    def idf(self, field: str, text: str) -> float:
-        key = (field, text)
-        value = self._idf.get(key)
-        if value is None:
-            frequency = self.searcher.doc_frequency(field, text)
-            value = self._idf[key] = math.log(self.count / (frequency + 1)) + 1.0
-        return value
+    def idf(self, frequency: int) -> float:
+        """The inverse document frequency of a term found in ``frequency`` live documents."""
+        return math.log(self.count / (frequency + 1)) + 1.0

@@ -10,14 +10,16 @@ Whoosh still stores the postings, analyses the text and parses the query.
 """
 from __future__ import annotations
 
+import collections.abc as abc
 import heapq
 from array import array
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
 from tracker.search.caches import Stats, TermCache, TermData
+from tracker.search.expansion import Concepts
 from tracker.search.reader import MASK_FIELDS, Leaf, bits_of, mask_of
 from tracker.search.schema import TEXT_FIELDS
 
@@ -25,17 +27,37 @@ K1 = 1.2
 B = 0.75
 
 
+class Collection:
+    """Every segment of one searcher, evaluated together: statistics are those of all live documents."""
+
+    def __init__(self, leaves: list[Leaf], cache: TermCache, stats: Stats) -> None:
+        self.stats = stats
+        self.segments = [Segment(leaf, cache, self) for leaf in leaves]
+
+    def idf(self, field: str, text: str) -> float:
+        """The inverse document frequency of a term over the live documents of every segment."""
+        key = (field, text)
+        value = self.stats.idfs.get(key)
+        if value is None:
+            frequency = sum((segment.term(field, text).mask & segment.leaf.live).bit_count()
+                            for segment in self.segments)
+            value = self.stats.idfs[key] = self.stats.idf(frequency)
+        return value
+
+
 class Segment:
     """Evaluates queries on one segment."""
 
-    def __init__(self, leaf: Leaf, cache: TermCache, stats: Stats) -> None:
+    def __init__(self, leaf: Leaf, cache: TermCache, collection: Collection) -> None:
         self.leaf = leaf
         self.reader = leaf.searcher.reader()
         self.segment_id: str = self.reader.segment().segment_id()
         self.cache = cache
-        self.stats = stats
+        self.collection = collection
+        self.stats = collection.stats
         self.phrase_counts: dict[int, dict[int, int]] = {}
         self._masks: dict[int, int] = {}
+        self._levels: dict[int, list[int]] = {}
 
     # -- term data --------------------------------------------------------------------------------
 
@@ -67,15 +89,29 @@ class Segment:
         mask = mask_of(ids, self.leaf.data.size)
         if field not in TEXT_FIELDS:
             return TermData(mask, ids, None)
-        lengths = self.leaf.data.lengths(self.reader, field)
+        boost = TEXT_FIELDS[field]
+        return TermData(mask, ids, array("f", (weight / boost for weight in weights)))
+
+    def parts(self, field: str, data: TermData) -> array[float]:
+        """The BM25 parts (without idf) of a term's documents under this searcher's statistics.
+
+        They depend on the average field length of the live documents, which changes with every
+        commit: they are kept with the average they were computed for and recomputed when it differs,
+        so a score never depends on when this process first read the term."""
         average = self.stats.average[field]
+        cached = data.parts
+        if cached is not None and cached[0] == average:
+            return cached[1]
+        assert data.frequencies is not None  # a text field's term (the caller checked)
+        lengths = self.leaf.data.lengths(self.reader, field)
         boost = TEXT_FIELDS[field]
         parts = array("d")
-        for docnum, weight in zip(ids, weights):
-            frequency = weight / boost
+        append = parts.append
+        for docnum, frequency in zip(data.ids, data.frequencies):
             norm = K1 * (1.0 - B + B * lengths[docnum] / average)
-            parts.append(boost * frequency * (K1 + 1.0) / (frequency + norm))
-        return TermData(mask, ids, parts)
+            append(boost * frequency * (K1 + 1.0) / (frequency + norm))
+        data.parts = (average, parts)
+        return parts
 
     def positions(self, field: str, text: str) -> dict[int, frozenset[int]]:
         """Positions of the term per document, decoded once and kept with its term data (phrases)."""
@@ -122,6 +158,9 @@ class Segment:
             return self.mask(query.a) & ~self.mask(query.b)
         if isinstance(query, wq.AndMaybe):
             return self.mask(query.a)
+        if isinstance(query, Concepts):
+            levels = self.levels(query)
+            return levels[max(1, min(query.minmatch, len(levels) - 1))] if len(levels) > 1 else 0
         if isinstance(query, wq.And):
             result = live
             for child in query.subqueries:
@@ -149,6 +188,22 @@ class Segment:
         return mask_of(query.matcher(self.leaf.searcher, self.leaf.searcher.boolean_context()).all_ids(),
                        self.leaf.data.size)
 
+    def levels(self, query: Concepts) -> list[int]:
+        """``levels[k]``: the documents matching at least k of the concepts (``levels[0]``: every live one)."""
+        key = id(query)
+        found = self._levels.get(key)
+        if found is None:
+            children = list(query.subqueries)
+            found = [self.leaf.live] + [0] * len(children)
+            for done, child in enumerate(children, 1):
+                matched = self.mask(child)
+                if not matched:
+                    continue
+                for level in range(done, 0, -1):
+                    found[level] |= found[level - 1] & matched
+            self._levels[key] = found
+        return found
+
     def expansions(self, query: wq.MultiTerm) -> list[str]:
         return [b.decode("utf-8") if isinstance(b, bytes) else b for b in query._btexts(self.reader)]
 
@@ -169,7 +224,7 @@ class Segment:
         steps = range(1, slop + 1)
         rest = positions_of[1:]
         for docnum in bits_of(candidates):
-            ends: Collection[int] = positions_of[0][docnum]
+            ends: abc.Collection[int] = positions_of[0][docnum]
             for following in rest:
                 positions = following[docnum]
                 # Each next word within `slop` positions after the previous one (1: adjacent).
@@ -200,16 +255,17 @@ class Segment:
                 texts = self.expansions(atom)
             for text in texts:
                 data = self.term(atom.fieldname, text)
-                if data.parts is None or not data.mask & chosen:
+                if data.frequencies is None or not data.mask & chosen:
                     continue
-                factor = weight * self.stats.idf(atom.fieldname, text)
+                parts = self.parts(atom.fieldname, data)
+                factor = weight * self.collection.idf(atom.fieldname, text)
                 get = scores.get
                 if data.mask & ~chosen:
-                    for docnum, part in zip(data.ids, data.parts):
+                    for docnum, part in zip(data.ids, parts):
                         if chosen_bytes[docnum >> 3] >> (docnum & 7) & 1:
                             scores[docnum] = get(docnum, 0.0) + factor * part
                 else:
-                    for docnum, part in zip(data.ids, data.parts):
+                    for docnum, part in zip(data.ids, parts):
                         scores[docnum] = get(docnum, 0.0) + factor * part
         return scores
 
@@ -219,7 +275,7 @@ class Segment:
         counts = self.phrase_counts.get(id(atom), {})
         field = atom.fieldname
         boost = TEXT_FIELDS.get(field, 1.0)
-        idf = sum(self.stats.idf(field, word) for word in atom.words)
+        idf = sum(self.collection.idf(field, word) for word in atom.words)
         lengths = self.leaf.data.lengths(self.reader, field)
         average = self.stats.average.get(field, 1.0)
         chosen_bytes = chosen.to_bytes((self.leaf.data.size + 8) // 8, "little")
@@ -251,16 +307,42 @@ class Segment:
             yield query, boost
 
 
-def top(scored: Iterable[tuple[float, int]], limit: int) -> list[tuple[float, int]]:
-    """The best ``limit`` (score, global docnum) pairs, best first; ties by document number."""
-    return heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1]))
+# A ranked document: (tier, score, record key, global docnum). The tier is how many of the query's
+# concepts the document matches (0 when the query has none); ties of tier and score go by record key,
+# so that the order is the same on every replica, whatever its document numbers.
+Ranked = tuple[int, float, bytes, int]
 
 
-def best_of(scores: dict[int, float], limit: int, offset: int) -> list[tuple[float, int]]:
-    """The best ``limit`` documents of one segment as (score, global docnum)."""
-    chosen: Iterable[tuple[int, float]]
-    if len(scores) > limit * 4:
-        chosen = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
-    else:
-        chosen = scores.items()
-    return [(score, docnum + offset) for docnum, score in chosen]
+def _rank_order(item: Ranked) -> tuple[int, float, bytes]:
+    return -item[0], -item[1], item[2]
+
+
+def top(ranked: Iterable[Ranked], limit: int) -> list[Ranked]:
+    """The best ``limit`` ranked documents, best first."""
+    return heapq.nsmallest(limit, ranked, key=_rank_order)
+
+
+def best_of(scores: dict[int, float], tiers: list[int], keys: list[bytes], limit: int, offset: int) -> list[Ranked]:
+    """The best ``limit`` documents of one segment.
+
+    ``tiers[k]`` holds the scored documents that match exactly k concepts (one tier of all of them
+    when the query has no concepts); a higher tier always ranks first, so lower tiers are only read
+    while the page is not full.
+    """
+    found: list[Ranked] = []
+    for tier in range(len(tiers) - 1, -1, -1):
+        if len(found) >= limit or not tiers[tier]:
+            continue
+        if tiers[tier].bit_count() == len(scores):
+            candidates = scores
+        else:
+            candidates = {docnum: scores.get(docnum, 0.0) for docnum in bits_of(tiers[tier])}
+        wanted = limit - len(found)
+        chosen: Iterable[tuple[int, float]] = candidates.items()
+        if len(candidates) > wanted * 4:
+            # Everything scoring at least the wanted-th best: ties at the boundary are kept, for the
+            # record key to decide between them.
+            threshold = heapq.nlargest(wanted, candidates.values())[-1]
+            chosen = [(docnum, score) for docnum, score in candidates.items() if score >= threshold]
+        found.extend(top(((tier, score, keys[docnum], docnum + offset) for docnum, score in chosen), wanted))
+    return found

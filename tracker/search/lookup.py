@@ -1,5 +1,5 @@
-"""Running a query against the index replica: the ranked page of document ids, the total, facet counts and a
-"did you mean" suggestion. No database here: the search service hydrates the ids it gets."""
+"""Running a query against the index replica: the ranked page of document ids, the total, facet counts, and
+the correction of unknown words. No database here: the search service hydrates the ids it gets."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,13 +9,20 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from tracker.search.documents import parse_doc_id
+from tracker.search.engine import Collection
+from tracker.search.expansion import primary_concepts, vocabulary
 from tracker.search.highlight import Terms
-from tracker.search.query import check_expansions, has_text, parse, run, suggest
+from tracker.search.query import EmptyQuery, allowed_mask, check_expansions, has_text, parse, run
 from tracker.search.reader import bits_of
 from tracker.search.runtime import runtime_of
 from tracker.search.schema import FACETS
+from tracker.search.spelling import Correction, Lexicon, correct
 
 if TYPE_CHECKING:
+    from whoosh import query as wq
+    from whoosh.searching import Searcher
+
+    from tracker.search.caches import Stats, TermCache
     from tracker.search.reader import Leaf
 
 
@@ -26,29 +33,56 @@ class IndexPage:
     found: list[tuple[tuple[str, int], float]]    # ((entity type, record id), score)
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    suggestion: str | None = None
+    suggestion: str | None = None       # "did you mean", when the query was searched as typed
     terms: Terms = field(default_factory=Terms)
+    corrected: Correction | None = None  # the query searched instead of the one typed
+    notice: str | None = None            # why there is nothing to search for
 
 
-def find(q: str, filters: Mapping[str, tuple[str, ...]], sort: str, start: int, limit: int) -> IndexPage:
+def find(q: str, filters: Mapping[str, tuple[str, ...]], sort: str, start: int, limit: int, *,
+         verbatim: bool = False) -> IndexPage:
     """Run ``q`` (empty: every document passing ``filters``) and return hits ``start`` to ``start + limit``.
 
     ``filters`` are facet values (``state`` is the editorial states the reader may see); ``sort`` is
     "relevance", "latest" or "adopted" (without words to rank by, relevance becomes latest first).
+    Unknown words are corrected to the closest words of the records the reader may see, unless
+    ``verbatim``; then a correction is only offered ("did you mean") when nothing is found. When a
+    query's loose words find nothing together, fewer of them are required, down to one.
 
     Raises:
         QueryError: the query cannot be parsed or expands to too many terms.
         SearchUnavailable: the index is missing or of another schema version.
     """
     runtime = runtime_of(current_app)
-    query = parse(q) if q.strip() else None
     searcher, leaves = runtime.replica.searcher()
-    if query is not None:
-        check_expansions(query, searcher)
+    stats = runtime.replica.stats()
+    text = q.strip()
+    if not text:
+        return _page(searcher, leaves, None, filters, sort, start, limit, runtime.replica.terms, stats)
+    lexicon = _lexicon(searcher, Collection(leaves, runtime.replica.terms, stats), filters.get("state", ()))
+    correction = None if verbatim else correct(text, lexicon)
+    try:
+        query = parse(correction.text if correction is not None else text)
+    except EmptyQuery as empty:
+        return IndexPage([], 0, {name: {} for name in FACETS}, notice=str(empty))
+    check_expansions(query, searcher)
+    page = _page(searcher, leaves, query, filters, sort, start, limit, runtime.replica.terms, stats)
+    concepts = primary_concepts(query)
+    while page.total == 0 and concepts is not None and concepts.minmatch > 1:
+        concepts.minmatch -= 1
+        page = _page(searcher, leaves, query, filters, sort, start, limit, runtime.replica.terms, stats)
+    page.corrected = correction
+    if verbatim and page.total == 0:
+        offered = correct(text, lexicon)
+        page.suggestion = offered.text if offered is not None else None
+    return page
+
+
+def _page(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters: Mapping[str, tuple[str, ...]],
+          sort: str, start: int, limit: int, terms: TermCache, stats: Stats) -> IndexPage:
     if query is None or (sort == "relevance" and not has_text(query)):
         sort = "latest" if sort == "relevance" else sort
-    matched = run(searcher, leaves, query, dict(filters), sort, start + limit, runtime.replica.terms,
-                  runtime.replica.stats())
+    matched = run(searcher, leaves, query, dict(filters), sort, start + limit, terms, stats)
     found = []
     for score, docnum in matched.top[start:]:
         parsed = parse_doc_id(searcher.stored_fields(docnum).get("id", ""))
@@ -56,8 +90,33 @@ def find(q: str, filters: Mapping[str, tuple[str, ...]], sort: str, start: int, 
             found.append((parsed, float(score)))
     states = tuple(filters.get("state", ()))
     return IndexPage(found, matched.total, _facets(matched.facets, leaves, states),
-                     suggest(q, searcher) if query is not None and matched.total == 0 else None,
-                     Terms.of(query) if query is not None else Terms())
+                     terms=Terms.of(query) if query is not None else Terms())
+
+
+def _lexicon(searcher: Searcher, collection: Collection, states: tuple[str, ...]) -> Lexicon:
+    """What spelling may know of the index: the words of the records in ``states`` only."""
+    visible = [allowed_mask(segment.leaf, {"state": states}) for segment in collection.segments]
+    known_terms = vocabulary().known
+    reader = searcher.reader()
+
+    def seen(field: str, text: str) -> bool:
+        return any(segment.term(field, text).mask & mask for segment, mask in zip(collection.segments, visible))
+
+    def known(word: str, stem: str) -> bool:
+        if word in known_terms or stem in known_terms:
+            return True
+        return (seen("spell", word) or seen("reference", word)
+                or any(seen(name, stem) for name in ("title", "body", "text")))
+
+    def candidates(word: str, distance: int) -> list[str]:
+        return [t.decode("utf-8") if isinstance(t, bytes) else t
+                for t in reader.terms_within("spell", word, distance, prefix=1)]
+
+    def frequency(word: str) -> int:
+        return sum((segment.term("spell", word).mask & mask).bit_count()
+                   for segment, mask in zip(collection.segments, visible))
+
+    return Lexicon(known, candidates, frequency)
 
 
 def _facets(counts: dict[str, dict[str, int]], leaves: list[Leaf],

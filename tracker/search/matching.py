@@ -8,8 +8,11 @@ from whoosh.filedb.filestore import RamStorage
 
 from tracker.errors import Invalid
 from tracker.models import Policy
+from tracker.search.caches import Stats, TermCache
 from tracker.search.documents import analysed, load_documents
+from tracker.search.engine import Collection
 from tracker.search.query import QueryError, parse
+from tracker.search.reader import Leaf, SegmentData, live_segment
 from tracker.search.request import parse_search_args
 from tracker.search.schema import make_schema
 
@@ -18,23 +21,29 @@ if TYPE_CHECKING:
 
 
 class SavedSearchMatcher:
-    """Runs saved searches against one policy, with the search service's own query language and
-    analysis: the policy's search document goes into a one-document index in memory, the filters
-    are compared with the document's facet values."""
+    """Runs saved searches against one policy, with the search service's own query language, analysis
+    and matching (most of the loose words, synonyms, bridges): the policy's search document goes into
+    a one-document index in memory, evaluated by the same engine; the filters are compared with the
+    document's facet values. Unknown words are not corrected: a saved search means what it says."""
 
     def __init__(self, session: Session, policy: Policy) -> None:
         key = ("policy", policy.id)
         self.document: dict[str, Any] = load_documents(session, [key]).get(key, {})
         self._searcher: Searcher | None = None
+        self._collection: Collection | None = None
 
-    def _search(self) -> Searcher:
-        if self._searcher is None:
+    def _search(self) -> Collection:
+        if self._collection is None:
             index = RamStorage().create_index(make_schema())
             writer = index.writer()
             writer.add_document(**analysed(self.document))
             writer.commit()
-            self._searcher = index.searcher()
-        return self._searcher
+            self._searcher = searcher = index.searcher()
+            leaves = [Leaf(sub, offset, SegmentData.build(sub.reader()), 1)
+                      for sub, offset in searcher.leaf_searchers()]
+            stats = Stats(searcher, [live_segment(leaf) for leaf in leaves])
+            self._collection = Collection(leaves, TermCache(max_postings=10_000), stats)
+        return self._collection
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -72,4 +81,4 @@ class SavedSearchMatcher:
             parsed = parse(request.q)
         except QueryError:
             return False
-        return len(self._search().search(parsed, limit=1)) > 0
+        return any(segment.mask(parsed) & segment.leaf.live for segment in self._search().segments)

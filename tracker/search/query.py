@@ -7,16 +7,17 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from flask_babel import gettext as _
 from whoosh import query as wq
-from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldParser
+from whoosh.qparser import FieldAliasPlugin, MultifieldParser, PlusMinusPlugin, syntax
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
 
-from tracker.search.analysis import words
 from tracker.search.caches import Stats, TermCache
-from tracker.search.engine import Segment, best_of, top
+from tracker.search.engine import Collection, Ranked, Segment, best_of, top
+from tracker.search.expansion import Concepts, Should, primary_concepts, rewrite
 from tracker.search.reader import Leaf, bits_of
 from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
 
@@ -24,6 +25,10 @@ from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
 QUERY_FIELDS = {"title": "title", "summary": "body", "reference": "reference", "ref": "reference",
                 **{name: name for name in FACETS}, "type": "type"}
 _SEARCHABLE = frozenset(QUERY_FIELDS.values()) | frozenset(TEXT_FIELDS)
+# Index fields that exist for the index's own use; the parser would try to search them.
+_INTERNAL_FIELDS = frozenset(make_schema().names()) - _SEARCHABLE
+_FIELD_NAME = re.compile(r"(?<![\w\\])(\w+):")
+_QUOTED = re.compile(r"\"[^\"]*\"?")
 # A prefix query expanding to more words than this is refused: it would scan most of the index.
 MAX_EXPANSIONS = 256
 MIN_PREFIX = 2
@@ -33,39 +38,120 @@ class QueryError(ValueError):
     """A query that cannot be run; the message says what to change."""
 
 
+class _PlusMinus(PlusMinusPlugin):  # type: ignore[misc]
+    """``+word`` (required) and ``-word`` (excluded) before a word, the rest loose; a hyphen inside a
+    word ("e-motorcycle", "plug-in") is part of the word."""
+
+    def __init__(self) -> None:
+        super().__init__(plusexpr=r"(?<![^\s(])\+(?=[^\s+])", minusexpr=r"(?<![^\s(])-(?=[^\s-])")
+
+    def do_plusminus(self, parser: Any, group: Any) -> Any:
+        """Sort the words of a flat group into required (+), excluded (-) and loose (the rest)."""
+        required, loose, banned = syntax.AndGroup(), ShouldGroup(), syntax.OrGroup()
+        if isinstance(group, syntax.AndGroup):
+            loose = syntax.AndGroup()
+        target = loose
+        for node in group:
+            if isinstance(node, self.Plus):
+                target = required
+            elif isinstance(node, self.Minus):
+                target = banned
+            else:
+                target.append(node)
+                target = loose
+        result = loose
+        if required:
+            result = syntax.AndMaybeGroup([required, result])
+        if banned:
+            result = syntax.AndNotGroup([result, banned])
+        return result
+
+
+class ShouldGroup(syntax.OrGroup):  # type: ignore[misc]
+    """The group of words typed side by side without an operator."""
+
+    qclass = Should
+
+
 @functools.cache
 def _parser() -> MultifieldParser:
-    parser = MultifieldParser(list(TEXT_FIELDS), make_schema(), group=AndGroup)
+    parser = MultifieldParser(list(TEXT_FIELDS), make_schema(), group=ShouldGroup)
     parser.add_plugin(FieldAliasPlugin({"body": ["summary"], "reference": ["ref"]}))
+    parser.add_plugin(_PlusMinus())
     return parser
 
 
+class EmptyQuery(QueryError):
+    """A query with nothing to search for (punctuation, or only very common words): no results, not an error."""
+
+
 def parse(text: str) -> wq.Query:
-    """Parse the query language: words (all required), "phrases", AND/OR/NOT, parentheses,
-    ``field:value`` and ``prefix*``.
+    """Parse the query language: bare words (most of them required, see tracker.search.expansion),
+    "phrases", AND/OR/NOT, +word, -word, parentheses, ``field:value`` and ``prefix*``.
 
     Raises:
-        QueryError: no searchable word, or a pattern too broad to run.
+        EmptyQuery: no searchable word.
+        QueryError: a field that cannot be searched, a pattern too broad to run, unbalanced syntax.
     """
+    for match in _FIELD_NAME.finditer(_QUOTED.sub("", text)):
+        name = match.group(1)
+        if name in _INTERNAL_FIELDS:
+            raise QueryError(_("'%(name)s:' cannot be searched. Fields: %(fields)s.", name=name,
+                               fields=", ".join(QUERY_FIELDS)))
     try:
-        parsed = _parser().parse(text)
+        raw = _parser().parse(text, normalize=False)
     except (QueryParserError, ValueError, RecursionError) as error:
         raise QueryError(_("The query could not be read (%(error)s). Check quotes and parentheses.",
                            error=error)) from error
-    if parsed is wq.NullQuery or isinstance(parsed, type(wq.NullQuery)):
-        raise QueryError(_("The query has no words to search for: very short and very common words "
-                           "(such as 'the' or 'of') and punctuation are ignored."))
-    for leaf in _leaves(parsed):
+    for leaf in _leaves(raw):
         name = getattr(leaf, "fieldname", None)
         if name is not None and name not in _SEARCHABLE:
             raise QueryError(_("'%(name)s:' cannot be searched. Fields: %(fields)s.", name=name,
                                fields=", ".join(QUERY_FIELDS)))
+    parsed = rewrite(_pruned(raw), text)
+    if _is_null(parsed) or not positive_leaves(parsed):
+        raise EmptyQuery(_("The query has no words to search for: very short and very common words "
+                           "(such as 'the' or 'of') and punctuation are ignored."))
+    for leaf in _leaves(parsed):
         if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
             stem = re.split(r"[*?]", leaf.text, maxsplit=1)[0]
             if len(stem) < MIN_PREFIX:
                 raise QueryError(_("Put at least %(num)s letters before * (in '%(text)s').", num=MIN_PREFIX,
                                    text=leaf.text))
     return parsed
+
+
+def _is_null(query: wq.Query) -> bool:
+    return query is wq.NullQuery or isinstance(query, type(wq.NullQuery))
+
+
+def _pruned(query: wq.Query) -> wq.Query:
+    """``query`` without the parts that search nothing (a stop word, a word of punctuation): left in,
+    a required empty part would match no document."""
+    if query.is_leaf():
+        if isinstance(query, wq.Phrase) and not query.words:
+            return wq.NullQuery
+        if isinstance(query, wq.Phrase) and len(query.words) == 1:
+            return wq.Term(query.fieldname, query.words[0], boost=query.boost)
+        return query
+    if isinstance(query, (wq.AndNot, wq.AndMaybe)):
+        a, b = _pruned(query.a), _pruned(query.b)
+        if _is_null(a):
+            return wq.NullQuery
+        return a if _is_null(b) else type(query)(a, b)
+    if isinstance(query, wq.Not):
+        inner = _pruned(query.query)
+        return wq.NullQuery if _is_null(inner) else wq.Not(inner, boost=query.boost)
+    if isinstance(query, wq.CompoundQuery):
+        children = [child for child in (_pruned(c) for c in query.subqueries) if not _is_null(child)]
+        if not children:
+            return wq.NullQuery
+        rebuilt = type(query)(children, boost=query.boost)
+        for name in ("startchar", "endchar"):
+            if hasattr(query, name):
+                setattr(rebuilt, name, getattr(query, name))
+        return rebuilt
+    return query
 
 
 def _leaves(query: wq.Query, *, skip_negated: bool = False) -> Iterator[wq.Query]:
@@ -142,16 +228,21 @@ def allowed_mask(leaf: Leaf, filters: dict[str, tuple[str, ...]]) -> int:
 def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters: dict[str, tuple[str, ...]],
         sort: str, limit: int, terms: TermCache, stats: Stats) -> Matched:
     """Find the documents that match ``query`` (every document when None) and pass ``filters``,
-    count them per facet value, and keep the best ``limit`` by relevance or by a sort column."""
+    count them per facet value, and keep the best ``limit`` by relevance or by a sort column.
+
+    By relevance, documents matching more of the query's concepts come first (see
+    tracker.search.expansion), then by BM25 over the live documents, then by record key."""
     matched = Matched(facets={name: {} for name in FACETS})
     scored = query is not None and sort == "relevance"
-    ranked: list[tuple[float, int]] = []
+    concepts = primary_concepts(query) if scored and query is not None else None
+    ranked: list[Ranked] = []
     sorted_candidates: list[Iterator[SortedDoc]] = []
-    for leaf in leaves:
+    collection = Collection(leaves, terms, stats) if query is not None else None
+    for index, leaf in enumerate(leaves):
         allowed = allowed_mask(leaf, filters)
         if not allowed:
             continue
-        segment = Segment(leaf, terms, stats) if query is not None else None
+        segment = collection.segments[index] if collection is not None else None
         chosen = allowed if segment is None else segment.mask(query) & allowed
         if not chosen:
             continue
@@ -166,19 +257,31 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
         if scored:
             assert segment is not None  # scored: there is a query, so a segment to evaluate it on
             scores = segment.scores(query, chosen)
-            offset = leaf.offset
             if len(scores) < count:  # matched by a filter term alone: ranked after every scored one
                 for docnum in bits_of(chosen):
                     scores.setdefault(docnum, 0.0)
-            ranked += best_of(scores, limit, offset)
+            ranked += best_of(scores, _tiers(segment, concepts, chosen), leaf.data.columns["sortkey"], limit,
+                              leaf.offset)
         else:
             sorted_candidates.append(_sorted_docs(leaf, chosen, sort))
     if scored:
-        matched.top = top(ranked, limit)
+        matched.top = [(score, docnum) for _tier, score, _key, docnum in top(ranked, limit)]
     else:
         best = islice(heapq.merge(*sorted_candidates), limit)
         matched.top = [(0.0, docnum) for _, docnum in best]
     return matched
+
+
+def _tiers(segment: Segment, concepts: Concepts | None, chosen: int) -> list[int]:
+    """The chosen documents by how many concepts they match (index k: exactly k)."""
+    if concepts is None:
+        return [chosen]
+    levels = segment.levels(concepts)
+    tiers = []
+    for level, at_least in enumerate(levels):
+        above = levels[level + 1] if level + 1 < len(levels) else 0
+        tiers.append(at_least & ~above & chosen)
+    return tiers
 
 
 def _sorted_docs(leaf: Leaf, chosen: int, sort: str) -> Iterator[SortedDoc]:
@@ -194,37 +297,3 @@ def _sorted_docs(leaf: Leaf, chosen: int, sort: str) -> Iterator[SortedDoc]:
         docs = (d for d in leaf.data.order(column) if data[d >> 3] >> (d & 7) & 1)
     for docnum in docs:
         yield (-values[docnum], keys[docnum]), docnum + leaf.offset
-
-
-# ---------------------------------------------------------------------------------------------------
-# "Did you mean"
-
-_FIELD_VALUE = re.compile(r"\w+:(?:\"[^\"]*\"|\S+)")
-
-
-def suggest(text: str, searcher: Searcher) -> str | None:
-    """The query with unknown words replaced by the closest frequent words of the index, or None."""
-    reader = searcher.reader()
-    masked = _FIELD_VALUE.sub(lambda m: " " * len(m.group()), text)
-    replacements: list[tuple[int, int, str]] = []
-    for word, start, end in words(masked, stemmed=False):
-        if len(word) < 3 or word.isdigit() or word.endswith("*") or reader.doc_frequency("spell", word):
-            continue
-        distance = 1 if len(word) <= 4 else 2
-        candidates = [(reader.doc_frequency("spell", c), c) for c in
-                      _decoded(reader.terms_within("spell", word, distance, prefix=1))]
-        if candidates:
-            _score, best = max(candidates)
-            original = text[start:end]
-            replacements.append((start, end, best.upper() if original.isupper() else best))
-    if not replacements:
-        return None
-    out = text
-    for start, end, replacement in sorted(replacements, reverse=True):
-        out = out[:start] + replacement + out[end:]
-    return out
-
-
-def _decoded(terms: Iterable[bytes | str]) -> Iterator[str]:
-    for term in terms:
-        yield term.decode("utf-8") if isinstance(term, bytes) else term

@@ -18,7 +18,7 @@ from whoosh.searching import Searcher
 
 from tracker.search.caches import Stats, TermCache
 from tracker.search.index import IndexStore, SchemaMismatch, read_state
-from tracker.search.schema import FACETS
+from tracker.search.schema import FACETS, TEXT_FIELDS
 
 if TYPE_CHECKING:
     from whoosh.reading import IndexReader
@@ -113,10 +113,21 @@ class SegmentData:
         """Each document's number of terms in field ``name`` (for BM25; cached)."""
         found = self.field_lengths.get(name)
         if found is None:
-            found = [reader.doc_field_length(docnum, name) for docnum in range(self.size)]
+            # Whoosh keeps each length in one byte (approximate above a few dozen terms); 0 reads as None.
+            found = [reader.doc_field_length(docnum, name) or 0 for docnum in range(self.size)]
             with self.lock:
                 self.field_lengths[name] = found
         return found
+
+    def total_length(self, reader: IndexReader, name: str) -> int:
+        """The sum of the lengths of every document of the segment, deleted ones included (cached)."""
+        key = "total:" + name
+        found = self.orders.get(key)
+        if found is None:
+            found = [sum(self.lengths(reader, name))]
+            with self.lock:
+                self.orders[key] = found
+        return found[0]
 
     def order(self, sort: str) -> list[int]:
         """Documents by ``sort`` column descending, ties by record key (cached)."""
@@ -137,6 +148,20 @@ class Leaf:
     offset: int
     data: SegmentData
     live: int
+
+
+def live_segment(leaf: Leaf) -> tuple[int, dict[str, int]]:
+    """A segment's live document count and each text field's total length over its live documents.
+
+    The totals are sums of the per-document lengths BM25 uses (Whoosh's stored totals are exact while
+    the lengths are approximate, and two replicas must agree whatever their deletions)."""
+    reader = leaf.searcher.reader()
+    deleted = list(reader.segment().deleted_docs()) if reader.has_deletions() else []
+    totals = {}
+    for name in TEXT_FIELDS:
+        lengths = leaf.data.lengths(reader, name)
+        totals[name] = leaf.data.total_length(reader, name) - sum(lengths[docnum] for docnum in deleted)
+    return leaf.live.bit_count(), totals
 
 
 class Replica:
@@ -184,7 +209,7 @@ class Replica:
                 raise
             local.searcher, local.name = fresh, name
             local.leaves = self._leaves(name, fresh)
-            local.stats = Stats(fresh)
+            local.stats = Stats(fresh, [live_segment(leaf) for leaf in local.leaves])
         return fresh, local.leaves
 
     def _leaves(self, name: str, searcher: Searcher) -> list[Leaf]:

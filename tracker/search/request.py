@@ -16,6 +16,8 @@ MAX_QUERY_LENGTH = 500
 TYPES = ("policy", "event")
 SORTS = {"relevance": _l("Relevance"), "latest": _l("Latest status change"), "adopted": _l("Date adopted")}
 _CODE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 _KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -35,6 +37,7 @@ class SearchRequest:
     sort: str = "relevance"            # "relevance" | "latest" (latest status change) | "adopted"
     page: int = 1
     per_page: int = 20
+    verbatim: bool = False              # search the words as typed, without correcting unknown ones
 
 
 def _page_limits() -> tuple[int, int]:
@@ -47,8 +50,9 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
     """Build a SearchRequest from query parameters (filters may repeat to select several values).
 
     Parameters: ``q``, ``country``, ``status``, ``instrument``, ``topic``, ``vehicle_class``, ``year``,
-    ``event``, ``type``, ``sort``, ``page``, ``per_page``. Empty values mean "any" when ``allow_empty``
-    (HTML forms send them) and are refused otherwise; an empty ``q`` always lists everything.
+    ``event``, ``type``, ``sort``, ``page``, ``per_page``, ``verbatim`` (1/true: no typo correction).
+    Empty values mean "any" when ``allow_empty`` (HTML forms send them) and are refused otherwise; an
+    empty ``q`` always lists everything.
 
     Raises:
         Invalid: naming every parameter whose value is not accepted.
@@ -115,7 +119,13 @@ def parse_search_args(args: Mapping[str, Sequence[str]], *, allow_empty: bool = 
     except Invalid as error:
         errors.update(error.errors)
         paging = PageRequest()
+    verbatim = False
+    for raw in values("verbatim"):
+        if raw.lower() in _TRUE:
+            verbatim = True
+        elif raw.lower() not in _FALSE:
+            errors["verbatim"] = _("verbatim must be 1 or 0 (true or false), not '%(value)s'", value=raw[:40])
     if errors:
         raise Invalid(_("Some search parameters are not valid"), errors)
     return SearchRequest(q, countries, statuses, instruments, topics, vehicle_classes, tuple(years), events,
-                         types, sort, paging.page, paging.per_page)
+                         types, sort, paging.page, paging.per_page, verbatim)

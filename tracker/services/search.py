@@ -35,7 +35,8 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of results with the total, the facet counts and a "did you mean" suggestion."""
+    """One page of results with the total and the facet counts; when unknown words were corrected, the
+    query searched instead; when searched as typed and nothing was found, a "did you mean"."""
 
     hits: list[SearchHit]
     total: int
@@ -44,6 +45,9 @@ class SearchResults:
     pages: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     suggestion: str | None = None
+    corrected: str | None = None                 # the query searched instead of the one typed
+    corrections: tuple[tuple[str, str], ...] = ()  # (word as typed, word searched)
+    notice: str | None = None                    # why nothing was searched for (only punctuation, ...)
 
 
 def search(session: Session, request: SearchRequest, *, include_unpublished: bool = False) -> SearchResults:
@@ -66,7 +70,7 @@ def search(session: Session, request: SearchRequest, *, include_unpublished: boo
     }
     start = (request.page - 1) * request.per_page
     try:
-        page = find(request.q, filters, request.sort, start, request.per_page)
+        page = find(request.q, filters, request.sort, start, request.per_page, verbatim=request.verbatim)
     except QueryError as error:
         raise Invalid(str(error), {"q": str(error)}) from error
     pages = max(1, math.ceil(page.total / request.per_page))
@@ -82,7 +86,10 @@ def search(session: Session, request: SearchRequest, *, include_unpublished: boo
             continue
         marked = highlights(record, entity_type, page.terms) if page.terms else {}
         hits.append(SearchHit(record.key, entity_type, record, score, marked))
-    return SearchResults(hits, page.total, request.page, request.per_page, pages, page.facets, page.suggestion)
+    corrected = page.corrected
+    return SearchResults(hits, page.total, request.page, request.per_page, pages, page.facets, page.suggestion,
+                         corrected.text if corrected else None, corrected.replaced if corrected else (),
+                         page.notice)
 
 
 def _hydrate(session: Session, keys: list[tuple[str, int]],

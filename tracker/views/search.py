@@ -220,4 +220,6 @@ def search_results_json(results: SearchResults) -> dict[str, Any]:
     return {"total": results.total, "page": results.page, "pages": results.pages,
             "hits": [search_hit_json(hit) for hit in results.hits],
             "facets": {name: dict(counts) for name, counts in results.facets.items()},
-            "suggestion": results.suggestion}
+            "suggestion": results.suggestion, "corrected": results.corrected,
+            "corrections": [{"typed": typed, "searched": searched} for typed, searched in results.corrections],
+            "notice": results.notice}

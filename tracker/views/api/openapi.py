@@ -206,8 +206,16 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "additionalProperties": False,
                 "description": "For each facet, the number of results per value (this query and filters)."},
             "suggestion": NULLABLE_TEXT | {
-                "description": "A query spelled as the index knows its words, when nothing was found and "
-                               "some words look mistyped."}}),
+                "description": "With `verbatim`, when nothing was found: the query with its unknown words "
+                               "spelled as the records the reader may see spell them."},
+            "corrected": NULLABLE_TEXT | {
+                "description": "The query searched instead of `q` when some of its words are found in no "
+                               "record the reader may see (\"Showing results for …\"); null when `q` was "
+                               "searched as typed. Repeat the search with `verbatim=1` to search `q` itself."},
+            "corrections": {"type": "array", "description": "Each corrected word: as typed, as searched.",
+                            "items": _object({"typed": TEXT, "searched": TEXT})},
+            "notice": NULLABLE_TEXT | {
+                "description": "Why nothing was searched for, when the query has no searchable word."}}),
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
@@ -233,11 +241,17 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
     key = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,120}$"}
     return [
         {"name": "q", "in": "query", "required": False,
-         "description": "Words in English or Lao, `\"phrases\"`, `AND`, `OR`, `NOT`, parentheses, a prefix "
-                        "(`charg*`) and fields (`country:LA status:in_force instrument:standard "
-                        "topic:charging_infrastructure year:2023`). Empty or absent: every record that "
-                        "passes the filters. A query with nothing to search for (only punctuation or very "
-                        "common words) or that cannot be read gives a 400 naming `q`.",
+         "description": "Words in English or Lao: all of one or two words must match, then three quarters "
+                        "of them, records matching more ranking first; synonyms, acronyms and the other "
+                        "language's terms of the search vocabulary also match, ranked below the words "
+                        "typed; unknown words are corrected (see `verbatim`). `\"phrases\"`, `AND`, `OR`, "
+                        "`NOT`, `+word` (required), `-word` (excluded), parentheses, a prefix (`charg*`) "
+                        "and fields (`country:LA status:in_force instrument:standard "
+                        "topic:charging_infrastructure year:2023`) keep their strict meaning. Empty or "
+                        "absent: every record that passes the filters. A query with nothing to search for "
+                        "(only punctuation or very common words) finds nothing and says why in `notice`; "
+                        "one that cannot be read, or names a field that cannot be searched, gives a 400 "
+                        "naming `q`.",
          "schema": {"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": "^[^\\u0000]*$"}},
         _array_param("country", None, f"Country code ({', '.join(countries)}); repeat for several.", code),
         by_name["status"], by_name["instrument"],
@@ -249,6 +263,10 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
         {"name": "sort", "in": "query", "required": False,
          "description": "Order of the results; without words to rank by, relevance means latest change.",
          "schema": {"type": "string", "enum": list(SEARCH_SORTS), "default": "relevance"}},
+        {"name": "verbatim", "in": "query", "required": False,
+         "description": "`1` (or `true`): search the words as typed. By default a word found in no record "
+                        "the reader may see is replaced by the closest word that is (`corrected`).",
+         "schema": {"type": "string", "enum": ["0", "1", "true", "false", "yes", "no", "on", "off"]}},
     ]
 
 
