@@ -34,4 +34,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+    # Whatever serves the app, its first request starts the embedded workers if the server did not
+    # (gunicorn does at boot: tracker.gunicorn_hooks); command-line processes never start them. Tests
+    # start them where they test them.
+    if not app.testing:
+        app.before_request(lambda: start_background_work(app))
     return app
+
+
+def start_background_work(app: Flask) -> None:
+    """Start this process's embedded search indexer and notification worker (each only if embedded and
+    not yet running): a server process does so as it boots, so that it applies other processes' and
+    other hosts' changes even before it commits anything itself."""
+    from tracker.notifications.runtime import start as start_notifications
+    from tracker.search.runtime import runtime_of
+
+    runtime_of(app).runner.start()
+    start_notifications(app)

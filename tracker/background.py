@@ -43,6 +43,11 @@ class BackgroundRunner:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
 
+    def start(self) -> None:
+        """Start the thread if this process does not run it yet (a server process booting)."""
+        if not self.running:
+            self.nudge()
+
     def nudge(self) -> None:
         """Run the job soon (starting the thread when needed); nothing when disabled or stopping."""
         if not self.enabled() or self._stop.is_set():

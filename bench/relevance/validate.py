@@ -105,7 +105,8 @@ def main() -> int:
     grades = collections.Counter(g for q in queries for g in (q.get("judgements") or {}).values())
     judged = {k for q in queries for k in (q.get("judgements") or {})}
     print(f"judged records per query: min {min(sizes)}, median {sorted(sizes)[len(sizes) // 2]}, max {max(sizes)}; "
-          f"grades 3/2/1: {grades[3]}/{grades[2]}/{grades[1]}; records judged somewhere: {len(judged)} of {len(records)}")
+          f"grades 3/2/1: {grades[3]}/{grades[2]}/{grades[1]}; "
+          f"records judged somewhere: {len(judged)} of {len(records)}")
     langs = collections.Counter(q.get("language") for q in queries)
     print("languages:", dict(langs))
     if problems:

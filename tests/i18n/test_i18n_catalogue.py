@@ -92,9 +92,11 @@ def test_the_catalogue_holds_every_message_of_the_code(catalogue, tmp_path):
 
 
 def glossary_rows() -> list[list[str]]:
-    """The rows of the tables of docs/glossary.md: English, Lao, code or key, ..."""
+    """The rows of the tables of docs/glossary.md: English, Lao, code or key, ... (the interface's terms;
+    the search terms at its end are search vocabulary, checked by tests/unit/test_search_vocabulary.py)."""
     rows = []
-    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+    interface = GLOSSARY.read_text(encoding="utf-8").split("\n## Search terms\n", 1)[0]
+    for line in interface.splitlines():
         if not line.startswith("|"):
             continue
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]

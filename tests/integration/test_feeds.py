@@ -158,7 +158,7 @@ def test_a_saved_search_narrows_the_feed(client, session, feed_data, search_inde
 @pytest.mark.parametrize("query, field", [
     ("?country=XX", "country"), ("?topic=no_such_topic", "topic"), ("?instrument=edict", "instrument"),
     ("?lang=fr", "lang"), ("?colour=blue", "colour"), ("?status=dormant", "status"), ("?year=23", "year"),
-    ("?q=***", "q"),
+    ("?q=***", "q"), ("?q=digest:abc", "q"), ("?q=meta:1", "q"), ("?q=sortkey:la", "q"),
 ])
 def test_bad_parameters_get_a_clear_400(client, query, field):
     response = fetch(client, query, status=400)

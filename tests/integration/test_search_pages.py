@@ -232,6 +232,8 @@ def test_a_misspelt_word_is_corrected_with_a_link_to_search_it_as_typed(client):
     assert response.status_code == 200
     assert CHARGING_PILOT in hits_of(response)
     assert re.search(r"Showing results for charging ?\. Search instead for chargng", text_of(response))
+    # "Alert me" saves the search that found these results, not the typo.
+    assert "/subscribe?q=charging&amp;country=LA" in response.get_data(as_text=True)
     as_typed = client.get(link(response, "chargng"))
     assert urlsplit(as_typed.request.url).query == "q=chargng&country=LA&verbatim=1"
     assert hits_of(as_typed) == []

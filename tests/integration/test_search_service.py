@@ -339,3 +339,73 @@ def test_the_bitmask_engine_matches_what_whoosh_matches(app, find, lao, q):
         mask = segment.mask(query) & leaf.live
         ours |= {d + leaf.offset for d in range(leaf.data.size) if mask >> d & 1}
     assert ours == expected and expected
+
+
+# ---------------------------------------------------------------------------------------------------
+# Queries as people ask them: most of the words, plurals, neighbours, the other language
+
+
+def _marsupials(**overrides):
+    """Fixtures named with words no demo record uses, kept off the charging topic whose name every
+    factory record otherwise carries."""
+    return {"topics": ["fiscal_incentives"], "title_lo": None, "summary_en": "A record made for tests.",
+            **overrides}
+
+
+@pytest.fixture
+def marsupials(session, search_index):
+    load(session, policies=[
+        policy_record("m-all", title_en="Quokka wombat numbat echidna rules", **_marsupials()),
+        policy_record("m-three", title_en="Quokka wombat numbat notice", **_marsupials()),
+        policy_record("m-two", title_en="Quokka wombat circular", **_marsupials()),
+        policy_record("m-tariff", title_en="Bilby tariff schedule", **_marsupials()),
+        policy_record("m-duty", title_en="Bilby duty schedule", **_marsupials()),
+        policy_record("m-plain", title_en="Bilby schedule", **_marsupials()),
+        policy_record("m-station", title_en="Dunnart charging station rules", **_marsupials()),
+        policy_record("m-lao", title_en="Dunnart notice", **_marsupials(title_lo="ລະບຽບການ ສະຖານີສາກໄຟ")),
+        policy_record("m-buses", title_en="Kowari buses", **_marsupials(vehicle_classes=["car"])),
+    ])
+    search_index.sync()
+
+
+def test_most_of_the_words_match_and_more_matched_words_rank_first(find, marsupials):
+    # Four words: three of them must match; all four rank above three.
+    assert keys(find("quokka wombat numbat echidna")) == ["m-all", "m-three"]
+    # Two words: both must match.
+    assert keys(find("quokka echidna")) == ["m-all"]
+    # Nothing has both words: records with either are found, rather than nothing.
+    assert set(keys(find("numbat platypus", verbatim=True))) == {"m-all", "m-three"}
+
+
+def test_strict_syntax_keeps_its_meaning(find, marsupials):
+    assert keys(find('"quokka wombat numbat echidna"')) == ["m-all"]
+    assert keys(find("quokka AND wombat AND numbat AND echidna")) == ["m-all"]
+    assert keys(find("+echidna quokka wombat")) == ["m-all"]
+    assert set(keys(find("quokka wombat -echidna"))) == {"m-three", "m-two"}
+    assert keys(find('"tariff" bilby')) == ["m-tariff"]  # quoted: the word itself, no neighbours
+    assert keys(find("bilby country:TL tariff")) == ["m-tariff", "m-duty"]
+    assert all(hit.record.jurisdiction_code == "LA" for hit in find("bilby country:LA tariff").hits)
+
+
+def test_a_neighbour_word_is_found_below_the_word_typed(find, marsupials):
+    assert keys(find("bilby tariff")) == ["m-tariff", "m-duty"]
+    assert keys(find("bilby duty")) == ["m-duty", "m-tariff"]
+
+
+def test_an_english_query_finds_the_lao_term_below_the_english_one_and_back(find, marsupials):
+    assert keys(find("dunnart charging station")) == ["m-station", "m-lao"]
+    assert keys(find("dunnart ສະຖານີສາກໄຟ")) == ["m-lao", "m-station"]
+
+
+def test_singular_and_plural_find_each_other(find, marsupials):
+    assert keys(find("kowari bus")) == keys(find("kowari buses")) == ["m-buses"]
+
+
+def test_the_everyday_questions_of_researchers_find_answers(find):
+    """The questions that found nothing, or one record, when every word was required."""
+    assert "la-charging-station-standards" in keys(find("charging point rules", per_page=10))
+    assert keys(find("bus", per_page=100)) == keys(find("buses", per_page=100))
+    assert find("bus").total == find("buses").total > 5
+    assert find("subsidies for electric buses").total > 5
+    assert find("Cambodai EV tax").hits[0].record.jurisdiction_code == "KH"
+    assert find("bus").corrected is None

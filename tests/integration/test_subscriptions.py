@@ -287,3 +287,13 @@ def test_a_search_cannot_be_narrowed_to_an_unpublished_forum(app, client, sessio
         response = subscribe(app, client, query, email="curious@example.org")
         assert response.status_code == 400 and "Embargoed Forum" not in response.get_data(as_text=True)
     assert counts(session) == before
+
+
+@pytest.mark.parametrize("query", ["?q=digest:abc", "?q=meta:x+charging", "?q=adopted:2020"])
+def test_a_search_on_an_internal_index_field_is_a_clear_400(app, client, session, query):
+    before = counts(session)
+    page = client.get(f"/subscribe{query}")
+    assert page.status_code == 400 and "cannot be searched" in page.get_data(as_text=True)
+    response = subscribe(app, client, query, email="curious@example.org")
+    assert response.status_code == 400 and "cannot be searched" in response.get_data(as_text=True)
+    assert counts(session) == before

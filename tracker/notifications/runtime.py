@@ -85,6 +85,13 @@ def runtime_of(app: Flask) -> NotifyRuntime:
     return cast(NotifyRuntime, app.extensions[EXTENSION])
 
 
+def start(app: Flask) -> None:
+    """Start the in-process worker if it is embedded and not running yet in this process."""
+    runtime = app.extensions.get(EXTENSION)
+    if runtime is not None:
+        runtime.runner.start()
+
+
 def nudge(app: Flask) -> None:
     """Wake the in-process worker after a commit that recorded events (no-op if external)."""
     runtime = app.extensions.get(EXTENSION)

@@ -11,7 +11,7 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.lang.porter import stem as _porter_stem
 
 from tracker import lao as lao_text
-from tracker.search.vocabulary import lemmas
+from tracker.search.vocabulary import lemmas, stems
 
 # Lao script block. Thai, Khmer and Burmese letters carry their vowel signs as combining marks,
 # which Python's \w does not match; they are kept inside a word so it is not cut at every mark.
@@ -33,12 +33,13 @@ _STEMS: dict[str, str] = {}
 
 def stem(word: str) -> str:
     """The Porter stem of an English word, or of its lemma where the vocabulary gives one ("buses" is
-    stemmed as "bus"); cached, since the same words recur across documents."""
+    stemmed as "bus"), or the vocabulary's own stem for it; cached, since the same words recur."""
     stemmed = _STEMS.get(word)
     if stemmed is None:
         if len(_STEMS) > 200000:
             _STEMS.clear()
-        stemmed = _STEMS[word] = _porter_stem(lemmas().get(word, word))
+        stemmed = stems().get(word) or _porter_stem(lemmas().get(word, word))
+        _STEMS[word] = stemmed
     return stemmed
 
 

@@ -24,6 +24,8 @@ from tracker.search.schema import SCHEMA_VERSION
 if TYPE_CHECKING:
     from types import FrameType
 
+    from tracker.search.indexer import ApplyReport
+
 
 @click.group("search", cls=AppGroup, help="The full-text search index: build, check, follow the change log.")
 def search_group() -> None:
@@ -70,19 +72,25 @@ def search_rebuild() -> None:
 @search_group.command("ensure", help="Build the index when missing or of another schema version; else catch up.")
 def search_ensure() -> None:
     runtime = _runtime()
-    try:
-        report = runtime.indexer.apply_pending(runtime.sessions)
-    except IndexMissing:
-        click.echo("The search index does not exist yet; building it.")
-        build(runtime)
-        return
-    except SchemaMismatch as error:
-        click.echo(f"{error.message.split(' Run ')[0]} Rebuilding it.")
-        build(runtime)
+    report = _apply_or_build(runtime)
+    if report is None:
         return
     click.echo(f"Search index up to date (schema {SCHEMA_VERSION}, change {report.high}"
                + (f", {report.rows} changes applied now" if report.rows else "")
                + (", another process is writing it" if report.busy else "") + ").")
+
+
+def _apply_or_build(runtime: SearchRuntime) -> ApplyReport | None:
+    """Apply the pending changes; when there is no index, or one of another schema version, build one
+    instead (and return None)."""
+    try:
+        return runtime.indexer.apply_pending(runtime.sessions)
+    except IndexMissing:
+        click.echo("The search index does not exist yet; building it.")
+    except SchemaMismatch as error:
+        click.echo(f"{error.message.split(' Run ')[0]} Rebuilding it.")
+    build(runtime)
+    return None
 
 
 @search_group.command("check", help="List documents missing, orphaned or stale; exit 1 when there is drift.")
@@ -128,13 +136,16 @@ def search_follow(interval: float, batch_size: int | None, once: bool) -> None:
         if not once:
             click.echo(f"Following the change log every {interval:g} s (Ctrl+C to stop).")
         while not stopping:
+            # A host without an index (or with one of an older schema) builds it, as `search ensure` does.
             try:
-                report = runtime.indexer.apply_pending(runtime.sessions)
+                report = _apply_or_build(runtime)
             except SearchUnavailable as error:
                 if once:
                     raise click.ClickException(error.message) from error
                 click.echo(error.message, err=True)
                 report = None
+            if report is None and once:
+                break
             if report is not None and report.rows:
                 click.echo(f"Applied {report.rows} change(s) to {report.documents} document(s); "
                            f"at change {report.high}" + (f", {report.gaps} open gap(s)" if report.gaps else ""))

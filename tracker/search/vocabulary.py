@@ -53,6 +53,14 @@ def lemmas() -> dict[str, str]:
     return {str(word).lower(): str(base).lower() for word, base in table.items()}
 
 
+@functools.cache
+def stems() -> dict[str, str]:
+    """English word -> the stem to index it under (where Porter's would meet a word of another meaning)."""
+    table = raw_vocabulary().get("stems", {})
+    assert isinstance(table, dict)
+    return {str(word).lower(): str(value).lower() for word, value in table.items()}
+
+
 def build(analyse: Callable[[str], list[str]]) -> Vocabulary:
     """The vocabulary with every term analysed by ``analyse`` (the index's own analysis)."""
     raw = raw_vocabulary()

@@ -128,12 +128,13 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
 
 
 def _matching_policy_ids(session: Session, search_request: SearchRequest) -> list[int]:
-    """Ids of the published policies a saved search finds now, the most recently changed first."""
+    """Ids of the published policies a saved search finds now, the most recently changed first (its
+    words as written: a saved search is never corrected)."""
     wanted = SearchRequest(q=search_request.q, countries=search_request.countries,
                            statuses=search_request.statuses, instruments=search_request.instruments,
                            topics=search_request.topics, vehicle_classes=search_request.vehicle_classes,
                            years=search_request.years, events=search_request.events, types=("policy",),
-                           sort="latest", page=1, per_page=SEARCH_MATCH_LIMIT)
+                           sort="latest", page=1, per_page=SEARCH_MATCH_LIMIT, verbatim=True)
     try:
         results = search(session, wanted, include_unpublished=False)
     except NotFound:  # no match at all: the search says "page 1 does not exist" only when empty

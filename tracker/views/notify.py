@@ -76,11 +76,15 @@ def _page_request() -> PageRequest:
 
 
 @bp.app_template_global()
-def follow_search_urls() -> dict[str, str]:
-    """The "Alert me" page and the Atom feed of the search in the request's query string."""
+def follow_search_urls(searched: str | None = None) -> dict[str, str]:
+    """The "Alert me" page and the Atom feed of the search in the request's query string; ``searched``:
+    the query the results were found with, when the search corrected the one typed (a saved search is
+    run as written, so it must be written as found)."""
     names = ("q", *targets.SEARCH_FILTERS)
     # Any, as url_for's **values: mypy would check the lists against _anchor, _external and the like.
     args: dict[str, Any] = {name: [value for value in request.args.getlist(name) if value.strip()] for name in names}
+    if searched:
+        args["q"] = [searched]
     args = {name: values for name, values in args.items() if values}
     return {"subscribe": url_for("notify.subscribe", **args), "feed": url_for("feeds.changes", **args)}
 
