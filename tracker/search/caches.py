@@ -21,14 +21,15 @@ class TermData:
     """One term of one field of one segment: its documents, their term frequencies, and the BM25
     parts (no idf) last computed from them, with the average field length they were computed for."""
 
-    __slots__ = ("mask", "ids", "frequencies", "parts", "values", "size")
+    __slots__ = ("mask", "ids", "frequencies", "parts", "values", "covered", "size")
 
     def __init__(self, mask: int, ids: array[int], frequencies: array[float] | None) -> None:
         self.mask = mask
         self.ids = ids
         self.frequencies = frequencies
         self.parts: tuple[float, array[float]] | None = None
-        self.values: dict[int, frozenset[int]] | None = None
+        self.values: dict[int, frozenset[int]] | None = None  # positions, for the documents of ``covered``
+        self.covered = 0                                    # -1: every document's positions are decoded
         self.size = len(ids)
 
 
@@ -59,17 +60,22 @@ class TermCache:
             if key in self._items:
                 return self._items[key]
             self._items[key] = data
-            self.held += data.size
+            self.held += self._weight(data)
             while self.held > self.max_postings and len(self._items) > 1:
                 _, old = self._items.popitem(last=False)
-                self.held -= old.size * (1 + POSITIONS_WEIGHT if old.values is not None else 1)
+                self.held -= self._weight(old)
             return data
 
-    def grow(self, key: TermKey, data: TermData) -> None:
-        """Account for positions loaded into ``data`` after it was cached (unless evicted since)."""
+    @staticmethod
+    def _weight(data: TermData) -> int:
+        return data.size + POSITIONS_WEIGHT * (len(data.values) if data.values is not None else 0)
+
+    def grow(self, key: TermKey, data: TermData, decoded: int) -> None:
+        """Account for ``decoded`` documents' positions added to ``data`` after it was cached (unless
+        evicted since)."""
         with self._lock:
             if self._items.get(key) is data:
-                self.held += data.size * POSITIONS_WEIGHT
+                self.held += decoded * POSITIONS_WEIGHT
 
 
 class Stats:

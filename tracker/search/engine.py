@@ -27,6 +27,26 @@ K1 = 1.2
 B = 0.75
 
 
+class PhraseCounts:
+    """A phrase's occurrences per document, for the documents checked so far (``covered``)."""
+
+    __slots__ = ("counts", "matched", "covered")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.matched = 0
+        self.covered = 0
+
+
+def _positional(query: wq.Query) -> bool:
+    """A phrase of several words, or a group made only of such phrases."""
+    if isinstance(query, wq.Phrase):
+        return len(query.words) > 1
+    if type(query) is wq.Or:
+        return bool(query.subqueries) and all(_positional(child) for child in query.subqueries)
+    return False
+
+
 class Collection:
     """Every segment of one searcher, evaluated together: statistics are those of all live documents."""
 
@@ -55,7 +75,7 @@ class Segment:
         self.cache = cache
         self.collection = collection
         self.stats = collection.stats
-        self.phrase_counts: dict[int, dict[int, int]] = {}
+        self.phrase_counts: dict[int, PhraseCounts] = {}
         self._masks: dict[int, int] = {}
         self._levels: dict[int, list[int]] = {}
 
@@ -113,28 +133,46 @@ class Segment:
         data.parts = (average, parts)
         return parts
 
-    def positions(self, field: str, text: str) -> dict[int, frozenset[int]]:
-        """Positions of the term per document, decoded once and kept with its term data (phrases)."""
+    def positions(self, field: str, text: str, wanted: int) -> dict[int, frozenset[int]]:
+        """Positions of the term in (at least) the ``wanted`` documents, for phrases.
+
+        Decoding positions is the costly part of a phrase. When most of the term's documents are
+        wanted, the whole list is decoded once and kept with its term data; when a few are (a phrase
+        checked only where its neighbours did not match, or on the page's candidates), only the
+        blocks of the posting list that hold them are read, and what was decoded is kept too."""
         data = self.term(field, text)
-        if data.values is None:
-            decode = self.leaf.searcher.schema[field].format.decode_positions
-            values: dict[int, frozenset[int]] = {}
-            btext = text.encode("utf-8")
-            if (field, btext) in self.reader:
-                matcher = self.reader.postings(field, btext)
-                while matcher.is_active():
-                    if isinstance(matcher, W3LeafMatcher):
-                        matcher._read_ids()
+        if data.values is not None and not wanted & ~data.covered:
+            return data.values
+        todo = wanted & ~data.covered if data.values is not None else wanted
+        whole = (todo & data.mask).bit_count() * 4 >= data.size
+        decode = self.leaf.searcher.schema[field].format.decode_positions
+        values: dict[int, frozenset[int]] = data.values if data.values is not None else {}
+        todo_bytes = todo.to_bytes((self.leaf.data.size + 8) // 8, "little")
+        added = 0
+        btext = text.encode("utf-8")
+        if (field, btext) in self.reader:
+            matcher = self.reader.postings(field, btext)
+            while matcher.is_active():
+                if isinstance(matcher, W3LeafMatcher):
+                    matcher._read_ids()
+                    ids = matcher._ids
+                    if whole or any(todo_bytes[d >> 3] >> (d & 7) & 1 for d in ids):
                         matcher._read_values()
-                        for docnum, value in zip(matcher._ids, matcher._values):
-                            values[docnum] = frozenset(decode(value))
-                        matcher._next_block()
-                    else:
-                        values[matcher.id()] = frozenset(decode(matcher.value()))
-                        matcher.next()
-            data.values = values
-            self.cache.grow((self.segment_id, field, text), data)
-        return data.values
+                        for docnum, value in zip(ids, matcher._values):
+                            if (whole or todo_bytes[docnum >> 3] >> (docnum & 7) & 1) and docnum not in values:
+                                values[docnum] = frozenset(decode(value))
+                                added += 1
+                    matcher._next_block()
+                else:
+                    docnum = matcher.id()
+                    if (whole or todo_bytes[docnum >> 3] >> (docnum & 7) & 1) and docnum not in values:
+                        values[docnum] = frozenset(decode(matcher.value()))
+                        added += 1
+                    matcher.next()
+        data.values = values
+        data.covered = -1 if whole else data.covered | todo
+        self.cache.grow((self.segment_id, field, text), data, added)
+        return values
 
     # -- matching ---------------------------------------------------------------------------------
 
@@ -169,9 +207,17 @@ class Segment:
                     break
             return result
         if isinstance(query, wq.Or):
+            # Words first; a phrase (a neighbour of several words, a Lao word's syllables) is then only
+            # checked where nothing else of the group matched: its positions are the costly part.
             result = 0
+            positional = []
             for child in query.subqueries:
-                result |= self.mask(child)
+                if _positional(child):
+                    positional.append(child)
+                else:
+                    result |= self.mask(child)
+            for child in positional:
+                result |= self._positional_mask(child, result)
             return result
         if isinstance(query, wq.Not):
             return live & ~self.mask(query.query)
@@ -207,37 +253,55 @@ class Segment:
     def expansions(self, query: wq.MultiTerm) -> list[str]:
         return [b.decode("utf-8") if isinstance(b, bytes) else b for b in query._btexts(self.reader)]
 
-    def _phrase(self, query: wq.Phrase) -> int:
+    def _positional_mask(self, query: wq.Query, exclude: int) -> int:
+        """The documents a phrase, or a group of phrases, matches outside ``exclude``."""
+        if isinstance(query, wq.Phrase):
+            return self._phrase(query, exclude=exclude)
+        result = 0
+        for child in query.subqueries:
+            result |= self._positional_mask(child, exclude | result)
+        return result
+
+    def _phrase(self, query: wq.Phrase, *, exclude: int = 0, within: int = -1) -> int:
+        """The documents of ``within`` outside ``exclude`` where the phrase occurs; its count in each
+        document checked is kept for scoring (see PhraseCounts)."""
         field, words = query.fieldname, list(query.words)
         if not words:
             return 0
-        candidates = self.leaf.live
+        candidates = self.leaf.live & ~exclude & within
         for word in words:
             candidates &= self.term(field, word).mask
             if not candidates:
                 return 0
         if len(words) == 1:
             return candidates
-        positions_of = [self.positions(field, word) for word in words]
-        counts: dict[int, int] = {}
-        slop = max(1, query.slop)
-        steps = range(1, slop + 1)
-        rest = positions_of[1:]
-        for docnum in bits_of(candidates):
-            ends: abc.Collection[int] = positions_of[0][docnum]
-            for following in rest:
-                positions = following[docnum]
-                # Each next word within `slop` positions after the previous one (1: adjacent).
-                if slop == 1:
-                    ends = [p + 1 for p in ends if p + 1 in positions]
-                else:
-                    ends = {p + step for p in ends for step in steps if p + step in positions}
-                if not ends:
-                    break
-            if ends:
-                counts[docnum] = len(ends)
-        self.phrase_counts[id(query)] = counts
-        return mask_of(counts, self.leaf.data.size)
+        known = self.phrase_counts.get(id(query))
+        if known is None:
+            known = self.phrase_counts[id(query)] = PhraseCounts()
+        todo = candidates & ~known.covered
+        if todo:
+            positions_of = [self.positions(field, word, todo) for word in words]
+            slop = max(1, query.slop)
+            steps = range(1, slop + 1)
+            rest = positions_of[1:]
+            found: dict[int, int] = {}
+            for docnum in bits_of(todo):
+                ends: abc.Collection[int] = positions_of[0][docnum]
+                for following in rest:
+                    positions = following[docnum]
+                    # Each next word within `slop` positions after the previous one (1: adjacent).
+                    if slop == 1:
+                        ends = [p + 1 for p in ends if p + 1 in positions]
+                    else:
+                        ends = {p + step for p in ends for step in steps if p + step in positions}
+                    if not ends:
+                        break
+                if ends:
+                    found[docnum] = len(ends)
+            known.counts.update(found)
+            known.matched |= mask_of(found, self.leaf.data.size)
+            known.covered |= todo
+        return known.matched & candidates
 
     # -- scoring ----------------------------------------------------------------------------------
 
@@ -270,20 +334,40 @@ class Segment:
         return scores
 
     def _add_phrase(self, scores: dict[int, float], atom: wq.Phrase, weight: float, chosen: int) -> None:
-        if id(atom) not in self.phrase_counts:
-            self.mask(atom)
-        counts = self.phrase_counts.get(id(atom), {})
+        """Add the phrase's part to the documents of ``chosen`` where its count is known (see complete())."""
+        known = self.phrase_counts.get(id(atom))
+        if known is None:
+            return
         field = atom.fieldname
         boost = TEXT_FIELDS.get(field, 1.0)
         idf = sum(self.collection.idf(field, word) for word in atom.words)
         lengths = self.leaf.data.lengths(self.reader, field)
         average = self.stats.average.get(field, 1.0)
         chosen_bytes = chosen.to_bytes((self.leaf.data.size + 8) // 8, "little")
-        for docnum, frequency in counts.items():
+        for docnum, frequency in known.counts.items():
             if chosen_bytes[docnum >> 3] >> (docnum & 7) & 1:
                 norm = K1 * (1.0 - B + B * lengths[docnum] / average)
                 part = boost * frequency * (K1 + 1.0) / (frequency + norm)
                 scores[docnum] = scores.get(docnum, 0.0) + weight * idf * part
+
+    def complete(self, query: wq.Query, window: int) -> dict[int, float]:
+        """The phrase parts still missing from the scores of the ``window`` documents: phrases are
+        checked where matching needed them, and here on the best candidates of the whole index, which
+        are the only ones that can reach the page."""
+        extra: dict[int, float] = {}
+        for atom, weight in self._atoms(query, 1.0):
+            if not (isinstance(atom, wq.Phrase) and len(atom.words) > 1):
+                continue
+            known = self.phrase_counts.get(id(atom))
+            before = known.covered if known is not None else 0
+            self._phrase(atom, within=window)
+            known = self.phrase_counts.get(id(atom))
+            if known is None:
+                continue
+            fresh = known.covered & ~before & window
+            if fresh:
+                self._add_phrase(extra, atom, weight, fresh)
+        return extra
 
     def _atoms(self, query: wq.Query, boost: float) -> Iterator[tuple[wq.Query, float]]:
         """(leaf query, weight) for every word and phrase a matching document is scored on."""

@@ -18,7 +18,7 @@ from whoosh.searching import Searcher
 from tracker.search.caches import Stats, TermCache
 from tracker.search.engine import Collection, Ranked, Segment, best_of, top
 from tracker.search.expansion import Concepts, Should, primary_concepts, rewrite
-from tracker.search.reader import Leaf, bits_of
+from tracker.search.reader import Leaf, bits_of, mask_of
 from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
 
 # Names a researcher may use before a colon, and the index field each one searches.
@@ -235,6 +235,8 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
     matched = Matched(facets={name: {} for name in FACETS})
     scored = query is not None and sort == "relevance"
     concepts = primary_concepts(query) if scored and query is not None else None
+    # The best candidates by words alone, over the whole index; phrases are then scored on them.
+    window = max(WINDOW, 2 * limit)
     ranked: list[Ranked] = []
     sorted_candidates: list[Iterator[SortedDoc]] = []
     collection = Collection(leaves, terms, stats) if query is not None else None
@@ -260,16 +262,43 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
             if len(scores) < count:  # matched by a filter term alone: ranked after every scored one
                 for docnum in bits_of(chosen):
                     scores.setdefault(docnum, 0.0)
-            ranked += best_of(scores, _tiers(segment, concepts, chosen), leaf.data.columns["sortkey"], limit,
+            ranked += best_of(scores, _tiers(segment, concepts, chosen), leaf.data.columns["sortkey"], window,
                               leaf.offset)
         else:
             sorted_candidates.append(_sorted_docs(leaf, chosen, sort))
     if scored:
-        matched.top = [(score, docnum) for _tier, score, _key, docnum in top(ranked, limit)]
+        assert query is not None and collection is not None
+        best = _with_phrases(query, collection, top(ranked, window))
+        matched.top = [(score, docnum) for _tier, score, _key, docnum in top(best, limit)]
     else:
-        best = islice(heapq.merge(*sorted_candidates), limit)
-        matched.top = [(0.0, docnum) for _, docnum in best]
+        by_column = islice(heapq.merge(*sorted_candidates), limit)
+        matched.top = [(0.0, docnum) for _, docnum in by_column]
     return matched
+
+
+# How many of the best documents by their words get their phrase parts (proximity, phrases of
+# neighbours) added before the page is cut (at least twice the page's end).
+WINDOW = 100
+
+
+def _with_phrases(query: wq.Query, collection: Collection, best: list[Ranked]) -> list[Ranked]:
+    """``best`` with the phrase parts of their scores completed, segment by segment."""
+    by_segment: dict[int, list[int]] = {}
+    bounds = [(segment.leaf.offset, segment.leaf.offset + segment.leaf.data.size) for segment in collection.segments]
+    for _tier, _score, _key, docnum in best:
+        for index, (start, end) in enumerate(bounds):
+            if start <= docnum < end:
+                by_segment.setdefault(index, []).append(docnum - start)
+                break
+    extra: dict[int, float] = {}
+    for index, docnums in by_segment.items():
+        segment = collection.segments[index]
+        window = mask_of(docnums, segment.leaf.data.size)
+        for docnum, part in segment.complete(query, window).items():
+            extra[docnum + segment.leaf.offset] = part
+    if not extra:
+        return best
+    return [(tier, score + extra.get(docnum, 0.0), key, docnum) for tier, score, key, docnum in best]
 
 
 def _tiers(segment: Segment, concepts: Concepts | None, chosen: int) -> list[int]:
