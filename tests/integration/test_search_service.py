@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from sqlalchemy import select
 
 from tests.factories import event_record, load, policy_record
 from tracker.errors import Invalid, NotFound
+from tracker.models import Policy
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.search import SearchUnavailable
 from tracker.search.index import write_state
@@ -409,3 +411,118 @@ def test_the_everyday_questions_of_researchers_find_answers(find):
     assert find("subsidies for electric buses").total > 5
     assert find("Cambodai EV tax").hits[0].record.jurisdiction_code == "KH"
     assert find("bus").corrected is None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Answers that depend on nothing but the query: clause order, the page asked for, odd syntax
+
+
+@pytest.fixture
+def phrases(session, search_index):
+    records = [policy_record(f"ph-both-{n}", title_en=f"Notice {n}", **_marsupials(
+        summary_en="The quokka wombat rule and the numbat echidna rule.")) for n in range(5)]
+    records += [policy_record(f"ph-one-{n:03}", title_en=f"Circular {n}", **_marsupials(
+        summary_en="Only the numbat echidna rule, said once." + " Filler text." * (n % 7)))
+                for n in range(140)]
+    load(session, policies=records)
+    search_index.sync()
+
+
+def test_the_order_of_alternatives_does_not_change_the_ranking(find, phrases):
+    one = find('"quokka wombat" OR "numbat echidna"', per_page=100)
+    other = find('"numbat echidna" OR "quokka wombat"', per_page=100)
+    assert [(h.key, round(h.score, 9)) for h in one.hits] == [(h.key, round(h.score, 9)) for h in other.hits]
+    assert {h.key for h in one.hits[:5]} == {f"ph-both-{n}" for n in range(5)}
+
+
+@pytest.mark.parametrize("q", ["numbat echidna rule", '"quokka wombat" OR "numbat echidna"'])
+def test_pages_follow_one_order_whatever_page_is_asked_for(find, phrases, q):
+    whole = keys(find(q, per_page=100)) + keys(find(q, per_page=100, page=2))
+    paged = [key for page in range(1, 9) for key in keys(find(q, per_page=20, page=page))]
+    assert len(whole) == len(set(whole)) == 145
+    assert paged == whole
+
+
+@pytest.mark.parametrize("q", ["car (-bus)", "-(-bus)", "+(+bus)", "(+(+bus))", "NOT NOT bus", "bus NOT NOT car",
+                               "+-word", "-\"phrase\"", "title:", "AND OR NOT", "((((", "\"\"\"", "*", "?"])
+def test_odd_syntax_is_an_answer_or_a_clear_400_never_a_500(find, q):
+    try:
+        find(q)
+    except Invalid as error:
+        assert set(error.errors) == {"q"} and error.message
+
+
+def test_a_required_stop_word_does_not_empty_the_query(find):
+    assert find("+the bus").total == find("the bus").total == find("bus").total > 0
+
+
+def test_a_range_over_too_many_words_is_refused(find):
+    with pytest.raises(Invalid) as caught:
+        find("[a TO z]")
+    assert "covers too many words" in caught.value.errors["q"]
+
+
+def test_a_saved_search_matcher_gives_each_search_its_own_answer(app, session):
+    """One matcher runs every saved search of a notification against the changed policy; a search must
+    never read what an earlier one matched."""
+    from tracker.search.matching import SavedSearchMatcher
+
+    policy = session.scalars(select(Policy).where(Policy.key == "asean-leaders-declaration-ev-ecosystem-2023")).one()
+    queries = ["wombat", "electric", "tax", "vehicle", "motorcycle", "battery", "leaders declaration", "quokka",
+               "ASEAN", "charging", "zzzz", "ecosystem", "bus", "decree"] * 3
+    shared = SavedSearchMatcher(session, policy)
+    try:
+        together = [shared.matches(q, None) for q in queries]
+    finally:
+        shared.close()
+    alone = []
+    for q in queries:
+        matcher = SavedSearchMatcher(session, policy)
+        try:
+            alone.append(matcher.matches(q, None))
+        finally:
+            matcher.close()
+    assert together == alone and any(alone) and not all(alone)
+
+
+def test_threads_decoding_one_term_s_positions_at_once_keep_its_cache_whole(app, find, phrases):
+    """Every web thread shares the term cache: what one marks as decoded must be there for all."""
+    import threading
+
+    from tracker.search.caches import TermCache
+    from tracker.search.engine import Collection
+
+    runtime = runtime_of(app)
+    find("warm")
+    for _ in range(20):
+        terms = TermCache()
+        searcher, leaves = runtime.replica.searcher()
+        segments = [Collection(leaves, terms, runtime.replica.stats()).segments for _ in range(8)]
+        barrier = threading.Barrier(8)
+        errors = []
+
+        def decode(index: int) -> None:
+            try:
+                for segment in segments[index]:
+                    docs = segment.term("body", "numbat").mask
+                    barrier.wait(5)
+                    # Each thread wants a different part of the term's documents.
+                    wanted = docs & int("".join("1" if (bit + index) % 8 == 0 else "0"
+                                                 for bit in range(docs.bit_length())) or "0", 2)
+                    segment.positions("body", "numbat", wanted)
+            except Exception as error:  # collected and asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=decode, args=(index,)) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert not errors
+        for segment in segments[0]:
+            data = segment.term("body", "numbat")
+            from tracker.search.reader import bits_of
+
+            covered = data.mask if data.covered == -1 else data.covered & data.mask
+            assert not covered or data.values is not None and all(docnum in data.values for docnum in bits_of(covered))
+    assert keys(find('"numbat echidna"', per_page=5))

@@ -35,6 +35,8 @@ class TermData:
 
 # Decoded positions cost several times a posting's 16 bytes; they count this many postings each.
 POSITIONS_WEIGHT = 8
+# What an entry costs beyond its postings, in postings.
+ENTRY_WEIGHT = 16
 
 
 class TermCache:
@@ -46,6 +48,8 @@ class TermCache:
         self.held = 0
         self._items: OrderedDict[TermKey, TermData] = OrderedDict()
         self._lock = threading.Lock()
+        # Held while a term's positions are decoded into its (shared) data.
+        self.positions_lock = threading.Lock()
 
     def get(self, key: TermKey) -> TermData | None:
         with self._lock:
@@ -68,7 +72,8 @@ class TermCache:
 
     @staticmethod
     def _weight(data: TermData) -> int:
-        return data.size + POSITIONS_WEIGHT * (len(data.values) if data.values is not None else 0)
+        # An entry costs something even without postings (a word no document has, looked up for spelling).
+        return ENTRY_WEIGHT + data.size + POSITIONS_WEIGHT * (len(data.values) if data.values is not None else 0)
 
     def grow(self, key: TermKey, data: TermData, decoded: int) -> None:
         """Account for ``decoded`` documents' positions added to ``data`` after it was cached (unless

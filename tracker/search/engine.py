@@ -19,7 +19,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
 from tracker.search.caches import Stats, TermCache, TermData
-from tracker.search.expansion import Concepts
+from tracker.search.expansion import Concepts, Near
 from tracker.search.reader import MASK_FIELDS, Leaf, bits_of, mask_of
 from tracker.search.schema import TEXT_FIELDS
 
@@ -101,7 +101,7 @@ class Segment:
                     ids.extend(matcher._ids)
                     weights.extend(matcher._weights)
                     matcher._next_block()
-            else:  # a short posting list stored inline with the term
+            else:  # a posting list read through Whoosh's own matcher (e.g. a segment with deletions)
                 while matcher.is_active():
                     ids.append(matcher.id())
                     weights.append(matcher.weight())
@@ -143,41 +143,48 @@ class Segment:
         data = self.term(field, text)
         if data.values is not None and not wanted & ~data.covered:
             return data.values
-        todo = wanted & ~data.covered if data.values is not None else wanted
-        whole = (todo & data.mask).bit_count() * 4 >= data.size
-        decode = self.leaf.searcher.schema[field].format.decode_positions
-        values: dict[int, frozenset[int]] = data.values if data.values is not None else {}
-        todo_bytes = todo.to_bytes((self.leaf.data.size + 8) // 8, "little")
-        added = 0
-        btext = text.encode("utf-8")
-        if (field, btext) in self.reader:
-            matcher = self.reader.postings(field, btext)
-            while matcher.is_active():
-                if isinstance(matcher, W3LeafMatcher):
-                    matcher._read_ids()
-                    ids = matcher._ids
-                    if whole or any(todo_bytes[d >> 3] >> (d & 7) & 1 for d in ids):
-                        matcher._read_values()
-                        for docnum, value in zip(ids, matcher._values):
-                            if (whole or todo_bytes[docnum >> 3] >> (docnum & 7) & 1) and docnum not in values:
-                                values[docnum] = frozenset(decode(value))
-                                added += 1
-                    matcher._next_block()
-                else:
-                    docnum = matcher.id()
-                    if (whole or todo_bytes[docnum >> 3] >> (docnum & 7) & 1) and docnum not in values:
-                        values[docnum] = frozenset(decode(matcher.value()))
-                        added += 1
-                    matcher.next()
-        data.values = values
-        data.covered = -1 if whole else data.covered | todo
-        self.cache.grow((self.segment_id, field, text), data, added)
-        return values
+        # One decoder per term at a time: two threads merging into one dict must not mark as decoded
+        # what only the other decoded.
+        with self.cache.positions_lock:
+            todo = wanted & ~data.covered if data.values is not None else wanted
+            if not todo:
+                return data.values if data.values is not None else {}
+            whole = (todo & data.mask).bit_count() * 4 >= data.size
+            decode = self.leaf.searcher.schema[field].format.decode_positions
+            values: dict[int, frozenset[int]] = data.values if data.values is not None else {}
+            todo_bytes = todo.to_bytes((self.leaf.data.size + 8) // 8, "little")
+            added = 0
+            btext = text.encode("utf-8")
+            if (field, btext) in self.reader:
+                matcher = self.reader.postings(field, btext)
+                while matcher.is_active():
+                    if isinstance(matcher, W3LeafMatcher):
+                        matcher._read_ids()
+                        ids = matcher._ids
+                        if whole or any(todo_bytes[d >> 3] >> (d & 7) & 1 for d in ids):
+                            matcher._read_values()
+                            for docnum, value in zip(ids, matcher._values):
+                                if (whole or todo_bytes[docnum >> 3] >> (docnum & 7) & 1) and docnum not in values:
+                                    values[docnum] = frozenset(decode(value))
+                                    added += 1
+                        matcher._next_block()
+                    else:
+                        docnum = matcher.id()
+                        if (whole or todo_bytes[docnum >> 3] >> (docnum & 7) & 1) and docnum not in values:
+                            values[docnum] = frozenset(decode(matcher.value()))
+                            added += 1
+                        matcher.next()
+            # The values first, then what they cover: a reader that sees the coverage finds the values.
+            data.values = values
+            data.covered = -1 if whole else data.covered | todo
+            self.cache.grow((self.segment_id, field, text), data, added)
+            return values
 
     # -- matching ---------------------------------------------------------------------------------
 
     def mask(self, query: wq.Query) -> int:
-        """The documents of the segment (deleted ones included) that ``query`` matches."""
+        """The documents of the segment that ``query`` matches (a caller masks with the live ones: a
+        deleted document may still be in a term's postings)."""
         key = id(query)
         found = self._masks.get(key)
         if found is None:
@@ -207,17 +214,19 @@ class Segment:
                     break
             return result
         if isinstance(query, wq.Or):
-            # Words first; a phrase (a neighbour of several words, a Lao word's syllables) is then only
-            # checked where nothing else of the group matched: its positions are the costly part.
-            result = 0
+            # Words first; a phrase of the group (a neighbour of several words, a Lao word's syllables)
+            # is then only checked, and scored, where none of the group's words matched: its positions
+            # are the costly part. Whatever the order the group was written in.
+            words = 0
             positional = []
             for child in query.subqueries:
                 if _positional(child):
                     positional.append(child)
                 else:
-                    result |= self.mask(child)
+                    words |= self.mask(child)
+            result = words
             for child in positional:
-                result |= self._positional_mask(child, result)
+                result |= self._positional_mask(child, words)
             return result
         if isinstance(query, wq.Not):
             return live & ~self.mask(query.query)
@@ -259,7 +268,7 @@ class Segment:
             return self._phrase(query, exclude=exclude)
         result = 0
         for child in query.subqueries:
-            result |= self._positional_mask(child, exclude | result)
+            result |= self._positional_mask(child, exclude)
         return result
 
     def _phrase(self, query: wq.Phrase, *, exclude: int = 0, within: int = -1) -> int:
@@ -351,12 +360,11 @@ class Segment:
                 scores[docnum] = scores.get(docnum, 0.0) + weight * idf * part
 
     def complete(self, query: wq.Query, window: int) -> dict[int, float]:
-        """The phrase parts still missing from the scores of the ``window`` documents: phrases are
-        checked where matching needed them, and here on the best candidates of the whole index, which
-        are the only ones that can reach the page."""
+        """The proximity parts of the scores of the ``window`` documents (the best candidates of the
+        whole index by everything else; see tracker.search.query.run)."""
         extra: dict[int, float] = {}
         for atom, weight in self._atoms(query, 1.0):
-            if not (isinstance(atom, wq.Phrase) and len(atom.words) > 1):
+            if not isinstance(atom, Near):
                 continue
             known = self.phrase_counts.get(id(atom))
             before = known.covered if known is not None else 0

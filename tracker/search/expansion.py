@@ -39,6 +39,10 @@ class Should(wq.Or):  # type: ignore[misc]
     """Words the reader typed bare, side by side: the parser's default group (see tracker.search.query)."""
 
 
+class Near(wq.Phrase):  # type: ignore[misc]
+    """Query words close together: scored on the best candidates only, never required."""
+
+
 class Concepts(wq.Or):  # type: ignore[misc]
     """Concepts of which a document must match at least ``minmatch``; more matched ranks higher."""
 
@@ -108,6 +112,8 @@ def _is_bare_word(query: wq.Query, text: str) -> bool:
     end = getattr(query, "endchar", None)
     if start is None or end is None or not isinstance(query, wq.Or) or isinstance(query, Should):
         return False
+    if getattr(query, "boost", 1.0) != 1.0 or any(getattr(leaf, "boost", 1.0) != 1.0 for leaf in query.subqueries):
+        return False  # word^2: the reader weighs it; kept as typed
     raw = text[start:end]
     if not raw or raw[0] in "\"'+-(" or ":" in raw:
         return False
@@ -216,6 +222,5 @@ def _near(units: list[_Unit]) -> list[wq.Query]:
     for first, second in zip(units, units[1:]):
         if len(first.terms) == 1 and len(second.terms) == 1 and first.terms != second.terms:
             for field in NEAR_FIELDS:
-                near.append(wq.Phrase(field, [first.terms[0], second.terms[0]], slop=NEAR_SLOP,
-                                      boost=NEAR_WEIGHT))
+                near.append(Near(field, [first.terms[0], second.terms[0]], slop=NEAR_SLOP, boost=NEAR_WEIGHT))
     return near

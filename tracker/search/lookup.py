@@ -47,7 +47,7 @@ def find(q: str, filters: Mapping[str, tuple[str, ...]], sort: str, start: int, 
     "relevance", "latest" or "adopted" (without words to rank by, relevance becomes latest first).
     Unknown words are corrected to the closest words of the records the reader may see, unless
     ``verbatim``; then a correction is only offered ("did you mean") when nothing is found. When a
-    query's loose words find nothing together, fewer of them are required, down to one.
+    query's loose words find nothing together, fewer of them are required (one less, half, one).
 
     Raises:
         QueryError: the query cannot be parsed or expands to too many terms.
@@ -68,9 +68,14 @@ def find(q: str, filters: Mapping[str, tuple[str, ...]], sort: str, start: int, 
     check_expansions(query, searcher)
     page = _page(searcher, leaves, query, filters, sort, start, limit, runtime.replica.terms, stats)
     concepts = primary_concepts(query)
-    while page.total == 0 and concepts is not None and concepts.minmatch > 1:
-        concepts.minmatch -= 1
-        page = _page(searcher, leaves, query, filters, sort, start, limit, runtime.replica.terms, stats)
+    if page.total == 0 and concepts is not None and concepts.minmatch > 1:
+        # Fewer words required, in at most three steps: one word less, half of them, any one.
+        required = concepts.minmatch
+        for fewer in sorted({required - 1, (required + 1) // 2, 1}, reverse=True):
+            concepts.minmatch = fewer
+            page = _page(searcher, leaves, query, filters, sort, start, limit, runtime.replica.terms, stats)
+            if page.total:
+                break
     page.corrected = correction
     if verbatim and page.total == 0:
         offered = correct(text, lexicon)

@@ -30,20 +30,25 @@ class SavedSearchMatcher:
         key = ("policy", policy.id)
         self.document: dict[str, Any] = load_documents(session, [key]).get(key, {})
         self._searcher: Searcher | None = None
-        self._collection: Collection | None = None
+        self._leaves: list[Leaf] = []
+        self._stats: Stats | None = None
+        self._terms = TermCache(max_postings=10_000)
 
     def _search(self) -> Collection:
-        if self._collection is None:
+        """A collection over the one-document index. A new one for every saved search: a collection's
+        segments remember what they matched by query object, and a query's id may be reused once it is
+        freed."""
+        if self._searcher is None:
             index = RamStorage().create_index(make_schema())
             writer = index.writer()
             writer.add_document(**analysed(self.document))
             writer.commit()
             self._searcher = searcher = index.searcher()
-            leaves = [Leaf(sub, offset, SegmentData.build(sub.reader()), 1)
-                      for sub, offset in searcher.leaf_searchers()]
-            stats = Stats(searcher, [live_segment(leaf) for leaf in leaves])
-            self._collection = Collection(leaves, TermCache(max_postings=10_000), stats)
-        return self._collection
+            self._leaves = [Leaf(sub, offset, SegmentData.build(sub.reader()), 1)
+                            for sub, offset in searcher.leaf_searchers()]
+            self._stats = Stats(searcher, [live_segment(leaf) for leaf in self._leaves])
+        assert self._stats is not None  # set with the searcher
+        return Collection(self._leaves, self._terms, self._stats)
 
     def close(self) -> None:
         if self._searcher is not None:

@@ -52,6 +52,8 @@ class _PlusMinus(PlusMinusPlugin):  # type: ignore[misc]
             loose = syntax.AndGroup()
         target = loose
         for node in group:
+            if type(node) is ShouldGroup:  # parentheses (each word's group of fields is a plain OrGroup)
+                node = self.do_plusminus(parser, node)
             if isinstance(node, self.Plus):
                 target = required
             elif isinstance(node, self.Minus):
@@ -103,6 +105,8 @@ def parse(text: str) -> wq.Query:
     except (QueryParserError, ValueError, RecursionError) as error:
         raise QueryError(_("The query could not be read (%(error)s). Check quotes and parentheses.",
                            error=error)) from error
+    except Exception as error:  # Whoosh's parser fails on some odd syntax (NOT NOT x) with other errors
+        raise QueryError(_("The query could not be read. Check its operators, quotes and parentheses.")) from error
     for leaf in _leaves(raw):
         name = getattr(leaf, "fieldname", None)
         if name is not None and name not in _SEARCHABLE:
@@ -137,7 +141,8 @@ def _pruned(query: wq.Query) -> wq.Query:
     if isinstance(query, (wq.AndNot, wq.AndMaybe)):
         a, b = _pruned(query.a), _pruned(query.b)
         if _is_null(a):
-            return wq.NullQuery
+            # "+the bus": the required word is a stop word, so nothing is required but the rest.
+            return b if isinstance(query, wq.AndMaybe) else wq.NullQuery
         return a if _is_null(b) else type(query)(a, b)
     if isinstance(query, wq.Not):
         inner = _pruned(query.query)
@@ -185,9 +190,13 @@ def check_expansions(query: wq.Query, searcher: Searcher) -> None:
     """
     reader = searcher.reader()
     for leaf in _leaves(query):
-        if isinstance(leaf, (wq.Prefix, wq.Wildcard)):
+        if isinstance(leaf, (wq.Prefix, wq.Wildcard)) or (isinstance(leaf, wq.TermRange)
+                                                            and leaf.fieldname in TEXT_FIELDS):
             expansions = islice(leaf._btexts(reader), MAX_EXPANSIONS + 1)
             if sum(1 for _ in expansions) > MAX_EXPANSIONS:
+                if isinstance(leaf, wq.TermRange):
+                    raise QueryError(_("The range from '%(start)s' to '%(end)s' covers too many words; narrow it.",
+                                       start=leaf.start or "", end=leaf.end or ""))
                 raise QueryError(_("Too many words match '%(text)s'; add letters before the *.",
                                    text=leaf.text))
 
@@ -235,8 +244,9 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
     matched = Matched(facets={name: {} for name in FACETS})
     scored = query is not None and sort == "relevance"
     concepts = primary_concepts(query) if scored and query is not None else None
-    # The best candidates by words alone, over the whole index; phrases are then scored on them.
-    window = max(WINDOW, 2 * limit)
+    # The best candidates by everything but proximity, over the whole index, get their proximity part
+    # (see _with_proximity); as many more as the page needs follow them.
+    keep = max(WINDOW, limit)
     ranked: list[Ranked] = []
     sorted_candidates: list[Iterator[SortedDoc]] = []
     collection = Collection(leaves, terms, stats) if query is not None else None
@@ -262,27 +272,29 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
             if len(scores) < count:  # matched by a filter term alone: ranked after every scored one
                 for docnum in bits_of(chosen):
                     scores.setdefault(docnum, 0.0)
-            ranked += best_of(scores, _tiers(segment, concepts, chosen), leaf.data.columns["sortkey"], window,
+            ranked += best_of(scores, _tiers(segment, concepts, chosen), leaf.data.columns["sortkey"], keep,
                               leaf.offset)
         else:
             sorted_candidates.append(_sorted_docs(leaf, chosen, sort))
     if scored:
         assert query is not None and collection is not None
-        best = _with_phrases(query, collection, top(ranked, window))
-        matched.top = [(score, docnum) for _tier, score, _key, docnum in top(best, limit)]
+        best = top(ranked, keep)
+        window = top(_with_proximity(query, collection, best[:WINDOW]), WINDOW)
+        matched.top = [(score, docnum) for _tier, score, _key, docnum in (window + best[WINDOW:])[:limit]]
     else:
         by_column = islice(heapq.merge(*sorted_candidates), limit)
         matched.top = [(0.0, docnum) for _, docnum in by_column]
     return matched
 
 
-# How many of the best documents by their words get their phrase parts (proximity, phrases of
-# neighbours) added before the page is cut (at least twice the page's end).
+# How many of the best documents get their proximity part added (query words close together), and are
+# ranked by it ahead of the rest. A fixed number, so that a document's rank never depends on the page
+# asked for: pages past the window follow the order without proximity.
 WINDOW = 100
 
 
-def _with_phrases(query: wq.Query, collection: Collection, best: list[Ranked]) -> list[Ranked]:
-    """``best`` with the phrase parts of their scores completed, segment by segment."""
+def _with_proximity(query: wq.Query, collection: Collection, best: list[Ranked]) -> list[Ranked]:
+    """``best`` with the proximity parts of their scores added, segment by segment."""
     by_segment: dict[int, list[int]] = {}
     bounds = [(segment.leaf.offset, segment.leaf.offset + segment.leaf.data.size) for segment in collection.segments]
     for _tier, _score, _key, docnum in best:
