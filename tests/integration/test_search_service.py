@@ -501,7 +501,7 @@ def test_threads_decoding_one_term_s_positions_at_once_keep_its_cache_whole(app,
         barrier = threading.Barrier(8)
         errors = []
 
-        def decode(index: int) -> None:
+        def decode(index: int, segments=segments, barrier=barrier, errors=errors) -> None:
             try:
                 for segment in segments[index]:
                     docs = segment.term("body", "numbat").mask
