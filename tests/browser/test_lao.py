@@ -54,7 +54,7 @@ def test_a_lao_reader_browses_searches_and_edits_in_lao(page, artifacts):
     expect(page.locator("p.count")).to_contain_text(re.compile(r"ພົບ \d+ ຜົນສຳລັບ “ລົດໄຟຟ້າ”"))
     expect(page.locator("ol.hits > li").first).to_be_visible()
     page.get_by_text("ວິທີຄົ້ນຫາ").click()
-    expect(page.locator("#search-help")).to_contain_text("ຊອກຫາບັນທຶກທີ່ມີທັງສອງຄຳ")
+    expect(page.locator("#search-help")).to_contain_text("ຈະສະແດງບັນທຶກທີ່ມີທຸກຄຳກ່ອນ")
 
     # Sign in as an editor; the messages and the form are in Lao.
     page.get_by_role("link", name="ເຂົ້າສູ່ລະບົບ").click()
