@@ -526,3 +526,15 @@ def test_threads_decoding_one_term_s_positions_at_once_keep_its_cache_whole(app,
             covered = data.mask if data.covered == -1 else data.covered & data.mask
             assert not covered or data.values is not None and all(docnum in data.values for docnum in bits_of(covered))
     assert keys(find('"numbat echidna"', per_page=5))
+
+
+def test_a_draft_does_not_shift_the_scores_a_public_reader_gets(find, session, search_index):
+    """What drafts contain must not be readable from public scores: BM25 counts published records only."""
+    load(session, policies=[policy_record("pub-numbat", title_en="Numbat charging notice", **_marsupials())])
+    search_index.sync()
+    before = [(hit.key, hit.score) for hit in find("numbat notice").hits]
+    load(session, policies=[policy_record(f"draft-numbat-{n}", title_en="Numbat numbat plan",
+                                          editorial_state="draft", **_marsupials()) for n in range(5)])
+    search_index.sync()
+    assert [(hit.key, hit.score) for hit in find("numbat notice").hits] == before
+    assert {hit.key for hit in find("numbat", staff=True).hits} >= {f"draft-numbat-{n}" for n in range(5)}

@@ -84,12 +84,13 @@ class TermCache:
 
 
 class Stats:
-    """Collection statistics of one searcher (one index commit) over its live documents only, as BM25
-    needs them: the document count, the average length of each text field, and (filled in by the
-    engine, which reads the postings) each term's inverse document frequency.
+    """Collection statistics of one searcher (one index commit) over its live, published documents only,
+    as BM25 needs them: the document count, the average length of each text field, and (filled in by
+    the engine, which reads the postings) each term's inverse document frequency.
 
     Deleted documents stay in a segment until it is merged; counting them would make a score depend
-    on a replica's history of edits and merges, not only on what it holds.
+    on a replica's history of edits and merges, not only on what it holds. Drafts are not counted
+    either, so that what they contain cannot be read from the scores a public reader gets.
     """
 
     def __init__(self, searcher: Searcher, segments: Iterable[LiveSegment]) -> None:

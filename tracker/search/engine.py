@@ -20,7 +20,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 
 from tracker.search.caches import Stats, TermCache, TermData
 from tracker.search.expansion import Concepts, Near
-from tracker.search.reader import MASK_FIELDS, Leaf, bits_of, mask_of
+from tracker.search.reader import MASK_FIELDS, Leaf, bits_of, counted, mask_of
 from tracker.search.schema import TEXT_FIELDS
 
 K1 = 1.2
@@ -55,11 +55,12 @@ class Collection:
         self.segments = [Segment(leaf, cache, self) for leaf in leaves]
 
     def idf(self, field: str, text: str) -> float:
-        """The inverse document frequency of a term over the live documents of every segment."""
+        """The inverse document frequency of a term over the counted documents of every segment (live
+        and published: see tracker.search.reader.counted)."""
         key = (field, text)
         value = self.stats.idfs.get(key)
         if value is None:
-            frequency = sum((segment.term(field, text).mask & segment.leaf.live).bit_count()
+            frequency = sum((segment.term(field, text).mask & segment.counted).bit_count()
                             for segment in self.segments)
             value = self.stats.idfs[key] = self.stats.idf(frequency)
         return value
@@ -75,6 +76,7 @@ class Segment:
         self.cache = cache
         self.collection = collection
         self.stats = collection.stats
+        self.counted = counted(leaf)
         self.phrase_counts: dict[int, PhraseCounts] = {}
         self._masks: dict[int, int] = {}
         self._levels: dict[int, list[int]] = {}

@@ -150,18 +150,25 @@ class Leaf:
     live: int
 
 
+def counted(leaf: Leaf) -> int:
+    """The documents BM25's statistics count: live and published. Deleted documents stay in a segment
+    until it is merged, and a draft's words must not shift the scores a public reader sees."""
+    return leaf.live & leaf.data.masks["state"].get("published", 0)
+
+
 def live_segment(leaf: Leaf) -> tuple[int, dict[str, int]]:
-    """A segment's live document count and each text field's total length over its live documents.
+    """A segment's counted documents (see counted()) and each text field's total length over them.
 
     The totals are sums of the per-document lengths BM25 uses (Whoosh's stored totals are exact while
     the lengths are approximate, and two replicas must agree whatever their deletions)."""
     reader = leaf.searcher.reader()
-    deleted = list(reader.segment().deleted_docs()) if reader.has_deletions() else []
+    included = counted(leaf)
+    left_out = bits_of(((1 << leaf.data.size) - 1) & ~included)
     totals = {}
     for name in TEXT_FIELDS:
         lengths = leaf.data.lengths(reader, name)
-        totals[name] = leaf.data.total_length(reader, name) - sum(lengths[docnum] for docnum in deleted)
-    return leaf.live.bit_count(), totals
+        totals[name] = leaf.data.total_length(reader, name) - sum(lengths[docnum] for docnum in left_out)
+    return included.bit_count(), totals
 
 
 class Replica:
