@@ -84,6 +84,16 @@ def test_a_rename_of_an_organisation_or_topic_reaches_every_document_that_shows_
     assert "lao-ev-summit-2019" in found(app, session, "wombatplug", types=("event",))
 
 
+def test_an_organisation_is_found_by_its_acronym_and_a_new_acronym_reaches_its_documents(app, session,
+                                                                                          search_index):
+    assert "la-ev-tax-package-2022" in found(app, session, "MEM")
+    edl = session.scalars(select(Organisation).where(Organisation.key == "la-edl")).one()
+    edl.acronym = "QVU"
+    session.flush()
+    assert_no_drift(search_index)
+    assert "la-edl-ev-lao-charging-pilot-2019" in found(app, session, "QVU")
+
+
 def test_a_renamed_event_reaches_its_linked_policies(app, session, users, search_index):
     editing.update_event(session, "lao-emobility-workshop-2022", {"name_en": "Platypus mobility workshop"},
                          users["reviewer"], None)

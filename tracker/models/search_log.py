@@ -127,7 +127,7 @@ def _collect(session: Session, obj: Any, deleted: bool) -> None:
             pending["events"].update(_values(obj, "id"))
     elif isinstance(obj, (EventOrganisation, EventTopic)):
         docs.update(("event", i) for i in _values(obj, "event_id"))
-    elif isinstance(obj, Organisation) and not deleted and _renamed(obj, "name_en", "name_lo"):
+    elif isinstance(obj, Organisation) and not deleted and _renamed(obj, "name_en", "name_lo", "acronym"):
         pending["organisations"].update(_values(obj, "id"))
     elif isinstance(obj, Topic) and not deleted and _renamed(obj, "name_en", "name_lo"):
         pending["topics"].update(_values(obj, "key"))

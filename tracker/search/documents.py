@@ -71,10 +71,11 @@ def _join(*parts: str | None) -> str:
 
 
 def _names(*records: Any) -> list[str | None]:
+    """The English and Lao names of records, and an organisation's acronym (people search by it: EDL, MEM)."""
     names: list[str | None] = []
     for record in records:
         if record is not None:
-            names += [record.name_en, record.name_lo]
+            names += [record.name_en, record.name_lo, getattr(record, "acronym", None)]
     return names
 
 

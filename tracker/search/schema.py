@@ -12,7 +12,7 @@ from tracker.search.analysis import ReferenceAnalyzer, SyllableAnalyzer, TextAna
 
 # Bump whenever documents, fields or analysis change: an index of another version refuses to serve
 # until `flask --app tracker search rebuild` has built one of this version.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The document that holds the index's own state (schema version, applied log position).
 META_ID = "__meta__"
