@@ -193,3 +193,16 @@ def test_the_openapi_document_describes_the_search(client):
     assert names == ["q", "country", "status", "instrument", "topic", "vehicle_class", "year", "event",
                      "type", "sort", "verbatim", "page", "per_page"]
     assert set(operation["responses"]) == {"200", "400", "401", "404", "503"}
+
+
+@pytest.mark.parametrize("q", ["car (-bus)", "+(+bus)", "NOT NOT bus", "bus NOT NOT car", "[a TO z]", "((((",
+                               "\"\"\"", "title:", "+the bus", "ລົດໄຟຟ້າ 🚗 +", "digest:x OR bus"])
+def test_odd_queries_answer_results_or_a_clear_400_on_the_api_and_the_page(client, q):
+    response = client.get("/api/v1/search", query_string={"q": q})
+    assert response.status_code in (200, 400), (q, response.status_code)
+    if response.status_code == 400:
+        assert set(response.get_json()["error"]["errors"]) == {"q"}
+    page = client.get("/search", query_string={"q": q})
+    assert page.status_code == response.status_code
+    if page.status_code == 400:
+        assert 'class="error-message" id="search-q-error"' in page.get_data(as_text=True)

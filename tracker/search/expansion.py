@@ -18,6 +18,7 @@ Anything written with the query language keeps its strict meaning: ``"phrases"``
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ from tracker.search.analysis import reference_terms, syllables, terms, words
 from tracker.search.schema import TEXT_FIELDS
 from tracker.search.vocabulary import MAX_PHRASE, Alternative, Vocabulary, build
 
+# A quoted phrase, closed or not: its words are never bare.
+QUOTED = re.compile(r"\"[^\"]*\"?")
 # Fields the words and their neighbours are searched in (the reference field has its own analysis).
 WORD_FIELDS = ("title", "body", "text")
 # Proximity: consecutive query words within this many positions in one field add to the score.
@@ -79,7 +82,7 @@ def rewrite(query: wq.Query, text: str) -> wq.Query:
         return wq.Not(rewrite(query.query, text), boost=query.boost)
     if isinstance(query, wq.CompoundQuery):
         rebuilt = type(query)([rewrite(child, text) for child in query.subqueries], boost=query.boost)
-        _copy_extent(query, rebuilt)
+        copy_extent(query, rebuilt)
         return rebuilt
     return query
 
@@ -100,7 +103,8 @@ def primary_concepts(query: wq.Query) -> Concepts | None:
     return None
 
 
-def _copy_extent(source: wq.Query, target: wq.Query) -> None:
+def copy_extent(source: wq.Query, target: wq.Query) -> None:
+    """Give ``target`` the place in the query text that ``source`` had (bare words are read from it)."""
     for name in ("startchar", "endchar"):
         if hasattr(source, name):
             setattr(target, name, getattr(source, name))
@@ -141,7 +145,7 @@ def _rewrite_group(group: Should, text: str) -> wq.Query:
     if not parts:
         return wq.NullQuery
     result = parts[0] if len(parts) == 1 else wq.And(parts)
-    _copy_extent(group, result)
+    copy_extent(group, result)
     return result
 
 

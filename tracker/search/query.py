@@ -17,7 +17,7 @@ from whoosh.searching import Searcher
 
 from tracker.search.caches import Stats, TermCache
 from tracker.search.engine import Collection, Ranked, Segment, best_of, top
-from tracker.search.expansion import Concepts, Should, primary_concepts, rewrite
+from tracker.search.expansion import QUOTED, Concepts, Should, copy_extent, primary_concepts, rewrite
 from tracker.search.reader import Leaf, bits_of, mask_of
 from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
 
@@ -28,7 +28,6 @@ _SEARCHABLE = frozenset(QUERY_FIELDS.values()) | frozenset(TEXT_FIELDS)
 # Index fields that exist for the index's own use; the parser would try to search them.
 _INTERNAL_FIELDS = frozenset(make_schema().names()) - _SEARCHABLE
 _FIELD_NAME = re.compile(r"(?<![\w\\])(\w+):")
-_QUOTED = re.compile(r"\"[^\"]*\"?")
 # A prefix query expanding to more words than this is refused: it would scan most of the index.
 MAX_EXPANSIONS = 256
 MIN_PREFIX = 2
@@ -95,7 +94,7 @@ def parse(text: str) -> wq.Query:
         EmptyQuery: no searchable word.
         QueryError: a field that cannot be searched, a pattern too broad to run, unbalanced syntax.
     """
-    for match in _FIELD_NAME.finditer(_QUOTED.sub("", text)):
+    for match in _FIELD_NAME.finditer(QUOTED.sub("", text)):
         name = match.group(1)
         if name in _INTERNAL_FIELDS:
             raise QueryError(_("'%(name)s:' cannot be searched. Fields: %(fields)s.", name=name,
@@ -152,9 +151,7 @@ def _pruned(query: wq.Query) -> wq.Query:
         if not children:
             return wq.NullQuery
         rebuilt = type(query)(children, boost=query.boost)
-        for name in ("startchar", "endchar"):
-            if hasattr(query, name):
-                setattr(rebuilt, name, getattr(query, name))
+        copy_extent(query, rebuilt)
         return rebuilt
     return query
 

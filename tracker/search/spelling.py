@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tracker.search.analysis import ENGLISH_STOP_WORDS, stem, words
+from tracker.search.expansion import QUOTED
 
 # Bare words only: a `field:value`, a "quoted phrase", a prefix* or an operator keeps what was typed.
 _FIELD_VALUE = re.compile(r"\w+:(?:\"[^\"]*\"|\S+)")
-_QUOTED = re.compile(r"\"[^\"]*\"?")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
 # Shorter words are too often an abbreviation or a code to be guessed at.
 MIN_LENGTH = 3
@@ -63,7 +63,7 @@ class Lexicon:
 
 def _bare_words(text: str) -> Iterator[tuple[str, int, int]]:
     masked = _FIELD_VALUE.sub(lambda m: " " * len(m.group()), text)
-    masked = _QUOTED.sub(lambda m: " " * len(m.group()), masked)
+    masked = QUOTED.sub(lambda m: " " * len(m.group()), masked)
     for word, start, end in words(masked, stemmed=False, stops=False):
         original = text[start:end]
         if original in _OPERATORS or end < len(text) and text[end] in "*?":
