@@ -201,23 +201,30 @@ class SearchIndexHelper:
         from tracker.search.indexer import borrowed
 
         self.session.commit()
+        self.runtime.passage_indexer.apply_pending(lambda: borrowed(self.session))
         return self.runtime.indexer.apply_pending(lambda: borrowed(self.session))
 
     def check(self):
-        """Drift between the test's database state and the index (see `flask search check`)."""
+        """Drift between the test's database state and the records index (see `flask search check`)."""
         return self.runtime.indexer.check(self.session)
+
+    def check_passages(self):
+        """Drift between the test's database state and the passages index."""
+        return self.runtime.passage_indexer.check(self.session)
 
 
 @pytest.fixture(scope="session")
 def demo_search_index(app, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of the committed demo data, built once; tests search copies of it."""
+    from tracker.search.documents import PASSAGES
     from tracker.search.index import IndexStore
     from tracker.search.indexer import Indexer
-    from tracker.search.runtime import runtime_of
+    from tracker.search.runtime import PASSAGES_FOLDER, runtime_of
 
     runtime = runtime_of(app)
     path = tmp_path_factory.mktemp("demo-search-index")
     Indexer(IndexStore(path)).build(runtime.sessions(), runtime.sessions)
+    Indexer(IndexStore(path / PASSAGES_FOLDER), corpus=PASSAGES).build(runtime.sessions(), runtime.sessions)
     return path
 
 

@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tracker.notifications import init_notifications
 
     init_notifications(app)
+    from tracker.documents.runtime import init_documents
+
+    init_documents(app)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -43,11 +46,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def start_background_work(app: Flask) -> None:
-    """Start this process's embedded search indexer and notification worker (each only if embedded and
-    not yet running): a server process does so as it boots, so that it applies other processes' and
+    """Start this process's embedded search indexer, notification worker and text extraction worker (each
+    only if embedded and not yet running): a server process does so as it boots, so that it applies other processes' and
     other hosts' changes even before it commits anything itself."""
+    from tracker.documents.runtime import start as start_documents
     from tracker.notifications.runtime import start as start_notifications
     from tracker.search.runtime import runtime_of
 
     runtime_of(app).runner.start()
     start_notifications(app)
+    start_documents(app)

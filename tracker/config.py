@@ -90,6 +90,23 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_SUNSET_INTERVAL": Setting(3600.0, float),   # seconds between sunset scans of the embedded worker
     # Seconds a webhook send may take (connect + response).
     "WEBHOOK_TIMEOUT": Setting(15.0, float),
+    # Attached documents (tracker.documents): the largest file accepted, in bytes (a larger one gets a 413);
+    # the most pages a PDF may have; limits of the subprocess that parses a file (seconds of CPU, bytes of
+    # address space, seconds of wall-clock time for a whole text, OCR included).
+    "DOCUMENT_MAX_BYTES": Setting(25 * 1024 * 1024, int),
+    "DOCUMENT_MAX_PAGES": Setting(2000, int),
+    "DOCUMENT_CPU_SECONDS": Setting(600, int),
+    "DOCUMENT_MEMORY_BYTES": Setting(2 * 1024 * 1024 * 1024, int),
+    "DOCUMENT_WALL_SECONDS": Setting(900.0, float),
+    # OCR of pages without a usable text layer (Tesseract with these languages); off: such pages stay empty.
+    "DOCUMENT_OCR": Setting(True, bool),
+    # "embedded": each web process runs an extraction thread (woken by uploads, polling otherwise);
+    # "external": only `flask documents work` extracts.
+    "DOCUMENT_WORKER": Setting("embedded", ("embedded", "external")),
+    "DOCUMENT_POLL_INTERVAL": Setting(10.0, float),
+    "DOCUMENT_ATTEMPTS": Setting(3, int),            # tries before a text is marked failed
+    # Seconds a comparison of two versions may take before it is cut short (and says so).
+    "DOCUMENT_COMPARE_SECONDS": Setting(3.0, float),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
 }

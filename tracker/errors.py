@@ -51,6 +51,23 @@ FIELD_MESSAGES: dict[str, str] = {
     "valid_to_before_from": N_("Valid until is before valid from."),
     "history_needed": N_("A status needs at least one step in status_history, dated or not."),
     "status_not_last_step": N_("'%(value)s' differs from the last step of status_history ('%(last)s')."),
+    # Attached files (tracker.services.documents).
+    "file_required": N_("Choose a file to attach."),
+    "file_empty": N_("The file is empty."),
+    "file_too_large": N_("The file is larger than the limit of %(max)s."),
+    "file_unknown_type": N_("This is not a PDF, DOCX, HTML or plain-text file."),
+    "file_name_mismatch": N_("The file's name says one type, but its content is %(found)s."),
+    "file_corrupt": N_("The file is damaged and cannot be read."),
+    "file_encrypted": N_("The PDF is protected by a password; attach an unprotected copy."),
+    "file_too_many_pages": N_("The PDF has %(pages)s pages; the limit is %(max)s."),
+    "file_archive_bomb": N_("The DOCX file unpacks to far more data than a document holds; it was refused."),
+    "file_binary_text": N_("The file is neither text in UTF-8 nor a known document type."),
+    "file_not_utf8": N_("The text file is not in UTF-8; save it as UTF-8 and attach it again."),
+    "file_no_pages": N_("The file has no pages."),
+    "file_unreadable": N_("The file could not be read in the time and memory allowed."),
+    "file_attached_twice": N_("This file is already attached to this policy, as '%(name)s'."),
+    "document_not_extracted": N_("This document's text has not been extracted yet."),
+    "document_same": N_("Choose two different documents."),
 }
 # The JSON types a "type" error names.
 TYPE_WORDS: dict[str, str] = {

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, format_datetime, format_decimal, get_locale, get_translations
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from tracker.lao import keep_words_whole
@@ -71,7 +72,7 @@ def init_i18n(app: Flask) -> None:
         translate_known=translate_known,
     )
     app.jinja_env.filters.update(pdate=format_partial_date, dtime=format_timestamp, num=format_number,
-                                 local_name=local_name)
+                                 local_name=local_name, filesize=format_file_size)
 
 
 def select_locale() -> str | None:
@@ -122,6 +123,15 @@ def format_number(value: Any) -> str:
     if value is None:
         return ""
     return format_decimal(value)
+
+
+def format_file_size(size: int | None) -> str:
+    """A file's size in kB or MB, in the reader's number format (1,5 MB in Lao)."""
+    if size is None:
+        return ""
+    if size < 1024 * 1024:
+        return _("%(size)s kB", size=format_decimal(max(1, round(size / 1024))))
+    return _("%(size)s MB", size=format_decimal(round(size / 1024 / 1024, 1)))
 
 
 # ---------------------------------------------------------------------------------------------------

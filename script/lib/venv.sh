@@ -27,6 +27,13 @@ apt_install() {
     apt-get install -y --no-install-recommends "$@"
 }
 
+# Whether Tesseract is installed with its Lao and English data (OCR of scanned and old-font Lao texts).
+tesseract_has_lao() {
+    command -v tesseract >/dev/null 2>&1 &&
+        tesseract --list-langs 2>/dev/null | grep -qx lao &&
+        tesseract --list-langs 2>/dev/null | grep -qx eng
+}
+
 # Creates .venv when missing or broken, then installs requirements/<lock>.txt with every hash checked and the
 # package itself on top (no dependency resolved outside the lock), only when the lock or the packaging
 # files changed since the last install, so that later runs start in seconds.

@@ -110,6 +110,24 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.rotate_webhook_secret": ("POST", "/api/v1/webhooks/999999/rotate-secret", None, (401, 404, 404, 404, 404)),
     "api.test_webhook": ("POST", "/api/v1/webhooks/999999/test", None, (401, 404, 404, 404, 404)),
     "api.webhook_deliveries": ("GET", "/api/v1/webhooks/999999/deliveries", None, (401, 404, 404, 404, 404)),
+    # Attached documents: staff (editor and up) attach and remove them; readers read what they may see.
+    "documents.attach": ("GET", f"/policies/{POLICY}/documents/new", None, (302, 403, 200, 200, 200)),
+    "documents.replace": ("GET", "/documents/999999/replace", None, (302, 403, 404, 404, 404)),
+    "documents.edit": ("GET", "/documents/999999/edit", None, (302, 403, 404, 404, 404)),
+    "documents.remove": ("GET", "/documents/999999/remove", None, (302, 403, 404, 404, 404)),
+    "documents.extract_again": ("POST", "/documents/999999/extract", {}, (302, 403, 404, 404, 404)),
+    "documents.read": ("GET", "/documents/999999", None, (404, 404, 404, 404, 404)),
+    "documents.download": ("GET", "/documents/999999/file", None, (404, 404, 404, 404, 404)),
+    "documents.compare": ("GET", f"/policies/{POLICY}/compare?from=1&to=2", None, (404, 404, 404, 404, 404)),
+    "api.attach_document": ("POST", f"/api/v1/policies/{POLICY}/documents", {}, (401, 403, 400, 400, 400)),
+    "api.policy_documents": ("GET", f"/api/v1/policies/{POLICY}/documents", None, (200, 200, 200, 200, 200)),
+    "api.document": ("GET", "/api/v1/documents/999999", None, (404, 404, 404, 404, 404)),
+    "api.remove_document": ("DELETE", "/api/v1/documents/999999", None, (401, 403, 404, 404, 404)),
+    "api.document_text": ("GET", "/api/v1/documents/999999/text", None, (404, 404, 404, 404, 404)),
+    "api.document_file": ("GET", "/api/v1/documents/999999/file", None, (404, 404, 404, 404, 404)),
+    "api.search_passages": ("GET", "/api/v1/search/passages?q=electric", None, (200, 200, 200, 200, 200)),
+    "api.compare_documents": ("GET", f"/api/v1/policies/{POLICY}/compare?from=1&to=2", None,
+                              (404, 404, 404, 404, 404)),
 }
 
 

@@ -9,7 +9,7 @@ LAO_POLICY = "la-gov-resolution-08-2021-ev-policy"
 CHARGING_PILOT = "la-edl-ev-lao-charging-pilot-2019"
 FACETS = {"country", "status", "instrument", "topic", "vehicle_class", "year", "event"}
 HIT_FIELDS = {"key", "type", "title_en", "title_lo", "country", "status", "score", "highlights", "url",
-              "html_url"}
+              "html_url", "matched_in", "passages"}
 
 
 def search(client, headers=None, **params) -> dict:

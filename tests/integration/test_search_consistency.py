@@ -173,7 +173,8 @@ def test_search_follow_builds_the_index_of_a_host_that_has_none(committed_app):
         load_dataset(session, {"policies": [policy_record("follow-built", title_en="Quokka charging plan")]})
     result = committed_app.test_cli_runner().invoke(args=["search", "follow", "--once"])
     assert result.exit_code == 0, result.output
-    assert "does not exist yet; building it" in result.output and "Built search index" in result.output
+    assert "does not exist yet; building it" in result.output and "Built the records index" in result.output
+    assert "Built the passages index" in result.output
     assert [key for key, _ in ranked(committed_app, "quokka")] == ["follow-built"]
 
 

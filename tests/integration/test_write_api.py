@@ -545,9 +545,16 @@ def test_every_write_route_and_method_is_documented_with_its_answers(app, client
             assert operation["security"] == [{"bearerAuth": []}]
             # Any account may manage its own subscriptions and endpoints; records need a staff role.
             own = path.startswith(("/subscriptions", "/webhooks"))
-            if "requestBody" in operation:
+            if "requestBody" in operation and "multipart/form-data" in operation["requestBody"]["content"]:
+                # A file upload (an attached document): staff only, size-limited, no JSON.
+                required = {"400", "401", "403", "404", "413"}
+                assert operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+            elif "requestBody" in operation:
                 required = {"400", "401", "413", "415"} | (set() if own else {"403"})
                 assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            elif path.startswith("/documents/"):
+                # Removing an attached document: staff only.
+                required = {"401", "403", "404"}
             else:
                 # Only a partner's own actions without a body (delete, rotate a secret, send a test).
                 assert own, (method, path)

@@ -20,7 +20,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("tracker.views", "tracker.cli"),                          # the ways in: pages, API, commands
     ("tracker.forms",),                                        # HTML forms, turned into service input
     ("tracker.services", "tracker.migrate"),                   # the domain
-    ("tracker.search", "tracker.notifications"),              # the index replica; the outbox and its worker
+    ("tracker.search", "tracker.notifications", "tracker.documents"),  # the index replica; the outbox and its
+                                                               # worker; attached files and their extraction
     ("tracker.models", "tracker.i18n"),                        # tables and types; language and formats
     ("tracker.db", "tracker.config", "tracker.errors", "tracker.lao", "tracker.pagination", "tracker.background"),
 ]

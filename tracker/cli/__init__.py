@@ -23,11 +23,13 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(data_group)
     app.cli.add_command(users_group)
+    from tracker.documents.cli import documents_group
     from tracker.notifications.cli import notify_group
     from tracker.search.cli import search_group
 
     app.cli.add_command(search_group)
     app.cli.add_command(notify_group)
+    app.cli.add_command(documents_group)
 
 
 def _database():

@@ -13,7 +13,8 @@ from tracker.models.user import User
 from tracker.models.vocab import check_in
 
 AUDIT_ACTIONS = ("create", "update", "status_change", "editorial", "forum_link_add", "forum_link_remove", "import",
-                 "proposal_submitted", "proposal_approved", "proposal_rejected")
+                 "proposal_submitted", "proposal_approved", "proposal_rejected",
+                 "document_add", "document_replace", "document_update", "document_remove", "document_extract")
 AUDITED_TYPES = ("policy", "event", "organisation")
 
 

@@ -18,7 +18,7 @@ TARGET_KINDS = ("policy", "country", "topic", "instrument", "event", "search", "
 CADENCES = ("immediate", "daily", "weekly")
 LANGUAGES = ("en", "lo")
 EVENT_TYPES = ("policy.status_changed", "policy.published", "policy.validity_changed",
-               "policy.sunset_upcoming", "subscription.confirm", "webhook.test")
+               "policy.sunset_upcoming", "policy.document_added", "subscription.confirm", "webhook.test")
 DELIVERY_STATES = ("pending", "retrying", "delivered", "failed", "dead")
 ATTEMPT_OUTCOMES = ("delivered", "retry", "failed", "dead", "error")
 

@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, even
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from tracker.db import Base
+from tracker.models.document import Document, DocumentPassage
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
 from tracker.models.reference import Jurisdiction, Organisation, Topic
@@ -27,7 +28,7 @@ from tracker.models.vocab import check_in
 if TYPE_CHECKING:
     from sqlalchemy import Table
 
-SEARCH_ENTITY_TYPES = ("policy", "event")
+SEARCH_ENTITY_TYPES = ("policy", "event", "document")
 # Execution option that lets one bulk UPDATE/DELETE through the guard below; the caller then owns
 # logging the changes (log_search_changes) or rebuilding the index.
 BYPASS_OPTION = "search_log_bypass"
@@ -67,7 +68,7 @@ class BulkWriteRefused(RuntimeError):
 # Tables whose rows end up in a search document; a bulk statement on any of them is guarded.
 SEARCHABLE_TABLES = frozenset(model.__tablename__ for model in (
     Policy, PolicyTopic, PolicyVehicleClass, PolicyBody, PolicyRelation, StatusChange, Source, Event,
-    EventOrganisation, EventTopic, ForumLink, Organisation, Topic, Jurisdiction))
+    EventOrganisation, EventTopic, ForumLink, Organisation, Topic, Jurisdiction, Document, DocumentPassage))
 
 # Whether the guard raises (tests and development) or only logs a warning (production).
 refuse_bulk_writes = False
@@ -90,7 +91,8 @@ def _pending(session: Session) -> dict[str, set]:
     pending = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = {
-            "docs": set(), "organisations": set(), "topics": set(), "jurisdictions": set(), "events": set()}
+            "docs": set(), "organisations": set(), "topics": set(), "jurisdictions": set(), "events": set(),
+            "policies": set()}
     return pending
 
 
@@ -115,6 +117,13 @@ def _collect(session: Session, obj: Any, deleted: bool) -> None:
     docs = pending["docs"]
     if isinstance(obj, Policy):
         docs.update(("policy", i) for i in _values(obj, "id"))
+        # A document's passages carry the policy's editorial state (who may read them).
+        if not deleted and _renamed(obj, "editorial_state"):
+            pending["policies"].update(_values(obj, "id"))
+    elif isinstance(obj, Document):
+        docs.update(("document", i) for i in _values(obj, "id"))
+    elif isinstance(obj, DocumentPassage):
+        docs.update(("document", i) for i in _values(obj, "document_id"))
     elif isinstance(obj, (PolicyTopic, PolicyVehicleClass, PolicyBody, PolicyRelation, StatusChange, ForumLink)):
         docs.update(("policy", i) for i in _values(obj, "policy_id"))
     elif isinstance(obj, Source):
@@ -141,8 +150,9 @@ def _before_flush(session: Session, _context, _instances) -> None:
     organisations = [o.id for o in session.deleted if isinstance(o, Organisation) and o.id is not None]
     topics = [t.key for t in session.deleted if isinstance(t, Topic)]
     events = [e.id for e in session.deleted if isinstance(e, Event) and e.id is not None]
-    if organisations or topics or events:
-        _pending(session)["docs"].update(_dependents(session, organisations, topics, (), events))
+    policies = [p.id for p in session.deleted if isinstance(p, Policy) and p.id is not None]
+    if organisations or topics or events or policies:
+        _pending(session)["docs"].update(_dependents(session, organisations, topics, (), events, policies))
 
 
 @event.listens_for(Session, "after_flush")
@@ -160,10 +170,15 @@ def _after_flush(session: Session, _context) -> None:
 
 
 def _dependents(session: Session, organisations: Iterable[int], topics: Iterable[str],
-                jurisdictions: Iterable[str], events: Iterable[int]) -> set[tuple[str, int]]:
-    """Documents that show any of these organisations, topics, countries or events by name."""
+                jurisdictions: Iterable[str], events: Iterable[int],
+                policies: Iterable[int] = ()) -> set[tuple[str, int]]:
+    """Documents that show any of these organisations, topics, countries or events by name, and the
+    attached texts of these policies (whose passages carry the policy's editorial state)."""
     organisations, topics, jurisdictions, events = list(organisations), list(topics), list(jurisdictions), list(events)
-    policy_queries, event_queries = [], []
+    policies = list(policies)
+    policy_queries, event_queries, document_queries = [], [], []
+    if policies:
+        document_queries.append(select(Document.id).where(Document.policy_id.in_(policies)))
     if organisations:
         policy_queries += [select(Policy.id).where(Policy.issuer_id.in_(organisations)),
                            select(PolicyBody.policy_id).where(PolicyBody.organisation_id.in_(organisations))]
@@ -179,7 +194,8 @@ def _dependents(session: Session, organisations: Iterable[int], topics: Iterable
         policy_queries.append(select(ForumLink.policy_id).where(ForumLink.event_id.in_(events)))
     found: set[tuple[str, int]] = set()
     connection = session.connection()
-    for entity_type, queries in (("policy", policy_queries), ("event", event_queries)):
+    for entity_type, queries in (("policy", policy_queries), ("event", event_queries),
+                                 ("document", document_queries)):
         if queries:
             found.update((entity_type, i) for i in connection.execute(union(*queries)).scalars())
     return found
@@ -190,9 +206,10 @@ def _write(session: Session) -> None:
     if not pending:
         return
     docs = set(pending["docs"])
-    if pending["organisations"] or pending["topics"] or pending["jurisdictions"] or pending["events"]:
+    if (pending["organisations"] or pending["topics"] or pending["jurisdictions"] or pending["events"]
+            or pending["policies"]):
         docs |= _dependents(session, pending["organisations"], pending["topics"], pending["jurisdictions"],
-                            pending["events"])
+                            pending["events"], pending["policies"])
     written = session.info.setdefault(_WRITTEN, set())
     docs -= written
     if not docs:

@@ -124,6 +124,39 @@ CONFIDENCE_LEVELS: dict[str, LazyString] = {
     "low": _l("Low"),
 }
 
+# What an attached file is to its instrument (tracker.models.document).
+DOCUMENT_ROLES: dict[str, LazyString] = {
+    "original": _l("Original text"),
+    "official_translation": _l("Official translation"),
+    "unofficial_translation": _l("Unofficial translation"),
+    "annex": _l("Annex"),
+    "draft": _l("Draft text"),
+    "consolidated": _l("Consolidated version"),
+}
+
+# Languages a document may be in, by their ISO 639-1 code (names in the reader's language).
+DOCUMENT_LANGUAGES: dict[str, LazyString] = {
+    "lo": _l("Lao"),
+    "en": _l("English"),
+    "th": _l("Thai"),
+    "vi": _l("Vietnamese"),
+    "km": _l("Khmer"),
+    "my": _l("Burmese"),
+    "id": _l("Indonesian"),
+    "ms": _l("Malay"),
+    "fil": _l("Filipino"),
+    "zh": _l("Chinese"),
+    "fr": _l("French"),
+}
+
+EXTRACTION_STATUSES: dict[str, LazyString] = {
+    "pending": _l("Waiting for extraction"),
+    "extracting": _l("Extracting text"),
+    "done": _l("Text extracted"),
+    "partial": _l("Text partly extracted"),
+    "failed": _l("Extraction failed"),
+}
+
 
 def check_in(column: str, values: Mapping[str, object] | tuple[str, ...]) -> str:
     """SQL text of a CHECK that ``column`` holds one of ``values``."""

@@ -13,7 +13,7 @@ import flask_babel
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from tracker.models.vocab import LEGAL_STATUSES
+from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES, LEGAL_STATUSES
 from tracker.notifications.channels.email import build_message
 from tracker.notifications.payloads import external_url, public_base_url
 from tracker.notifications.tokens import make_token
@@ -52,6 +52,8 @@ def render(name: str, **context: Any) -> tuple[str, str]:
     environment = _environment()
     context.setdefault("status_label", status_label)
     context.setdefault("site_url", public_base_url())
+    context.setdefault("DOCUMENT_ROLES", DOCUMENT_ROLES)
+    context.setdefault("DOCUMENT_LANGUAGES", DOCUMENT_LANGUAGES)
     return (environment.get_template(f"{name}.txt").render(**context),
             environment.get_template(f"{name}.html").render(**context))
 
@@ -96,6 +98,8 @@ def subject_for(event_type: str, data: dict[str, Any], lang: str) -> str:
         return _("New policy: %(title)s", title=title)
     if event_type == "policy.validity_changed":
         return _("Validity dates changed: %(title)s", title=title)
+    if event_type == "policy.document_added":
+        return _("New text attached: %(title)s", title=title)
     if event_type == "policy.sunset_upcoming":
         ends = data.get("valid_to_end") or data.get("valid_to")
         return _("%(title)s ends on %(date)s", title=title, date=ends)

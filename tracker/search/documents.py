@@ -1,16 +1,28 @@
-"""Search documents built from the database: what each policy and event contributes to the index."""
+"""Search documents built from the database: what each policy and event contributes to the records index, and
+each passage of an attached text to the passages index (two corpora, each in its own index)."""
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker.i18n import english
-from tracker.models import Event, EventOrganisation, EventTopic, ForumLink, Policy, PolicyBody, PolicyTopic
+from tracker.models import (
+    Document,
+    DocumentPassage,
+    Event,
+    EventOrganisation,
+    EventTopic,
+    ForumLink,
+    Policy,
+    PolicyBody,
+    PolicyTopic,
+)
 from tracker.models.types import PartialDate
 from tracker.models.vocab import EVENT_KINDS, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search.analysis import syllable_terms, terms
@@ -52,11 +64,22 @@ def doc_id(entity_type: str, record_id: int) -> str:
 
 
 def parse_doc_id(value: str) -> DocKey | None:
-    """(entity type, record id) of a document id, None for anything else (the meta document)."""
+    """(entity type, record id) of a record's document id, None for anything else (the meta document)."""
     entity_type, _, number = value.partition(":")
     if entity_type in ("policy", "event") and number.isdigit():
         return entity_type, int(number)
     return None
+
+
+def passage_doc_id(passage_id: int) -> str:
+    """The stable id of a passage's document: ``passage:7``."""
+    return f"passage:{passage_id}"
+
+
+def parse_passage_id(value: str) -> int | None:
+    """The passage id of a passage document's id, None for anything else."""
+    kind, _, number = value.partition(":")
+    return int(number) if kind == "passage" and number.isdigit() else None
 
 
 def date_number(value: PartialDate | None) -> int:
@@ -136,7 +159,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "year": [str(policy.year)] if policy.year else [],
         "event": sorted({link.event.key for link in policy.forum_links}),
         "latest": date_number(policy.status_changed_on), "adopted": date_number(policy.adopted_on),
-        "sortkey": policy.key.encode(),
+        "sortkey": policy.key.encode(), "owner": policy.id,
     }
     return fields
 
@@ -161,7 +184,7 @@ def event_document(event: Event) -> dict[str, Any]:
         "country": [event.jurisdiction_code.lower()] if event.jurisdiction_code else [],
         "status": [], "instrument": [], "topic": [link.topic_key.lower() for link in topic_links],
         "vehicle_class": [], "year": [str(event.starts_on.year)] if event.starts_on else [], "event": [],
-        "latest": date_number(event.starts_on), "adopted": 0, "sortkey": event.key.encode(),
+        "latest": date_number(event.starts_on), "adopted": 0, "sortkey": event.key.encode(), "owner": 0,
     }
     return fields
 
@@ -216,3 +239,111 @@ def count_records(session: Session) -> int:
     from sqlalchemy import func
 
     return sum(session.scalar(select(func.count(model.id))) or 0 for model in (Policy, Event))
+
+
+# -- passages of attached texts ------------------------------------------------------------------------
+
+# Extraction states whose passages are searchable (a failed or pending document has none, or old ones).
+SEARCHABLE_EXTRACTIONS = ("done", "partial")
+# Passages read per query when building or checking the whole passages index.
+PASSAGE_CHUNK = 2000
+
+
+def passage_document(passage: DocumentPassage, document_id: int, policy_id: int, state: str) -> dict[str, Any]:
+    """The source fields of one passage's document: its heading as the title, its text as the body, and
+    the policy, document, language and kind (provision or table of contents) as filters."""
+    heading = passage.heading or ""
+    return {
+        "id": passage_doc_id(passage.id), "type": "passage", "state": state,
+        "title": heading, "body": passage.text, "text": "", "reference": "",
+        "syllables": _join(heading, passage.text),
+        "country": [], "status": [], "instrument": [], "topic": [], "vehicle_class": [], "year": [], "event": [],
+        "policy": [str(policy_id)], "document": [str(document_id)], "language": [passage.language.lower()],
+        "kind": ["toc" if passage.toc else "provision"],
+        # Sorted "by latest" (all equal), passages come in sortkey order: by text, then as they are in it.
+        "latest": 0, "adopted": 0, "sortkey": f"{document_id:010d}:{passage.seq:06d}".encode(), "owner": policy_id,
+    }
+
+
+def analysed_passage(source: dict[str, Any]) -> dict[str, Any]:
+    """The fields Whoosh receives for a passage: like a record's, without words for suggestions (those
+    come from the records, whose words name things)."""
+    fields = dict(source)
+    fields["digest"] = digest(source)
+    for name in ("title", "body", "text"):
+        fields[name] = terms(source[name])
+    fields["syllables"] = syllable_terms(source["syllables"])
+    return fields
+
+
+def _passages(session: Session, document_ids: list[int] | None) -> Iterator[tuple[DocKey, dict[str, Any]]]:
+    statement = (select(DocumentPassage, Document.policy_id, Policy.editorial_state)
+                 .join(Document, Document.id == DocumentPassage.document_id)
+                 .join(Policy, Policy.id == Document.policy_id)
+                 .where(Document.status.in_(SEARCHABLE_EXTRACTIONS))
+                 .order_by(DocumentPassage.document_id, DocumentPassage.seq))
+    if document_ids is not None:
+        statement = statement.where(DocumentPassage.document_id.in_(document_ids))
+    for passage, policy_id, state in session.execute(statement):
+        yield ("document", passage.document_id), passage_document(passage, passage.document_id, policy_id, state)
+
+
+def load_passages(session: Session, keys: Iterable[DocKey]) -> dict[DocKey, list[dict[str, Any]]]:
+    """The current passage documents of these attached texts, by text; a text without searchable
+    passages (removed, failed, not extracted yet) is absent."""
+    ids = sorted({record_id for entity_type, record_id in keys if entity_type == "document"})
+    found: dict[DocKey, list[dict[str, Any]]] = {}
+    for start in range(0, len(ids), CHUNK):
+        for key, fields in _passages(session, ids[start:start + CHUNK]):
+            found.setdefault(key, []).append(fields)
+    return found
+
+
+def all_passages(session: Session, *, release: bool = False) -> Iterator[tuple[DocKey, dict[str, Any]]]:
+    """Every searchable passage's document, a chunk of texts at a time in id order."""
+    ids = list(session.scalars(select(Document.id).where(Document.status.in_(SEARCHABLE_EXTRACTIONS))
+                               .order_by(Document.id)))
+    for start in range(0, len(ids), 50):
+        yield from _passages(session, ids[start:start + 50])
+        if release:
+            session.expunge_all()
+
+
+def count_passages(session: Session) -> int:
+    """How many documents a full build of the passages index writes."""
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count(DocumentPassage.id)).join(Document)
+                          .where(Document.status.in_(SEARCHABLE_EXTRACTIONS))) or 0
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What one index holds: the change-log entity types it follows, and how it reads their documents.
+
+    A changed entity's documents are replaced as a group: every document whose ``group_field`` is the
+    entity's group value is deleted, then the entity's current documents (none, one, or many passages)
+    are added."""
+
+    name: str
+    label: str                                   # what a progress bar counts
+    entity_types: tuple[str, ...]
+    group_field: str
+    load: Callable[[Session, Iterable[DocKey]], dict[DocKey, list[dict[str, Any]]]]
+    every: Callable[..., Iterator[tuple[DocKey, dict[str, Any]]]]
+    count: Callable[[Session], int]
+    analyse: Callable[[dict[str, Any]], dict[str, Any]]
+    owns: Callable[[str], bool]                  # whether a stored document id is one of this corpus
+
+    def group_value(self, key: DocKey) -> str:
+        return doc_id(*key) if self.group_field == "id" else str(key[1])
+
+
+def _load_records(session: Session, keys: Iterable[DocKey]) -> dict[DocKey, list[dict[str, Any]]]:
+    return {key: [fields] for key, fields in load_documents(session, keys).items()}
+
+
+RECORDS = Corpus("records", "records", ("policy", "event"), "id", _load_records, all_documents, count_records,
+                 analysed, lambda value: parse_doc_id(value) is not None)
+PASSAGES = Corpus("passages", "passages", ("document",), "document", load_passages, all_passages, count_passages,
+                  analysed_passage, lambda value: parse_passage_id(value) is not None)

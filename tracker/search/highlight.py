@@ -160,3 +160,45 @@ def _render(text: str, spans: list[tuple[int, int]], *, cut: bool) -> Markup:
     if finish < len(text):
         parts.append("…")
     return Markup("").join(escape(part) for part in parts)
+
+
+# A passage's fragment under a search hit: this many characters around its first match.
+PASSAGE_FRAGMENT = 300
+
+
+def passage_highlight(text: str, terms: Terms, *, whole: bool = False) -> Markup | None:
+    """A passage's text with its matched words marked: the whole text (``whole``), or a fragment of about
+    PASSAGE_FRAGMENT characters around the first match that starts and ends on word boundaries (a Lao
+    passage has no spaces to cut at: it is cut between the words the analysis found, never inside one).
+    None when nothing in the text matches."""
+    spans = _spans(text, "body", terms) or _spans(text, "title", terms)
+    if not spans:
+        return None
+    if whole or len(text) <= PASSAGE_FRAGMENT:
+        return _render(text, spans, cut=False)
+    bounds = [(start, end) for _, start, end in words(text)]
+    first = spans[0][0]
+    begin = max(0, first - PASSAGE_FRAGMENT // 3)
+    finish = min(len(text), begin + PASSAGE_FRAGMENT)
+    if begin:
+        # The start of the first word that begins at or after ``begin`` (not after the match).
+        begin = next((start for start, _ in bounds if begin <= start <= first), first)
+    if finish < len(text):
+        # The end of the last word that ends at or before ``finish``, and never inside a marked word.
+        finish = max((end for _, end in bounds if first < end <= finish), default=finish)
+        for start, end in spans:
+            if start < finish < end:
+                finish = end
+    parts: list[str | Markup] = ["…"] if begin else []
+    cursor = begin
+    for start, end in spans:
+        if end <= begin or start >= finish:
+            continue
+        start, end = max(start, begin), min(end, finish)
+        parts.append(text[cursor:start])
+        parts.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
+        cursor = end
+    parts.append(text[cursor:finish])
+    if finish < len(text):
+        parts.append("…")
+    return Markup("").join(escape(part) for part in parts)

@@ -22,15 +22,7 @@ from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 
 from tracker.models.search_log import SearchChange
-from tracker.search.documents import (
-    all_documents,
-    analysed,
-    count_records,
-    digest,
-    doc_id,
-    load_documents,
-    parse_doc_id,
-)
+from tracker.search.documents import RECORDS, Corpus, digest
 from tracker.search.index import IndexState, IndexStore, read_state, write_state
 from tracker.search.reader import refreshed
 from tracker.search.schema import META_ID, SCHEMA_VERSION
@@ -76,11 +68,14 @@ class Drift:
 
 
 class Indexer:
-    """Applies the change log to the generations of one IndexStore."""
+    """Applies the change log to the generations of one IndexStore, which holds one corpus (the records, or
+    the passages of attached texts). Every indexer reads every row of the log, in order, and acts on the
+    entity types of its corpus: its position and gaps are positions in the whole log."""
 
-    def __init__(self, store: IndexStore, *, batch_size: int = 200, gap_timeout: float = 600.0,
-                 lock_timeout: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: IndexStore, *, corpus: Corpus = RECORDS, batch_size: int = 200,
+                 gap_timeout: float = 600.0, lock_timeout: float = 0.0, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.corpus = corpus
         self.batch_size = batch_size
         self.gap_timeout = gap_timeout
         self.lock_timeout = lock_timeout
@@ -188,13 +183,13 @@ class Indexer:
                 gaps[number] = now
             for number in seen:
                 gaps.pop(number, None)
-            keys = {(row.entity_type, row.entity_id) for row in rows}
-            documents = load_documents(session, keys)
+            corpus = self.corpus
+            keys = {(row.entity_type, row.entity_id) for row in rows if row.entity_type in corpus.entity_types}
+            documents = corpus.load(session, keys)
             for key in sorted(keys):
-                if key in documents:
-                    writer.update_document(**analysed(documents[key]))
-                else:
-                    writer.delete_by_term("id", doc_id(*key))
+                writer.delete_by_term(corpus.group_field, corpus.group_value(key))
+                for fields in documents.get(key, ()):
+                    writer.add_document(**corpus.analyse(fields))
             new_state = IndexState(SCHEMA_VERSION, high, gaps, state.built_at)
             write_state(writer, new_state)
             writer.commit()
@@ -233,11 +228,11 @@ class Indexer:
             with snapshot as session:
                 state = self.snapshot_state(session)
                 if total is not None:
-                    total(count_records(session))
+                    total(self.corpus.count(session))
                 writer = index.writer(limitmb=BUILD_MEMORY_MB)
                 try:
-                    for _key, fields in all_documents(session, release=release):
-                        writer.add_document(**analysed(fields))
+                    for _key, fields in self.corpus.every(session, release=release):
+                        writer.add_document(**self.corpus.analyse(fields))
                         if progress is not None:
                             progress(1)
                     writer.add_document(id=META_ID, meta=state.to_stored())
@@ -265,15 +260,15 @@ class Indexer:
             assert state is not None
             indexed: dict[str, str] = {}
             for stored in searcher.all_stored_fields():
-                if parse_doc_id(stored.get("id", "")) is not None:
+                if self.corpus.owns(stored.get("id", "")):
                     indexed[stored["id"]] = stored.get("digest", "")
         condition = SearchChange.id > state.high
         if state.gaps:
             condition = or_(condition, SearchChange.id.in_(sorted(state.gaps)))
         drift.pending = session.scalar(select(func.count(SearchChange.id)).where(condition)) or 0
         expected: set[str] = set()
-        for (entity_type, record_id), fields in all_documents(session):
-            key = doc_id(entity_type, record_id)
+        for _key, fields in self.corpus.every(session):
+            key = fields["id"]
             expected.add(key)
             if key not in indexed:
                 drift.missing.append(key)

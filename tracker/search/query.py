@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import heapq
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -209,6 +209,7 @@ class Matched:
     total: int = 0
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     top: list[tuple[float, int]] = field(default_factory=list)  # (score, global docnum), best first
+    text_only: set[int] = field(default_factory=set)  # global docnums matched by their attached texts alone
 
 
 # ((negated sort value, record key), global docnum): sorted ascending, best first.
@@ -232,13 +233,18 @@ def allowed_mask(leaf: Leaf, filters: dict[str, tuple[str, ...]]) -> int:
 
 
 def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters: dict[str, tuple[str, ...]],
-        sort: str, limit: int, terms: TermCache, stats: Stats) -> Matched:
+        sort: str, limit: int, terms: TermCache, stats: Stats, *, facets: tuple[str, ...] = FACETS,
+        also: Mapping[int, float] | None = None) -> Matched:
     """Find the documents that match ``query`` (every document when None) and pass ``filters``,
-    count them per facet value, and keep the best ``limit`` by relevance or by a sort column.
+    count them per facet value (``facets``), and keep the best ``limit`` by relevance or by a sort column.
 
     By relevance, documents matching more of the query's concepts come first (see
-    tracker.search.expansion), then by BM25 over the live documents, then by record key."""
-    matched = Matched(facets={name: {} for name in FACETS})
+    tracker.search.expansion), then by BM25 over the live documents, then by record key.
+
+    ``also``: policies (by id) whose attached texts matched, with the score of their best passage. They
+    match too; one matched by its text alone ranks below those matched by their record in its tier
+    (its score is a share of the passage's), and one matched both ways gains a little."""
+    matched = Matched(facets={name: {} for name in facets})
     scored = query is not None and sort == "relevance"
     concepts = primary_concepts(query) if scored and query is not None else None
     # The best candidates by everything but proximity, over the whole index, get their proximity part
@@ -252,12 +258,17 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
         if not allowed:
             continue
         segment = collection.segments[index] if collection is not None else None
-        chosen = allowed if segment is None else segment.mask(query) & allowed
+        by_text = _owned(leaf, also) if also else {}
+        text_mask = mask_of(by_text, leaf.data.size) if by_text else 0
+        own_mask = allowed if segment is None else segment.mask(query) & allowed
+        chosen = own_mask | (text_mask & allowed)
+        if text_mask:
+            matched.text_only.update(docnum + leaf.offset for docnum in bits_of(text_mask & allowed & ~own_mask))
         if not chosen:
             continue
         count = chosen.bit_count()
         matched.total += count
-        for name in FACETS:
+        for name in facets:
             counts = matched.facets[name]
             for value, mask in leaf.data.masks[name].items():
                 found = (chosen & mask).bit_count()
@@ -266,6 +277,9 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
         if scored:
             assert segment is not None  # scored: there is a query, so a segment to evaluate it on
             scores = segment.scores(query, chosen)
+            for docnum, text_score in by_text.items():
+                if chosen >> docnum & 1:
+                    scores[docnum] = scores.get(docnum, 0.0) + TEXT_SHARE * text_score
             if len(scores) < count:  # matched by a filter term alone: ranked after every scored one
                 for docnum in bits_of(chosen):
                     scores.setdefault(docnum, 0.0)
@@ -282,6 +296,16 @@ def run(searcher: Searcher, leaves: list[Leaf], query: wq.Query | None, filters:
         by_column = islice(heapq.merge(*sorted_candidates), limit)
         matched.top = [(0.0, docnum) for _, docnum in by_column]
     return matched
+
+
+# The share of its best passage's score that a policy gains from a match in its attached texts.
+TEXT_SHARE = 0.3
+
+
+def _owned(leaf: Leaf, also: Mapping[int, float]) -> dict[int, float]:
+    """The segment's documents of the policies in ``also`` (segment docnum -> text score)."""
+    owners = leaf.data.policy_docnums()
+    return {docnum: score for policy_id, score in also.items() for docnum in owners.get(policy_id, ())}
 
 
 # How many of the best documents get their proximity part added (query words close together), and are

@@ -18,13 +18,13 @@ from whoosh.searching import Searcher
 
 from tracker.search.caches import Stats, TermCache
 from tracker.search.index import IndexStore, SchemaMismatch, read_state
-from tracker.search.schema import FACETS, TEXT_FIELDS
+from tracker.search.schema import FACETS, PASSAGE_FIELDS, TEXT_FIELDS
 
 if TYPE_CHECKING:
     from whoosh.reading import IndexReader
 
-# Fields whose values are kept as bitmasks: the facets, plus type and editorial state for filtering.
-MASK_FIELDS = FACETS + ("type", "state")
+# Fields whose values are kept as bitmasks: the facets, type and editorial state, and the passages' fields.
+MASK_FIELDS = FACETS + ("type", "state") + PASSAGE_FIELDS
 
 
 def mask_of(ids: Iterable[int], size: int) -> int:
@@ -91,8 +91,9 @@ class SegmentData:
 
     size: int
     masks: dict[str, dict[str, int]]
-    columns: dict[str, list[Any]]  # the sort columns: ints for latest and adopted, bytes for sortkey
+    columns: dict[str, list[Any]]  # ints for latest, adopted and owner, bytes for sortkey
     orders: dict[str, list[int]] = field(default_factory=dict)
+    owners: dict[int, list[int]] | None = None
     field_lengths: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,8 +107,20 @@ class SegmentData:
                 text = term.decode("utf-8") if isinstance(term, bytes) else term
                 values[text] = mask_of(reader.postings(name, term).all_ids(), size)
             masks[name] = values
-        columns = {name: list(reader.column_reader(name)) for name in ("latest", "adopted", "sortkey")}
+        columns = {name: list(reader.column_reader(name)) for name in ("latest", "adopted", "sortkey", "owner")}
         return cls(size, masks, columns)
+
+    def policy_docnums(self) -> dict[int, list[int]]:
+        """Policy id -> the docnums of the policy's documents in this segment (cached; records index). A
+        segment may hold a deleted one beside the live one: callers mask with the live documents."""
+        found = self.owners
+        if found is None:
+            owners = self.columns["owner"]
+            found = {}
+            for docnum in bits_of(self.masks["type"].get("policy", 0)):
+                found.setdefault(owners[docnum], []).append(docnum)
+            self.owners = found
+        return found
 
     def lengths(self, reader: IndexReader, name: str) -> list[int]:
         """Each document's number of terms in field ``name`` (for BM25; cached)."""

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from tracker import lao
 from tracker.background import BackgroundRunner
 from tracker.models import search_log
+from tracker.search.documents import PASSAGES, RECORDS
 from tracker.search.errors import SearchUnavailable
 from tracker.search.index import IndexStore
-from tracker.search.indexer import Indexer
+from tracker.search.indexer import ApplyReport, Indexer
 from tracker.search.reader import Replica
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSION = "tracker.search"
+# The passages of attached texts are a second index, in this folder inside the records' index folder: its
+# statistics and postings stay apart, so that 100,000 passages never slow down or reweigh record search.
+PASSAGES_FOLDER = "passages"
 # Retries, and the pause between them, when another process holds the index's lock.
 BUSY_RETRIES = 20
 BUSY_PAUSE = 0.25
@@ -46,15 +50,28 @@ class SearchRuntime:
         # Settings and their defaults: tracker.config.SETTINGS.
         self.config = app.config
         self.database: Database = app.extensions["tracker.db"]
-        self.store = IndexStore(app.config["SEARCH_INDEX_PATH"])
-        self.replica = Replica(self.store)
-        self.indexer = Indexer(self.store, batch_size=int(app.config["SEARCH_BATCH_SIZE"]),
-                               gap_timeout=float(app.config["SEARCH_GAP_TIMEOUT"]))
+        self._open(app.config["SEARCH_INDEX_PATH"], int(app.config["SEARCH_BATCH_SIZE"]),
+                   float(app.config["SEARCH_GAP_TIMEOUT"]))
         self.last_error: str | None = None
         self._busy = 0
         self.runner = BackgroundRunner("search-indexer", self._index_pending,
                                        interval=lambda: float(self.config["SEARCH_POLL_INTERVAL"]),
                                        enabled=lambda: self.embedded)
+
+    def _open(self, path: str | os.PathLike[str], batch_size: int, gap_timeout: float) -> None:
+        self.store = IndexStore(path)
+        self.replica = Replica(self.store)
+        self.indexer = Indexer(self.store, corpus=RECORDS, batch_size=batch_size, gap_timeout=gap_timeout)
+        self.passage_store = IndexStore(Path(path) / PASSAGES_FOLDER)
+        self.passage_replica = Replica(self.passage_store)
+        # Passages are many per change (a whole text): smaller batches keep one commit short.
+        self.passage_indexer = Indexer(self.passage_store, corpus=PASSAGES, batch_size=max(1, batch_size // 4),
+                                       gap_timeout=gap_timeout)
+
+    @property
+    def indexers(self) -> tuple[Indexer, Indexer]:
+        """The records' indexer and the passages' indexer."""
+        return self.indexer, self.passage_indexer
 
     @property
     def embedded(self) -> bool:
@@ -64,20 +81,21 @@ class SearchRuntime:
     def set_index_path(self, path: str | os.PathLike[str]) -> None:
         """Point this app at another index folder (tests give each test its own)."""
         self.stop()
-        self.indexer.close()
-        self.replica.close()
+        self._close_indexes()
         self.config["SEARCH_INDEX_PATH"] = str(path)
-        self.store = IndexStore(path)
-        self.replica = Replica(self.store)
-        self.indexer = Indexer(self.store, batch_size=self.indexer.batch_size,
-                               gap_timeout=self.indexer.gap_timeout)
+        self._open(path, self.indexer.batch_size, self.indexer.gap_timeout)
+
+    def _close_indexes(self) -> None:
+        for indexer in self.indexers:
+            indexer.close()
+        self.replica.close()
+        self.passage_replica.close()
 
     def close(self) -> None:
         """Stop following the log and let go of the index (an app being thrown away)."""
         self.database.remove_commit_hook(self.on_commit)
         self.stop()
-        self.indexer.close()
-        self.replica.close()
+        self._close_indexes()
 
     @contextlib.contextmanager
     def sessions(self) -> Iterator[Session]:
@@ -105,9 +123,12 @@ class SearchRuntime:
         self.runner.stop(timeout)
 
     def _index_pending(self) -> float | None:
-        """One look at the log: apply what is pending; soon again when another process held the lock."""
+        """One look at the log: apply what is pending to both indexes; soon again when another process held
+        a lock."""
         try:
             report = self.indexer.apply_pending(self.sessions)
+            passages = self._apply_passages()
+            report.busy = report.busy or passages.busy
         except SearchUnavailable as error:
             # Nothing to follow until `search rebuild` (or `ensure`) builds an index.
             self._note(str(error))
@@ -121,6 +142,18 @@ class SearchRuntime:
         # Another process holds the lock: look again soon, it may have missed our rows.
         self._busy = self._busy + 1 if report.busy and self._busy < BUSY_RETRIES else 0
         return BUSY_PAUSE if self._busy else None
+
+    def _apply_passages(self) -> ApplyReport:
+        """Apply the log to the passages index; an index that was never built is built here, once, from
+        the database (an upgrade from a version without passages has texts to index only after it)."""
+        try:
+            return self.passage_indexer.apply_pending(self.sessions)
+        except SearchUnavailable:
+            with self.passage_store.build_lock(wait=False) as mine:
+                if not mine:
+                    return ApplyReport(busy=True)
+            self.passage_indexer.build(self.sessions(), self.sessions)
+            return ApplyReport()
 
     def _note(self, message: str) -> None:
         if message != self.last_error:

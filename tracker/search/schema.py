@@ -1,4 +1,5 @@
-"""The index schema: one document per policy and per event, and the version that names its layout."""
+"""The index schema: one document per policy, per event and per passage of an attached text, and the version
+that names its layout."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from tracker.search.analysis import ReferenceAnalyzer, SyllableAnalyzer, TextAna
 
 # Bump whenever documents, fields or analysis change: an index of another version refuses to serve
 # until `flask --app tracker search rebuild` has built one of this version.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The document that holds the index's own state (schema version, applied log position).
 META_ID = "__meta__"
@@ -21,6 +22,9 @@ META_ID = "__meta__"
 TEXT_FIELDS = {"title": 4.0, "reference": 3.0, "body": 1.5, "text": 1.0, "syllables": 1.0}
 # Facet name -> field; every facet is also a filter and a `name:value` query field.
 FACETS = ("country", "status", "instrument", "topic", "vehicle_class", "year", "event")
+# Fields of passages only: the policy and document they belong to (filters), their language, and whether
+# they read as a table of contents or a bare heading (ranked below real provisions).
+PASSAGE_FIELDS = ("policy", "document", "language", "kind")
 # Sort name -> column (descending, ties by record key).
 SORT_COLUMNS = {"latest": "latest", "adopted": "adopted"}
 
@@ -73,7 +77,9 @@ def make_schema() -> Schema:
         "latest": COLUMN(columns.NumericColumn("i")),
         "adopted": COLUMN(columns.NumericColumn("i")),
         "sortkey": COLUMN(columns.VarBytesColumn()),
+        # The policy a document is or belongs to (0 for an event): links a passage's match to its record.
+        "owner": COLUMN(columns.NumericColumn("i")),
     }
-    for name in FACETS:
+    for name in FACETS + PASSAGE_FIELDS:
         fields[name] = ID(analyzer=IDAnalyzer(lowercase=True))
     return Schema(**fields)

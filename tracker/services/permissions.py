@@ -15,6 +15,7 @@ PERMISSIONS: dict[str, str] = {
     "read_unpublished": "editor",    # see drafts, records in review and archived records
     "edit": "editor",                # create records, edit drafts and records in review, record status changes
     "submit_for_review": "editor",
+    "attach_documents": "editor",    # attach, replace, describe and remove the texts of any policy
     "edit_published": "reviewer",    # edit records that are published or archived
     "publish": "reviewer",           # publish, archive, unpublish
     "override_transition": "reviewer",  # record a status change outside the transition table

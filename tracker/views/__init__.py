@@ -34,6 +34,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.api import bp as api_bp
     from tracker.views.auth import bp as auth_bp
     from tracker.views.dashboard import bp as dashboard_bp
+    from tracker.views.documents import bp as documents_bp
     from tracker.views.editing import bp as editing_bp
     from tracker.views.events import bp as events_bp
     from tracker.views.feeds import bp as feeds_bp
@@ -56,6 +57,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(notify_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(documents_bp)
     init_language_switch(app)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
@@ -127,6 +129,8 @@ def _register_template_helpers(app: Flask) -> None:
         EVENT_KINDS=vocab.EVENT_KINDS, ORGANISATION_KINDS=vocab.ORGANISATION_KINDS, EVENT_ROLES=vocab.EVENT_ROLES,
         PROPOSAL_STATES=PROPOSAL_STATES,
         CONFIDENCE_LEVELS=vocab.CONFIDENCE_LEVELS, EDITORIAL_STATES=vocab.EDITORIAL_STATES,
+        DOCUMENT_ROLES=vocab.DOCUMENT_ROLES, DOCUMENT_LANGUAGES=vocab.DOCUMENT_LANGUAGES,
+        EXTRACTION_STATUSES=vocab.EXTRACTION_STATUSES,
         ROLES=ROLES, can=has_permission, can_edit_record=can_edit_record, error_links=error_links,
     )
     def combine_attrs(attrs: dict, field, has_hint) -> dict:

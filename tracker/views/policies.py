@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from tracker.pagination import PageRequest
+from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.views.cache import cached_page
 from tracker.views.security import include_unpublished
@@ -40,4 +41,5 @@ def detail(key: str):
     return render_template(
         "policies/detail.html", policy=policy, outgoing=outgoing, incoming=incoming,
         forum_links=policy_service.visible_forum_links(policy.forum_links, staff, side="event"),
+        documents=document_service.documents_of(session, policy),
     )

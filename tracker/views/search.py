@@ -212,6 +212,9 @@ def search_hit_json(hit: SearchHit) -> dict[str, Any]:
         "status": record.legal_status if hit.type == "policy" else None,
         "score": float(hit.score), "highlights": dict(hit.highlights),
         "url": hit_url(hit, api=True, external=True), "html_url": hit_url(hit, external=True),
+        "matched_in": hit.matched_in,
+        "passages": [{"document_id": p.document.id, "page": p.passage.page, "heading": p.passage.heading,
+                      "language": p.passage.language, "highlight": str(p.highlight)} for p in hit.passages],
     }
 
 

@@ -102,3 +102,6 @@ _register_write_routes(bp)
 from tracker.views.api.notify import register as _register_notify_routes  # noqa: E402  (needs bp above)
 
 _register_notify_routes(bp)
+from tracker.views.api.documents import register as _register_document_routes  # noqa: E402  (needs bp above)
+
+_register_document_routes(bp)

@@ -195,7 +195,14 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "highlights": {"type": "object", "additionalProperties": TEXT,
                            "description": "Field -> HTML excerpt: the text escaped, the matched words in "
                                           "`<mark>`. Safe to insert into a page as HTML."},
-            "url": URL, "html_url": URL}),
+            "url": URL, "html_url": URL,
+            "matched_in": {"enum": ["record", "text", "both"], "description": (
+                "Where a policy matched: its record, the text of its attached documents only, or both.")},
+            "passages": {"type": "array", "description": "Up to three matching passages of the policy's texts.",
+                         "items": _object({"document_id": {"type": "integer"}, "page": {"type": "integer"},
+                                           "heading": NULLABLE_TEXT, "language": TEXT,
+                                           "highlight": {"type": "string", "description": (
+                                               "HTML: the passage's fragment, escaped, matches in `<mark>`.")}})}}),
         "SearchResults": _object({
             "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
             "pages": {"type": "integer", "minimum": 1},
@@ -219,7 +226,7 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
-    } | record_input_schemas(countries, topics) | _notify_schemas()
+    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -453,7 +460,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "responses": {"200": {"description": "The OpenAPI 3.1 document.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": unauthorized}}},
-        } | _notify_paths(),
+        } | _notify_paths() | _document_paths(),
         "components": {
             "schemas": _schemas(countries, topics),
             "securitySchemes": {"bearerAuth": {
@@ -636,4 +643,171 @@ def _notify_paths() -> dict[str, Any]:
             "DeliveryPage", "A page of deliveries.", [webhook_id] + PAGE_PARAMS,
             {"400": _error_response("A parameter is not valid; `error.errors` names each one."),
              "404": _error_response("You have no such endpoint, or the page is past the last one.")})},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Attached documents (tracker.views.api.documents)
+
+DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "description": "The document's id.",
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+NULLABLE_INTEGER = {"type": ["integer", "null"]}
+
+
+def _document_schemas() -> dict[str, Any]:
+    from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES, EXTRACTION_STATUSES
+
+    document = {
+        "id": {"type": "integer"}, "series_id": NULLABLE_INTEGER | {
+            "description": "The id shared by the versions of one text (draft 1, draft 2, adopted ...)."},
+        "filename": TEXT, "media_type": {"enum": ["application/pdf", "text/html", "text/plain",
+                                                  "application/vnd.openxmlformats-officedocument."
+                                                  "wordprocessingml.document"]},
+        "size": {"type": "integer", "minimum": 1}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "role": {"enum": list(DOCUMENT_ROLES)}, "language": {"enum": list(DOCUMENT_LANGUAGES)},
+        "version_label": NULLABLE_TEXT, "date": _nullable(PARTIAL_DATE), "source_url": NULLABLE_TEXT,
+        "added_at": DATE_TIME, "status": {"enum": list(EXTRACTION_STATUSES), "description": (
+            "Where the text extraction stands: pending, extracting, done, partial (some pages gave no text) "
+            "or failed.")},
+        "pages": NULLABLE_INTEGER, "pages_ocr": {"type": "integer", "minimum": 0},
+        "characters": {"type": "integer", "minimum": 0},
+        "official": {"type": "boolean", "description": "False for an unofficial translation or a draft."},
+        "urls": _object({"html": URL, "api": URL, "text": URL, "file": URL}),
+        "status_reason": NULLABLE_TEXT | {"description": "Staff only: why extraction failed or is partial."},
+        "added_by": TEXT | {"description": "Staff only: who attached it."},
+    }
+    required = [name for name in document if name not in ("status_reason", "added_by")]
+    detail = dict(document) | {
+        "policy": _object({"key": TEXT, "url": URL}),
+        "versions": {"type": "array", "items": _object({"id": {"type": "integer"}, "version_label": NULLABLE_TEXT,
+                                                        "date": _nullable(PARTIAL_DATE)})}}
+    passage = _object({"seq": {"type": "integer"}, "page": {"type": "integer"}, "heading": NULLABLE_TEXT,
+                       "language": TEXT, "text": TEXT, "method": {"enum": ["text", "ocr"]},
+                       "confidence": {"type": ["number", "null"]}, "toc": {"type": "boolean"}})
+    paragraph = _nullable(_object({"text": TEXT, "page": NULLABLE_INTEGER, "heading": NULLABLE_TEXT}))
+    return {
+        "Document": _object(document, required=required),
+        "DocumentDetail": _object(detail, required=required + ["policy", "versions"]),
+        "DocumentList": _object({"policy": TEXT, "documents": {"type": "array", "items": _ref("Document")}}),
+        "DocumentText": _object({"document_id": {"type": "integer"}, "status": {"enum": list(EXTRACTION_STATUSES)},
+                                 "pages": NULLABLE_INTEGER, "passages": {"type": "array", "items": passage}}),
+        "DocumentUpload": {"type": "object", "required": ["file", "role", "language"], "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": "PDF, DOCX, HTML or UTF-8 text; the type is read from the bytes."},
+            "role": {"enum": list(DOCUMENT_ROLES)}, "language": {"enum": list(DOCUMENT_LANGUAGES)},
+            "version_label": {"type": "string", "maxLength": 120}, "date": PARTIAL_DATE,
+            "source_url": {"type": "string", "maxLength": 2000},
+            "replaces": {"type": "string", "pattern": "^[0-9]{1,9}$",
+                         "description": "The id of a document of the same policy this file is a new version of."},
+            "reason": {"type": "string", "maxLength": 5000}}},
+        "PassageHit": _object({
+            "document_id": {"type": "integer"}, "policy": TEXT, "page": {"type": "integer"}, "heading": NULLABLE_TEXT,
+            "language": TEXT, "score": {"type": "number"}, "method": {"enum": ["text", "ocr"]},
+            "toc": {"type": "boolean", "description": "Reads as a table of contents (ranked after provisions)."},
+            "highlight": {"type": "string", "description": "HTML: the passage or a fragment of it, escaped, the "
+                                                           "matched words in `<mark>`."},
+            "url": URL}),
+        "PassageResults": _object({
+            "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1}, "notice": NULLABLE_TEXT,
+            "hits": {"type": "array", "items": _ref("PassageHit")}}),
+        "Comparison": _object({
+            "policy": TEXT, "from": {"type": "integer"}, "to": {"type": "integer"},
+            "complete": {"type": "boolean", "description": "False when the comparison ran out of time: what it "
+                                                           "holds is right as far as it goes."},
+            "summary": _object({name: {"type": "integer", "minimum": 0}
+                                for name in ("added", "removed", "changed", "unchanged")}),
+            "blocks": {"type": "array", "items": _object({
+                "op": {"enum": ["equal", "insert", "delete", "change"]}, "old": paragraph, "new": paragraph,
+                "words": {"type": "array", "items": _object({"op": {"enum": ["equal", "insert", "delete"]},
+                                                              "text": TEXT})}})}}),
+    }
+
+
+def _document_paths() -> dict[str, Any]:
+    bad_request = _error_response("A parameter is not valid; `error.errors` names each one.")
+    not_found = _error_response("No such policy or document, or not one this reader may see.")
+    unauthorized = _unauthorized()
+    key = {"name": "key", **KEY_PARAM}
+
+    def read(operation_id: str, summary: str, schema: str, text: str, parameters: list[Any]) -> dict[str, Any]:
+        return {"get": {"operationId": operation_id, "summary": summary, "security": OPTIONAL_AUTH,
+                        "parameters": parameters,
+                        "responses": {"200": _ok(schema, text), "400": bad_request, "401": unauthorized,
+                                      "404": not_found}}}
+
+    return {
+        "/policies/{key}/documents": read(
+            "listPolicyDocuments", "The texts attached to a policy (each version of each text).", "DocumentList",
+            "The documents, by text, newest version first.", [key]) | {"post": {
+                "operationId": "attachDocument",
+                "summary": "Attach a file to a policy (a new version of another with `replaces`).",
+                "description": ("Editors and above. The file is checked before anything is stored: its type from "
+                                "its bytes, a DOCX for zip bombs, a PDF for encryption, damage and its page "
+                                "count. Its text is then extracted in the background (`status`)."),
+                "security": REQUIRED_AUTH, "parameters": [key],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {
+                    "schema": _ref("DocumentUpload")}}},
+                "responses": {
+                    "201": _ok("Document", "The document, its text waiting for extraction.") | {"headers": {
+                        "Location": {"required": True, "description": "URL of the document in this API.",
+                                     "schema": {"type": "string", "format": "uri"}}}},
+                    "400": _error_response("The file is refused (empty, of an unknown type, damaged, encrypted, "
+                                           "too many pages, already attached) or a field is wrong; "
+                                           "`error.errors` names it."),
+                    "401": unauthorized, "403": _error_response("Only editors and above attach documents."),
+                    "404": not_found, "413": _error_response("The file is larger than the limit (25 MiB by "
+                                                            "default).")}}},
+        "/documents/{document_id}": read(
+            "getDocument", "A document's facts, extraction status and versions.", "DocumentDetail",
+            "The document.", [DOCUMENT_ID]) | {"delete": {
+                "operationId": "removeDocument", "summary": "Remove a document and its text (editors and above).",
+                "security": REQUIRED_AUTH, "parameters": [DOCUMENT_ID, {
+                    "name": "reason", "in": "query", "required": False, "description": "Why, for the history.",
+                    "schema": {"type": "string", "maxLength": 5000}}],
+                "responses": {"204": {"description": "Removed."}, "400": bad_request, "401": unauthorized,
+                              "403": _error_response("Only editors and above remove documents."),
+                              "404": not_found}}},
+        "/documents/{document_id}/text": read(
+            "getDocumentText", "A document's extracted text, passage by passage, with pages.", "DocumentText",
+            "The passages in order (none until extraction is done).", [DOCUMENT_ID]),
+        "/documents/{document_id}/file": {"get": {
+            "operationId": "getDocumentFile", "summary": "The file itself, as attached.",
+            "security": OPTIONAL_AUTH, "parameters": [DOCUMENT_ID],
+            "responses": {"200": {"description": "The bytes, with the type read from them.", "content": {
+                media: {"schema": {"type": "string", "format": "binary"}} for media in (
+                    "application/pdf", "text/html", "text/plain",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document")}},
+                "400": bad_request, "401": unauthorized, "404": not_found}}},
+        "/search/passages": {"get": {
+            "operationId": "searchPassages",
+            "summary": "Passages of attached texts matching a query (the clause, not just the record).",
+            "description": ("Same analysis as `/search` (English stems, Lao words, synonyms, English-Lao "
+                            "bridging); `\"…\"` is an exact phrase within a passage. By relevance, passages that "
+                            "read as a table of contents come after provisions; `sort=page` lists them in text "
+                            "order."),
+            "security": OPTIONAL_AUTH,
+            "parameters": [
+                {"name": "q", "in": "query", "required": True, "description": "Words or \"an exact phrase\".",
+                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_LENGTH}},
+                {"name": "policy", "in": "query", "required": False, "description": "Policy keys, comma-separated.",
+                 "schema": {"type": "string", "maxLength": 2000}},
+                {"name": "document", "in": "query", "required": False,
+                 "description": "Document ids, comma-separated.",
+                 "schema": {"type": "string", "pattern": "^[0-9]{1,9}(,[0-9]{1,9})*$"}},
+                {"name": "lang", "in": "query", "required": False, "description": "Language codes, comma-separated.",
+                 "schema": {"type": "string", "maxLength": 200}},
+                {"name": "sort", "in": "query", "required": False, "description": "relevance or page (text order).",
+                 "schema": {"type": "string", "enum": ["relevance", "page"], "default": "relevance"}},
+            ] + PAGE_PARAMS,
+            "responses": {"200": _ok("PassageResults", "One page of passages."), "400": bad_request,
+                          "401": unauthorized, "404": not_found,
+                          "503": _error_response("The search index is missing or being rebuilt.")}}},
+        "/policies/{key}/compare": read(
+            "compareDocuments", "What changed between two versions of a text, paragraph by paragraph.",
+            "Comparison", "The aligned paragraphs, with word-level changes inside changed ones.",
+            [key, {"name": "from", "in": "query", "required": True, "description": "The older document's id.",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+             {"name": "to", "in": "query", "required": True, "description": "The newer document's id.",
+              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]),
     }
