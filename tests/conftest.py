@@ -185,6 +185,27 @@ def api_token(session, users):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Debian's Chromium through Playwright: one browser for the session, started only when a test needs it (the
+# browser tests, and the document fixtures it prints); Playwright's sync API cannot run two sessions at once.
+
+@pytest.fixture(scope="session")
+def browser():
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.documents.fixtures import CHROMIUM_ARGS
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: run script/test, which installs it")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+# ---------------------------------------------------------------------------------------------------
 # Search: a real Whoosh index per test, and apps over databases of their own with real commits
 
 

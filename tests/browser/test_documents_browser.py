@@ -144,8 +144,9 @@ def test_texts_are_attached_extracted_found_by_clause_and_compared(browser, docu
     wait_extracted(editor, base, draft_2)
     reader.goto(f"{base}/documents/{draft_2}")
     reader.get_by_role("link", name="Compare with the previous version").click()
-    expect(reader.locator(".summary-line")).to_contain_text("1 paragraph added")
+    # The new article: its heading and its paragraph.
+    expect(reader.locator(".summary-line")).to_contain_text("2 paragraphs added")
     expect(reader.locator(".diff-change del")).to_have_text("30")
     expect(reader.locator(".diff-change ins")).to_have_text("60")
-    expect(reader.locator(".diff-insert").first).to_contain_text("EDL supplies charging stations")
+    expect(reader.locator(".diff-insert").last).to_contain_text("EDL supplies charging stations")
     reader.screenshot(path=str(artifacts / "documents-compare.png"), full_page=True)

@@ -15,7 +15,7 @@ def fixture_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def printed(fixture_dir: Path) -> dict[str, Path]:
+def printed(fixture_dir: Path, browser) -> dict[str, Path]:
     """The fixtures that need Chromium (printed and scanned decrees, legacy-font and encrypted PDFs) and all
     the others, made with one browser."""
-    return fixtures.all_fixtures(fixture_dir)
+    return fixtures.all_fixtures(fixture_dir, browser)

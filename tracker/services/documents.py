@@ -342,6 +342,21 @@ def passages_of(session: Session, document: Document) -> list[DocumentPassage]:
                                 .order_by(DocumentPassage.seq)))
 
 
+def passage_kinds(passages: list[DocumentPassage]) -> list[str]:
+    """What each passage is to a reader: "heading" (a heading line: the next passage sits under it),
+    "toc" (a table of contents or index), or "text"."""
+    kinds = []
+    for index, passage in enumerate(passages):
+        following = passages[index + 1] if index + 1 < len(passages) else None
+        if following is not None and following.heading and following.heading == passage.text.strip():
+            kinds.append("heading")
+        elif passage.toc and not passage.heading and len(passage.text) < 200 and "\n" not in passage.text:
+            kinds.append("heading")  # a title line at the top of the text
+        else:
+            kinds.append("toc" if passage.toc else "text")
+    return kinds
+
+
 def file_chunks(sessions: SessionFactory, session: Session, document: Document) -> Iterator[bytes]:
     """The bytes of a document's file, a chunk at a time."""
     stored = session.get(StoredFile, document.sha256)
@@ -381,8 +396,10 @@ def compare(session: Session, key: str, from_id: int, to_id: int, actor: Any,
         raise Invalid(_("These documents cannot be compared yet."), errors)
 
     def paragraphs(document: Document) -> list[Paragraph]:
-        return [Paragraph(text=p.text, page=p.page, heading=p.heading) for p in passages_of(session, document)
-                if not p.toc]
+        # Headings are compared with the text (an article added shows its heading); tables of contents not.
+        passages = passages_of(session, document)
+        return [Paragraph(text=p.text, page=p.page, heading=p.heading)
+                for p, kind in zip(passages, passage_kinds(passages)) if kind != "toc"]
 
     return policy, old, new, compare_texts(paragraphs(old), paragraphs(new), budget_seconds=budget_seconds)
 

@@ -199,8 +199,8 @@ def read(document_id: int):
             results = None
     passages = document_service.passages_of(db, document)
     pages: dict[int, list] = {}
-    for passage in passages:
-        pages.setdefault(passage.page, []).append(passage)
+    for passage, kind in zip(passages, document_service.passage_kinds(passages)):
+        pages.setdefault(passage.page, []).append((passage, kind))
     versions = document_service.versions_of(db, document)
     return render_template("documents/read.html", document=document, policy=policy, pages=pages, q=q, sort=sort,
                            results=results, unavailable=unavailable, versions=versions,
