@@ -365,3 +365,31 @@ def test_the_policy_page_lists_its_texts_and_offers_a_comparison(app, client, se
     assert "not the adopted text" in text
     policy = session.scalars(select(Policy).where(Policy.key == DEMO_POLICY)).one()
     assert policy is not None
+
+
+def test_the_document_pages_read_wholly_in_lao(app, client, session, login_as, search_index):
+    from tests.i18n.test_i18n_pages import ENGLISH, visible_texts
+
+    login_as("editor")
+    client.set_cookie("lang", "lo")
+    attach(client, DEMO_POLICY, "ມາດຕາ 1 ຈຸດປະສົງ\n\nດຳລັດນີ້ ສົ່ງເສີມ ລົດໄຟຟ້າ.\n".encode(), "ຮ່າງ-1.txt",
+           role="draft", language="lo", version_label="ສະບັບຮ່າງ 1")
+    old = session.scalars(select(Document).order_by(Document.id.desc())).first()
+    attach(client, DEMO_POLICY, "ມາດຕາ 1 ຈຸດປະສົງ\n\nດຳລັດນີ້ ສົ່ງເສີມ ລົດໄຟຟ້າ ແລະ ສະຖານີສາກ.\n".encode(),
+           "ຮ່າງ-2.txt", role="draft", language="lo", version_label="ສະບັບຮ່າງ 2")
+    new = session.scalars(select(Document).order_by(Document.id.desc())).first()
+    extract_all(app)
+    search_index.sync()
+    pages = [f"/documents/{new.id}?q=ສະຖານີສາກ", f"/policies/{DEMO_POLICY}/compare?from={old.id}&to={new.id}",
+             f"/policies/{DEMO_POLICY}", f"/documents/{new.id}/edit", f"/documents/{new.id}/replace",
+             f"/documents/{new.id}/remove", f"/policies/{DEMO_POLICY}/documents/new", "/search?q=ສະຖານີສາກ"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True)
+        assert '<html lang="lo">' in html
+        assert sorted({text for text in visible_texts(html) if text in ENGLISH}) == [], path
+    compare = text_of(client.get(pages[1]))
+    assert "ເພີ່ມ" in compare and "ໜ້າ 1" in compare
+    reader = text_of(client.get(pages[0]))
+    assert "ນີ້ແມ່ນສະບັບຮ່າງ" in reader and "ມີ 1 ວັກທີ່ກົງກັນ" in reader

@@ -134,20 +134,20 @@ DOCUMENT_ROLES: dict[str, LazyString] = {
     "consolidated": _l("Consolidated version"),
 }
 
-# Languages a document may be in, by their ISO 639-1 code (names in the reader's language).
-DOCUMENT_LANGUAGES: dict[str, LazyString] = {
-    "lo": _l("Lao"),
-    "en": _l("English"),
-    "th": _l("Thai"),
-    "vi": _l("Vietnamese"),
-    "km": _l("Khmer"),
-    "my": _l("Burmese"),
-    "id": _l("Indonesian"),
-    "ms": _l("Malay"),
-    "fil": _l("Filipino"),
-    "zh": _l("Chinese"),
-    "fr": _l("French"),
-}
+# Languages a document may be in, by their ISO 639 code; each named in the reader's language by CLDR (through
+# Babel), not by the catalogue: the interface's own language switch names languages in themselves instead.
+DOCUMENT_LANGUAGE_CODES = ("lo", "en", "th", "vi", "km", "my", "id", "ms", "fil", "zh", "fr")
+
+
+def _language_name(code: str) -> str:
+    from babel import Locale
+    from flask_babel import get_locale
+
+    locale = get_locale() or Locale("en")
+    return str(locale.languages.get(code) or Locale("en").languages.get(code) or code)
+
+
+DOCUMENT_LANGUAGES: dict[str, LazyString] = {code: LazyString(_language_name, code) for code in DOCUMENT_LANGUAGE_CODES}
 
 EXTRACTION_STATUSES: dict[str, LazyString] = {
     "pending": _l("Waiting for extraction"),
