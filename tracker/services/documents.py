@@ -169,9 +169,17 @@ def _policy(session: Session, key: str, actor: User) -> Policy:
     return policy
 
 
+# Ids are 32-bit integers in every database; a larger number names no document (and must not reach SQL).
+MAX_ID = 2**31 - 1
+
+
+def _get_document(session: Session, document_id: int) -> Document | None:
+    return session.get(Document, document_id) if 0 < document_id <= MAX_ID else None
+
+
 def _document_for_change(session: Session, document_id: int, actor: User) -> tuple[Document, Policy]:
     require(actor, "attach_documents")
-    document = session.get(Document, document_id)
+    document = _get_document(session, document_id)
     if document is None:
         raise NotFound(_("There is no document %(id)s.", id=document_id))
     policy = session.scalars(select(Policy).where(Policy.id == document.policy_id).with_for_update()
@@ -213,7 +221,7 @@ def attach(session: Session, key: str, upload: Received, filename: str | None, f
     media_type, pages = inspect_upload(upload, filename, settings)
     previous: Document | None = None
     if replaces is not None:
-        previous = session.get(Document, replaces)
+        previous = _get_document(session, replaces)
         if previous is None or previous.policy_id != policy.id:
             raise NotFound(_("There is no document %(id)s.", id=replaces))
     same = session.scalar(select(Document).where(Document.policy_id == policy.id, Document.sha256 == upload.sha256))
@@ -329,7 +337,7 @@ def documents_of(session: Session, policy: Policy) -> list[Document]:
 def readable(session: Session, document_id: int, actor: Any) -> tuple[Document, Policy]:
     """A document and its policy, if the reader may see the policy (drafts and records in review only for
     staff); NotFound otherwise, never revealing that it exists."""
-    document = session.get(Document, document_id)
+    document = _get_document(session, document_id)
     if document is not None:
         policy = session.get(Policy, document.policy_id)
         if policy is not None and policy.editorial_state in visible_states(can_read_unpublished(actor)):

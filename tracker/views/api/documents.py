@@ -22,6 +22,7 @@ from tracker.views.support import db_session
 # Fields of the multipart attach request other than the file.
 FACT_FIELDS = ("role", "language", "version_label", "date", "source_url", "replaces", "reason")
 MAX_PASSAGES_PER_PAGE = 100
+MAX_PAGE = 999_999_999
 
 
 def register(bp: Blueprint) -> None:
@@ -78,7 +79,7 @@ def attach_document(key: str):
         form = request.form
     except RequestEntityTooLarge:
         return error_response(413, str(too_large_error()), {"file": too_large_error()})
-    unknown = sorted(set(form) - set(FACT_FIELDS))
+    unknown = sorted({str(name) for name in form if name not in FACT_FIELDS})
     if unknown:
         raise Invalid(_("The document was not saved: check the fields marked."),
                       {name[:60]: FieldError("unknown_field") for name in unknown[:20]})
@@ -171,10 +172,10 @@ def search_passages():
     if sort not in ("relevance", "page"):
         errors["sort"] = FieldError("one_of", value=sort[:30], values="relevance, page")
     page_text, per_page_text = request.args.get("page", "1"), request.args.get("per_page", "20")
-    for name, text in (("page", page_text), ("per_page", per_page_text)):
-        if not text.isdigit() or not 1 <= int(text) <= (MAX_PASSAGES_PER_PAGE if name == "per_page" else 10_000):
+    for name, text, largest in (("page", page_text, MAX_PAGE), ("per_page", per_page_text, MAX_PASSAGES_PER_PAGE)):
+        if not text.isdigit() or len(text) > 9 or not 1 <= int(text) <= largest:
             errors[name] = FieldError("too_large" if text.isdigit() and int(text) > 0 else "too_small",
-                                      min=1, max=MAX_PASSAGES_PER_PAGE if name == "per_page" else 10_000)
+                                      min=1, max=largest)
     unknown = sorted(set(request.args) - {"q", "sort", "page", "per_page", "policy", "document", "lang"})
     for name in unknown[:20]:
         errors[name[:60]] = FieldError("unknown_field")
