@@ -64,7 +64,8 @@ In one run and in a throwaway folder:
    The totals are compared per query, to show both engines answer the same question. They differ where
    the analyses differ: the tracker also searches a word's synonyms and lemmas from its vocabulary
    (tracker/search/vocabulary.toml: "duty" finds "tariff" too, "electrified" finds "electrification"),
-   finds parts of Lao compounds (FTS5 only whole segmented words), stems with Whoosh's Porter stemmer
+   a Lao word's English equivalents through its bridges (ການສາກໄຟ finds "charging station" in English
+   texts), parts of Lao compounds (FTS5 only whole segmented words), stems with Whoosh's Porter stemmer
    where FTS5 has its own, drops English stop words, and when no passage has all the words of a
    two-word query it requires fewer (FTS5 then finds nothing).
 
@@ -90,6 +91,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -1084,8 +1086,10 @@ def report_summary(extraction: list[ExtractionResult], search: SearchResult | No
                    elapsed: float) -> None:
     print("\n=== Summary")
     print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} at the end; seed {args.seed}, {args.passes} passes; "
-          f"the run took {duration(elapsed)}")
+          f"load average {args.load_at_start:.2f} at the start and {os.getloadavg()[0]:.2f} at the end; "
+          f"seed {args.seed}, {args.passes} passes; the run took {duration(elapsed)}")
+    own, child = peak_memory()
+    print(f"Peak memory (resident): this process {megabytes(own)}, the largest child process {megabytes(child)}")
     if extraction:
         print(f"\n{'extraction (sandbox)':<30}{'pages':>6}{'pages/s':>9}{'s/page':>8}")
         for result in extraction:
@@ -1120,14 +1124,22 @@ def report_summary(extraction: list[ExtractionResult], search: SearchResult | No
     print("(Timings depend on the machine and never make this script fail.)")
 
 
+def peak_memory() -> tuple[int, int]:
+    """Peak resident bytes of this process and of the largest child it waited for (Linux counts KiB)."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+
+
 def write_json(path: Path, extraction: list[ExtractionResult], search: SearchResult | None,
                args: argparse.Namespace, elapsed: float) -> None:
     figures = {
         "benchmark": "bench/documents.py",
         "machine": {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "cpus": os.cpu_count(),
-                    "load_average_end": os.getloadavg()[0]},
-        "arguments": {name: value for name, value in vars(args).items() if name not in ("json", "workdir")},
+                    "load_average_start": args.load_at_start, "load_average_end": os.getloadavg()[0]},
+        "arguments": {name: value for name, value in vars(args).items()
+                      if name not in ("json", "workdir", "load_at_start")},
         "duration_s": elapsed,
+        "peak_memory_bytes": dict(zip(("process", "largest_child"), peak_memory())),
         "extraction": [result.figures() for result in extraction],
         "search": search_figures(search) if search else None,
     }
@@ -1171,6 +1183,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    # The machine may be shared: its load before the run is part of the figures' context.
+    args.load_at_start = os.getloadavg()[0]
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="tracker-bench-documents-", dir=args.workdir))

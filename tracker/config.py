@@ -105,6 +105,9 @@ SETTINGS: dict[str, Setting] = {
     "DOCUMENT_WORKER": Setting("embedded", ("embedded", "external")),
     "DOCUMENT_POLL_INTERVAL": Setting(10.0, float),
     "DOCUMENT_ATTEMPTS": Setting(3, int),            # tries before a text is marked failed
+    # Seconds a claim on a document lasts before another worker may take it over (0: the wall-clock limit
+    # plus a minute, so that a slow parse is never taken over while it runs).
+    "DOCUMENT_LEASE_SECONDS": Setting(0.0, float),
     # Seconds a comparison of two versions may take before it is cut short (and says so).
     "DOCUMENT_COMPARE_SECONDS": Setting(3.0, float),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.

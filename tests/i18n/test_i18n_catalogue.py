@@ -120,7 +120,8 @@ def test_the_glossary_covers_every_controlled_vocabulary():
         vocab.LEGAL_STATUSES, vocab.EDITORIAL_STATES, vocab.INSTRUMENTS, vocab.VEHICLE_CLASSES,
         vocab.FORUM_ROLES,
         vocab.SOURCE_KINDS, vocab.BODY_ROLES, vocab.EVENT_ROLES, vocab.ORGANISATION_KINDS, vocab.EVENT_KINDS,
-        vocab.CONFIDENCE_LEVELS, ROLES, PROPOSAL_STATES) for label in mapping.values()]
+        vocab.CONFIDENCE_LEVELS, ROLES, PROPOSAL_STATES, vocab.DOCUMENT_ROLES, vocab.EXTRACTION_STATUSES)
+        for label in mapping.values()]
     labels += [str(label) for pair in vocab.RELATION_TYPES.values() for label in pair]
     assert sorted(set(labels) - set(terms)) == []
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.documents.lao_text import PlacedWord, join_line, normalise_spelling
+from tracker.documents.processes import die_with_parent
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -157,8 +158,9 @@ def recognise(image: Image.Image, languages: str = "lao+eng", dpi: int = DPI,
     image.convert("L").save(buffer, "PPM")
     command = [TESSERACT, "stdin", "stdout", "-l", languages, "--dpi", str(dpi), "--psm", "3", "--oem", "1", "tsv"]
     try:
+        # Run inside the single-threaded parsing subprocess, where a preexec_fn is safe.
         result = subprocess.run(command, input=buffer.getvalue(), capture_output=True, timeout=timeout,
-                                env=tesseract_environment(), check=False)
+                                env=tesseract_environment(), check=False, preexec_fn=die_with_parent)
     except subprocess.TimeoutExpired as error:
         raise OcrFailed(f"tesseract took more than {timeout:.0f} s") from error
     errors = result.stderr.decode("utf-8", "replace")

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from tracker.documents.extraction import Extracted
 from tracker.documents.formats import MEDIA_TYPES, BadFile
+from tracker.documents.processes import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ocr-languages", default="lao+eng")
     parser.add_argument("--no-ocr", action="store_true")
     options = parser.parse_args(argv)
+    die_with_parent()
     _set_limits(options.cpu_seconds, options.memory_bytes, options.file_bytes)
     # Results go to the real standard output; anything a library prints goes to standard error instead.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")

@@ -96,8 +96,9 @@ class ExtractionWorker:
 
     @property
     def lease(self) -> dt.timedelta:
-        # Longer than the longest parse the limits allow, so a slow parse is not taken over.
-        return dt.timedelta(seconds=float(self.config["DOCUMENT_WALL_SECONDS"]) + 60.0)
+        chosen = float(self.config["DOCUMENT_LEASE_SECONDS"])
+        # By default longer than the longest parse the limits allow, so a slow parse is not taken over.
+        return dt.timedelta(seconds=chosen or float(self.config["DOCUMENT_WALL_SECONDS"]) + 60.0)
 
     @contextlib.contextmanager
     def sessions(self) -> Iterator[Session]:
