@@ -333,7 +333,8 @@ def report_extraction(results: list[ExtractionResult]) -> None:
         figures = result.figures()
         print(f"{result.label:<26}{result.pages:>6}{result.pages_ocr:>5}{result.characters / result.pages:>12,.0f}"
               f"{result.passages:>10}{figures['run_s_median']:>8.2f}{figures['pages_per_s']:>9.1f}"
-              f"{figures['page_s_median']:>8.3f}{figures['start_s_median']:>9.2f}{figures['end_s_median']:>7.2f}"
+              f"{figures['page_s_median'] if result.page_s else '-':>8{'.3f' if result.page_s else ''}}"
+              f"{figures['start_s_median']:>9.2f}{figures['end_s_median']:>7.2f}"
               f"{figures['cpu_s_per_page']:>12.3f}")
     print("pages/s: the whole run, child start included; s/page: median page after the first; start: the first "
           "page's time beyond a median page (the child's start); end: from the last page to the result (passages "

@@ -393,3 +393,29 @@ def test_the_document_pages_read_wholly_in_lao(app, client, session, login_as, s
     assert "ເພີ່ມ" in compare and "ໜ້າ 1" in compare
     reader = text_of(client.get(pages[0]))
     assert "ນີ້ແມ່ນສະບັບຮ່າງ" in reader and "ມີ 1 ວັກທີ່ກົງກັນ" in reader
+
+
+@pytest.mark.parametrize("lang", ["en", "lo"])
+def test_followers_are_told_of_a_new_text_in_their_language(app, client, session, login_as, lang):
+    from tracker.notifications.messages import notification_email
+
+    login_as("editor")
+    attach(client, DEMO_POLICY, "ມາດຕາ 1\n\nລົດໄຟຟ້າ.\n".encode(), "ດຳລັດ.txt", role="official_translation",
+           language="lo")
+    event = session.scalars(select(NotificationEvent).where(NotificationEvent.type == "policy.document_added")).one()
+    with app.test_request_context("/"):
+        message = notification_email(to="partner@example.org", lang=lang, event_type=event.type,
+                                     data=event.payload,
+                                     delivery_public_id="dlv_test", subscription_public_id="sub_test")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    document = event.payload["document"]
+    assert document["filename"] == "ດຳລັດ.txt" and document["urls"]["html"].endswith(f"/documents/{document['id']}")
+    assert document["urls"]["html"] in text and document["urls"]["html"] in html
+    if lang == "lo":
+        assert str(message["Subject"]).startswith("ມີເອກະສານແນບໃໝ່")
+        assert "ສະບັບແປທາງການ" in text and "ພາສາລາວ" not in text and "ລາວ" in text
+        assert "official_translation" not in text and "New text" not in text
+    else:
+        assert str(message["Subject"]).startswith("New text attached")
+        assert "Official translation, Lao" in text
