@@ -419,3 +419,73 @@ def test_followers_are_told_of_a_new_text_in_their_language(app, client, session
     else:
         assert str(message["Subject"]).startswith("New text attached")
         assert "Official translation, Lao" in text
+
+
+def test_provisions_come_before_the_table_of_contents_and_sort_by_page_keeps_reading_order(
+        app, client, session, login_as, files, search_index):
+    login_as("editor")
+    attach(client, DEMO_POLICY, fixtures.text_file(files).read_bytes(), "decree.txt")
+    extract_all(app)
+    search_index.sync()
+    hits = client.get("/api/v1/search/passages", query_string={"q": "batteries"}).get_json()["hits"]
+    kinds = [hit["toc"] for hit in hits]
+    # The contents line "Article 5 Batteries" matches too, but a reader wants the article itself first.
+    assert False in kinds and True in kinds, hits
+    assert kinds == sorted(kinds), kinds
+    by_page = client.get("/api/v1/search/passages",
+                         query_string={"q": "electric vehicles", "sort": "page"}).get_json()["hits"]
+    pages = [hit["page"] for hit in by_page]
+    assert len(pages) > 2 and pages == sorted(pages), pages
+
+
+def test_a_parse_that_runs_out_of_time_is_marked_failed_with_its_reason_for_staff(
+        app, client, session, login_as, files, monkeypatch):
+    login_as("editor")
+    attach(client, DEMO_POLICY, fixtures.text_file(files).read_bytes(), "decree.txt")
+    monkeypatch.setitem(app.config, "DOCUMENT_WALL_SECONDS", 0.001)
+    monkeypatch.setitem(app.config, "DOCUMENT_ATTEMPTS", 1)
+    outcomes = extract_all(app)
+    assert [outcome.status for outcome in outcomes] == ["failed"]
+    document = session.scalars(select(Document).order_by(Document.id.desc())).first()
+    session.refresh(document)
+    assert document.status == "failed" and document.status_reason
+    assert session.scalar(select(func.count()).select_from(DocumentPassage)
+                          .where(DocumentPassage.document_id == document.id)) == 0
+    assert document.status_reason == "timeout"
+    page = text_of(client.get(f"/policies/{DEMO_POLICY}"))
+    assert "the reading of the file ran out of time" in page, page[page.find("Texts"):][:600]
+    client.set_cookie("lang", "lo")
+    lao = text_of(client.get(f"/policies/{DEMO_POLICY}"))
+    assert "timeout" not in lao and "ran out of time" not in lao
+    client.set_cookie("lang", "en")
+    # The record itself is untouched and readable; the file can be extracted again by staff.
+    monkeypatch.setitem(app.config, "DOCUMENT_WALL_SECONDS", 60)
+    token = csrf_for(client, f"/policies/{DEMO_POLICY}")
+    again = client.post(f"/documents/{document.id}/extract", data={"csrf_token": token})
+    assert again.status_code == 302
+    assert [outcome.status for outcome in extract_all(app)] == ["done"]
+
+
+def test_a_key_with_a_nul_character_names_no_policy(client):
+    response = client.get("/api/v1/search/passages", query_string={"q": "battery", "policy": "a\x00b"})
+    assert response.status_code == 404
+    assert client.get("/api/v1/policies/a%00b").status_code == 404
+
+
+def test_extraction_reasons_are_told_in_the_readers_language(app):
+    from flask_babel import force_locale
+
+    from tracker.services.documents import explain_reason
+
+    stored = ("page 3: legacy Lao font; OCR is off; page 7: no text layer; "
+              "tesseract failed (exit status 1): Error; bad image")
+    with app.test_request_context():
+        assert explain_reason(stored) == ("page 3: the page is typed in an old Lao font; text recognition (OCR) is "
+                                          "switched off; page 7: the page is an image with no text; tesseract "
+                                          "failed (exit status 1): Error; bad image")
+        assert explain_reason("the file cannot be read (encrypted)") == (
+            "The PDF is protected by a password; attach an unprotected copy")
+        with force_locale("lo"):
+            lao = explain_reason(stored)
+            assert lao.startswith("ໜ້າ 3: ໜ້ານີ້ພິມດ້ວຍຟອນລາວແບບເກົ່າ; ") and "ໜ້າ 7: ໜ້ານີ້ເປັນຮູບພາບທີ່ບໍ່ມີຂໍ້ຄວາມ" in lao
+            assert "ໄປ 2 ເທື່ອ" in explain_reason("the extraction stopped 2 times without a result (...)")

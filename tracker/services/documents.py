@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from tracker.documents import formats
 from tracker.documents.sandbox import Limits, SandboxFailure, run_inspect
 from tracker.documents.storage import Received, SessionFactory, default_store, store_for
 from tracker.documents.worker import mark_queued
-from tracker.errors import FieldError, Invalid, NotFound
+from tracker.errors import FIELD_MESSAGES, FieldError, Invalid, NotFound
 from tracker.models import Document, DocumentPassage, Policy, StoredFile, User
 from tracker.models.record_format import NULLABLE_URL, URL_LENGTH
 from tracker.models.types import PartialDate, PartialDateError, utcnow
@@ -321,6 +322,66 @@ def rerun(session: Session, document_id: int, actor: User) -> Document:
 
 
 # -- reading ---------------------------------------------------------------------------------------------
+
+
+# What the worker records when an extraction fails (tracker.documents.worker), said in the reader's language.
+# The stored reason stays in one language so that logs and the API name it the same way everywhere; any
+# technical tail (a parser's own message) is kept as it is.
+_PAGE_REASON = re.compile(r"page (\d+): ([^;]+)(?:; (.*))?")
+_STOPPED = re.compile(r"the extraction stopped (\d+) times")
+_CRASHED = re.compile(r"crashed \(signal (.+)\)")
+_UNREADABLE = re.compile(r"the file cannot be read \((\w+)\)")
+
+
+def _problem(text: str) -> str:
+    """One cause of a page or file failing, translated when it is one the extractor names."""
+
+    known = {
+        "timeout": _("the reading of the file ran out of time"),
+        "cpu limit": _("the reading of the file used all the processor time allowed"),
+        "memory limit": _("the reading of the file used all the memory allowed"),
+        "the file is no longer stored": _("the file is no longer stored"),
+        "no text layer": _("the page is an image with no text"),
+        "legacy Lao font": _("the page is typed in an old Lao font"),
+        "ill-formed Lao text layer": _("the page's Lao text is damaged in the PDF"),
+        "OCR is off": _("text recognition (OCR) is switched off"),
+        "OCR found no text": _("text recognition (OCR) found no text"),
+        "tesseract is not installed": _("text recognition (OCR) is not installed"),
+    }
+    if text in known:
+        return str(known[text])
+    if match := _CRASHED.fullmatch(text):
+        return str(_("the reading of the file crashed (%(detail)s)", detail=match.group(1)))
+    if match := _UNREADABLE.fullmatch(text):
+        message = FIELD_MESSAGES.get(f"file_{match.group(1)}")
+        return str(_(message) if message and "%(" not in message else _("The file is damaged and cannot be read.")
+                   ).rstrip(".")
+    if text.startswith("error: "):
+        return str(_("the reading of the file stopped with an error: %(detail)s", detail=text[len("error: "):]))
+    return text
+
+
+def explain_reason(reason: str | None) -> str:
+    """Why a document's extraction failed or was partial, in the reader's language."""
+    if not reason:
+        return ""
+    if match := _STOPPED.match(reason):
+        return str(ngettext("the extraction stopped once without a result (its worker was stopped or ran out "
+                            "of memory)",
+                            "the extraction stopped %(num)s times without a result (its worker was stopped or ran "
+                            "out of memory)", int(match.group(1))))
+    parts: list[str] = []
+    for part in reason.split("; page "):
+        part = part if part.startswith("page ") else f"page {part}" if parts else part
+        if match := _PAGE_REASON.fullmatch(part):
+            page, cause, detail = match.groups()
+            described = _problem(cause)
+            if detail:
+                described = f"{described}; {_problem(detail)}"
+            parts.append(_("page %(page)s: %(reason)s", page=page, reason=described))
+        else:
+            parts.append(_problem(part))
+    return "; ".join(parts)
 
 
 def can_read_unpublished(actor: Any) -> bool:

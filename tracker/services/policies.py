@@ -203,6 +203,9 @@ def get_policy(session: Session, key: str, *, include_unpublished: bool = False)
     Raises:
         NotFound: when no visible policy has this key.
     """
+    if "\x00" in key:
+        # No key holds NUL, and PostgreSQL refuses it in any string parameter.
+        raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120].replace("\x00", "")))
     statement = select(Policy).where(
         Policy.key == key, Policy.editorial_state.in_(visible_states(include_unpublished)),
     ).options(

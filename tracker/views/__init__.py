@@ -16,6 +16,7 @@ from tracker.lao import keep_words_whole
 from tracker.models import vocab
 from tracker.models.proposal import PROPOSAL_STATES
 from tracker.models.user import ROLES
+from tracker.services.documents import explain_reason
 from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.assets import init_assets, static_url
 from tracker.views.errors import register_error_handlers
@@ -146,5 +147,6 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["combine_attrs"] = combine_attrs
     app.jinja_env.filters["lao_words"] = keep_words_whole
+    app.jinja_env.filters["extraction_reason"] = explain_reason
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
