@@ -208,3 +208,79 @@ def test_an_import_that_changes_a_record_leaves_a_trace_in_its_history(session, 
     load_dataset(session, data)
     session.flush()
     assert session.scalar(select(func.count(AuditEntry.id))) == count
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 20 policies, so that a test file of a few dozen spans several."""
+    from tracker.services import dataset
+
+    monkeypatch.setattr(dataset, "CHUNK_SIZE", 20)
+
+
+def test_a_file_of_many_chunks_loads_links_pointing_forward_and_back(session, demo_data, tmp_path,
+                                                                     small_chunks):
+    from tracker.models import AuditEntry, PolicyRelation
+    from tracker.services.dataset import DatasetFile
+
+    records = [policy_record(f"bulk-{i:03d}") for i in range(70)]
+    # The first points at the last (not yet created when the first chunk is applied), and back.
+    records[0]["relations"] = [{"type": "related", "target": "bulk-069", "target_reference": None}]
+    records[69]["relations"] = [{"type": "amends", "target": "bulk-000", "target_reference": None}]
+    path = tmp_path / "bulk.json"
+    path.write_text(json.dumps({"policies": records}, ensure_ascii=False), encoding="utf-8")
+    seen: list[int] = []
+    report = load_dataset(session, DatasetFile(path), progress=lambda done, stage: seen.append(done))
+    session.flush()
+    assert report.created["policies"] == 70 and seen[:4] == [20, 40, 60, 70]
+    ids = dict(session.execute(select(Policy.key, Policy.id).where(Policy.key.like("bulk-%"))).all())
+    relations = {(r.policy_id, r.target_id, r.relation_type) for r in session.scalars(
+        select(PolicyRelation).where(PolicyRelation.policy_id.in_(ids.values())))}
+    assert relations == {(ids["bulk-000"], ids["bulk-069"], "related"), (ids["bulk-069"], ids["bulk-000"], "amends")}
+    created = session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.entity_key.like("bulk-%"), AuditEntry.action == "import"))
+    assert created == 70  # one entry per created record, its links included
+
+    # Loaded again: nothing changes. Then one record's title and another's link: one entry per field.
+    again = load_dataset(session, DatasetFile(path))
+    assert again.unchanged["policies"] == 70
+    records[45]["title_en"] = "Renamed in the file"
+    records[0]["relations"] = []
+    path.write_text(json.dumps({"policies": records}, ensure_ascii=False), encoding="utf-8")
+    changed = load_dataset(session, DatasetFile(path))
+    session.flush()
+    assert changed.updated["policies"] == 2 and changed.unchanged["policies"] == 68
+    entries = session.execute(select(AuditEntry.entity_key, AuditEntry.field).where(
+        AuditEntry.entity_key.like("bulk-%"), AuditEntry.field.is_not(None))).all()
+    assert sorted(entries) == [("bulk-000", "relations"), ("bulk-045", "title_en")]
+
+
+def test_a_bad_record_in_the_last_chunk_leaves_nothing_of_the_earlier_ones(session, demo_data, tmp_path,
+                                                                            small_chunks):
+    from tracker.services.dataset import DatasetFile
+
+    before = counts(session)
+    records = [policy_record(f"bulk-{i:03d}") for i in range(65)]
+    records[64]["valid_from"] = "2024-02-30"
+    records[30]["key"] = "bulk-000"  # the same key twice
+    path = tmp_path / "bulk.json"
+    path.write_text(json.dumps({"policies": records, "events": [event_record("bulk-forum")]}), encoding="utf-8")
+    with pytest.raises(DatasetInvalid) as caught:
+        load_dataset(session, DatasetFile(path))
+    assert [str(p) for p in caught.value.problems] == [
+        "policy 'bulk-000': key: Two records use the key 'bulk-000'.",
+        "policy 'bulk-064': valid_from: '2024-02-30' is not a day of the calendar."]
+    assert counts(session) == before
+
+
+def test_a_dataset_whose_parts_are_not_lists_is_refused_whole(session, demo_data, tmp_path):
+    from tracker.services.dataset import DatasetFile
+
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"policies": {"key": "x"}, "events": []}), encoding="utf-8")
+    with pytest.raises(DatasetInvalid) as caught:
+        load_dataset(session, DatasetFile(path))
+    assert [(p.record, p.field) for p in caught.value.problems] == [("(dataset)", "policies")]
+    path.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(DatasetInvalid):
+        load_dataset(session, DatasetFile(path))

@@ -4,9 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
+import ijson
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
@@ -79,16 +81,34 @@ def _read_json(path: Path):
 
 
 def _load(path: Path) -> None:
-    from tracker.services.dataset import DatasetInvalid, load_dataset
+    from tracker.services.dataset import DatasetFile, DatasetInvalid, load_dataset
 
-    data = _read_json(path)
+    if not path.is_file():
+        raise click.ClickException(f"{path}: no such file")
     database = _database()
+    started = time.monotonic()
+    last_shown = [started]
+
+    def progress(done: int, stage: str) -> None:
+        # A large file takes minutes: say how far it is, at most every few seconds.
+        now = time.monotonic()
+        if now - last_shown[0] >= 5:
+            last_shown[0] = now
+            what = "policies checked and applied" if stage == "policies" else "policies linked"
+            click.echo(f"  {done:,} {what} ({now - started:.0f} s)", err=True)
+
     try:
         with unit_of_work(database.session(write=True)) as session:
-            report = load_dataset(session, data)
+            report = load_dataset(session, DatasetFile(path), progress=progress)
     except DatasetInvalid as error:
         raise click.ClickException(error.message) from error
-    click.echo(f"Loaded {path.name}:")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{path}: cannot be read as UTF-8 text ({error})") from error
+    except ijson.JSONError as error:
+        raise click.ClickException(f"{path}: not valid JSON: {error}") from error
+    except OSError as error:
+        raise click.ClickException(f"{path}: cannot be read ({error})") from error
+    click.echo(f"Loaded {path.name} in {time.monotonic() - started:.1f} s:")
     for line in report.lines():
         click.echo(f"  {line}")
 

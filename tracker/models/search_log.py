@@ -152,7 +152,7 @@ def _before_flush(session: Session, _context, _instances) -> None:
     events = [e.id for e in session.deleted if isinstance(e, Event) and e.id is not None]
     policies = [p.id for p in session.deleted if isinstance(p, Policy) and p.id is not None]
     if organisations or topics or events or policies:
-        _pending(session)["docs"].update(_dependents(session, organisations, topics, (), events, policies))
+        _pending(session)["docs"].update(_dependents_in_parts(session, organisations, topics, (), events, policies))
 
 
 @event.listens_for(Session, "after_flush")
@@ -201,6 +201,26 @@ def _dependents(session: Session, organisations: Iterable[int], topics: Iterable
     return found
 
 
+# Ids or keys named at once in one IN list: SQLite takes at most 32,766 parameters a statement and
+# PostgreSQL's protocol 65,535, and a load of a large dataset changes more records than that.
+_IN_LIST_SIZE = 5000
+
+
+def _dependents_in_parts(session: Session, organisations: Iterable[int], topics: Iterable[str],
+                         jurisdictions: Iterable[str], events: Iterable[int],
+                         policies: Iterable[int] = ()) -> set[tuple[str, int]]:
+    """_dependents, asked in parts small enough for any database's limit on parameters."""
+    lists: list[list[Any]] = [sorted(organisations), sorted(topics), sorted(jurisdictions), sorted(events),
+                              sorted(policies)]
+    found: set[tuple[str, int]] = set()
+    for index, values in enumerate(lists):
+        for start in range(0, len(values), _IN_LIST_SIZE):
+            part: list[list[Any]] = [[], [], [], [], []]
+            part[index] = values[start:start + _IN_LIST_SIZE]
+            found |= _dependents(session, *part)
+    return found
+
+
 def _write(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
@@ -208,8 +228,8 @@ def _write(session: Session) -> None:
     docs = set(pending["docs"])
     if (pending["organisations"] or pending["topics"] or pending["jurisdictions"] or pending["events"]
             or pending["policies"]):
-        docs |= _dependents(session, pending["organisations"], pending["topics"], pending["jurisdictions"],
-                            pending["events"], pending["policies"])
+        docs |= _dependents_in_parts(session, pending["organisations"], pending["topics"],
+                                     pending["jurisdictions"], pending["events"], pending["policies"])
     written = session.info.setdefault(_WRITTEN, set())
     docs -= written
     if not docs:

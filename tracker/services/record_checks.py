@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,6 +246,12 @@ def _sources(check: RecordCheck, with_kind: bool) -> list[dict[str, Any]]:
     return sources
 
 
+def _as_set(keys: Iterable[str]) -> Set[str]:
+    # A set passed in is used as it is: copying the keys of every policy for each record checked made a
+    # dataset's check quadratic.
+    return keys if isinstance(keys, (set, frozenset)) else set(keys)
+
+
 def check_event(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]]) -> dict[str, Any]:
     """An event record, its links to organisations and topics resolved against ``known`` keys."""
     event: dict[str, Any] = {
@@ -257,7 +263,7 @@ def check_event(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]]
     check.require_one(event, "name_en", "name_lo", "name_needed")
     if event["starts_on"] and event["ends_on"] and event["ends_on"].latest() < event["starts_on"].earliest():
         check.fail("ends_on", FieldError("ends_before_start"))
-    organisations = set(known["organisations"])
+    organisations = _as_set(known["organisations"])
     for role in ("organisers", "funders", "partners"):
         event[role] = check.keys_in(role, organisations, "unknown_organisation")
     event["topics"] = check.keys_in("topics", known["topics"], "unknown_topic")
@@ -270,7 +276,7 @@ def check_event(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]]
 
 def check_policy(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]]) -> dict[str, Any]:
     """A policy record with its history, links and sources, other records resolved against ``known`` keys."""
-    organisations = set(known["organisations"])
+    organisations = _as_set(known["organisations"])
     policy: dict[str, Any] = {
         "key": key, "country": check.value("country"), "title_en": check.value("title_en"),
         "title_lo": check.value("title_lo"), "title_local": check.value("title_local"),
@@ -331,7 +337,7 @@ def check_policy(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]
         path = field_path(("relations", index))
         target = check.value("relations", index, "target")
         reference = check.value("relations", index, "target_reference")
-        if target is not None and target not in set(known["policies"]):
+        if target is not None and target not in _as_set(known["policies"]):
             check.fail(path + ".target", FieldError("unknown_policy", value=clip(target)))
         elif target is not None and target == key:
             check.fail(path + ".target", FieldError("self_relation"))
@@ -343,7 +349,7 @@ def check_policy(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]
 
     links = []
     seen_links = set()
-    events = set(known["events"])
+    events = _as_set(known["events"])
     for index, raw in enumerate(check.items("forum_links")):
         if not isinstance(raw, dict):
             continue

@@ -174,8 +174,11 @@ def event_to_record(event: Event, org_keys: dict[int, str]) -> dict[str, Any]:
 
 
 def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[int, str],
-                     policy_keys: dict[int, str]) -> dict[str, Any]:
-    """A policy in the dataset format (its collections must be loaded; ids are named by key)."""
+                     policy_keys: dict[int, str], *, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A policy in the dataset format (its collections must be loaded; ids are named by key); ``only``
+    some of its fields (then only their collections need be loaded)."""
+    if only is not None:
+        return {name: _POLICY_FIELDS[name](policy, org_keys, event_keys, policy_keys) for name in only}
     return {
         "key": policy.key, "country": policy.jurisdiction_code, "title_en": policy.title_en,
         "title_lo": policy.title_lo, "title_local": policy.title_local, "reference": policy.reference,
@@ -188,15 +191,23 @@ def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[
                             "note_lo": c.note_lo, "source_url": c.evidence_url} for c in policy.status_changes],
         "valid_from": _date(policy.valid_from), "valid_to": _date(policy.valid_to),
         "summary_en": policy.summary_en, "summary_lo": policy.summary_lo,
-        "relations": [{"type": r.relation_type, "target": policy_keys.get(r.target_id) if r.target_id else None,
-                       "target_reference": r.target_reference} for r in policy.relations],
-        "forum_links": [{"event": event_keys[f.event_id], "role": f.role, "evidence": f.evidence,
-                         "evidence_lo": f.evidence_lo, "source_url": f.source_url} for f in policy.forum_links],
+        "relations": _POLICY_FIELDS["relations"](policy, org_keys, event_keys, policy_keys),
+        "forum_links": _POLICY_FIELDS["forum_links"](policy, org_keys, event_keys, policy_keys),
         "sources": [{"url": s.url, "title": s.title, "published": _date(s.published), "kind": s.kind}
                     for s in policy.sources],
         "confidence": policy.confidence, "conflicts": list(policy.conflicts or []),
         "editorial_state": policy.editorial_state,
     }
+
+
+_POLICY_FIELDS: dict[str, Callable[[Policy, dict[int, str], dict[int, str], dict[int, str]], Any]] = {
+    "relations": lambda policy, _orgs, _events, policy_keys: [
+        {"type": r.relation_type, "target": policy_keys.get(r.target_id) if r.target_id else None,
+         "target_reference": r.target_reference} for r in policy.relations],
+    "forum_links": lambda policy, _orgs, event_keys, _policies: [
+        {"event": event_keys[f.event_id], "role": f.role, "evidence": f.evidence, "evidence_lo": f.evidence_lo,
+         "source_url": f.source_url} for f in policy.forum_links],
+}
 
 
 def dump_dataset(session: Session, *, compiled: str, notes: str | None = None) -> dict[str, Any]:

@@ -143,8 +143,7 @@ def check(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any] |
     a null where text is needed is reported as missing (for values already cleaned, where blank text
     became null)."""
     found = into if into is not None else SchemaErrors()
-    root = dict(schema) | ({"components": {"schemas": dict(components)}} if components else {})
-    pairs = [pair for error in _validator(root).iter_errors(value)
+    pairs = [pair for error in _validator(schema, components).iter_errors(value)
              for pair in _converted(error, blank_is_missing=blank_is_missing)]
     failed = [tuple(path) for path, _ in pairs]
     for path, error in pairs:
@@ -156,5 +155,21 @@ def check(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any] |
     return found
 
 
-def _validator(schema: dict[str, Any]) -> Any:
-    return _Validator(schema)
+# Validators of the schemas in use, by the identity of the schema and components objects (kept here too,
+# so that an identity is never reused by another object): a dataset of many records checks each against
+# the same schema, and building a validator (with its reference resolution) per record doubled the cost.
+_VALIDATORS: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+_VALIDATORS_KEPT = 256
+
+
+def _validator(schema: Mapping[str, Any], components: Mapping[str, Any] | None) -> Any:
+    key = (id(schema), id(components))
+    cached = _VALIDATORS.get(key)
+    if cached is not None and cached[0] is schema and cached[1] is components:
+        return cached[2]
+    root = dict(schema) | ({"components": {"schemas": dict(components)}} if components else {})
+    validator = _Validator(root)
+    if len(_VALIDATORS) >= _VALIDATORS_KEPT:
+        _VALIDATORS.clear()
+    _VALIDATORS[key] = (schema, components, validator)
+    return validator
