@@ -110,6 +110,10 @@ SETTINGS: dict[str, Setting] = {
     "DOCUMENT_LEASE_SECONDS": Setting(0.0, float),
     # Seconds a comparison of two versions may take before it is cut short (and says so).
     "DOCUMENT_COMPARE_SECONDS": Setting(3.0, float),
+    # Downloads: the licence the published data is offered under (an SPDX identifier, named in every
+    # export and release), and the most rows a search download holds (the whole list is never cut).
+    "DATA_LICENCE": Setting("CC-BY-4.0", str),
+    "EXPORT_SEARCH_ROWS": Setting(5000, int),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
 }

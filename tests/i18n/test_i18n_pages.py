@@ -81,6 +81,7 @@ def test_every_page_renders_in_both_languages_for_every_role(client, login_as, r
     for endpoint, url in PAGES:
         response = _get(client, url, language)
         if response.status_code != 200 or response.mimetype != "text/html":
+            response.close()  # a download streamed from a session of its own: let it go now
             continue
         rendered += 1
         html = response.get_data(as_text=True)

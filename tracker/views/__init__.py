@@ -36,6 +36,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.auth import bp as auth_bp
     from tracker.views.dashboard import bp as dashboard_bp
     from tracker.views.documents import bp as documents_bp
+    from tracker.views.downloads import bp as downloads_bp
     from tracker.views.editing import bp as editing_bp
     from tracker.views.events import bp as events_bp
     from tracker.views.feeds import bp as feeds_bp
@@ -59,6 +60,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(organisations_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(documents_bp)
+    app.register_blueprint(downloads_bp)
     init_language_switch(app)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
@@ -122,8 +124,14 @@ def _register_template_helpers(app: Flask) -> None:
                 args[name] = [str(value)]
         return url_for(request.endpoint or "pages.home", **(request.view_args or {}), **args)
 
+    def download_url(endpoint: str) -> str:
+        """A download of what the current page lists: its filters, without the page asked for."""
+        args: dict[str, Any] = {name: request.args.getlist(name) for name in request.args
+                                if name not in ("page", "per_page")}
+        return url_for(endpoint, **args)
+
     app.jinja_env.globals.update(
-        static_url=static_url, url_with=url_with, vocab=vocab,
+        static_url=static_url, url_with=url_with, download_url=download_url, vocab=vocab,
         LEGAL_STATUSES=vocab.LEGAL_STATUSES, INSTRUMENTS=vocab.INSTRUMENTS,
         VEHICLE_CLASSES=vocab.VEHICLE_CLASSES, RELATION_TYPES=vocab.RELATION_TYPES,
         FORUM_ROLES=vocab.FORUM_ROLES, SOURCE_KINDS=vocab.SOURCE_KINDS, BODY_ROLES=vocab.BODY_ROLES,

@@ -1,11 +1,9 @@
 """The public dashboard: four charts of published policies, each with its table, CSV and PNG download."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template
@@ -17,15 +15,11 @@ from tracker.i18n import format_partial_date, local_name, localized
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services import dashboard as dashboard_service
 from tracker.services.dashboard import Dashboard, DashboardFilter, ReferenceLists
+from tracker.services.tabular import csv_text
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); tab and carriage
-# return count too because some spreadsheets strip them before reading the rest.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
 
 @dataclass(frozen=True)
 class Labels:
@@ -103,27 +97,12 @@ def index():
 
 # --- CSV downloads -------------------------------------------------------------------------------------
 
-def neutralise(cell: object) -> object:
-    """A text cell a spreadsheet would run as a formula, made inert by a leading apostrophe."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
-        return "'" + cell
-    return cell
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV with a byte-order mark (so spreadsheets read Lao text as UTF-8) and a header row."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([neutralise(cell) for cell in header])
-    writer.writerows([neutralise(cell) for cell in row] for row in rows)
-    return buffer.getvalue()
-
-
 def _countries_csv(session: Session, flt: DashboardFilter, reference: ReferenceLists,
                    labels: Labels) -> str:
     figures = dashboard_service.countries_by_status(session, flt, reference)
-    header = [_("Country code"), _("Country"), *(labels.statuses[s] for s in figures.statuses), _("Total")]
+    # Column names are the same in every interface language (scripts read them); names of countries are
+    # in the reader's language, statuses by their keys.
+    header = ["country_code", "country", *figures.statuses, "total"]
     rows = ([row.jurisdiction.code, labels.countries[row.jurisdiction.code],
              *(row.counts.get(s, 0) for s in figures.statuses), row.total] for row in figures.rows)
     return csv_text(header, rows)
@@ -132,26 +111,25 @@ def _countries_csv(session: Session, flt: DashboardFilter, reference: ReferenceL
 def _status_changes_csv(session: Session, flt: DashboardFilter, reference: ReferenceLists,
                         labels: Labels) -> str:
     figures = dashboard_service.status_changes_by_quarter(session, flt)
-    header = [_("Year"), _("Q1"), _("Q2"), _("Q3"), _("Q4"), _("Quarter not known"), _("Total")]
+    header = ["year", "q1", "q2", "q3", "q4", "quarter_unknown", "total"]
     return csv_text(header, ([row.year, *row.quarters, row.year_only, row.total] for row in figures.years))
 
 
 def _topics_csv(session: Session, flt: DashboardFilter, reference: ReferenceLists,
                 labels: Labels) -> str:
     figures = dashboard_service.policies_by_topic(session, flt, reference)
-    header = [_("Topic key"), _("Topic"), _("Published policies")]
+    header = ["topic_key", "topic", "published_policies"]
     return csv_text(header, ([row.topic.key, labels.topics[row.topic.key], row.count] for row in figures))
 
 
 def _expiries_csv(session: Session, flt: DashboardFilter, reference: ReferenceLists,
                   labels: Labels) -> str:
     figures = dashboard_service.upcoming_expiries(session, flt, reference, dt.date.today())
-    header = [_("Policy key"), _("Title"), _("Title in Lao"), _("Country code"), _("Country"),
-              _("Instrument"), _("Legal status"), _("Valid to"), _("Last day of validity"), _("Days left")]
+    header = ["key", "title_en", "title_lo", "country_code", "country", "instrument", "legal_status", "valid_to",
+              "last_day", "days_left"]
     rows = ([row.key, row.title_en, row.title_lo or "", row.jurisdiction.code,
-             labels.countries[row.jurisdiction.code], labels.instruments.get(row.instrument, row.instrument),
-             labels.statuses[row.legal_status], row.valid_to.isoformat(), row.ends_on.isoformat(),
-             row.days_left] for row in figures)
+             labels.countries[row.jurisdiction.code], row.instrument, row.legal_status, row.valid_to.isoformat(),
+             row.ends_on.isoformat(), row.days_left] for row in figures)
     return csv_text(header, rows)
 
 

@@ -16,6 +16,7 @@ from tracker.models import Event
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.search import SearchUnavailable
 from tracker.search.request import SORTS, TYPES, SearchRequest, parse_search_args
+from tracker.services import exports
 from tracker.services import policies as policy_service
 from tracker.services.search import SearchHit, SearchResults, search
 from tracker.views.security import include_unpublished
@@ -79,6 +80,20 @@ def run_search(session: Session, search_request: SearchRequest) -> SearchResults
         raise SearchUnavailable(str(UNAVAILABLE_MESSAGE)) from error
 
 
+def run_search_export(session: Session, search_request: SearchRequest, limit: int) -> exports.SearchExport:
+    """The rows of a search download (published records only, whoever asks), unavailability said as on the
+    search page."""
+    try:
+        return exports.search_rows(session, search_request, limit, _export_url)
+    except SearchUnavailable as error:
+        current_app.logger.warning("Search is unavailable: %s", error.message)
+        raise SearchUnavailable(str(UNAVAILABLE_MESSAGE)) from error
+
+
+def _export_url(kind: str, key: str) -> str:
+    return url_for("policies.detail" if kind == "policy" else "events.detail", key=key, _external=True)
+
+
 def _page_context(session: Session, args: Mapping[str, Sequence[str]], search_request: SearchRequest,
                   results: SearchResults | None) -> dict[str, Any]:
     choices = policy_service.filter_choices(session)
@@ -95,6 +110,7 @@ def _page_context(session: Session, args: Mapping[str, Sequence[str]], search_re
         "kept_params": [(name, value) for name, values in args.items() if name not in ("q", "page")
                         for value in values if value != ""],
         "hit_url": hit_url, "hit_title": hit_title, "highlight": highlight,
+        "export_rows": int(current_app.config["EXPORT_SEARCH_ROWS"]),
     }
 
 
