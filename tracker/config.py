@@ -114,6 +114,8 @@ SETTINGS: dict[str, Setting] = {
     # export and release), and the most rows a search download holds (the whole list is never cut).
     "DATA_LICENCE": Setting("CC-BY-4.0", str),
     "EXPORT_SEARCH_ROWS": Setting(5000, int),
+    # The largest file staff may import (a workbook of 50,000 rows is about 10 MB).
+    "IMPORT_MAX_BYTES": Setting(50 * 1024 * 1024, int),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
 }

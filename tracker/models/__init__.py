@@ -2,6 +2,7 @@
 from tracker.db import Base
 from tracker.models.audit import AuditEntry
 from tracker.models.content_version import ContentVersion
+from tracker.models.data_import import DataImport
 from tracker.models.document import Document, DocumentPassage, StoredFile, StoredFileChunk
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.mail import StaffMail
@@ -15,6 +16,7 @@ from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
+    "DataImport",
     "ApiToken", "AuditEntry", "Document", "DocumentPassage", "StoredFile", "StoredFileChunk",
     "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
     "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",

@@ -19,8 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import FieldError, Invalid
-from tracker.models import Event, Jurisdiction, Organisation, Policy, StatusChange, Topic
+from tracker.models import Event, Jurisdiction, Organisation, Policy, StatusChange, Topic, User
 from tracker.models.types import PartialDate, utcnow
+from tracker.notifications.outbox import record_event
+from tracker.notifications.payloads import policy_payload
 from tracker.services.policies import refresh_derived
 from tracker.services.record_checks import (
     RecordCheck,
@@ -67,6 +69,21 @@ class DatasetInvalid(Invalid):
         self.total = total
 
 
+# (kind, key, outcome, changes): outcome is "created", "updated" or "unchanged"; changes are (field, old,
+# new) in the dataset format, for updates.
+RecordOutcome = Callable[[str, str, str, list[tuple[str | None, Any, Any]]], None]
+
+
+@dataclass
+class LoadOptions:
+    """Who loads and what else a load does: by default the command line, audited as "dataset import"."""
+
+    actor: User | None = None            # a staff member importing through the site or the API
+    reason: str | None = None            # written in every audit entry, e.g. "imported from list.xlsx"
+    notify: bool = False                 # tell followers of published policies whose status changed
+    on_record: RecordOutcome | None = None
+
+
 @dataclass
 class LoadReport:
     """What a load created, updated and left unchanged, per kind of record."""
@@ -74,6 +91,16 @@ class LoadReport:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
+    options: LoadOptions = field(default_factory=LoadOptions)
+
+    def note(self, kind: str, key: str, created: bool, changes: list[tuple[str | None, Any, Any]],
+             changed: bool | None = None) -> None:
+        """Count one record (``changed`` when known otherwise than by ``changes``) and tell the caller."""
+        changed = bool(changes) if changed is None else changed
+        outcome = "created" if created else "updated" if changed else "unchanged"
+        (self.created if created else self.updated if changed else self.unchanged)[kind] += 1
+        if self.options.on_record is not None:
+            self.options.on_record(kind, key, outcome, [] if created else changes)
 
     def lines(self) -> list[str]:
         kinds = ("topics", "organisations", "events", "policies")
@@ -170,7 +197,8 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def load_dataset(session: Session, data: Any, *, progress: Progress | None = None) -> LoadReport:
+def load_dataset(session: Session, data: Any, *, progress: Progress | None = None,
+                 options: LoadOptions | None = None) -> LoadReport:
     """Create or update every record of ``data`` (a parsed dataset, or a DatasetFile read record by
     record) by key; append status steps not yet recorded.
 
@@ -221,14 +249,17 @@ def load_dataset(session: Session, data: Any, *, progress: Progress | None = Non
         "events": [check_event(check("events", key, record), key, known)
                    for key, record in zip(record_keys["events"], small["events"])],
     }
+    # An organisation's fields left out of its record keep what is stored (editions of the dataset have
+    # come without acronyms, which must not wipe them).
+    organisation_fields = [set(raw) if isinstance(raw, dict) else set() for raw in small["organisations"]]
     del small
-    report = LoadReport()
+    report = LoadReport(options=options or LoadOptions())
     # Chunks are flushed as they are applied; a savepoint takes them back if a later record is wrong, so
     # that nothing of a refused dataset is left even in a transaction the caller goes on with.
     savepoint = session.begin_nested()
     try:
         if not problems:
-            organisations, events = _apply_reference_records(session, records, report)
+            organisations, events = _apply_reference_records(session, records, organisation_fields, report)
         else:
             organisations, events = {}, {}
         del records
@@ -243,11 +274,8 @@ def load_dataset(session: Session, data: Any, *, progress: Progress | None = Non
     return report
 
 
-def _tally(report: LoadReport, kind: str, created: bool, changed: bool) -> None:
-    (report.created if created else report.updated if changed else report.unchanged)[kind] += 1
-
-
 def _apply_reference_records(session: Session, records: dict[str, list[dict[str, Any]]],
+                             organisation_fields: list[set[str]],
                              report: LoadReport) -> tuple[dict[str, int], dict[str, int]]:
     """Topics, organisations and events (a few hundred at most): applied whole. Returns the ids of every
     organisation and event by key."""
@@ -261,23 +289,29 @@ def _apply_reference_records(session: Session, records: dict[str, list[dict[str,
             next_position += 1
             session.add(topic)
             topics[topic.key] = topic
-        _tally(report, "topics", created,
-               assign(topic, {"name_en": record["name_en"], "name_lo": record["name_lo"]}))
+        before = {"name_en": topic.name_en, "name_lo": topic.name_lo}
+        after = {"name_en": record["name_en"], "name_lo": record["name_lo"]}
+        assign(topic, after)
+        report.note("topics", record["key"], created, _field_changes(before, after, list(after)))
 
     organisations = {o.key: o for o in session.scalars(select(Organisation))}
-    for record in records["organisations"]:
+    for record, given in zip(records["organisations"], organisation_fields):
         organisation = organisations.get(record["key"])
         created = organisation is None
         if organisation is None:
             organisation = Organisation(key=record["key"])
             session.add(organisation)
             organisations[organisation.key] = organisation
-        _tally(report, "organisations", created, assign(organisation, {k: v for k, v in record.items()
-                                                                      if k not in ("key", "parent")}))
+        own = {k: v for k, v in record.items() if k not in ("key", "parent") and (created or k in given)}
+        before = {name: getattr(organisation, name, None) for name in own}
+        assign(organisation, own)
+        report.note("organisations", record["key"], created, _field_changes(before, own, list(own)))
     session.flush()
     # Parents are set once every organisation of the file has an id.
-    for record in records["organisations"]:
+    for record, given in zip(records["organisations"], organisation_fields):
         organisation = organisations[record["key"]]
+        if "parent" not in given and organisation.parent_id is not None:
+            continue
         parent_id = organisations[record["parent"]].id if record["parent"] else None
         if organisation.parent_id != parent_id:
             organisation.parent_id = parent_id
@@ -295,11 +329,16 @@ def _apply_reference_records(session: Session, records: dict[str, list[dict[str,
             event = Event(key=record["key"], organisation_links=[], topic_links=[], sources=[])
             session.add(event)
             events[event.key] = event
-        _tally(report, "events", created, apply_event(event, record, organisation_ids))
+        apply_event(event, record, organisation_ids)
     session.flush()
     for record in records["events"]:
         event = events[record["key"]]
-        _audit_import(session, "event", event, event_before.get(event.key), event_to_record(event, org_keys))
+        before_event = event_before.get(event.key)
+        after_event = event_to_record(event, org_keys)
+        changes = [] if before_event is None else _field_changes(before_event, after_event,
+                                                                [name for name in after_event if name != "key"])
+        _audit_import(session, report.options, "event", event, changes, created=before_event is None)
+        report.note("events", event.key, before_event is None, changes)
     session.flush()
     return organisation_ids, {key: event.id for key, event in events.items()}
 
@@ -331,6 +370,7 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
     pending_audit: dict[str, list[tuple[str | None, Any, Any]]] = {}
     created_keys: set[str] = set()
     changed_keys: set[str] = set()
+    status_changes: list[tuple[Policy, str]] = []
     done = 0
     for chunk in _chunks(enumerate(source.records("policies")), CHUNK_SIZE):
         checked = []
@@ -360,13 +400,25 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
                 session.add(policy)
                 policies[policy.key] = policy
                 created_keys.add(policy.key)
+            old_status = None if policy.key in created_keys else policy.legal_status
+            was_published = policy.editorial_state == "published"
             changed = apply_policy(policy, record, organisation_ids)
             changed |= _append_history(policy, record["status_history"])
             refresh_derived(policy)
             if changed:
                 changed_keys.add(policy.key)
             links[record["key"]] = (record["relations"], record["forum_links"])
+            if (report.options.notify and was_published and policy.editorial_state == "published"
+                    and old_status is not None and old_status != policy.legal_status):
+                status_changes.append((policy, old_status))
         session.flush()
+        for policy, old_status in status_changes:
+            # As for a status change made through the forms: the outbox row commits with the import.
+            last = max(policy.status_changes, key=lambda change: change.position)
+            record_event(session, "policy.status_changed", policy=policy, payload=policy_payload(
+                policy, old_status=old_status, new_status=policy.legal_status, status=last.to_status,
+                effective_date=last.effective_on, note=last.note, evidence_url=last.evidence_url))
+        status_changes.clear()
         for key, policy in policies.items():
             policy_ids[key], policy_keys[policy.id] = policy.id, key
             before = before_records.get(key)
@@ -391,18 +443,12 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
             before_links = _links_record(policy, event_keys, policy_keys)
             record = {"relations": relations, "forum_links": forum_links}
             changed = apply_policy_links(policy, record, policy_ids, event_ids)
-            if key in created_keys:
-                _audit_import(session, "policy", policy, None, {})
-            else:
-                changes = pending_audit.pop(key, [])
-                if changed:
-                    after_links = _links_record(policy, event_keys, policy_keys)
-                    changes += _field_changes(before_links, after_links, list(LINK_FIELDS))
-                if changes:
-                    from tracker.services.audit import IMPORT_ACTOR, write_audit
-
-                    write_audit(session, "policy", policy, "import", None, changes, actor_label=IMPORT_ACTOR)
-            _tally(report, "policies", key in created_keys, changed or key in changed_keys)
+            changes = pending_audit.pop(key, [])
+            if changed and key not in created_keys:
+                after_links = _links_record(policy, event_keys, policy_keys)
+                changes += _field_changes(before_links, after_links, list(LINK_FIELDS))
+            _audit_import(session, report.options, "policy", policy, changes, created=key in created_keys)
+            report.note("policies", key, key in created_keys, changes, changed or key in changed_keys)
         session.flush()
         _let_go(session, policies.values(), held)
         done += len(chunk)
@@ -429,42 +475,74 @@ def _let_go(session: Session, objects: Iterable[Any], held: set[int]) -> None:
             session.expunge(obj)
 
 
-def _audit_import(session: Session, entity_type: str, record: Policy | Event, before: dict[str, Any] | None,
-                  after: dict[str, Any]) -> None:
+def _audit_import(session: Session, options: LoadOptions, entity_type: str, record: Policy | Event,
+                  changes: list[tuple[str | None, Any, Any]], *, created: bool) -> None:
     """A created record gets one entry; an updated one an entry per changed field, so an import never
     overwrites what staff entered without a trace."""
-    from tracker.services.audit import IMPORT_ACTOR, field_changes, write_audit
+    from tracker.services.audit import IMPORT_ACTOR, write_audit
 
-    if before is None:
-        write_audit(session, entity_type, record, "import", None, [(None, None, None)], actor_label=IMPORT_ACTOR)
-        return
-    changes = field_changes(before, after, [name for name in after if name != "key"])
+    if created:
+        changes = [(None, None, None)]
     if changes:
-        write_audit(session, entity_type, record, "import", None, changes, actor_label=IMPORT_ACTOR)
+        write_audit(session, entity_type, record, "import", options.actor, changes, reason=options.reason,
+                    actor_label=IMPORT_ACTOR)
 
 
 def _append_history(policy: Policy, steps: list[dict[str, Any]]) -> bool:
-    """Append the steps not yet in the policy's history, in the dataset's order; never rewrite one."""
+    """Make the steps a dataset recorded say what the file says; never touch a step staff recorded.
+
+    The usual case appends the steps not yet recorded, in the file's order. A newer edition of a dataset
+    may also correct a step it brought before (a date made precise, a note reworded) or drop one (a
+    derived expiry found wrong): the steps recorded by imports are then made equal to the file's, in
+    place, and the change is audited with the record's other fields. Steps entered by staff stay as
+    they are, wherever they stand in the timeline."""
     def identity(status: str, date: PartialDate | None, note: str | None, note_lo: str | None,
                  url: str | None) -> tuple[str, str | None, str | None, str | None, str | None]:
         return (status, date.isoformat() if date else None, note or None, note_lo or None, url or None)
 
-    recorded = {identity(c.to_status, c.effective_on, c.note, c.note_lo, c.evidence_url)
-                for c in policy.status_changes}
+    def of_step(step: dict[str, Any]) -> tuple[str, str | None, str | None, str | None, str | None]:
+        return identity(step["status"], step["date"], step["note"], step["note_lo"], step["source_url"])
+
+    def of_change(change: StatusChange) -> tuple[str, str | None, str | None, str | None, str | None]:
+        return identity(change.to_status, change.effective_on, change.note, change.note_lo, change.evidence_url)
+
     changes = sorted(policy.status_changes, key=lambda change: change.position)
+    imported = [change for change in changes if change.recorded_by == IMPORTED_BY]
+    wanted = [of_step(step) for step in steps]
+    recorded = {of_change(change) for change in changes}
+    if [of_change(change) for change in imported] == wanted[:len(imported)]:
+        # What the file adds, after what is recorded; a step staff already recorded is not repeated.
+        added = [step for step in steps[len(imported):] if of_step(step) not in recorded]
+        return _add_steps(policy, changes, added)
+    # A correction: the imported steps become the file's, position by position.
+    for change, step in zip(imported, steps):
+        if of_change(change) != of_step(step):
+            change.to_status, change.effective_on = step["status"], step["date"]
+            change.note, change.note_lo, change.evidence_url = step["note"], step["note_lo"], step["source_url"]
+    for change in imported[len(steps):]:
+        policy.status_changes.remove(change)
+    # New steps go after every position ever used here: a row deleted in this flush keeps its position
+    # until the flush deletes it, after inserting.
+    _add_steps(policy, changes, steps[len(imported):])
+    previous = None
+    for change in sorted(policy.status_changes, key=lambda change: change.position):
+        if change.from_status != previous:
+            change.from_status = previous
+        previous = change.to_status
+    return True
+
+
+def _add_steps(policy: Policy, changes: list[StatusChange], steps: list[dict[str, Any]]) -> bool:
+    """Append ``steps`` after ``changes`` (the history in position order); from_status is fixed up by the
+    caller where steps were removed."""
     position = changes[-1].position if changes else 0
     previous = changes[-1].to_status if changes else None
-    appended = False
     now = utcnow()
     for step in steps:
-        if identity(step["status"], step["date"], step["note"], step["note_lo"], step["source_url"]) in recorded:
-            continue
         position += 1
         policy.status_changes.append(StatusChange(
             position=position, from_status=previous, to_status=step["status"], effective_on=step["date"],
             note=step["note"], note_lo=step["note_lo"], evidence_url=step["source_url"], recorded_by=IMPORTED_BY,
             recorded_at=now))
         previous = step["status"]
-        appended = True
-    return appended
-
+    return bool(steps)

@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, str] = {
     "edit": "editor",                # create records, edit drafts and records in review, record status changes
     "submit_for_review": "editor",
     "attach_documents": "editor",    # attach, replace, describe and remove the texts of any policy
+    "import_data": "editor",         # import spreadsheets and datasets (changes to published records: reviewer)
     "edit_published": "reviewer",    # edit records that are published or archived
     "publish": "reviewer",           # publish, archive, unpublish
     "override_transition": "reviewer",  # record a status change outside the transition table

@@ -40,6 +40,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.editing import bp as editing_bp
     from tracker.views.events import bp as events_bp
     from tracker.views.feeds import bp as feeds_bp
+    from tracker.views.imports import bp as imports_bp
     from tracker.views.notify import bp as notify_bp
     from tracker.views.organisations import bp as organisations_bp
     from tracker.views.pages import bp as pages_bp
@@ -61,6 +62,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(downloads_bp)
+    app.register_blueprint(imports_bp)
     init_language_switch(app)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
