@@ -131,6 +131,13 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.document_text": ("GET", "/api/v1/documents/999999/text", None, (404, 404, 404, 404, 404)),
     "api.document_file": ("GET", "/api/v1/documents/999999/file", None, (404, 404, 404, 404, 404)),
     "api.search_passages": ("GET", "/api/v1/search/passages?q=electric", None, (200, 200, 200, 200, 200)),
+    "imports.index": ("GET", "/imports", None, (302, 403, 200, 200, 200)),
+    "imports.template": ("GET", "/imports/template.xlsx", None, (302, 403, 200, 200, 200)),
+    "imports.show": ("GET", "/imports/999999", None, (302, 403, 404, 404, 404)),
+    "imports.apply": ("POST", "/imports/999999/apply", {}, (302, 403, 404, 404, 404)),
+    "api.start_import": ("POST", "/api/v1/imports", {}, (401, 403, 400, 400, 400)),
+    "api.data_import": ("GET", "/api/v1/imports/999999", None, (401, 403, 404, 404, 404)),
+    "api.apply_import": ("POST", "/api/v1/imports/999999/apply", {}, (401, 403, 404, 404, 404)),
     "api.compare_documents": ("GET", f"/api/v1/policies/{POLICY}/compare?from=1&to=2", None,
                               (404, 404, 404, 404, 404)),
 }

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
-from openpyxl.utils.exceptions import InvalidFileException
 from flask_babel import gettext as _
+from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -212,15 +212,12 @@ def _rows_from_table(header_cells: list[Any], body: Iterator[tuple[str, list[Any
 
 
 def parse_csv(path: Path) -> tuple[list[Any], Iterator[tuple[str, list[Any]]]]:
-    handle = path.open(encoding="utf-8-sig", newline="")
-    reader = csv.reader(handle)
-    header = next(reader, [])
-
-    def body() -> Iterator[tuple[str, list[Any]]]:
-        with handle:
-            for number, cells in enumerate(reader, start=2):
-                yield _("row %(number)s", number=number), list(cells)
-    return list(header), body()
+    """The header and the numbered rows of a CSV file (read whole: a sheet's rows are small)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        rows = [(_("row %(number)s", number=number), list(cells)) for number, cells in enumerate(reader, start=2)]
+    return list(header), iter(rows)
 
 
 def _xlsx_sheets(path: Path, parsed: Parsed) -> dict[str, tuple[list[Any], list[tuple[str, list[Any]]]]]:

@@ -226,7 +226,7 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "TopicList": _object({"items": {"type": "array", "items": _object({
             "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "policy_count": {"type": "integer", "minimum": 0}})}}),
-    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas()
+    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -460,7 +460,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "responses": {"200": {"description": "The OpenAPI 3.1 document.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": unauthorized}}},
-        } | _notify_paths() | _document_paths(),
+        } | _notify_paths() | _document_paths() | _import_paths(),
         "components": {
             "schemas": _schemas(countries, topics),
             "securitySchemes": {"bearerAuth": {
@@ -810,4 +810,78 @@ def _document_paths() -> dict[str, Any]:
                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
              {"name": "to", "in": "query", "required": True, "description": "The newer document's id.",
               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]),
+    }
+
+
+IMPORT_ID = {"name": "import_id", "in": "path", "required": True, "description": "The import's id.",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def _import_schemas() -> dict[str, Any]:
+    from tracker.models.data_import import IMPORT_FORMATS, IMPORT_STATES
+
+    counts = {"type": "object", "additionalProperties": {"type": "integer"}}
+    return {
+        "ImportUpload": {"type": "object", "required": ["file"], "additionalProperties": False, "properties": {
+            "file": {"type": "string", "format": "binary", "description": (
+                "An XLSX workbook (the template from /imports/template.xlsx, or a list downloaded from "
+                "/policies.xlsx), a CSV in the format of /policies.csv, or a dataset JSON file.")},
+            "dry_run": {"type": "string", "enum": ["true", "false", "1", "0"], "default": "true",
+                        "description": "`false`: apply at once when the file has no problem."}}},
+        "Import": {"type": "object", "required": ["id", "filename", "format", "state", "counts", "problems",
+                                                 "changes"], "properties": {
+            "id": {"type": "integer"}, "filename": TEXT, "format": {"enum": list(IMPORT_FORMATS)},
+            "state": {"enum": list(IMPORT_STATES), "description": (
+                "dry_run: nothing written yet; applied; stale: content changed since, run again; refused: "
+                "the file has problems, listed in `problems`.")},
+            "created_at": DATE_TIME, "applied_at": _nullable(DATE_TIME), "rows": {"type": "integer"},
+            "counts": {"type": "object", "additionalProperties": counts, "description": (
+                "Per kind of record (policies, organisations, events, topics): how many created, updated, "
+                "unchanged.")},
+            "problems": {"type": "array", "items": {"type": "object", "properties": {
+                "row": TEXT, "column": TEXT, "message": TEXT}}},
+            "total_problems": {"type": "integer"},
+            "changes": {"type": "array", "description": "Rows created or updated, with each field changed.",
+                        "items": {"type": "object", "properties": {
+                            "kind": TEXT, "key": TEXT, "row": TEXT, "outcome": {"enum": ["created", "updated"]},
+                            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                                "field": TEXT, "old": {}, "new": {}}}}}}},
+            "changes_truncated": {"type": "boolean"},
+            "url": {"type": "string", "format": "uri"}, "apply_url": {"type": "string", "format": "uri"}}},
+    }
+
+
+def _import_paths() -> dict[str, Any]:
+    unauthorized = _unauthorized()
+    forbidden = _error_response("Only editors and above import.")
+    not_found = _error_response("No such import.")
+    return {
+        "/imports": {"post": {
+            "operationId": "startImport", "summary": "Upload a file: its dry run (or apply it with dry_run=false).",
+            "description": ("Editors and above (changes to published records: reviewers). The report lists each "
+                            "row created, updated (field by field) or wrong; nothing is written by a dry run."),
+            "security": REQUIRED_AUTH,
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("ImportUpload")}}},
+            "responses": {
+                "201": _ok("Import", "The dry run (state dry_run, or refused with its problems).") | {"headers": {
+                    "Location": {"required": True, "description": "URL of the import in this API.",
+                                 "schema": {"type": "string", "format": "uri"}}}},
+                "200": _ok("Import", "Applied at once (dry_run=false)."),
+                "400": _error_response("No file, a file of no known format, or a field is wrong."),
+                "401": unauthorized, "403": forbidden,
+                "409": _error_response("dry_run=false and content changed meanwhile: the dry run is in `import`."),
+                "413": _error_response("The file is larger than the limit (50 MiB by default).")}}},
+        "/imports/{import_id}": {"get": {
+            "operationId": "getImport", "summary": "An import's report and state.", "security": REQUIRED_AUTH,
+            "parameters": [IMPORT_ID],
+            "responses": {"200": _ok("Import", "The import."), "401": unauthorized, "403": forbidden,
+                          "404": not_found}}},
+        "/imports/{import_id}/apply": {"post": {
+            "operationId": "applyImport", "summary": "Apply a dry run that is still current, in one transaction.",
+            "security": REQUIRED_AUTH, "parameters": [IMPORT_ID],
+            "responses": {"200": _ok("Import", "Applied."),
+                          "400": _error_response("Refused (the file has problems) or applied already."),
+                          "401": unauthorized, "403": forbidden, "404": not_found,
+                          "409": _error_response("Content changed since the dry run: nothing was applied; the dry "
+                                                 "run was run again and is in `import`.")}}},
     }
