@@ -270,3 +270,15 @@ def test_the_search_index_follows_a_key_change(client, session, users, search_in
     keys = {hit["key"] for hit in client.get(f"{API}/search?q=Test+policy+perma").get_json()["hits"]}
     assert "perma-searchable" in keys and "perma-a" not in keys
     assert all(hit["key"] != "perma-a" for hit in hits)
+
+
+def test_a_feed_of_a_renamed_record_keeps_coming_at_its_old_address(client, session, users, published):
+    from tests.integration.test_feeds import entries, fetch, keys
+
+    before = entries(fetch(client, "?policy=perma-a"))
+    rename(session, users, "policy", "perma-a", "perma-b")
+    rename(session, users, "event", "perma-forum", "perma-forum-b")
+    feed = fetch(client, "?policy=perma-a")
+    assert keys(feed) == {"perma-b"} and len(entries(feed)) == len(before) == 3
+    assert client.get("/feeds/changes.atom?event=perma-forum").status_code == 200
+    assert client.get("/feeds/changes.atom?policy=never-was").status_code == 404
