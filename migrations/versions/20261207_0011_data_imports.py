@@ -1,7 +1,7 @@
 """Data imports: files staff upload (spreadsheets, CSV, dataset JSON), their dry-run reports and state.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

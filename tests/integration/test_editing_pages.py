@@ -679,9 +679,11 @@ ROUTES = [
     ("POST", f"/policies/{DEMO_POLICY}/editorial"),
     ("POST", f"/policies/{DEMO_POLICY}/forum-links"), ("POST", f"/policies/{DEMO_POLICY}/forum-links/remove"),
     ("GET", f"/policies/{DEMO_POLICY}/history"),
+    ("GET", f"/policies/{DEMO_POLICY}/key"), ("POST", f"/policies/{DEMO_POLICY}/key"),
     ("GET", "/events/new"), ("POST", "/events/new"),
     ("GET", f"/events/{DEMO_EVENT}/edit"), ("POST", f"/events/{DEMO_EVENT}/edit"),
     ("POST", f"/events/{DEMO_EVENT}/editorial"), ("GET", f"/events/{DEMO_EVENT}/history"),
+    ("GET", f"/events/{DEMO_EVENT}/key"), ("POST", f"/events/{DEMO_EVENT}/key"),
 ]
 
 
@@ -725,7 +727,7 @@ def test_readers_and_partners_see_no_editing_controls(client, session, login_as,
         page = client.get(url)
         html, text = page.get_data(as_text=True), text_of(page)
         for control in ("Record a status change", "History of changes", "Editorial state", "Remove link",
-                        "Link to a forum", "/edit", "/editorial"):
+                        "Link to a forum", "/edit", "/editorial", "/key\"", "Change the key"):
             assert control not in text and control not in html, (url, control)
 
 

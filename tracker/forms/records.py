@@ -621,6 +621,19 @@ class EditorialForm(FlaskForm):
     reason = TextAreaField(_l("Comment for the editor"))
 
 
+class KeyForm(ServiceErrors, FlaskForm):
+    """A new key for a policy or event: the last part of its address."""
+
+    key = StringField(_l("New key"), description=_l(
+        "Lower-case letters, digits, '-' or '_', as in the address. The old address keeps working: it leads "
+        "here."))
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired(_l("The form lost its version; "
+                                                                              "reload the page."))])
+
+    def to_input(self) -> str:
+        return (self.key.data or "").strip()
+
+
 class ForumLinkForm(ServiceErrors, FlaskForm):
     """A link from a policy to an event where it was originated, discussed, announced or recommended."""
 

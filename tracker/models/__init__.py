@@ -5,6 +5,7 @@ from tracker.models.content_version import ContentVersion
 from tracker.models.data_import import DataImport
 from tracker.models.document import Document, DocumentPassage, StoredFile, StoredFileChunk
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
+from tracker.models.key_alias import RecordKeyAlias
 from tracker.models.mail import StaffMail
 from tracker.models.notification import Delivery, DeliveryAttempt, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
@@ -20,6 +21,7 @@ __all__ = [
     "ApiToken", "AuditEntry", "Document", "DocumentPassage", "StoredFile", "StoredFileChunk",
     "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
     "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
-    "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "Source",
-    "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription", "WebhookEndpoint",
+    "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "RecordKeyAlias",
+    "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
+    "WebhookEndpoint",
 ]

@@ -210,6 +210,9 @@ def input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "EventPatch": closed_object(event | {"version": VERSION, "base_version": BASE_VERSION}),
         "EditorialInput": closed_object({"state": choice_schema(list(EDITORIAL_STATES)), "version": VERSION,
                                          "reason": string_schema(NOTE_LENGTH)}, ("state",)),
+        "KeyInput": closed_object({
+            "key": KEY | {"description": KEY_TEXT + " The new key; the old one keeps leading to the record."},
+            "version": VERSION}, ("key",)),
     }
 
 

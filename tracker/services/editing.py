@@ -23,7 +23,7 @@ from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
-from tracker.services import records, staff_mail
+from tracker.services import permalinks, records, staff_mail
 from tracker.services.audit import field_changes, write_audit
 from tracker.services.keys import slugify, unique_key
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
@@ -675,6 +675,41 @@ def set_editorial_state(session: Session, entity_type: str, key: str, state: str
     if isinstance(record, Policy) and state == "published" and old != "published":
         record_event(session, "policy.published", policy=record, payload=policy_payload(record))
     _mail_about_move(session, entity_type, record, old, state, actor, submitter, comment)
+    session.flush()
+    return record
+
+
+def change_key(session: Session, entity_type: str, key: str, new_key: Any, actor: User,
+               expected_version: int | None = None) -> Policy | Event:
+    """Give a policy or event a new key (its address). The old key keeps leading to the record (see
+    tracker.services.permalinks); subscriptions and proposals that name the record follow it.
+
+    Raises:
+        NotFound. Forbidden: the actor may not edit this record. StaleEdit. Invalid: the new key is not a
+        key, is the record's key already, or is another record's.
+    """
+    record = _policy_for_edit(session, key) if entity_type == "policy" else _event_for_edit(session, key)
+    if not can_edit_record(actor, record.editorial_state):
+        raise Forbidden(_("You may not edit this record: editors edit drafts and records in review; "
+                          "a reviewer edits published records."))
+    _check_version(entity_type, record, expected_version, session)
+    key_error = check_key(new_key)
+    if key_error is not None:
+        raise Invalid(_("Some fields are not valid."), {"key": key_error})
+    if new_key == record.key:
+        raise Invalid(_("Some fields are not valid."), {"key": _("This is the record's key already.")})
+    model: type[Policy] | type[Event] = Policy if entity_type == "policy" else Event
+    if session.scalar(select(model.id).where(model.key == new_key)) is not None:
+        raise Invalid(_("The key is taken."), {"key": _("A policy with the key '%(key)s' already exists.", key=new_key)
+                                               if entity_type == "policy"
+                                               else _("An event with the key '%(key)s' already exists.", key=new_key)})
+    old_key = record.key
+    permalinks.remember_old_key(session, entity_type, record, old_key, new_key)
+    record.key = new_key
+    _touch(record)
+    _flush(session, entity_type, record)
+    permalinks.follow_key_change(session, entity_type, record.id, old_key, new_key)
+    _audit(session, entity_type, record, "update", actor, [("key", old_key, new_key)])
     session.flush()
     return record
 

@@ -14,6 +14,7 @@ from tracker.errors import Invalid, NotFound
 from tracker.models import Event, ForumLink, Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.vocab import INSTRUMENTS
 from tracker.search.request import SearchRequest, parse_search_args
+from tracker.services import permalinks
 from tracker.services.search import search
 
 if TYPE_CHECKING:
@@ -110,21 +111,35 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
             errors.update(error.errors)
     if errors:
         raise Invalid(_("Some feed parameters are not valid."), errors)
-    # A policy or event may be named in Lao only: the Lao name stands in for the English one.
-    policy_names = {key: english or lao or key for key, english, lao in session.execute(
-        select(Policy.key, Policy.title_en, Policy.title_lo).where(
-            Policy.key.in_(policies), Policy.editorial_state == "published"))} if policies else {}
+    policies, policy_names = _published_names(session, "policy", policies)
     missing = [key for key in policies if key not in policy_names]
     if missing:
         raise NotFound(_("There is no published policy with the key '%(key)s'.", key=missing[0][:120]))
-    event_names = {key: english or lao or key for key, english, lao in session.execute(
-        select(Event.key, Event.name_en, Event.name_lo).where(
-            Event.key.in_(events), Event.editorial_state == "published"))} if events else {}
+    events, event_names = _published_names(session, "event", events)
     missing = [key for key in events if key not in event_names]
     if missing:
         raise NotFound(_("There is no published event with the key '%(key)s'.", key=missing[0][:120]))
     flt = FeedFilter(countries, topics, policies, events, instruments, search_request, language)
     return flt, FeedNames(country_names, topic_names, policy_names, event_names)
+
+
+def _published_names(session: Session, kind: str, keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The keys, each old key of a record replaced by its current one (a feed's address outlives a change of
+    key), and the names of the published records among them (one query, and one per key not found)."""
+    model: type[Policy] | type[Event] = Policy if kind == "policy" else Event
+    english, lao = (Policy.title_en, Policy.title_lo) if kind == "policy" else (Event.name_en, Event.name_lo)
+
+    def names(wanted: Sequence[str]) -> dict[str, str]:
+        # A policy or event may be named in Lao only: the Lao name stands in for the English one.
+        return {key: name_en or name_lo or key for key, name_en, name_lo in session.execute(
+            select(model.key, english, lao).where(model.key.in_(wanted), model.editorial_state == "published"))}
+
+    found = names(keys) if keys else {}
+    renamed = {key: permalinks.current_key(session, kind, key) for key in keys if key not in found}
+    if any(renamed.values()):
+        keys = tuple(dict.fromkeys(renamed.get(key) or key for key in keys))
+        found |= names([key for key in renamed.values() if key])
+    return keys, found
 
 
 def _matching_policy_ids(session: Session, search_request: SearchRequest) -> list[int]:

@@ -21,6 +21,7 @@ from tracker.services.permissions import can_edit_record, has_permission
 from tracker.views.assets import init_assets, static_url
 from tracker.views.errors import register_error_handlers
 from tracker.views.language import init_language_switch
+from tracker.views.permalinks import init_permalinks
 from tracker.views.security import csrf, init_security
 from tracker.views.support import SAFE_METHODS, close_db_session, db_session
 
@@ -69,6 +70,7 @@ def register_views(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.teardown_appcontext(close_db_session)
     register_error_handlers(app)
+    init_permalinks(app)
     for endpoint, view in list(app.view_functions.items()):
         app.view_functions[endpoint] = _retry_transient_conflicts(view)
     _register_template_helpers(app)

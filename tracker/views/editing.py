@@ -15,6 +15,7 @@ from tracker.forms.records import (
     EditorialForm,
     EventForm,
     ForumLinkForm,
+    KeyForm,
     PolicyForm,
     RemoveForumLinkForm,
     StatusForm,
@@ -22,7 +23,7 @@ from tracker.forms.records import (
 )
 from tracker.models import Event, Policy
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
-from tracker.services import editing
+from tracker.services import editing, permalinks
 from tracker.services import events as event_service
 from tracker.services import organisations as organisation_service
 from tracker.services import policies as policy_service
@@ -355,6 +356,12 @@ def policy_history(key: str):
     return _history("policy", key)
 
 
+@bp.route("/policies/<key>/key", methods=["GET", "POST"])
+@role_required("edit")
+def change_policy_key(key: str):
+    return _change_key("policy", key)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Events
 
@@ -408,6 +415,12 @@ def event_history(key: str):
     return _history("event", key)
 
 
+@bp.route("/events/<key>/key", methods=["GET", "POST"])
+@role_required("edit")
+def change_event_key(key: str):
+    return _change_key("event", key)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Shared by policies and events
 
@@ -447,6 +460,42 @@ def _editorial(entity_type: str, key: str):
     flash(_("Sent back to the editor with your comment.") if sent_back
           else str(MOVES[(from_state, record.editorial_state)][1]), "success")
     return redirect(_record_url(entity_type, key))
+
+
+def _change_key(entity_type: str, key: str):
+    """The form that gives a record a new key; the old address keeps leading to the record."""
+    db = db_session()
+    record = _policy(key) if entity_type == "policy" else _event(key)
+    if not can_edit_record(_actor(), record.editorial_state):
+        raise Forbidden(str(NOT_EDITABLE))
+    if request.method == "GET":
+        form = KeyForm(formdata=None, data={"key": record.key, "version": record.version})
+        return _key_page(entity_type, record, form, None)
+    form = KeyForm()
+    status, conflict = 400, None
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                new_key = editing.change_key(db, entity_type, key, form.to_input(), _actor(),
+                                             form.version.data).key
+        except Invalid as error:
+            form.apply_errors(error.errors, error.message)
+        except StaleEdit as error:
+            conflict = conflict_report(entity_type, key, error)
+            set_version(form, conflict.version)
+            status = 409
+        else:
+            flash(_("The key is now '%(key)s'. Links to the old address still lead here.", key=new_key), "success")
+            return redirect(_record_url(entity_type, new_key))
+    else:
+        hidden_errors(form)
+    return _key_page(entity_type, record, form, conflict), status
+
+
+def _key_page(entity_type: str, record: Policy | Event, form: KeyForm, conflict: ConflictReport | None):
+    old_keys = permalinks.old_keys(db_session(), entity_type, record.id)
+    return render_template("editing/key.html", record=record, entity=entity_type, form=form, conflict=conflict,
+                           old_keys=old_keys, record_url=_record_url(entity_type, record.key))
 
 
 def _history(entity_type: str, key: str):

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.views.cache import cached_page
+from tracker.views.citing import citation_of, cite_panel, download
 from tracker.views.policies import page_request
 from tracker.views.security import include_unpublished
 from tracker.views.support import db_session, query_args
@@ -35,4 +36,11 @@ def detail(key: str):
     by_role: dict[str, list] = {}
     for link in links:
         by_role.setdefault(link.role, []).append(link)
-    return render_template("events/detail.html", event=event, links_by_role=by_role, link_count=len(links))
+    return render_template("events/detail.html", event=event, links_by_role=by_role, link_count=len(links),
+                           cite=cite_panel(event))
+
+
+@bp.get("/<key>/cite.<any(bib, ris, json):extension>")
+def cite(key: str, extension: str):
+    event = event_service.get_event(db_session(), key, include_unpublished=include_unpublished())
+    return download(citation_of(event), extension)

@@ -7,6 +7,7 @@ from tracker.pagination import PageRequest
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.views.cache import cached_page
+from tracker.views.citing import citation_of, cite_panel, download
 from tracker.views.security import include_unpublished
 from tracker.views.support import db_session, query_args
 
@@ -41,5 +42,11 @@ def detail(key: str):
     return render_template(
         "policies/detail.html", policy=policy, outgoing=outgoing, incoming=incoming,
         forum_links=policy_service.visible_forum_links(policy.forum_links, staff, side="event"),
-        documents=document_service.documents_of(session, policy),
+        documents=document_service.documents_of(session, policy), cite=cite_panel(policy),
     )
+
+
+@bp.get("/<key>/cite.<any(bib, ris, json):extension>")
+def cite(key: str, extension: str):
+    policy = policy_service.get_policy(db_session(), key, include_unpublished=include_unpublished())
+    return download(citation_of(policy), extension)

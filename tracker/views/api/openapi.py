@@ -80,6 +80,26 @@ def _ok(schema_name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
 
 
+def _moved() -> dict[str, Any]:
+    """The answer to a key a policy or event had before its key changed: its current address."""
+    return {"description": "The record's key has changed since: `Location` is the same request at its current "
+                           "key (a chain of changes is followed in one step). Only for records the reader may "
+                           "see, and only while no other record holds the old key.",
+            "headers": {"Location": {"required": True, "description": "The URL at the record's current key.",
+                                     "schema": {"type": "string", "format": "uri-reference"}}}}
+
+
+def _change_key(operation_id: str, noun: str, schema: str) -> dict[str, Any]:
+    operation = _write(operation_id, f"Give the {noun} a new key; the old one keeps leading to it.", "KeyInput",
+                       "200", schema, f"The {noun} at its new key.", keyed=True, version="required")
+    operation["description"] = (f"The old key answers every `GET` of the {noun} (and of its parts) with a 301 "
+                                "to the new key, for as long as no other record takes it.")
+    operation["responses"]["200"]["headers"] = {"Location": {
+        "required": True, "description": f"The {noun}'s URL at its new key.",
+        "schema": {"type": "string", "format": "uri"}}}
+    return operation
+
+
 def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
     policy_ref = _object({
         "key": TEXT, "title_en": NULLABLE_TEXT, "title_lo": NULLABLE_TEXT, "country": TEXT,
@@ -395,7 +415,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                     "operationId": "getPolicy", "summary": "The full record of one policy.",
                     "security": OPTIONAL_AUTH, "parameters": [{"name": "key", **KEY_PARAM}],
                     "responses": {"200": _ok("Policy", "The policy with its history, relations and sources."),
-                                  "401": unauthorized, "404": not_found}},
+                                  "301": _moved(), "401": unauthorized, "404": not_found}},
                 "patch": _write("updatePolicy",
                                 "Change some fields of a policy; absent fields keep their value.",
                                 "PolicyPatch", "200", "Policy", "The policy after the change.", keyed=True,
@@ -409,6 +429,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "setPolicyEditorialState", "Submit, publish, unpublish or archive a policy.",
                 "EditorialInput", "200", "Policy", "The policy in its new editorial state.", keyed=True,
                 version="required")},
+            "/policies/{key}/key": {"post": _change_key("changePolicyKey", "policy", "Policy")},
             "/events": {
                 "get": {
                     "operationId": "listEvents",
@@ -425,7 +446,8 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "get": {
                     "operationId": "getEvent", "summary": "One event with the policies linked to it.",
                     "security": OPTIONAL_AUTH, "parameters": [{"name": "key", **KEY_PARAM}],
-                    "responses": {"200": _ok("Event", "The event."), "401": unauthorized, "404": not_found}},
+                    "responses": {"200": _ok("Event", "The event."), "301": _moved(), "401": unauthorized,
+                                  "404": not_found}},
                 "patch": _write("updateEvent",
                                 "Change some fields of an event; absent fields keep their value.",
                                 "EventPatch", "200", "Event", "The event after the change.", keyed=True,
@@ -433,6 +455,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "/events/{key}/editorial": {"post": _write(
                 "setEventEditorialState", "Submit, publish, unpublish or archive an event.", "EditorialInput",
                 "200", "Event", "The event in its new editorial state.", keyed=True, version="required")},
+            "/events/{key}/key": {"post": _change_key("changeEventKey", "event", "Event")},
             "/search": {"get": {
                 "operationId": "search",
                 "summary": "Full-text search of policies and events, in English and Lao.",
@@ -731,10 +754,12 @@ def _document_paths() -> dict[str, Any]:
     key = {"name": "key", **KEY_PARAM}
 
     def read(operation_id: str, summary: str, schema: str, text: str, parameters: list[Any]) -> dict[str, Any]:
+        # A policy's parts answer an old key of the policy with a 301, as the policy itself does.
+        moved = {"301": _moved()} if key in parameters else {}
         return {"get": {"operationId": operation_id, "summary": summary, "security": OPTIONAL_AUTH,
                         "parameters": parameters,
-                        "responses": {"200": _ok(schema, text), "400": bad_request, "401": unauthorized,
-                                      "404": not_found}}}
+                        "responses": {"200": _ok(schema, text), **moved, "400": bad_request,
+                                      "401": unauthorized, "404": not_found}}}
 
     return {
         "/policies/{key}/documents": read(

@@ -36,10 +36,12 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/policies/<key>/status", "change_policy_status", change_policy_status, methods=["POST"])
     bp.add_url_rule("/policies/<key>/editorial", "set_policy_editorial_state", set_policy_editorial_state,
                     methods=["POST"])
+    bp.add_url_rule("/policies/<key>/key", "change_policy_key", change_policy_key, methods=["POST"])
     bp.add_url_rule("/events", "create_event", create_event, methods=["POST"])
     bp.add_url_rule("/events/<key>", "update_event", update_event, methods=["PATCH"])
     bp.add_url_rule("/events/<key>/editorial", "set_event_editorial_state", set_event_editorial_state,
                     methods=["POST"])
+    bp.add_url_rule("/events/<key>/key", "change_event_key", change_event_key, methods=["POST"])
     bp.register_error_handler(StaleEdit, _stale_edit)
     bp.after_request(_bearer_challenge)
 
@@ -324,6 +326,24 @@ def set_policy_editorial_state(key: str):
     return _answer(payload, 200)
 
 
+@role_required("edit")
+def change_policy_key(key: str):
+    return _change_key("policy", key)
+
+
+def _change_key(entity_type: str, key: str) -> Response:
+    """A new key for a policy or event; answered with the record at its new address (``Location``)."""
+    session = db_session()
+    body = checked_body(session, "KeyInput")
+    version = expected_version(body, required=True)
+    staff = include_unpublished()
+    with _writing(session):
+        new_key = editing.change_key(session, entity_type, key, body["key"], api_user(), version).key
+        payload = (_policy_json if entity_type == "policy" else _event_json)(session, new_key, staff)
+    endpoint = "api.policy" if entity_type == "policy" else "api.event"
+    return _answer(payload, 200, url_for(endpoint, key=new_key, _external=True))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Events
 
@@ -362,3 +382,8 @@ def set_event_editorial_state(key: str):
                                     body.get("reason"))
         payload = _event_json(session, key, staff)
     return _answer(payload, 200)
+
+
+@role_required("edit")
+def change_event_key(key: str):
+    return _change_key("event", key)
