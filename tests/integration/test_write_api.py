@@ -546,8 +546,9 @@ def test_every_write_route_and_method_is_documented_with_its_answers(app, client
             # Any account may manage its own subscriptions and endpoints; records need a staff role.
             own = path.startswith(("/subscriptions", "/webhooks"))
             if "requestBody" in operation and "multipart/form-data" in operation["requestBody"]["content"]:
-                # A file upload (an attached document): staff only, size-limited, no JSON.
-                required = {"400", "401", "403", "404", "413"}
+                # A file upload (an attached document, an import): staff only, size-limited, no JSON; to a
+                # record that may not exist when the path names one.
+                required = {"400", "401", "403", "413"} | ({"404"} if "{" in path else set())
                 assert operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
             elif "requestBody" in operation:
                 required = {"400", "401", "413", "415"} | (set() if own else {"403"})
@@ -555,6 +556,9 @@ def test_every_write_route_and_method_is_documented_with_its_answers(app, client
             elif path.startswith("/documents/"):
                 # Removing an attached document: staff only.
                 required = {"401", "403", "404"}
+            elif path.startswith("/imports/"):
+                # Applying an import's dry run: staff only, refused when content changed since.
+                required = {"401", "403", "404", "409"}
             else:
                 # Only a partner's own actions without a body (delete, rotate a secret, send a test).
                 assert own, (method, path)

@@ -70,3 +70,21 @@ def test_text_is_trimmed_and_checked_against_its_limit():
 def test_paths_are_taken_apart_as_they_are_written():
     assert path_parts("sources[2].url") == ["sources", 2, "url"]
     assert path_parts("title_en") == ["title_en"]
+
+
+def test_the_compiled_fast_path_never_passes_what_jsonschema_refuses():
+    """Valid records are passed by a compiled validator; these values read differently by the two libraries
+    must still be refused (the fast path hands them to jsonschema)."""
+    base = {"country": "LA", "instrument": "decree", "title_en": "A title", "version": 3}
+    tricky = [
+        {**base, "key": "a-key\n"},          # "$" before a final line break, in Python's reading
+        {**base, "version": 3.0},            # an integer written as a float
+        {**base, "version": True},           # a boolean is not an integer
+        {**base, "colour": "red"},           # an unknown field
+        {**base, "topics": ["charging", "charging"]},
+    ]
+    for body in tricky:
+        assert errors_of(body, "PolicyPatch"), body
+        assert not schema_check._passes_fast(body, COMPONENTS["PolicyPatch"], COMPONENTS), body
+    assert errors_of({**base}, "PolicyPatch") == {}
+    assert schema_check._passes_fast(base, COMPONENTS["PolicyPatch"], COMPONENTS)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError, validators
 
 from tracker.errors import FieldError, clip, field_path
@@ -143,6 +144,8 @@ def check(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any] |
     a null where text is needed is reported as missing (for values already cleaned, where blank text
     became null)."""
     found = into if into is not None else SchemaErrors()
+    if _passes_fast(value, schema, components):
+        return found
     pairs = [pair for error in _validator(schema, components).iter_errors(value)
              for pair in _converted(error, blank_is_missing=blank_is_missing)]
     failed = [tuple(path) for path, _ in pairs]
@@ -160,6 +163,54 @@ def check(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any] |
 # the same schema, and building a validator (with its reference resolution) per record doubled the cost.
 _VALIDATORS: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
 _VALIDATORS_KEPT = 256
+
+
+# The same schemas compiled to Python by fastjsonschema: about twenty times faster than jsonschema, which
+# matters when a dataset of 100,000 records is checked. Used only to say "valid"; anything it refuses goes
+# through jsonschema, whose errors name the problems. Its reading differs from ours in two ways, both
+# handled: a pattern's "$" (made "\\Z", as _ecma does) and 3.0 as an integer (values with a float in them
+# are never fast-passed).
+_FAST: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+
+
+def _ecma_schema(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: (_ecma(item).pattern if name == "pattern" and isinstance(item, str) else _ecma_schema(item))
+                for name, item in value.items()}
+    if isinstance(value, list):
+        return [_ecma_schema(item) for item in value]
+    return value
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_float(item) for item in value)
+    return False
+
+
+def _passes_fast(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any] | None) -> bool:
+    key = (id(schema), id(components))
+    cached = _FAST.get(key)
+    if cached is None or cached[0] is not schema or cached[1] is not components:
+        root = dict(schema) | ({"components": {"schemas": dict(components)}} if components else {})
+        try:
+            compiled = fastjsonschema.compile(_ecma_schema(root))
+        except fastjsonschema.JsonSchemaDefinitionException:
+            compiled = None
+        if len(_FAST) >= _VALIDATORS_KEPT:
+            _FAST.clear()
+        _FAST[key] = cached = (schema, components, compiled)
+    if cached[2] is None or _has_float(value):
+        return False
+    try:
+        cached[2](value)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def _validator(schema: Mapping[str, Any], components: Mapping[str, Any] | None) -> Any:
