@@ -145,8 +145,14 @@ def _values(obj: Any, name: str) -> set:
 
 
 def _changed(obj: Any, names: Iterable[str]) -> bool:
+    """Whether any of the attributes took a different value in this flush (a value set again to what it
+    was, as the derived status fields are on every status change, is no change)."""
     state = inspect(obj)
-    return any(state.attrs[name].history.has_changes() for name in names)
+    for name in names:
+        history = state.attrs[name].history
+        if history.has_changes() and list(history.added) != list(history.deleted):
+            return True
+    return False
 
 
 def _ids(entity_type: str, values: Iterable[Any]) -> Iterator[Ref]:

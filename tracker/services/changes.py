@@ -116,7 +116,11 @@ class TopicCount:
 
 @dataclass(frozen=True)
 class FeedEntry:
-    """One change, with its record as the public reads it now (None: not public now)."""
+    """One change, with its record as the public reads it now (None: not public now).
+
+    ``key`` is where a client keeps the record: its key now, or for a record that is not public now the
+    key it was published under at this change. ``old_key`` is the key it was published under before this
+    change, when this change moved it."""
 
     entity_type: str
     entity_id: str
@@ -197,8 +201,19 @@ def read_changes(session: Session, request: ChangesRequest) -> ChangesPage:
 
 def _entry(row: FeedChange, record: Any = None, *, links: list[ForumLink] | None = None,
            policy: Policy | None = None, versions: list[Document] | None = None) -> FeedEntry:
-    return FeedEntry(row.entity_type, row.entity_id, row.kind, row.key, row.old_key, row.changed_at, record,
-                     links or [], policy, versions or [])
+    return FeedEntry(row.entity_type, row.entity_id, row.kind, _key_of(record) if record is not None else row.key,
+                     row.old_key, row.changed_at, record, links or [], policy, versions or [])
+
+
+def _key_of(record: Any) -> str:
+    """The key a record is published under now: what a client keeps it by."""
+    if isinstance(record, JurisdictionSummary):
+        return record.jurisdiction.code
+    if isinstance(record, TopicCount):
+        return record.topic.key
+    if isinstance(record, Document):
+        return str(record.id)
+    return str(record.key)
 
 
 def _published_documents(session: Session,

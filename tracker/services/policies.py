@@ -358,7 +358,7 @@ def policies_of_events(session: Session, event_ids: Collection[int], *,
         .where(ForumLink.event_id.in_(sorted(event_ids)),
                Policy.editorial_state.in_(visible_states(include_unpublished)))
         .options(joinedload(ForumLink.policy).joinedload(Policy.jurisdiction))
-        .order_by(ForumLink.role, Policy.title_en)
+        .order_by(ForumLink.role, Policy.title_en, Policy.key)
     )
     links: dict[int, list[ForumLink]] = {}
     for link in session.scalars(statement).unique():
