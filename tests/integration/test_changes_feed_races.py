@@ -9,6 +9,7 @@ import random
 import threading
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import email_of
@@ -36,6 +37,7 @@ def _reviewer(session) -> User:
     return session.scalars(select(User).where(User.email == email_of("reviewer"))).one()
 
 
+@pytest.mark.slow
 def test_a_reader_polling_beside_concurrent_writers_ends_with_the_published_dataset(committed_app):
     app = committed_app
     database = app.extensions["tracker.db"]
