@@ -23,6 +23,7 @@ from tracker.models.vocab import LEGAL_STATUSES
 from tracker.services import accounts
 from tracker.services import documents as document_service
 from tracker.services.dataset import load_dataset
+from tracker.services.editing import change_key as editing_change_key
 from tracker.services.editing import (
     change_status,
     create_policy,
@@ -202,14 +203,14 @@ class Editor:
         organisation = self.rng.choice(session.scalars(select(Organisation).order_by(Organisation.key)).all())
         update_organisation(session, organisation.key, {"name_en": f"Renamed body {self.number}"}, actor, None)
 
-    # No service changes a key or deletes a policy or an event yet; these go through the same session
-    # (and so the same session events) that any such service would.
     def change_key(self, session, actor) -> None:
-        model = self.rng.choice((Policy, Event))
+        model, entity_type = self.rng.choice(((Policy, "policy"), (Event, "event")))
         record = self.pick(session, model)
         if record is not None:
-            record.key = f"{record.key[:90]}-moved-{self.number}"
-            session.flush()
+            editing_change_key(session, entity_type, record.key, f"{record.key[:90]}-moved-{self.number}", actor)
+
+    # No service deletes a policy or an event yet; this goes through the same session (and so the same
+    # session events) that such a service would.
 
     def delete_record(self, session, actor) -> None:
         if self.rng.random() < 0.5:

@@ -258,7 +258,8 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "Topic": _object({"key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
                           "policy_count": {"type": "integer", "minimum": 0}}),
         "TopicList": _object({"items": {"type": "array", "items": _ref("Topic")}}),
-    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas() | _changes_schemas()
+    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas() \
+        | _changes_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
