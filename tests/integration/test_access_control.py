@@ -95,6 +95,7 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.event": ("GET", f"/api/v1/events/{EVENT}", None, (200, 200, 200, 200, 200)),
     "api.jurisdictions": ("GET", "/api/v1/jurisdictions", None, (200, 200, 200, 200, 200)),
     "api.topics": ("GET", "/api/v1/topics", None, (200, 200, 200, 200, 200)),
+    "api.changes": ("GET", "/api/v1/changes?limit=5", None, (200, 200, 200, 200, 200)),
     "api.search": ("GET", "/api/v1/search?q=electric", None, (200, 200, 200, 200, 200)),
     "api.openapi": ("GET", "/api/v1/openapi.json", None, (200, 200, 200, 200, 200)),
     "api.create_policy": ("POST", "/api/v1/policies", {}, (401, 403, 400, 400, 400)),

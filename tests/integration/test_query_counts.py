@@ -8,9 +8,11 @@ from tests.factories import event_record, load, policy_record
 LIST_URLS = [
     "/policies?country=TL&per_page=100",
     "/api/v1/policies?country=TL&per_page=100",
+    "/api/v1/policies?country=TL&per_page=100&expand=summary,status_history,sources",
     "/countries/TL?per_page=100",
     "/events?country=TL&per_page=100",
     "/api/v1/events?country=TL&per_page=100",
+    "/api/v1/events?country=TL&per_page=100&expand=summary&expand=sources",
     "/",
     "/countries",
     "/api/v1/jurisdictions",
@@ -60,3 +62,25 @@ def test_a_policy_page_with_many_relations_costs_no_more_queries(client, session
     assert few == many
     # The page also lists the policy's attached texts (one query); the API gives them at .../documents.
     assert queries_for(client, count_queries, "/api/v1/policies/qc-hub") == many - 1
+
+
+def test_a_page_of_the_changes_feed_costs_the_same_for_5_changed_records_as_for_60(client, session, count_queries):
+    """Each change carries its record as the detail endpoint serves it, loaded for the whole page at once."""
+    from tests.integration.test_changes_feed import head
+
+    cursor = head(client)
+    seed(session, 5)
+    with_five = queries_for(client, count_queries, f"/api/v1/changes?since={cursor}&limit=1000")
+    cursor = head(client)
+    load(session, events=[event_record(f"qc-more-event-{i}", funders=[], partners=["la-edl"]) for i in range(60)],
+         policies=[policy_record(f"qc-more-policy-{i}", forum_links=[
+             {"event": f"qc-more-event-{i}", "role": "announced", "evidence": None, "source_url": None}])
+             for i in range(60)])
+    session.commit()
+    with_sixty = queries_for(client, count_queries, f"/api/v1/changes?since={cursor}&limit=1000")
+    assert with_five == with_sixty, count_queries.statements
+    assert with_sixty <= 25
+    changes = client.get(f"/api/v1/changes?since={cursor}&limit=1000").get_json()["changes"]
+    assert len(changes) > 120
+    assert {change["type"] for change in changes} == {"policy", "event", "topic", "jurisdiction"}
+    assert all(change["record"] is not None for change in changes)

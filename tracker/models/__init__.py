@@ -1,6 +1,7 @@
 """Every model of the tracker, imported here so relationships resolve and Alembic sees every table."""
 from tracker.db import Base
 from tracker.models.audit import AuditEntry
+from tracker.models.change_feed import FeedChange
 from tracker.models.content_version import ContentVersion
 from tracker.models.data_import import DataImport
 from tracker.models.document import Document, DocumentPassage, StoredFile, StoredFileChunk
@@ -17,7 +18,7 @@ from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
-    "DataImport",
+    "DataImport", "FeedChange",
     "ApiToken", "AuditEntry", "Document", "DocumentPassage", "StoredFile", "StoredFileChunk",
     "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
     "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",

@@ -13,6 +13,7 @@ from tracker.db import Base
 from tracker.models.types import UTCDateTime, utcnow
 
 _BUMPED = "tracker.content_version.bumped"
+_POSITION = "tracker.content_version.position"
 _CHANGED = "tracker.content_version.changed"
 _IN_COMMIT = "tracker.content_version.in_commit"
 
@@ -45,6 +46,23 @@ def current_content_version(session: Session) -> tuple[str, dt.datetime]:
     if session.connection().info.get(_UNCOMMITTED):
         return f"uncommitted-{uuid.uuid4().hex}", utcnow()
     return row.token, row.changed_at
+
+
+def commit_position(session: Session) -> int:
+    """The counter this transaction moves the content version to: its place in commit order.
+
+    Bumps the row now if the transaction has not yet (its lock is then held until COMMIT), so call it
+    only just before the commit, from a ``before_commit`` hook. Positions follow commit order: a
+    transaction can only move the counter once the one before it has committed and released the row,
+    so whoever sees position N committed also sees every position below it committed.
+    """
+    _bump(session)
+    return session.info[_POSITION]
+
+
+def committed_position(session: Session) -> int:
+    """The counter of the last committed content change (one query)."""
+    return session.execute(select(ContentVersion.counter).where(ContentVersion.id == 1)).scalar_one()
 
 
 def _changes_content(session: Session) -> bool:
@@ -84,10 +102,12 @@ def _bump(session: Session) -> None:
     if session.info.get(_BUMPED):
         return
     connection = session.connection()
-    connection.execute(
+    counter = connection.execute(
         update(ContentVersion).where(ContentVersion.id == 1)
-        .values(counter=ContentVersion.counter + 1, token=uuid.uuid4().hex, changed_at=utcnow()))
+        .values(counter=ContentVersion.counter + 1, token=uuid.uuid4().hex, changed_at=utcnow())
+        .returning(ContentVersion.counter)).scalar_one()
     session.info[_BUMPED] = True
+    session.info[_POSITION] = counter
     # From here on this connection reads a token of this transaction's own, never seen again if it rolls
     # back, so what it renders may be cached under it (a session joined to an outer transaction, as in
     # the tests, commits this way and goes on reading).
@@ -99,7 +119,7 @@ def _forget_bump(session: Session, transaction) -> None:
     # Only when the session's own transaction ends (a savepoint inside it keeps the flags): a change
     # noted in a rolled-back savepoint bumps anyway, and bumping for nothing is harmless.
     if transaction.parent is None:
-        for key in (_BUMPED, _CHANGED, _IN_COMMIT):
+        for key in (_BUMPED, _CHANGED, _IN_COMMIT, _POSITION):
             session.info.pop(key, None)
 
 

@@ -89,8 +89,11 @@ class Policy(Base):
     relations: Mapped[list[PolicyRelation]] = relationship(
         back_populates="policy", foreign_keys="PolicyRelation.policy_id", cascade="all, delete-orphan",
         order_by="PolicyRelation.position", lazy="raise")
+    # In a fixed order (the policies' own order of their relations otherwise depends on the query plan),
+    # so that the record reads the same however it was loaded.
     inverse_relations: Mapped[list[PolicyRelation]] = relationship(
-        back_populates="target", foreign_keys="PolicyRelation.target_id", viewonly=True, lazy="raise")
+        back_populates="target", foreign_keys="PolicyRelation.target_id", viewonly=True,
+        order_by="(PolicyRelation.policy_id, PolicyRelation.position)", lazy="raise")
     status_changes: Mapped[list[StatusChange]] = relationship(
         back_populates="policy", cascade="all, delete-orphan", order_by="StatusChange.position", lazy="raise")
     forum_links: Mapped[list[ForumLink]] = relationship(

@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, even
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from tracker.db import Base
+from tracker.models.change_feed import FEED_ENTITY_TYPES, log_feed_changes
 from tracker.models.document import Document, DocumentPassage
 from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
@@ -83,7 +84,11 @@ def log_search_changes(session: Session, entity_type: str, ids: Iterable[int]) -
     """Log changes the session events cannot see (after a bulk statement that opted out of the guard)."""
     if entity_type not in SEARCH_ENTITY_TYPES:
         raise ValueError(f"not a searchable entity type: {entity_type!r}")
-    _pending(session)["docs"].update((entity_type, int(i)) for i in ids)
+    ids = [int(i) for i in ids]
+    _pending(session)["docs"].update((entity_type, i) for i in ids)
+    # The same records may have left (or changed in) the public changes feed.
+    if entity_type in FEED_ENTITY_TYPES:
+        log_feed_changes(session, entity_type, ids)
 
 
 def _pending(session: Session) -> dict[str, set]:

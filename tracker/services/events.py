@@ -1,7 +1,7 @@
 """Reading events: the list of forums and meetings and the full record of one."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from tracker.errors import Invalid, NotFound
 from tracker.models import Event, EventOrganisation, EventTopic, Jurisdiction
 from tracker.pagination import Page, PageRequest, check_page_in_range
-from tracker.services.policies import visible_states
+from tracker.services.policies import PUBLIC_STATES, visible_states
 
 
 def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str, str], *,
@@ -34,8 +34,9 @@ def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str
 
 
 def list_events(session: Session, request: PageRequest, *, countries: tuple[str, ...] = (),
-                include_unpublished: bool = False) -> Page[Event]:
-    """Events newest first, with jurisdiction, organisations and topics loaded (four queries).
+                include_unpublished: bool = False, expand: frozenset[str] = frozenset()) -> Page[Event]:
+    """Events newest first, with jurisdiction, organisations and topics loaded (four queries), and their
+    sources when ``expand`` names them (one query more, whatever the page size).
 
     Raises:
         NotFound: when the page is past the last one.
@@ -45,15 +46,35 @@ def list_events(session: Session, request: PageRequest, *, countries: tuple[str,
         condition.append(Event.jurisdiction_code.in_(countries))
     total = session.scalar(select(func.count(Event.id)).where(*condition)) or 0
     check_page_in_range(request, total)
+    options = [joinedload(Event.jurisdiction),
+               selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
+               selectinload(Event.topic_links)]
+    if "sources" in expand:
+        options.append(selectinload(Event.sources))
     statement = (
-        select(Event).where(*condition)
-        .options(joinedload(Event.jurisdiction),
-                 selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
-                 selectinload(Event.topic_links))
+        select(Event).where(*condition).options(*options)
         .order_by(Event.starts_on.desc().nulls_last(), Event.key)
         .limit(request.per_page).offset(request.offset)
     )
     return Page(session.scalars(statement).unique().all(), total, request.page, request.per_page)
+
+
+# Everything the full record of an event shows, loaded with it.
+_FULL_RECORD = (
+    joinedload(Event.jurisdiction),
+    selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
+    selectinload(Event.topic_links).joinedload(EventTopic.topic),
+    selectinload(Event.sources),
+)
+
+
+def published_events(session: Session, ids: Collection[int]) -> dict[int, Event]:
+    """The full records of those of ``ids`` that are published, by id, in a fixed number of queries."""
+    if not ids:
+        return {}
+    statement = select(Event).where(Event.id.in_(sorted(ids)), Event.editorial_state.in_(PUBLIC_STATES)) \
+        .options(*_FULL_RECORD)
+    return {event.id: event for event in session.scalars(statement).unique()}
 
 
 def get_event(session: Session, key: str, *, include_unpublished: bool = False) -> Event:
@@ -65,10 +86,7 @@ def get_event(session: Session, key: str, *, include_unpublished: bool = False) 
     statement = (
         select(Event)
         .where(Event.key == key, Event.editorial_state.in_(visible_states(include_unpublished)))
-        .options(joinedload(Event.jurisdiction),
-                 selectinload(Event.organisation_links).joinedload(EventOrganisation.organisation),
-                 selectinload(Event.topic_links).joinedload(EventTopic.topic),
-                 selectinload(Event.sources))
+        .options(*_FULL_RECORD)
     )
     event = session.scalars(statement).unique().one_or_none()
     if event is None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVarTuple
 
@@ -147,6 +147,28 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
                         tuple(dict.fromkeys(years)), sort)
 
 
+# What a list item can embed with ``expand=`` (policies: summary, status history, sources).
+POLICY_EXPANSIONS = ("summary", "status_history", "sources")
+EVENT_EXPANSIONS = ("summary", "sources")
+
+
+def parse_expand(args: Mapping[str, Sequence[str]], accepted: tuple[str, ...]) -> frozenset[str]:
+    """What a list should embed in each item: ``expand`` values, comma-separated (and repeatable).
+
+    Raises:
+        Invalid: naming ``expand`` when a value is empty or not one of ``accepted``.
+    """
+    values = [part.strip() for raw in args.get("expand", ()) for part in raw.split(",")]
+    if any(not value for value in values):
+        raise Invalid(_("Some parameters are not valid"), {"expand": _("%(name)s must not be empty", name="expand")})
+    unknown = [value for value in values if value not in accepted]
+    if unknown:
+        raise Invalid(_("Some parameters are not valid"), {
+            "expand": _("Unknown %(name)s '%(value)s'. Accepted values: %(values)s", name="expand",
+                        value=unknown[0][:40], values=", ".join(accepted))})
+    return frozenset(values)
+
+
 def _filtered(statement: Select[*_Ts], flt: PolicyFilter, states: tuple[str, ...]) -> Select[*_Ts]:
     statement = statement.where(Policy.editorial_state.in_(states))
     if flt.countries:
@@ -180,8 +202,9 @@ def _ordered(statement: Select[*_Ts], sort: str) -> Select[*_Ts]:
 
 
 def list_policies(session: Session, flt: PolicyFilter, request: PageRequest, *,
-                  include_unpublished: bool = False) -> Page[Policy]:
-    """One page of policies matching ``flt``, with jurisdiction and topics loaded (three queries).
+                  include_unpublished: bool = False, expand: frozenset[str] = frozenset()) -> Page[Policy]:
+    """One page of policies matching ``flt``, with jurisdiction and topics loaded (three queries), and
+    the status history and sources when ``expand`` names them (one query more each, whatever the page size).
 
     Raises:
         NotFound: when the page is past the last one.
@@ -190,11 +213,38 @@ def list_policies(session: Session, flt: PolicyFilter, request: PageRequest, *,
     total = session.scalar(_filtered(select(func.count(Policy.id)), flt, states)) or 0
     check_page_in_range(request, total)
     statement = _ordered(_filtered(select(Policy), flt, states), flt.sort)
-    statement = statement.options(
-        joinedload(Policy.jurisdiction), selectinload(Policy.topic_links),
-    ).limit(request.per_page).offset(request.offset)
+    options = [joinedload(Policy.jurisdiction), selectinload(Policy.topic_links)]
+    if "status_history" in expand:
+        options.append(selectinload(Policy.status_changes))
+    if "sources" in expand:
+        options.append(selectinload(Policy.sources))
+    statement = statement.options(*options).limit(request.per_page).offset(request.offset)
     items = session.scalars(statement).unique().all()
     return Page(items, total, request.page, request.per_page)
+
+
+# Everything the full record of a policy shows, loaded with it.
+_FULL_RECORD = (
+    joinedload(Policy.jurisdiction),
+    joinedload(Policy.issuer),
+    selectinload(Policy.topic_links).joinedload(PolicyTopic.topic),
+    selectinload(Policy.vehicle_class_links),
+    selectinload(Policy.bodies).joinedload(PolicyBody.organisation),
+    selectinload(Policy.sources),
+    selectinload(Policy.relations).joinedload(PolicyRelation.target).joinedload(Policy.jurisdiction),
+    selectinload(Policy.inverse_relations).joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction),
+    selectinload(Policy.status_changes),
+    selectinload(Policy.forum_links).joinedload(ForumLink.event),
+)
+
+
+def published_policies(session: Session, ids: Collection[int]) -> dict[int, Policy]:
+    """The full records of those of ``ids`` that are published, by id, in a fixed number of queries."""
+    if not ids:
+        return {}
+    statement = select(Policy).where(Policy.id.in_(sorted(ids)), Policy.editorial_state.in_(PUBLIC_STATES)) \
+        .options(*_FULL_RECORD)
+    return {policy.id: policy for policy in session.scalars(statement).unique()}
 
 
 def get_policy(session: Session, key: str, *, include_unpublished: bool = False) -> Policy:
@@ -208,18 +258,7 @@ def get_policy(session: Session, key: str, *, include_unpublished: bool = False)
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120].replace("\x00", "")))
     statement = select(Policy).where(
         Policy.key == key, Policy.editorial_state.in_(visible_states(include_unpublished)),
-    ).options(
-        joinedload(Policy.jurisdiction),
-        joinedload(Policy.issuer),
-        selectinload(Policy.topic_links).joinedload(PolicyTopic.topic),
-        selectinload(Policy.vehicle_class_links),
-        selectinload(Policy.bodies).joinedload(PolicyBody.organisation),
-        selectinload(Policy.sources),
-        selectinload(Policy.relations).joinedload(PolicyRelation.target).joinedload(Policy.jurisdiction),
-        selectinload(Policy.inverse_relations).joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction),
-        selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links).joinedload(ForumLink.event),
-    )
+    ).options(*_FULL_RECORD)
     policy = session.scalars(statement).unique().one_or_none()
     if policy is None:
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]))
@@ -305,14 +344,26 @@ def status_counts(session: Session, *, include_unpublished: bool = False) -> dic
 
 def policies_of_event(session: Session, event: Event, *, include_unpublished: bool = False) -> list[ForumLink]:
     """Forum links of an event to visible policies, with each policy's jurisdiction (one query)."""
+    return policies_of_events(session, [event.id], include_unpublished=include_unpublished).get(event.id, [])
+
+
+def policies_of_events(session: Session, event_ids: Collection[int], *,
+                       include_unpublished: bool = False) -> dict[int, list[ForumLink]]:
+    """Forum links of each event to visible policies, by event id, each list in the order an event shows
+    them (one query)."""
+    if not event_ids:
+        return {}
     statement = (
         select(ForumLink).join(ForumLink.policy)
-        .where(ForumLink.event_id == event.id,
+        .where(ForumLink.event_id.in_(sorted(event_ids)),
                Policy.editorial_state.in_(visible_states(include_unpublished)))
         .options(joinedload(ForumLink.policy).joinedload(Policy.jurisdiction))
-        .order_by(ForumLink.role, Policy.title_en)
+        .order_by(ForumLink.role, Policy.title_en, Policy.key)
     )
-    return list(session.scalars(statement).unique())
+    links: dict[int, list[ForumLink]] = {}
+    for link in session.scalars(statement).unique():
+        links.setdefault(link.event_id, []).append(link)
+    return links
 
 
 def refresh_derived(policy: Policy) -> None:

@@ -30,9 +30,10 @@ def policies():
     session = db_session()
     args = query_args()
     flt = policy_service.parse_policy_filter(args, policy_service.filter_choices(session), allow_empty=False)
+    expand = policy_service.parse_expand(args, policy_service.POLICY_EXPANSIONS)
     page = policy_service.list_policies(session, flt, page_request(args, allow_empty=False),
-                                        include_unpublished=include_unpublished())
-    return jsonify(_page_json(page, serializers.policy_summary_json))
+                                        include_unpublished=include_unpublished(), expand=expand)
+    return jsonify(_page_json(page, lambda policy: serializers.policy_summary_json(policy, expand)))
 
 
 @bp.get("/policies/<key>")
@@ -52,9 +53,10 @@ def events():
     args = query_args()
     countries = event_service.parse_event_filter(args, event_service.jurisdiction_names(session),
                                                allow_empty=False)
+    expand = policy_service.parse_expand(args, policy_service.EVENT_EXPANSIONS)
     page = event_service.list_events(session, page_request(args, allow_empty=False), countries=countries,
-                                     include_unpublished=include_unpublished())
-    return jsonify(_page_json(page, serializers.event_summary_json))
+                                     include_unpublished=include_unpublished(), expand=expand)
+    return jsonify(_page_json(page, lambda event: serializers.event_summary_json(event, expand)))
 
 
 @bp.get("/events/<key>")
@@ -108,3 +110,6 @@ _register_document_routes(bp)
 from tracker.views.api.imports import register as _register_import_routes  # noqa: E402  (needs bp above)
 
 _register_import_routes(bp)
+from tracker.views.api.changes import register as _register_changes_routes  # noqa: E402  (needs bp above)
+
+_register_changes_routes(bp)

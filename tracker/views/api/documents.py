@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from tracker.db import unit_of_work
 from tracker.documents.storage import TooLarge, received
 from tracker.errors import FieldError, Invalid
-from tracker.models import Document, DocumentPassage
+from tracker.models import Document, DocumentPassage, Policy
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.services import search as search_service
@@ -118,12 +118,17 @@ def policy_documents(key: str):
 def document(document_id: int):
     db = db_session()
     found, policy = document_service.readable(db, document_id, request_user())
-    body = document_json(found, staff=_staff())
+    return jsonify(document_detail_json(found, policy, document_service.versions_of(db, found), staff=_staff()))
+
+
+def document_detail_json(document: Document, policy: Policy, versions: list[Document], *,
+                         staff: bool) -> dict[str, Any]:
+    """A document as GET /documents/<id> returns it: its facts, its policy and the versions of its text."""
+    body = document_json(document, staff=staff)
     body["policy"] = {"key": policy.key, "url": url_for("api.policy", key=policy.key, _external=True)}
     body["versions"] = [{"id": v.id, "version_label": v.version_label,
-                         "date": v.issued_on.isoformat() if v.issued_on else None}
-                        for v in document_service.versions_of(db, found)]
-    return jsonify(body)
+                         "date": v.issued_on.isoformat() if v.issued_on else None} for v in versions]
+    return body
 
 
 def document_text(document_id: int):

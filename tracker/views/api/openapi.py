@@ -23,7 +23,8 @@ from tracker.models.vocab import (
 )
 from tracker.search.request import MAX_QUERY_LENGTH, TYPES
 from tracker.search.request import SORTS as SEARCH_SORTS
-from tracker.services.policies import SORTS
+from tracker.services.changes import DEFAULT_LIMIT, MAX_LIMIT
+from tracker.services.policies import EVENT_EXPANSIONS, POLICY_EXPANSIONS, SORTS
 
 PARTIAL_DATE = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$",
                 "description": "A date known to the year, month or day: 2023, 2023-07 or 2023-07-14."}
@@ -166,7 +167,13 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "Source": source,
         "StatusChange": status_change,
         "Relation": relation,
-        "PolicySummary": _object(policy_summary_properties),
+        "PolicySummary": _object(policy_summary_properties | {
+            "summary_en": NULLABLE_TEXT | {"description": "With `expand=summary`."},
+            "summary_lo": NULLABLE_TEXT | {"description": "With `expand=summary`."},
+            "status_history": {"type": "array", "items": _ref("StatusChange"),
+                               "description": "With `expand=status_history`: as `GET /policies/{key}` gives it."},
+            "sources": {"type": "array", "items": _ref("Source"), "description": "With `expand=sources`."},
+        }, required=list(policy_summary_properties)),
         "Policy": _object(policy_summary_properties | {
             "summary_en": NULLABLE_TEXT, "summary_lo": NULLABLE_TEXT, "issuer": _nullable(_ref("Organisation")),
             "other_bodies": {"type": "array", "items": _object({
@@ -186,7 +193,11 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "updated_at": {"type": "string", "format": "date-time"},
         }),
         "PolicyPage": _page("PolicySummary"),
-        "EventSummary": _object(event_summary_properties),
+        "EventSummary": _object(event_summary_properties | {
+            "summary_en": NULLABLE_TEXT | {"description": "With `expand=summary`."},
+            "summary_lo": NULLABLE_TEXT | {"description": "With `expand=summary`."},
+            "sources": {"type": "array", "items": _ref("Source"), "description": "With `expand=sources`."},
+        }, required=list(event_summary_properties)),
         "Event": _object(event_summary_properties | {
             "organisers": organisations, "funders": organisations, "partners": organisations,
             "date_note": NULLABLE_TEXT, "summary_en": NULLABLE_TEXT, "summary_lo": NULLABLE_TEXT,
@@ -198,12 +209,13 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "version": {"type": "integer"},
         }),
         "EventPage": _page("EventSummary"),
-        "JurisdictionList": _object({"items": {"type": "array", "items": _object({
+        "Jurisdiction": _object({
             "code": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
             "kind": {"enum": ["member", "regional", "international"]},
             "asean_member_since": _nullable({"type": "string", "format": "date"}),
             "policy_count": {"type": "integer", "minimum": 0}, "event_count": {"type": "integer", "minimum": 0},
-            "html_url": URL})}}),
+            "html_url": URL}),
+        "JurisdictionList": _object({"items": {"type": "array", "items": _ref("Jurisdiction")}}),
         "SearchHit": _object({
             "key": TEXT, "type": {"enum": list(TYPES)},
             "title_en": {"type": "string",
@@ -243,10 +255,11 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                             "items": _object({"typed": TEXT, "searched": TEXT})},
             "notice": NULLABLE_TEXT | {
                 "description": "Why nothing was searched for, when the query has no searchable word."}}),
-        "TopicList": _object({"items": {"type": "array", "items": _object({
-            "key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
-            "policy_count": {"type": "integer", "minimum": 0}})}}),
-    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas()
+        "Topic": _object({"key": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
+                          "policy_count": {"type": "integer", "minimum": 0}}),
+        "TopicList": _object({"items": {"type": "array", "items": _ref("Topic")}}),
+    } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas() \
+        | _changes_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -380,6 +393,14 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
         {"name": "sort", "in": "query", "required": False, "description": "Order of the results.",
          "schema": {"type": "string", "enum": list(SORTS), "default": "latest"}},
     ]
+    def expand(accepted: tuple[str, ...]) -> dict[str, Any]:
+        word = f"({'|'.join(accepted)})"
+        return {"name": "expand", "in": "query", "required": False, "style": "form", "explode": False,
+                "description": f"What to embed in each item, comma-separated: {', '.join(accepted)}; as the "
+                               "record's own endpoint gives them, at no extra request per record.",
+                "schema": {"type": "string", "pattern": f"^{word}(,{word})*$"},
+                "example": ",".join(accepted)}
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -404,7 +425,8 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "get": {
                     "operationId": "listPolicies",
                     "summary": "Policies matching the filters, one page at a time.",
-                    "security": OPTIONAL_AUTH, "parameters": policy_filters + PAGE_PARAMS,
+                    "security": OPTIONAL_AUTH,
+                    "parameters": policy_filters + PAGE_PARAMS + [expand(POLICY_EXPANSIONS)],
                     "responses": {"200": _ok("PolicyPage", "A page of policies."), "400": bad_request,
                                   "401": unauthorized, "404": not_found}},
                 "post": _write("createPolicy", "Create a draft policy.", "PolicyInput", "201", "Policy",
@@ -436,7 +458,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                     "summary": "Forums, workshops, summits and meetings, newest first.",
                     "security": OPTIONAL_AUTH,
                     "parameters": [_array_param("country", countries, "Country code; repeat for several.")]
-                    + PAGE_PARAMS,
+                    + PAGE_PARAMS + [expand(EVENT_EXPANSIONS)],
                     "responses": {"200": _ok("EventPage", "A page of events."), "400": bad_request,
                                   "401": unauthorized, "404": not_found}},
                 "post": _write("createEvent", "Create a draft event.", "EventInput", "201", "Event",
@@ -483,7 +505,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "responses": {"200": {"description": "The OpenAPI 3.1 document.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": unauthorized}}},
-        } | _notify_paths() | _document_paths() | _import_paths(),
+        } | _notify_paths() | _document_paths() | _import_paths() | _changes_paths(),
         "components": {
             "schemas": _schemas(countries, topics),
             "securitySchemes": {"bearerAuth": {
@@ -910,3 +932,90 @@ def _import_paths() -> dict[str, Any]:
                           "409": _error_response("Content changed since the dry run: nothing was applied; the dry "
                                                  "run was run again and is in `import`.")}}},
     }
+
+
+# ---------------------------------------------------------------------------------------------------
+# The changes feed (tracker.views.api.changes)
+
+CHANGE_RECORDS = {"policy": "Policy", "event": "Event", "document": "DocumentDetail", "jurisdiction": "Jurisdiction",
+                  "topic": "Topic"}
+CHANGES_EXAMPLE = {
+    "changes": [
+        {"type": "policy", "id": "12", "kind": "status_changed", "key": "la-gov-resolution-08-2021-ev-policy",
+         "old_key": None, "changed_at": "2026-12-07T03:12:45.120000+00:00",
+         "record": {"key": "la-gov-resolution-08-2021-ev-policy", "legal_status": "in_force", "...": "..."}},
+        {"type": "jurisdiction", "id": "LA", "kind": "updated", "key": "LA", "old_key": None,
+         "changed_at": "2026-12-07T03:12:45.120000+00:00",
+         "record": {"code": "LA", "policy_count": 31, "...": "..."}},
+        {"type": "event", "id": "4", "kind": "unpublished", "key": "lao-ev-forum-2024", "old_key": None,
+         "changed_at": "2026-12-07T03:20:02.004000+00:00", "record": None},
+    ],
+    "next": "MTg0LjI",
+    "more": False,
+}
+
+
+def _changes_schemas() -> dict[str, Any]:
+    from tracker.models.change_feed import FEED_ENTITY_TYPES, FEED_KINDS
+
+    return {
+        "FeedChange": _object({
+            "type": {"enum": list(FEED_ENTITY_TYPES), "description": (
+                "What the record is. Policies, events and attached documents have their own endpoints; "
+                "jurisdictions and topics are the items of `/jurisdictions` and `/topics` (their counts move "
+                "as records are published).")},
+            "id": {"type": "string", "description": (
+                "The record's identity within its type, for ever: a key can change, this never does. Keep "
+                "your copy by `type` and `id`.")},
+            "kind": {"enum": list(FEED_KINDS), "description": (
+                "What this commit did to the record as the public sees it: `created` (published, or published "
+                "again), `updated` (it, or a record it shows, changed), `status_changed` (a legal status step "
+                "was recorded), `unpublished` or `deleted` (a tombstone: remove it).")},
+            "key": {"type": "string", "description": (
+                "Where the record is published now (a document's id, a jurisdiction's code); when `record` "
+                "is null, the key it was published under.")},
+            "old_key": NULLABLE_TEXT | {"description": (
+                "The key the record was published under before this change, when this change moved it: "
+                "remove it from a copy kept by key.")},
+            "changed_at": DATE_TIME,
+            "record": {"anyOf": [_ref(name) for name in CHANGE_RECORDS.values()] + [{"type": "null"}],
+                       "description": (
+                           "The record as its own public endpoint serves it now (not as it was at this change), "
+                           "or null when it is not published now: remove it. Apply changes in order.")}}),
+        "ChangesPage": _object({
+            "changes": {"type": "array", "items": _ref("FeedChange"),
+                        "description": "In commit order, at most `limit`."},
+            "next": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,48}$", "description": (
+                "The cursor to send as `since` for the changes after these (the same one when there are "
+                "none yet: poll with it). Opaque: do not build one.")},
+            "more": {"type": "boolean", "description": "Whether more changes follow now: ask again at once."}}),
+    }
+
+
+def _changes_paths() -> dict[str, Any]:
+    return {"/changes": {"get": {
+        "operationId": "listChanges",
+        "summary": "What changed in the published records since a cursor, in commit order.",
+        "description": (
+            "For systems that keep a copy of the published records. Start without `since`: the first changes "
+            "create every published record. Follow `next` while `more` is true, then poll with the last "
+            "`next`. Apply each change in order: when `record` is null remove the record, else store it "
+            "(by `type` and `id`; a copy kept by key removes `old_key`, then stores `record` under `key`, or "
+            "removes `key` when `record` is null). A client that applies every change ends with exactly the "
+            "published records as the API lists them. Every reader gets the public view, a staff token "
+            "included. See docs/api.md, \"Changes feed\"."),
+        "security": OPTIONAL_AUTH,
+        "parameters": [
+            {"name": "since", "in": "query", "required": False,
+             "description": "A `next` from an earlier answer; the beginning of the feed when absent.",
+             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,48}$"}},
+            {"name": "limit", "in": "query", "required": False, "description": "Changes per answer.",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        ],
+        "responses": {
+            "200": _ok("ChangesPage", "The next changes.") | {"content": {"application/json": {
+                "schema": _ref("ChangesPage"), "example": CHANGES_EXAMPLE}}},
+            "400": _error_response("`since` is not a cursor of this API (or is ahead of this database's "
+                                   "changes), `limit` is not between 1 and 1000, or a parameter is unknown; "
+                                   "`error.errors` names each one."),
+            "401": _unauthorized()}}}}

@@ -37,7 +37,23 @@ def policy_ref_json(policy: Policy) -> dict[str, Any]:
             "html_url": url_for("policies.detail", key=policy.key, _external=True)}
 
 
-def policy_summary_json(policy: Policy) -> dict[str, Any]:
+def policy_summary_json(policy: Policy, expand: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A policy as lists give it, with what ``expand`` names (summary, status_history, sources) embedded."""
+    return _policy_summary(policy) | _expanded(policy, expand)
+
+
+def _expanded(record: Policy | Event, expand: frozenset[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if "summary" in expand:
+        body |= {"summary_en": record.summary_en, "summary_lo": record.summary_lo}
+    if "status_history" in expand and isinstance(record, Policy):
+        body["status_history"] = [status_change_json(c) for c in record.status_changes]
+    if "sources" in expand:
+        body["sources"] = [source_json(s) for s in record.sources]
+    return body
+
+
+def _policy_summary(policy: Policy) -> dict[str, Any]:
     return {
         "key": policy.key,
         "url": url_for("api.policy", key=policy.key, _external=True),
@@ -83,7 +99,7 @@ def policy_json(policy: Policy, outgoing: list, incoming: list, forum_links: lis
                   "target_reference": r.target_reference} for r in outgoing]
     relations += [{"type": r.relation_type, "direction": "incoming", "label": RELATION_TYPES[r.relation_type][1],
                    "policy": policy_ref_json(r.policy), "target_reference": None} for r in incoming]
-    return policy_summary_json(policy) | {
+    return _policy_summary(policy) | {
         "summary_en": policy.summary_en,
         "summary_lo": policy.summary_lo,
         "issuer": organisation_json(policy.issuer),
@@ -109,7 +125,12 @@ def event_ref_json(event: Event) -> dict[str, Any]:
             "html_url": url_for("events.detail", key=event.key, _external=True)}
 
 
-def event_summary_json(event: Event) -> dict[str, Any]:
+def event_summary_json(event: Event, expand: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An event as lists give it, with what ``expand`` names (summary, sources) embedded."""
+    return _event_summary(event) | _expanded(event, expand)
+
+
+def _event_summary(event: Event) -> dict[str, Any]:
     return event_ref_json(event) | {
         "country": event.jurisdiction_code,
         "ends_on": _date(event.ends_on),
@@ -123,7 +144,7 @@ def event_summary_json(event: Event) -> dict[str, Any]:
 
 
 def event_json(event: Event, links: list[ForumLink]) -> dict[str, Any]:
-    return event_summary_json(event) | {
+    return _event_summary(event) | {
         "organisers": [organisation_json(o) for o in event.organisations_in("organiser")],
         "funders": [organisation_json(o) for o in event.organisations_in("funder")],
         "partners": [organisation_json(o) for o in event.organisations_in("partner")],
