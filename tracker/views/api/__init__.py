@@ -105,3 +105,6 @@ _register_notify_routes(bp)
 from tracker.views.api.documents import register as _register_document_routes  # noqa: E402  (needs bp above)
 
 _register_document_routes(bp)
+from tracker.views.api.releases import register as _register_release_routes  # noqa: E402  (needs bp above)
+
+_register_release_routes(bp)
