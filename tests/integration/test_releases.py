@@ -330,6 +330,16 @@ def test_an_administrator_builds_a_release_from_the_page(app, client, session, l
     assert session.scalar(select(func.count()).select_from(Release)) == 1
 
 
+def test_a_build_asked_for_while_another_runs_is_refused_with_a_clear_message(app, client, session, login_as):
+    release_service.claim(session, "other-host:1", dt.datetime.now(dt.UTC))
+    session.commit()
+    login_as("admin")
+    response = client.post("/data/releases", data={"csrf_token": _csrf(client, "/data")})
+    assert response.status_code == 409
+    assert "A release is being built now" in response.get_data(as_text=True)
+    assert release_service.newest_release(session) is None
+
+
 def test_the_api_lists_releases_as_the_openapi_document_says(app, client):
     import jsonschema
 
@@ -427,3 +437,42 @@ def test_the_scheduler_step_builds_when_due_and_waits_for_the_next_slot(app, ses
     assert 1 <= pause <= 3600
     newest = release_service.newest_release(session)
     assert newest is not None and newest.trigger == "schedule"
+
+
+def test_a_commit_during_a_build_never_reaches_its_files(committed_app, tmp_path):
+    """The build reads one snapshot: a policy published (with its history) while the first tables are being
+    written appears in no table, so every key still refers to a row of the package (on PostgreSQL this needs
+    REPEATABLE READ; READ COMMITTED would show the later tables the new rows)."""
+    from contextlib import closing
+
+    from tracker.db import unit_of_work
+
+    database = committed_app.extensions["tracker.db"]
+    with closing(database.session(write=True)) as session, unit_of_work(session):
+        load(session, policies=[policy_record("before-the-build", other_bodies=[])])
+    runtime = runtime_of(committed_app)
+    written: list[str] = []
+
+    def progress(table: str, _rows: int) -> None:
+        written.append(table)
+        if table == "policies":  # the policies are written: publish another policy now, for real
+            with closing(database.session(write=True)) as other, unit_of_work(other):
+                load(other, policies=[policy_record("during-the-build", other_bodies=[])])
+
+    outcome = runtime.build("command", progress=progress)
+    assert outcome.release is not None and "status_changes" in written
+    with closing(database.session()) as session:
+        release = session.get(Release, outcome.release.id)
+        files = {f.format: f for f in release_service.list_releases(session)[0].files}
+        package = b"".join(release_service.file_chunks(lambda: closing(database.session()), session,
+                                                       files["csv_zip"]))
+        assert release.content_version < release_service.content_counter(session)
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        archive.extractall(tmp_path)
+    assert frictionless_errors(tmp_path) == []
+    keys = {row["policy_key"] for row in read_table(tmp_path, "status_changes")}
+    assert keys == {"before-the-build"}
+    assert [row["key"] for row in read_table(tmp_path, "policies")] == ["before-the-build"]
+    # The next build sees it.
+    again = runtime.build("command", only_if_changed=True)
+    assert again.release is not None and again.release.counts["policies"] == 2
