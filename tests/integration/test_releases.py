@@ -476,3 +476,20 @@ def test_a_commit_during_a_build_never_reaches_its_files(committed_app, tmp_path
     # The next build sees it.
     again = runtime.build("command", only_if_changed=True)
     assert again.release is not None and again.release.counts["policies"] == 2
+
+
+@pytest.mark.parametrize("url", ["/data", "/api/v1/releases"])
+def test_the_lists_of_releases_cost_as_many_queries_for_five_as_for_one(app, client, session, count_queries, url):
+    settings = release_service.ReleaseSettings.from_config(app.config)
+    with release_service.prepare_release(session, settings, now=MONDAY) as prepared:
+        release_service.store_release(session, prepared, settings, "command")
+        session.commit()
+        count_queries.reset()
+        assert client.get(url).status_code == 200
+        with_one = count_queries.count
+        for _ in range(4):
+            release_service.store_release(session, prepared, settings, "command")
+        session.commit()
+    count_queries.reset()
+    assert client.get(url).status_code == 200
+    assert count_queries.count == with_one <= 6, count_queries.statements

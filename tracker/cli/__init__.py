@@ -163,7 +163,9 @@ def data_release(if_changed: bool) -> None:
 
     def progress(table: str, rows: int) -> None:
         # Told when each table is written, and every few thousand rows of a long one.
-        click.echo(f"  {table}: {rows:,} rows ({time.monotonic() - started:.0f} s)", err=True)
+        what = "records in the JSON file" if table == "json" else "rows"
+        click.echo(f"  {'' if table == 'json' else table + ': '}{rows:,} {what} ({time.monotonic() - started:.0f} s)",
+                   err=True)
 
     click.echo("Building a release of the published data ...", err=True)
     try:

@@ -30,8 +30,10 @@ def index():
     newest = found[0] if found else None
     citation = None
     if newest is not None:
+        # The address the release's own files name (the site's public address when it is set).
+        base = str(config.get("PUBLIC_URL") or request.host_url).rstrip("/")
         citation = release_service.citation_text(newest.version, newest.built_at, newest.licence,
-                                                 url_for("data.index", _external=True))
+                                                 base + url_for("data.index"))
     return render_template(
         "data/index.html", newest=newest, older=found[1:], citation=citation, licence=licence,
         licence_url=release_service.licence_url(licence),
