@@ -17,10 +17,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 from frictionless import validate
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from tests.factories import event_record, load, policy_record
-from tracker.models import Policy, Release, ReleaseSchedule, StoredFile, StoredFileChunk
+from tracker.models import Policy, Release, ReleaseFile, ReleaseSchedule, StoredFile, StoredFileChunk
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.services import releases as release_service
 from tracker.services.exports import POLICY_HEADER
@@ -71,6 +71,18 @@ def read_table(folder: Path, name: str) -> list[dict[str, str]]:
 
 def published_count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model).where(model.editorial_state == "published"))
+
+
+@pytest.fixture(autouse=True)
+def no_release_yet(request):
+    """Each test starts from a database without releases, whatever the suite's database holds."""
+    if "committed_app" in request.fixturenames:
+        return  # a database of its own
+    session = request.getfixturevalue("session")
+    session.execute(delete(ReleaseFile))
+    session.execute(delete(Release))
+    session.execute(update(ReleaseSchedule).values(claimed_until=None, claimed_by=None, checked_at=None))
+    session.commit()
 
 
 @pytest.fixture
