@@ -32,6 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tracker.documents.runtime import init_documents
 
     init_documents(app)
+    from tracker.services.release_runtime import init_releases
+
+    init_releases(app)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -46,13 +49,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def start_background_work(app: Flask) -> None:
-    """Start this process's embedded search indexer, notification worker and text extraction worker (each
-    only if embedded and not yet running): a server process does so as it boots, so that it applies other processes' and
-    other hosts' changes even before it commits anything itself."""
+    """Start this process's embedded search indexer, notification worker, text extraction worker and release
+    scheduler (each only if embedded, or scheduled, and not yet running): a server process does so as it boots,
+    so that it applies other processes' and other hosts' changes even before it commits anything itself."""
     from tracker.documents.runtime import start as start_documents
     from tracker.notifications.runtime import start as start_notifications
     from tracker.search.runtime import runtime_of
+    from tracker.services.release_runtime import start as start_releases
 
     runtime_of(app).runner.start()
     start_notifications(app)
     start_documents(app)
+    start_releases(app)

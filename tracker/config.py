@@ -116,6 +116,14 @@ SETTINGS: dict[str, Setting] = {
     "EXPORT_SEARCH_ROWS": Setting(5000, int),
     # The largest file staff may import (a workbook of 50,000 rows is about 10 MB).
     "IMPORT_MAX_BYTES": Setting(50 * 1024 * 1024, int),
+    # Releases of the whole published dataset (tracker.services.release_runtime): built on this schedule at
+    # RELEASE_HOUR UTC (weekly ones on RELEASE_WEEKDAY, 0 = Monday; monthly ones on the 1st) when the published
+    # data changed, by a thread in each server process; "off" leaves releases to `flask data release`.
+    "RELEASE_SCHEDULE": Setting("weekly", ("off", "daily", "weekly", "monthly")),
+    "RELEASE_HOUR": Setting(2, int),
+    "RELEASE_WEEKDAY": Setting(0, int),
+    # The newest releases kept; older ones are deleted with their files.
+    "RELEASES_KEPT": Setting(12, int),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
 }

@@ -18,7 +18,7 @@ ALLOWED_TEXT = {
     "EV Policy Tracker",            # the brand, shown beside its Lao name in the header
     "ຕິດຕາມນະໂຍບາຍລົດໄຟຟ້າ",         # the brand in Lao (lang="lo"), shown in both interfaces
     "JSON", "API", "CSV", "PNG", "Atom", "RSS", "URL", "ID", "id",
-    "https://", "http://", "⚡",
+    "https://", "http://", "⚡", "SHA-256",
     "(English)", "(ພາສາລາວ)",      # the marks of a field shown in the other language, each in its own
 }
 # Code and examples of code are not translated.

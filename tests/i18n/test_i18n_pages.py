@@ -193,3 +193,19 @@ def test_the_status_and_forum_link_pages_are_in_lao(client, login_as):
     assert "ບັນທຶກການປ່ຽນສະຖານະ" in html and "ສະຖານະທາງກົດໝາຍໃໝ່" in html
     assert "ປົກກະຕິຈະປ່ຽນເປັນ" in html or "ແມ່ນສະຖານະສຸດທ້າຍ" in html  # the hint of the next statuses
     assert [text for text in visible_texts(html) if text in ENGLISH] == []
+
+
+def test_the_data_page_is_in_lao_with_its_release(app, client, login_as):
+    from tracker.services.release_runtime import runtime_of
+
+    runtime_of(app).build("command")
+    runtime_of(app).build("command")  # an older release too, so that every part of the page shows
+    login_as("admin")  # with the button that builds a release
+    html = _get(client, "/data", "lo").get_data(as_text=True)
+    assert '<html lang="lo">' in html
+    assert [text for text in visible_texts(html) if text in ENGLISH] == []
+    for lao in ("ຂໍ້ມູນເປີດ", "ສະບັບເຜີຍແຜ່ຫຼ້າສຸດ", "ສະບັບເຜີຍແຜ່ກ່ອນໜ້ານີ້", "ສ້າງສະບັບເຜີຍແຜ່ດຽວນີ້", "ໃບອະນຸຍາດ",
+                "ແພັກເກັດຂໍ້ມູນ: ຕາຕະລາງ CSV (ZIP)"):
+        assert lao in html, lao
+    # The citation stays in English, the language of its style, and says so to the browser.
+    assert re.search(r'<p class="citation" lang="en">EV Policy Tracker\. \(\d{4}\)', html)

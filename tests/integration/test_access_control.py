@@ -25,6 +25,11 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "downloads.policies_json": ("GET", "/policies.json?country=LA", None, (200, 200, 200, 200, 200)),
     "downloads.search_csv": ("GET", "/search.csv?q=charging", None, (200, 200, 200, 200, 200)),
     "downloads.search_xlsx": ("GET", "/search.xlsx?q=charging", None, (200, 200, 200, 200, 200)),
+    # Releases of the whole dataset: public to read and download; only admins build one from the page.
+    "data.index": ("GET", "/data", None, (200, 200, 200, 200, 200)),
+    "data.build_release": ("POST", "/data/releases", {}, (302, 403, 403, 403, 302)),
+    "data.download": ("GET", "/data/releases/999999/ev-policies-2026-01-01.json", None, (404, 404, 404, 404, 404)),
+    "api.releases": ("GET", "/api/v1/releases", None, (200, 200, 200, 200, 200)),
     "policies.index": ("GET", "/policies", None, (200, 200, 200, 200, 200)),
     "policies.detail": ("GET", f"/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
     "policies.cite": ("GET", f"/policies/{POLICY}/cite.bib", None, (200, 200, 200, 200, 200)),

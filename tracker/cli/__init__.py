@@ -149,3 +149,51 @@ def data_dump(path: Path) -> None:
         raise click.ClickException(f"{path}: cannot be written ({error})") from error
     click.echo(f"Wrote {len(data['policies'])} policies, {len(data['events'])} events, "
                f"{len(data['organisations'])} organisations and {len(data['topics'])} topics to {path}")
+
+
+@data_group.command("release", help="Build a release of the published dataset now: the data package (CSV "
+                                    "tables), the workbook and the JSON dump, stored in the database.")
+@click.option("--if-changed", is_flag=True,
+              help="Build only when the published data changed since the newest release (for cron).")
+def data_release(if_changed: bool) -> None:
+    from tracker.errors import Conflict
+    from tracker.services.release_runtime import runtime_of
+
+    started = time.monotonic()
+
+    def progress(table: str, rows: int) -> None:
+        # Told when each table is written, and every few thousand rows of a long one.
+        what = "records in the JSON file" if table == "json" else "rows"
+        click.echo(f"  {'' if table == 'json' else table + ': '}{rows:,} {what} ({time.monotonic() - started:.0f} s)",
+                   err=True)
+
+    click.echo("Building a release of the published data ...", err=True)
+    try:
+        outcome = runtime_of(current_app).build("command", only_if_changed=if_changed, progress=progress)
+    except Conflict as error:
+        raise click.ClickException(str(error)) from error
+    if outcome.release is None:
+        click.echo("The published data has not changed since the newest release: nothing built.")
+        return
+    release = outcome.release
+    click.echo(f"Built release {release.id} (version {release.version}, data version {release.content_version}) "
+               f"in {time.monotonic() - started:.1f} s:")
+    for file in release.files:
+        click.echo(f"  {file.name}  {file.size:,} bytes  sha256 {file.sha256}")
+    kept = int(current_app.config["RELEASES_KEPT"])
+    click.echo(f"The newest {kept} releases are kept; download them at /data.")
+
+
+@data_group.command("releases", help="List the releases kept, newest first, with their files.")
+def data_releases() -> None:
+    from tracker.services.releases import list_releases
+
+    with _database().session() as session:
+        found = list_releases(session)
+        if not found:
+            click.echo("No release has been built yet: run `flask data release`.")
+        for release in found:
+            click.echo(f"{release.id}  {release.built_at.isoformat(timespec='seconds')}  version {release.version}  "
+                       f"({release.trigger})")
+            for file in release.files:
+                click.echo(f"    {file.name}  {file.size:,} bytes  sha256 {file.sha256}")

@@ -12,6 +12,7 @@ from tracker.models.notification import Delivery, DeliveryAttempt, NotificationE
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
 from tracker.models.proposal import ChangeProposal
 from tracker.models.reference import Jurisdiction, Organisation, Topic
+from tracker.models.release import Release, ReleaseFile, ReleaseSchedule
 from tracker.models.search_log import SearchChange  # noqa: F401
 from tracker.models.source import Source
 from tracker.models.types import PartialDate
@@ -23,6 +24,7 @@ __all__ = [
     "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
     "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "RecordKeyAlias",
+    "Release", "ReleaseFile", "ReleaseSchedule",
     "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
     "WebhookEndpoint",
 ]

@@ -23,7 +23,7 @@ from tracker.documents.sandbox import Limits, SandboxFailure, run_inspect
 from tracker.documents.storage import Received, SessionFactory, default_store, store_for
 from tracker.documents.worker import mark_queued
 from tracker.errors import FIELD_MESSAGES, FieldError, Invalid, NotFound
-from tracker.models import Document, DocumentPassage, Policy, StoredFile, User
+from tracker.models import Document, DocumentPassage, Policy, ReleaseFile, StoredFile, User
 from tracker.models.record_format import NULLABLE_URL, URL_LENGTH
 from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES
@@ -290,7 +290,10 @@ def remove(session: Session, document_id: int, actor: User, *, reason: str | Non
     sha256 = document.sha256
     session.delete(document)
     session.flush()
-    if session.scalar(select(func.count(Document.id)).where(Document.sha256 == sha256)) == 0:
+    # The same bytes may be another document's, or a release's file (a release's JSON attached as a text).
+    if (session.scalar(select(func.count(Document.id)).where(Document.sha256 == sha256)) == 0
+            and session.scalar(select(func.count()).select_from(ReleaseFile).where(ReleaseFile.sha256 == sha256))
+            == 0):
         stored = session.get(StoredFile, sha256)
         if stored is not None:
             store_for(stored).delete(session, sha256)

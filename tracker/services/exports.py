@@ -89,30 +89,41 @@ def _joined(values: list[str]) -> str:
     return LIST_SEPARATOR.join(values)
 
 
+# What policy_row reads of a policy, loaded with it.
+POLICY_ROW_LOADS = (
+    joinedload(Policy.jurisdiction), joinedload(Policy.issuer), selectinload(Policy.topic_links),
+    selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies).joinedload(PolicyBody.organisation),
+    selectinload(Policy.sources),
+)
+
+
 def _published_policies(session: Session, flt: PolicyFilter) -> Iterator[Policy]:
     statement = _ordered(_filtered(select(Policy), flt, PUBLIC_STATES), flt.sort).options(
-        joinedload(Policy.jurisdiction), joinedload(Policy.issuer), selectinload(Policy.topic_links),
-        selectinload(Policy.vehicle_class_links),
-        selectinload(Policy.bodies).joinedload(PolicyBody.organisation), selectinload(Policy.sources),
-    ).execution_options(yield_per=BATCH)
+        *POLICY_ROW_LOADS).execution_options(yield_per=BATCH)
     yield from session.scalars(statement)
+
+
+def policy_row(policy: Policy, url_of: Callable[[str], str]) -> list[Any]:
+    """One policy in POLICY_HEADER's order (loaded with POLICY_ROW_LOADS): the row of the list downloads and of
+    the releases' ``policies`` table alike."""
+    jurisdiction, issuer = policy.jurisdiction, policy.issuer
+    return [
+        policy.key, url_of(policy.key), policy.jurisdiction_code, jurisdiction.name_en,
+        jurisdiction.name_lo or "", policy.title_en, policy.title_lo, policy.title_local, policy.reference,
+        policy.instrument, policy.legal_status, _date(policy.status_since), _date(policy.status_changed_on),
+        _date(policy.adopted_on), policy.year, _date(policy.valid_from), _date(policy.valid_to),
+        issuer.key if issuer else "", issuer.name_en if issuer else "", issuer.name_lo if issuer else "",
+        _joined([f"{body.organisation.key}:{body.role}" for body in policy.bodies]),
+        _joined(policy.topic_keys), _joined(policy.vehicle_classes), policy.summary_en, policy.summary_lo,
+        _joined([source.url for source in policy.sources]), policy.confidence,
+        policy.updated_at.isoformat(timespec="seconds") if policy.updated_at else "",
+    ]
 
 
 def policy_rows(session: Session, flt: PolicyFilter, url_of: Callable[[str], str]) -> Iterator[list[Any]]:
     """The published policies ``flt`` selects, one row each in POLICY_HEADER's order."""
     for policy in _published_policies(session, flt):
-        jurisdiction, issuer = policy.jurisdiction, policy.issuer
-        yield [
-            policy.key, url_of(policy.key), policy.jurisdiction_code, jurisdiction.name_en,
-            jurisdiction.name_lo or "", policy.title_en, policy.title_lo, policy.title_local, policy.reference,
-            policy.instrument, policy.legal_status, _date(policy.status_since), _date(policy.status_changed_on),
-            _date(policy.adopted_on), policy.year, _date(policy.valid_from), _date(policy.valid_to),
-            issuer.key if issuer else "", issuer.name_en if issuer else "", issuer.name_lo if issuer else "",
-            _joined([f"{body.organisation.key}:{body.role}" for body in policy.bodies]),
-            _joined(policy.topic_keys), _joined(policy.vehicle_classes), policy.summary_en, policy.summary_lo,
-            _joined([source.url for source in policy.sources]), policy.confidence,
-            policy.updated_at.isoformat(timespec="seconds") if policy.updated_at else "",
-        ]
+        yield policy_row(policy, url_of)
 
 
 def policy_json_chunks(session: Session, flt: PolicyFilter, url_of: Callable[[str], str],

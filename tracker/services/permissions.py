@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, str] = {
     "publish": "reviewer",           # publish, archive, unpublish
     "override_transition": "reviewer",  # record a status change outside the transition table
     "manage_users": "admin",
+    "build_releases": "admin",       # build a release of the published dataset from the data page
 }
 
 

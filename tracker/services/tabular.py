@@ -12,9 +12,9 @@ import csv
 import io
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -30,6 +30,9 @@ CSV_BATCH = 200
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Excel's limit on the text of one cell.
 XLSX_CELL_LIMIT = 32767
+# Styles shared by every cell that has them (openpyxl registers a style each time one is made).
+_BOLD = Font(bold=True)
+_WRAPPED = Alignment(wrap_text=True, vertical="top")
 
 
 def neutralise(cell: object) -> object:
@@ -89,28 +92,71 @@ def _xlsx_cell(sheet: Any, value: object, *, bold: bool = False, wrap: bool = Fa
         # Text stays text: "2023-07" is a partial date as given, never turned into a day by Excel.
         cell.data_type = "s"
     if bold:
-        cell.font = Font(bold=True)
+        cell.font = _BOLD
     if wrap:
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cell.alignment = _WRAPPED
     return cell
 
 
-def xlsx_file(sheets: Iterable[Sheet]) -> IO[bytes]:
-    """A workbook written sheet by sheet in openpyxl's write-only mode (memory does not grow with the
-    rows), in a temporary file rewound for reading; the caller closes it."""
-    workbook = Workbook(write_only=True)
-    for spec in sheets:
-        sheet = workbook.create_sheet(title=spec.title[:31])
-        for index, width in enumerate(spec.widths):
+class WorkbookWriter:
+    """A workbook in openpyxl's write-only mode, a sheet and a row at a time (memory does not grow with the
+    rows): ``sheet()`` starts a sheet with its bold, frozen header, and the function it returns appends a row
+    to it; ``save()`` writes the file once every sheet is done."""
+
+    def __init__(self) -> None:
+        self._workbook = Workbook(write_only=True)
+
+    def sheet(self, title: str, header: Sequence[str], *, widths: Sequence[int] = (),
+              wrap: bool = False) -> Callable[[Sequence[object]], None]:
+        sheet = self._workbook.create_sheet(title=title[:31])
+        for index, width in enumerate(widths):
             sheet.column_dimensions[_column_letter(index)].width = width
         sheet.freeze_panes = "A2"
-        sheet.append([_xlsx_cell(sheet, name, bold=True) for name in spec.header])
+        sheet.append([_xlsx_cell(sheet, name, bold=True) for name in header])
+
+        def append(row: Sequence[object]) -> None:
+            sheet.append([_xlsx_cell(sheet, value, wrap=wrap) for value in row])
+
+        return append
+
+    def save(self, target: str | IO[bytes]) -> None:
+        self._workbook.save(target)
+
+
+def xlsx_file(sheets: Iterable[Sheet]) -> IO[bytes]:
+    """A workbook written sheet by sheet (see WorkbookWriter), in a temporary file rewound for reading; the
+    caller closes it."""
+    workbook = WorkbookWriter()
+    for spec in sheets:
+        append = workbook.sheet(spec.title, spec.header, widths=spec.widths, wrap=spec.wrap)
         for row in spec.rows:
-            sheet.append([_xlsx_cell(sheet, value, wrap=spec.wrap) for value in row])
+            append(row)
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     workbook.save(out)
     out.seek(0)
     return out
+
+
+class BinaryOutput(Protocol):
+    """Anything bytes are written to: a file, or a wrapper that hashes them on the way."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_csv(stream: BinaryOutput, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Write a CSV file (the conventions above) to a binary stream a batch of rows at a time; the number of
+    rows written."""
+    count = 0
+
+    def counted() -> Iterator[Sequence[object]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
+    for chunk in csv_chunks(header, counted()):
+        stream.write(chunk.encode("utf-8"))
+    return count
 
 
 def _column_letter(index: int) -> str:

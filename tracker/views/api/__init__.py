@@ -113,3 +113,6 @@ _register_import_routes(bp)
 from tracker.views.api.changes import register as _register_changes_routes  # noqa: E402  (needs bp above)
 
 _register_changes_routes(bp)
+from tracker.views.api.releases import register as _register_release_routes  # noqa: E402  (needs bp above)
+
+_register_release_routes(bp)

@@ -259,7 +259,7 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                           "policy_count": {"type": "integer", "minimum": 0}}),
         "TopicList": _object({"items": {"type": "array", "items": _ref("Topic")}}),
     } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas() \
-        | _changes_schemas()
+        | _changes_schemas() | _release_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -505,7 +505,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "responses": {"200": {"description": "The OpenAPI 3.1 document.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": unauthorized}}},
-        } | _notify_paths() | _document_paths() | _import_paths() | _changes_paths(),
+        } | _notify_paths() | _document_paths() | _import_paths() | _changes_paths() | _release_paths(),
         "components": {
             "schemas": _schemas(countries, topics),
             "securitySchemes": {"bearerAuth": {
@@ -1019,3 +1019,53 @@ def _changes_paths() -> dict[str, Any]:
                                    "changes), `limit` is not between 1 and 1000, or a parameter is unknown; "
                                    "`error.errors` names each one."),
             "401": _unauthorized()}}}}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Releases of the published dataset (tracker.views.api.releases)
+
+
+def _release_schemas() -> dict[str, Any]:
+    from tracker.models.release import RELEASE_FORMATS
+    from tracker.services.release_tables import TABLES
+    from tracker.services.releases import MEDIA_TYPES
+
+    release_file = _object({
+        "name": TEXT | {"description": "The file's name, e.g. `ev-policies-2026-12-07-csv.zip`."},
+        "format": {"enum": list(RELEASE_FORMATS), "description": (
+            "`csv_zip`: the Frictionless data package (CSV tables, `datapackage.json`, README, CITATION.cff); "
+            "`xlsx`: the workbook, a sheet per table; `json`: the records in the dataset format.")},
+        "media_type": {"enum": sorted(set(MEDIA_TYPES.values()))},
+        "size": {"type": "integer", "minimum": 0, "description": "Bytes."},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": (
+            "SHA-256 of the file's bytes; also its `ETag` when downloaded.")},
+        "url": URL | {"description": "Where to download it (answers 304 to `If-None-Match` with the SHA-256)."}})
+    release = _object({
+        "id": {"type": "integer"},
+        "version": TEXT | {"description": "The UTC day it was built and the data version: `2026.12.7+data.1234`."},
+        "built_at": DATE_TIME, "date": {"type": "string", "format": "date"},
+        "content_version": {"type": "integer", "minimum": 0, "description": (
+            "The tracker's content version the release was built from (one snapshot).")},
+        "licence": TEXT | {"description": "SPDX identifier of the licence the data is offered under."},
+        "counts": {"type": "object", "description": "Rows per table of the data package.",
+                   "properties": {table.name: {"type": "integer", "minimum": 0} for table in TABLES},
+                   "additionalProperties": {"type": "integer", "minimum": 0}},
+        "files": {"type": "array", "items": _ref("ReleaseFile")}})
+    return {
+        "ReleaseFile": release_file,
+        "Release": release,
+        "ReleaseList": _object({"items": {"type": "array", "items": _ref("Release")},
+                                "total": {"type": "integer", "minimum": 0},
+                                "html_url": URL | {"description": "The data page that lists them."}}),
+    }
+
+
+def _release_paths() -> dict[str, Any]:
+    return {"/releases": {"get": {
+        "operationId": "listReleases",
+        "summary": "Releases of the whole published dataset, newest first, with their files.",
+        "description": ("Each release is the published data at one moment, as a Frictionless data package (a zip "
+                        "of CSV tables), an XLSX workbook and a JSON file in the dataset format, with the size "
+                        "and SHA-256 of each. Only the newest releases are kept (12 by default)."),
+        "security": OPTIONAL_AUTH,
+        "responses": {"200": _ok("ReleaseList", "Every kept release."), "401": _unauthorized()}}}}
