@@ -31,7 +31,7 @@ def _labels() -> dict[str, object]:
                           "stale": _l("Out of date: run again"), "refused": _l("Refused: the file has problems")},
         "IMPORT_KINDS": {"policies": _l("Policies"), "organisations": _l("Organisations"), "events": _l("Events"),
                          "topics": _l("Topics")},
-        "IMPORT_OUTCOMES": {"created": _l("Created"), "updated": _l("Updated"), "unchanged": _l("Unchanged")},
+        "IMPORT_OUTCOMES": {"created": _l("New record"), "updated": _l("Updated"), "unchanged": _l("Unchanged")},
     }
 
 
