@@ -205,7 +205,9 @@ def test_every_curl_command_gets_an_answer_its_operation_documents(client, docum
     token = api_token("reviewer")["Authorization"].removeprefix("Bearer ")
     sections = operations_of(page(client))
     answers = {}
-    for path, method, operation in documented(document):
+    # The key changes last: after them the examples' keys name no record (a GET is redirected, a write is not).
+    renames = ("changePolicyKey", "changeEventKey")
+    for path, method, operation in sorted(documented(document), key=lambda item: item[2]["operationId"] in renames):
         request = _request_of(curl_of(sections[operation["operationId"]]), token)
         url = urlsplit(request["url"])
         assert url.netloc == "localhost" and url.path.startswith("/api/v1/")
@@ -222,7 +224,7 @@ def test_every_curl_command_gets_an_answer_its_operation_documents(client, docum
     assert answers["recordStatusChange"] == 201 and answers["createPolicy"] == 201
     assert answers["createEvent"] == answers["createSubscription"] == 201
     assert answers["listSubscriptions"] == answers["listWebhooks"] == 200
-    policy = client.get(f"/api/v1/policies/{POLICY}").get_json()
+    policy = client.get(f"/api/v1/policies/{POLICY}", follow_redirects=True).get_json()
     assert policy["legal_status"] == "in_force"
 
 
@@ -308,7 +310,7 @@ def test_the_lao_page_has_its_headings_summaries_and_chrome_in_lao(client, docum
     # What is left in Latin letters outside code and the document's English descriptions: names of formats,
     # headers and protocols only.
     allowed = {"API", "JSON", "OpenAPI", "UTF-8", "ISO", "UTC", "ETag", "curl", "URL", "HTTP", "Bearer", "Lao",
-               "EV", "Policy", "Tracker", "English", "Accept-Language", "Authorization", "Atom", "KB", "MB", "GB"}
+               "EV", "Policy", "Tracker", "English", "Accept-Language", "Authorization", "Atom", "CSV", "KB", "MB", "GB"}
     for text in visible_texts(html):
         words = set(re.findall(r"[A-Za-z][A-Za-z0-9-]*", text))
         assert words <= allowed, text

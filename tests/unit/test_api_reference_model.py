@@ -48,7 +48,7 @@ def test_a_curl_command_is_read_back_by_a_shell_exactly_as_meant():
         {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "default": 1}},
     ]
     command = curl_command("https://tracker.example/api/v1", "PATCH", "/policies/{key}", parameters,
-                           ("application/json", {"$ref": "#/components/schemas/Input"}, body), token=True,
+                           ("application/json", {"$ref": "#/components/schemas/Input"}, body, {}), token=True,
                            resolver=RESOLVER)
     words = shlex.split(command.replace("\\\n", " "))
     assert words[:4] == ["curl", "-s", "-X", "PATCH"]
@@ -68,9 +68,15 @@ def test_a_read_without_token_and_a_file_upload():
         "file": {"type": "string", "format": "binary"}, "role": {"enum": ["original", "annex"]},
         "reason": {"type": "string"}}}
     command = curl_command("http://localhost/api/v1", "POST", "/documents", [],
-                           ("multipart/form-data", upload, None), token=True, resolver=RESOLVER)
+                           ("multipart/form-data", upload, None, {}), token=True, resolver=RESOLVER)
     assert shlex.split(command.replace("\\\n", " "))[5:] == [
         "-H", "Authorization: Bearer $TRACKER_TOKEN", "-F", "file=@decree.pdf", "-F", "role=original"]
+    # The file is named after the first type the part's encoding accepts.
+    spreadsheet = curl_command("http://localhost/api/v1", "POST", "/imports", [], (
+        "multipart/form-data", upload, None, {"file": {"contentType": "application/vnd.openxmlformats-"
+                                                                      "officedocument.spreadsheetml.sheet, text/csv"}}),
+        token=True, resolver=RESOLVER)
+    assert "-F file=@policies.xlsx" in spreadsheet
 
 
 def test_a_body_without_example_is_made_of_its_required_fields():

@@ -23,6 +23,7 @@ STATUS_MEANINGS = {
     "200": N_("Done; the answer holds the result."),
     "201": N_("Created; the `Location` header gives its address."),
     "204": N_("Done; the answer has no body."),
+    "301": N_("The record’s key has changed: the `Location` header gives the same request at its current key."),
     "304": N_("Not modified since the ETag you sent; no body."),
     "400": N_("The request is not valid: a parameter or field is wrong, and `error.errors` names it."),
     "401": N_("No token, or a token that is unknown, revoked, or of a disabled account."),

@@ -14,7 +14,10 @@ from markupsafe import Markup, escape
 TOKEN_VARIABLE = "TRACKER_TOKEN"
 # Nested objects are listed field by field down to this depth; deeper ones are named by their type.
 MAX_DEPTH = 3
-# What a curl command sends for a file field: a name the reader replaces with their own file.
+# What a curl command sends for a file field: a name the reader replaces with their own file, of the first type
+# the field's encoding names.
+EXAMPLE_FILES = {"application/pdf": "decree.pdf", "text/csv": "policies.csv", "application/json": "dataset.json",
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "policies.xlsx"}
 EXAMPLE_FILE = "decree.pdf"
 
 
@@ -367,11 +370,12 @@ def _media_example(media: dict[str, Any]) -> Any:
 
 
 def curl_command(api_url: str, method: str, path: str, parameters: list[dict[str, Any]],
-                 body: tuple[str, dict[str, Any], Any] | None, *, token: bool, resolver: _Resolver) -> str:
+                 body: tuple[str, dict[str, Any], Any, dict[str, Any]] | None, *, token: bool,
+                 resolver: _Resolver) -> str:
     """A curl command that performs the operation with the document's examples.
 
-    ``body``: (media type, schema, example or None). The token is read from $TRACKER_TOKEN, so the command
-    can be pasted as it is once the variable is set."""
+    ``body``: (media type, schema, example or None, encoding of its parts). The token is read from
+    $TRACKER_TOKEN, so the command can be pasted as it is once the variable is set."""
     url = api_url + path
     query: list[tuple[str, str]] = []
     headers: list[str] = []
@@ -395,9 +399,9 @@ def curl_command(api_url: str, method: str, path: str, parameters: list[dict[str
         lines.append(f'-H "Authorization: Bearer ${TOKEN_VARIABLE}"')
     lines += [f"-H {shlex.quote(header)}" for header in headers]
     if body is not None:
-        media_type, schema, example = body
+        media_type, schema, example, encoding = body
         if media_type == "multipart/form-data":
-            lines += _form_fields(schema, example, resolver)
+            lines += _form_fields(schema, example, encoding, resolver)
         else:
             value = example if example is not None else schema_example(schema, resolver)
             lines.append(f"-H {shlex.quote('Content-Type: ' + media_type)}")
@@ -405,7 +409,7 @@ def curl_command(api_url: str, method: str, path: str, parameters: list[dict[str
     return " \\\n     ".join(lines)
 
 
-def _form_fields(schema: dict[str, Any], example: Any, resolver: _Resolver) -> list[str]:
+def _form_fields(schema: dict[str, Any], example: Any, encoding: dict[str, Any], resolver: _Resolver) -> list[str]:
     """``-F`` options for a multipart body: the example's fields (or the required ones), a file as ``@name``."""
     schema = resolver.resolve(schema)
     properties = schema.get("properties") or {}
@@ -414,7 +418,8 @@ def _form_fields(schema: dict[str, Any], example: Any, resolver: _Resolver) -> l
     for name, member in properties.items():
         if resolver.resolve(member).get("format") == "binary":
             if name in schema.get("required", ()) or name in values:
-                options.append(f"-F {shlex.quote(f'{name}=@{EXAMPLE_FILE}')}")
+                first_type = str(encoding.get(name, {}).get("contentType", "")).split(",")[0].strip()
+                options.append(f"-F {shlex.quote(f'{name}=@{EXAMPLE_FILES.get(first_type, EXAMPLE_FILE)}')}")
             continue
         if name not in values and name in schema.get("required", ()):
             values[name] = schema_example(member, resolver)
@@ -454,7 +459,7 @@ def _body(request_body: dict[str, Any] | None, resolver: _Resolver) -> tuple[Bod
                 required=bool(request_body.get("required")),
                 example=pretty_json(shown) if media_type == "application/json" else None,
                 anchor=schema_anchor(name) if name is not None else None)
-    return body, (media_type, schema, example)
+    return body, (media_type, schema, example, media.get("encoding") or {})
 
 
 def _answers(responses: dict[str, Any], resolver: _Resolver) -> tuple[Answer, ...]:
