@@ -166,7 +166,8 @@ def test_the_menu_links_to_the_page_which_links_to_the_json(client, login_as):
 def test_the_curl_commands_of_a_read_and_a_token_write_are_exact(client):
     sections = operations_of(page(client))
     assert curl_of(sections["getPolicy"]) == f"curl -s http://localhost/api/v1/policies/{POLICY}"
-    assert curl_of(sections["listPolicies"]) == "curl -s 'http://localhost/api/v1/policies?country=LA'"
+    assert curl_of(sections["listPolicies"]) == (
+        "curl -s 'http://localhost/api/v1/policies?country=LA&expand=summary%2Cstatus_history%2Csources'")
     assert curl_of(sections["recordStatusChange"]) == (
         f"curl -s -X POST http://localhost/api/v1/policies/{POLICY}/status \\\n"
         '     -H "Authorization: Bearer $TRACKER_TOKEN" \\\n'
@@ -263,6 +264,13 @@ def test_the_curl_commands_work_in_a_shell_against_a_served_tracker(committed_ap
 # The document's examples
 
 
+def abbreviated(value) -> bool:
+    """Whether an example leaves part of a record out (``"...": "..."``): it shows a shape, not a whole value."""
+    if isinstance(value, dict):
+        return "..." in value or any(abbreviated(item) for item in value.values())
+    return isinstance(value, list) and any(abbreviated(item) for item in value)
+
+
 def test_every_example_of_the_document_is_valid_against_its_schema(document):
     components = document["components"]["schemas"]
     checked = 0
@@ -277,7 +285,7 @@ def test_every_example_of_the_document_is_valid_against_its_schema(document):
                 checked += 1
         for status, response in operation["responses"].items():
             for media in response.get("content", {}).values():
-                if "example" in media:
+                if "example" in media and not abbreviated(media["example"]):
                     assert not check(media["example"], media["schema"], components), (method, path, status)
                     checked += 1
     for example in components["Error"]["examples"]:
@@ -309,8 +317,8 @@ def test_the_lao_page_has_its_headings_summaries_and_chrome_in_lao(client, docum
         assert curl_of(lao_sections[operation["operationId"]]) == curl_of(english_sections[operation["operationId"]])
     # What is left in Latin letters outside code and the document's English descriptions: names of formats,
     # headers and protocols only.
-    allowed = {"API", "JSON", "OpenAPI", "UTF-8", "ISO", "UTC", "ETag", "curl", "URL", "HTTP", "Bearer", "Lao",
-               "EV", "Policy", "Tracker", "English", "Accept-Language", "Authorization", "Atom", "CSV", "KB", "MB", "GB"}
+    allowed = {"API", "JSON", "OpenAPI", "UTF-8", "ISO", "UTC", "ETag", "curl", "URL", "Accept-Language",
+               "Authorization", "Atom", "CSV", "KB", "MB", "GB"}
     for text in visible_texts(html):
         words = set(re.findall(r"[A-Za-z][A-Za-z0-9-]*", text))
         assert words <= allowed, text
