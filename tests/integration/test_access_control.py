@@ -103,6 +103,8 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.changes": ("GET", "/api/v1/changes?limit=5", None, (200, 200, 200, 200, 200)),
     "api.search": ("GET", "/api/v1/search?q=electric", None, (200, 200, 200, 200, 200)),
     "api.openapi": ("GET", "/api/v1/openapi.json", None, (200, 200, 200, 200, 200)),
+    # The reference page of the API, for people: a page of the site (the session, not a token).
+    "api_docs.reference": ("GET", "/api", None, (200, 200, 200, 200, 200)),
     "api.create_policy": ("POST", "/api/v1/policies", {}, (401, 403, 400, 400, 400)),
     # A published record and a stale version: editors are refused before the version is looked at.
     "api.update_policy": ("PATCH", f"/api/v1/policies/{POLICY}", {"version": 999, "title_en": "New title"},

@@ -502,10 +502,13 @@ def apply(session: Session, import_id: int, actor: User) -> DataImport:
         run (nothing is applied; the caller runs it again with refresh).
     """
     record = get(session, import_id, actor)
+    # The import named in the request is what is at fault (an API client is told which parameter).
     if record.state == "applied":
-        raise Invalid(_("This import was applied already."))
+        message = _("This import was applied already.")
+        raise Invalid(message, {"import_id": message})
     if record.state == "refused":
-        raise Invalid(_("This file has problems: correct them and upload it again."))
+        message = _("This file has problems: correct them and upload it again.")
+        raise Invalid(message, {"import_id": message})
     token, _changed = current_content_version(session)
     if token != record.content_token:
         raise StaleImport(record)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.i18n import N_
 from tracker.models.record_format import choice_schema as _choice
 from tracker.models.record_format import closed_object as _closed
 from tracker.models.record_format import input_schemas as record_input_schemas
@@ -73,12 +74,27 @@ PAGE_PARAMS = [
 ]
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+def _error_response(description: str, *, example: dict[str, Any] | None = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": _ref("Error")}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
 
 
-def _ok(schema_name: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
+# Answers as the API gives them (tests check them against the schema and the API).
+BAD_FILTER_EXAMPLE = {"error": {
+    "status": 400, "title": "The request could not be understood", "message": "Some filters are not valid",
+    "errors": {"country": "Unknown country 'XX'. Accepted values: LA, BN, KH, ID, MY, MM, PH, SG, TH, TL, VN, "
+                          "ASEAN, INTL"}}}
+UNAUTHORIZED_EXAMPLE = {"error": {
+    "status": 401, "title": "Sign-in needed", "message": "This needs an API token: 'Authorization: Bearer <token>'."}}
+
+
+def _ok(schema_name: str, description: str, *, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": _ref(schema_name)}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
 
 
 def _moved() -> dict[str, Any]:
@@ -90,9 +106,9 @@ def _moved() -> dict[str, Any]:
                                      "schema": {"type": "string", "format": "uri-reference"}}}}
 
 
-def _change_key(operation_id: str, noun: str, schema: str) -> dict[str, Any]:
-    operation = _write(operation_id, f"Give the {noun} a new key; the old one keeps leading to it.", "KeyInput",
-                       "200", schema, f"The {noun} at its new key.", keyed=True, version="required")
+def _change_key(operation_id: str, summary: str, noun: str, schema: str, key: dict[str, Any]) -> dict[str, Any]:
+    operation = _write(operation_id, summary, "KeyInput", "200", schema, f"The {noun} at its new key.", key=key,
+                       version="required", example={"key": f"{key['example']}-renamed", "version": 1})
     operation["description"] = (f"The old key answers every `GET` of the {noun} (and of its parts) with a 301 "
                                 "to the new key, for as long as no other record takes it.")
     operation["responses"]["200"]["headers"] = {"Location": {
@@ -151,7 +167,7 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "conflicts": {"type": "array", "items": _ref("FieldConflict"),
                           "description": "On a 409 to an edit sent with `base_version`: the fields you and "
                                          "someone else both changed, differently, since that version."}},
-            required=["status", "title", "message"])}),
+            required=["status", "title", "message"])}) | {"examples": [BAD_FILTER_EXAMPLE, UNAUTHORIZED_EXAMPLE]},
         "Change": _object({
             "field": NULLABLE_TEXT, "old": {"description": "The value before, as in the dataset format."},
             "new": {"description": "The value after."}, "by": TEXT,
@@ -292,7 +308,8 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
                         "(only punctuation or very common words) finds nothing and says why in `notice`; "
                         "one that cannot be read, or names a field that cannot be searched, gives a 400 "
                         "naming `q`.",
-         "schema": {"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": "^[^\\u0000]*$"}},
+         "schema": {"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": "^[^\\u0000]*$"},
+         "example": "charging"},
         _array_param("country", None, f"Country code ({', '.join(countries)}); repeat for several.", code),
         by_name["status"], by_name["instrument"],
         _array_param("topic", None, "Topic key; repeat for several.", key),
@@ -311,6 +328,59 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
 
 
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+# The key parameters with a real record of the bundled dataset as their example (the reference page's curl
+# commands use it).
+POLICY_KEY = {"name": "key", **KEY_PARAM, "example": "la-gov-resolution-08-2021-ev-policy"}
+EVENT_KEY = {"name": "key", **KEY_PARAM, "example": "lao-ev-forum-2023"}
+
+# Groups of operations, in the order the reference page (/api) shows them. Names, descriptions and the
+# operations' summaries are marked N_: the page translates them; the JSON keeps the English.
+TAGS = [
+    {"name": N_("Policies"),
+     "description": N_("Laws, decrees, standards and other instruments, with their legal status over time.")},
+    {"name": N_("Events"),
+     "description": N_("Forums, workshops, summits and meetings, and the policies linked to them.")},
+    {"name": N_("Search"), "description": N_("Full-text search of the records and of the texts attached to them.")},
+    {"name": N_("Documents"),
+     "description": N_("The texts attached to policies: their files, extracted text and versions compared.")},
+    {"name": N_("Reference lists"), "description": N_("Countries, topics and this description of the API.")},
+    {"name": N_("Changes feed"),
+     "description": N_("What changed in the published records, in commit order, for systems that keep a copy.")},
+    {"name": N_("Subscriptions"),
+     "description": N_("Following changes by email or webhook; any account, its own subscriptions only.")},
+    {"name": N_("Webhooks"),
+     "description": N_("Your webhook endpoints, their signing secrets and what was sent to them.")},
+    {"name": N_("Imports"),
+     "description": N_("Spreadsheets, CSV and dataset files turned into records: a dry run first, then applied.")},
+    {"name": N_("Open data"),
+     "description": N_("Releases of the whole published dataset: a data package of CSV tables, a workbook, JSON.")},
+]
+
+
+def _tagged(tag: str, paths: dict[str, Any]) -> dict[str, Any]:
+    """``paths`` with every operation in the group ``tag``."""
+    for item in paths.values():
+        for operation in item.values():
+            operation["tags"] = [tag]
+    return paths
+
+
+# Read answers served through the page cache carry validators: a client that sends the ETag back gets a
+# 304 without a body while nothing it could see has changed.
+VALIDATORS = {
+    "ETag": {"required": True, "schema": {"type": "string"},
+             "description": "Send it back as `If-None-Match` to be answered 304 while nothing changed."},
+    "Last-Modified": {"required": True, "schema": {"type": "string"},
+                      "description": "When the data last changed."},
+}
+NOT_MODIFIED = {"description": "Not modified: the `If-None-Match` sent is the current ETag (no body)."}
+
+
+def _conditional(operation: dict[str, Any]) -> dict[str, Any]:
+    """``operation`` answered through the page cache: validators on its 200, a 304 for a matching ETag."""
+    operation["responses"]["200"]["headers"] = VALIDATORS
+    operation["responses"] = dict(sorted((operation["responses"] | {"304": NOT_MODIFIED}).items()))
+    return operation
 
 
 # Security requirements: each maps a security scheme to the scopes it needs.
@@ -330,11 +400,13 @@ def _unauthorized() -> dict[str, Any]:
 
 
 def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema: str, ok_text: str, *,
-           keyed: bool, version: str | None, created: bool = False) -> dict[str, Any]:
+           key: dict[str, Any] | None, version: str | None, example: dict[str, Any],
+           created: bool = False) -> dict[str, Any]:
     """A write operation: bearer token, a JSON body checked against ``body``, every answer documented.
 
-    ``version``: "required" (428 without one), "mergeable" (required, or ``base_version`` to merge),
-    "optional", or None (the operation takes none).
+    ``key``: the path parameter naming the record, if any. ``version``: "required" (428 without one),
+    "mergeable" (required, or ``base_version`` to merge), "optional", or None (the operation takes none).
+    ``example``: a body the reference page shows in its curl command.
     """
     ok = _ok(ok_schema, ok_text)
     if created:
@@ -351,8 +423,8 @@ def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema
         "415": _error_response("The body is not sent as `Content-Type: application/json` (UTF-8)."),
     }
     parameters = []
-    if keyed:
-        parameters.append({"name": "key", **KEY_PARAM})
+    if key is not None:
+        parameters.append(key)
         responses["404"] = _error_response("No record has this key.")
     if version is not None:
         parameters.append(IF_MATCH_PARAM)
@@ -369,7 +441,8 @@ def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema
         responses["428"] = _error_response("No version was sent, in the body (`version`) or as `If-Match`.")
     operation: dict[str, Any] = {
         "operationId": operation_id, "summary": summary, "security": REQUIRED_AUTH,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body)}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body),
+                                                                            "example": example}}},
         "responses": dict(sorted(responses.items())),
     }
     if parameters:
@@ -379,11 +452,13 @@ def _write(operation_id: str, summary: str, body: str, ok_status: str, ok_schema
 
 def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
     """The document, with the country codes and topic keys the database holds now."""
-    bad_request = _error_response("A parameter is not valid; `error.errors` names each one.")
+    bad_request = _error_response("A parameter is not valid; `error.errors` names each one.",
+                                  example=BAD_FILTER_EXAMPLE)
     not_found = _error_response("No such record, or the page is past the last one.")
     unauthorized = _unauthorized()
     policy_filters = [
-        _array_param("country", countries, "ISO 3166-1 code, ASEAN or INTL; repeat for several."),
+        _array_param("country", countries, "ISO 3166-1 code, ASEAN or INTL; repeat for several.") | {
+            "example": ["LA"]},
         _array_param("status", list(LEGAL_STATUSES), "Current legal status; repeat for several."),
         _array_param("instrument", list(INSTRUMENTS), "Kind of instrument; repeat for several."),
         _array_param("topic", topics, "Topic key; repeat for several."),
@@ -401,6 +476,124 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "schema": {"type": "string", "pattern": f"^{word}(,{word})*$"},
                 "example": ",".join(accepted)}
 
+    policy_paths = {
+        "/policies": {
+            "get": _conditional({
+                "operationId": "listPolicies",
+                "summary": N_("Policies matching the filters, one page at a time."),
+                "security": OPTIONAL_AUTH,
+                "parameters": policy_filters + PAGE_PARAMS + [expand(POLICY_EXPANSIONS)],
+                "responses": {"200": _ok("PolicyPage", "A page of policies."), "400": bad_request,
+                              "401": unauthorized, "404": not_found}}),
+            "post": _write("createPolicy", N_("Create a draft policy."), "PolicyInput", "201", "Policy",
+                           "The new policy, as `GET /policies/{key}` returns it.", key=None,
+                           version=None, created=True, example={
+                               "country": "LA", "instrument": "decree",
+                               "title_en": "Decree on charging stations for electric vehicles",
+                               "title_lo": "ດຳລັດວ່າດ້ວຍສະຖານີສາກໄຟຟ້າ", "issuer": "la-mem",
+                               "topics": ["charging_infrastructure"], "status": "drafting",
+                               "status_effective_on": "2026-03",
+                               "sources": [{"url": "https://example.org/draft-decree",
+                                            "title": "Draft sent for consultation"}]})},
+        "/policies/{key}": {
+            "get": _conditional({
+                "operationId": "getPolicy", "summary": N_("The full record of one policy."),
+                "security": OPTIONAL_AUTH, "parameters": [POLICY_KEY],
+                "responses": {"200": _ok("Policy", "The policy with its history, relations and sources."),
+                              "301": _moved(), "401": unauthorized, "404": not_found}}),
+            "patch": _write("updatePolicy",
+                            N_("Change some fields of a policy; absent fields keep their value."),
+                            "PolicyPatch", "200", "Policy", "The policy after the change.", key=POLICY_KEY,
+                            version="mergeable", example={"version": 2, "valid_from": "2021-10-04"})},
+        "/policies/{key}/status": {"post": _write(
+            "recordStatusChange", N_("Record a dated change of the policy's legal status."),
+            "StatusChangeInput", "201", "Policy",
+            "The policy with the new step in `status_history` and its `legal_status`.", key=POLICY_KEY,
+            version="optional", example={"status": "in_force", "effective_on": "2022-01",
+                                         "note": "Implementing rules issued.",
+                                         "evidence_url": "https://example.org/gazette"})},
+        "/policies/{key}/editorial": {"post": _write(
+            "setPolicyEditorialState", N_("Submit, publish, unpublish or archive a policy."),
+            "EditorialInput", "200", "Policy", "The policy in its new editorial state.", key=POLICY_KEY,
+            version="required", example={"state": "in_review", "version": 1})},
+        "/policies/{key}/key": {"post": _change_key(
+            "changePolicyKey", N_("Give the policy a new key; the old one keeps leading to it."), "policy", "Policy",
+            POLICY_KEY)},
+    }
+    event_paths = {
+        "/events": {
+            "get": _conditional({
+                "operationId": "listEvents",
+                "summary": N_("Forums, workshops, summits and meetings, newest first."),
+                "security": OPTIONAL_AUTH,
+                "parameters": [_array_param("country", countries, "Country code; repeat for several.")]
+                + PAGE_PARAMS + [expand(EVENT_EXPANSIONS)],
+                "responses": {"200": _ok("EventPage", "A page of events."), "400": bad_request,
+                              "401": unauthorized, "404": not_found}}),
+            "post": _write("createEvent", N_("Create a draft event."), "EventInput", "201", "Event",
+                           "The new event, as `GET /events/{key}` returns it.", key=None, version=None,
+                           created=True, example={
+                               "kind": "forum", "name_en": "3rd Lao EV Forum",
+                               "name_lo": "ກອງປະຊຸມລົດໄຟຟ້າລາວ ຄັ້ງທີ 3", "country": "LA",
+                               "starts_on": "2026-11", "organisers": ["la-mem"]})},
+        "/events/{key}": {
+            "get": _conditional({
+                "operationId": "getEvent", "summary": N_("One event with the policies linked to it."),
+                "security": OPTIONAL_AUTH, "parameters": [EVENT_KEY],
+                "responses": {"200": _ok("Event", "The event."), "301": _moved(), "401": unauthorized,
+                              "404": not_found}}),
+            "patch": _write("updateEvent",
+                            N_("Change some fields of an event; absent fields keep their value."),
+                            "EventPatch", "200", "Event", "The event after the change.", key=EVENT_KEY,
+                            version="mergeable", example={"version": 1, "venue": "Vientiane"})},
+        "/events/{key}/editorial": {"post": _write(
+            "setEventEditorialState", N_("Submit, publish, unpublish or archive an event."), "EditorialInput",
+            "200", "Event", "The event in its new editorial state.", key=EVENT_KEY, version="required",
+            example={"state": "in_review", "version": 1})},
+        "/events/{key}/key": {"post": _change_key(
+            "changeEventKey", N_("Give the event a new key; the old one keeps leading to it."), "event", "Event",
+            EVENT_KEY)},
+    }
+    search_paths = {
+        "/search": {"get": {
+            "operationId": "search",
+            "summary": N_("Full-text search of policies and events, in English and Lao."),
+            "description": ("Policies and events matching `q` and the filters, best match first (or "
+                            "as `sort` says), with the number of results per facet value. Published "
+                            "records only, unless the token is a staff member's."),
+            "security": OPTIONAL_AUTH,
+            "parameters": _search_params(countries, policy_filters) + PAGE_PARAMS,
+            "responses": {
+                "200": _ok("SearchResults", "One page of results with facet counts."),
+                "400": bad_request, "401": unauthorized, "404": not_found,
+                "503": _error_response("The search index is missing, or being rebuilt after a change of "
+                                       "its format; try again in a few minutes.")}}},
+    }
+    reference_paths = {
+        "/jurisdictions": {"get": _conditional({
+            "operationId": "listJurisdictions", "summary": N_("The ASEAN members and regional pseudo-codes."),
+            "security": OPTIONAL_AUTH,
+            "responses": {"200": _ok("JurisdictionList", "Every jurisdiction, Lao PDR first."),
+                          "401": unauthorized}})},
+        "/topics": {"get": _conditional({
+            "operationId": "listTopics", "summary": N_("Policy topics with their number of policies."),
+            "security": OPTIONAL_AUTH,
+            "responses": {"200": _ok("TopicList", "Every topic.", example={"items": [
+                {"key": "charging_infrastructure", "name_en": "Charging infrastructure",
+                 "name_lo": "ພື້ນຖານໂຄງລ່າງການສາກໄຟ", "policy_count": 27},
+                {"key": "fiscal_incentives", "name_en": "Fiscal incentives",
+                 "name_lo": "ມາດຕະການຈູງໃຈດ້ານພາສີອາກອນ", "policy_count": 29}]}),
+                "401": unauthorized}})},
+        "/openapi.json": {"get": _conditional({
+            "operationId": "getOpenAPI", "summary": N_("The OpenAPI description of the API: this document."),
+            "security": OPTIONAL_AUTH,
+            "responses": {"200": {"description": "The OpenAPI 3.1 document.",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "401": unauthorized}})},
+    }
+    notify_paths = _notify_paths()
+    document_paths = _document_paths()
+    passage_search = {"/search/passages": document_paths.pop("/search/passages")}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -419,93 +612,17 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                             "only the fields it sends are applied, on top of whatever others saved since, "
                             "unless someone changed one of those fields too (a 409 then lists them)."),
         },
+        "externalDocs": {"description": "This description as a page for people, in English and Lao.",
+                         "url": "/api"},
         "servers": [{"url": "/api/v1"}],
-        "paths": {
-            "/policies": {
-                "get": {
-                    "operationId": "listPolicies",
-                    "summary": "Policies matching the filters, one page at a time.",
-                    "security": OPTIONAL_AUTH,
-                    "parameters": policy_filters + PAGE_PARAMS + [expand(POLICY_EXPANSIONS)],
-                    "responses": {"200": _ok("PolicyPage", "A page of policies."), "400": bad_request,
-                                  "401": unauthorized, "404": not_found}},
-                "post": _write("createPolicy", "Create a draft policy.", "PolicyInput", "201", "Policy",
-                               "The new policy, as `GET /policies/{key}` returns it.", keyed=False,
-                               version=None, created=True)},
-            "/policies/{key}": {
-                "get": {
-                    "operationId": "getPolicy", "summary": "The full record of one policy.",
-                    "security": OPTIONAL_AUTH, "parameters": [{"name": "key", **KEY_PARAM}],
-                    "responses": {"200": _ok("Policy", "The policy with its history, relations and sources."),
-                                  "301": _moved(), "401": unauthorized, "404": not_found}},
-                "patch": _write("updatePolicy",
-                                "Change some fields of a policy; absent fields keep their value.",
-                                "PolicyPatch", "200", "Policy", "The policy after the change.", keyed=True,
-                                version="mergeable")},
-            "/policies/{key}/status": {"post": _write(
-                "recordStatusChange", "Record a dated change of the policy's legal status.",
-                "StatusChangeInput", "201", "Policy",
-                "The policy with the new step in `status_history` and its `legal_status`.", keyed=True,
-                version="optional")},
-            "/policies/{key}/editorial": {"post": _write(
-                "setPolicyEditorialState", "Submit, publish, unpublish or archive a policy.",
-                "EditorialInput", "200", "Policy", "The policy in its new editorial state.", keyed=True,
-                version="required")},
-            "/policies/{key}/key": {"post": _change_key("changePolicyKey", "policy", "Policy")},
-            "/events": {
-                "get": {
-                    "operationId": "listEvents",
-                    "summary": "Forums, workshops, summits and meetings, newest first.",
-                    "security": OPTIONAL_AUTH,
-                    "parameters": [_array_param("country", countries, "Country code; repeat for several.")]
-                    + PAGE_PARAMS + [expand(EVENT_EXPANSIONS)],
-                    "responses": {"200": _ok("EventPage", "A page of events."), "400": bad_request,
-                                  "401": unauthorized, "404": not_found}},
-                "post": _write("createEvent", "Create a draft event.", "EventInput", "201", "Event",
-                               "The new event, as `GET /events/{key}` returns it.", keyed=False, version=None,
-                               created=True)},
-            "/events/{key}": {
-                "get": {
-                    "operationId": "getEvent", "summary": "One event with the policies linked to it.",
-                    "security": OPTIONAL_AUTH, "parameters": [{"name": "key", **KEY_PARAM}],
-                    "responses": {"200": _ok("Event", "The event."), "301": _moved(), "401": unauthorized,
-                                  "404": not_found}},
-                "patch": _write("updateEvent",
-                                "Change some fields of an event; absent fields keep their value.",
-                                "EventPatch", "200", "Event", "The event after the change.", keyed=True,
-                                version="mergeable")},
-            "/events/{key}/editorial": {"post": _write(
-                "setEventEditorialState", "Submit, publish, unpublish or archive an event.", "EditorialInput",
-                "200", "Event", "The event in its new editorial state.", keyed=True, version="required")},
-            "/events/{key}/key": {"post": _change_key("changeEventKey", "event", "Event")},
-            "/search": {"get": {
-                "operationId": "search",
-                "summary": "Full-text search of policies and events, in English and Lao.",
-                "description": ("Policies and events matching `q` and the filters, best match first (or "
-                                "as `sort` says), with the number of results per facet value. Published "
-                                "records only, unless the token is a staff member's."),
-                "security": OPTIONAL_AUTH,
-                "parameters": _search_params(countries, policy_filters) + PAGE_PARAMS,
-                "responses": {
-                    "200": _ok("SearchResults", "One page of results with facet counts."),
-                    "400": bad_request, "401": unauthorized, "404": not_found,
-                    "503": _error_response("The search index is missing, or being rebuilt after a change of "
-                                           "its format; try again in a few minutes.")}}},
-            "/jurisdictions": {"get": {
-                "operationId": "listJurisdictions", "summary": "The ASEAN members and regional pseudo-codes.",
-                "security": OPTIONAL_AUTH,
-                "responses": {"200": _ok("JurisdictionList", "Every jurisdiction, Lao PDR first."),
-                              "401": unauthorized}}},
-            "/topics": {"get": {
-                "operationId": "listTopics", "summary": "Policy topics with their number of policies.",
-                "security": OPTIONAL_AUTH,
-                "responses": {"200": _ok("TopicList", "Every topic."), "401": unauthorized}}},
-            "/openapi.json": {"get": {
-                "operationId": "getOpenAPI", "summary": "This document.", "security": OPTIONAL_AUTH,
-                "responses": {"200": {"description": "The OpenAPI 3.1 document.",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}},
-                              "401": unauthorized}}},
-        } | _notify_paths() | _document_paths() | _import_paths() | _changes_paths() | _release_paths(),
+        "tags": TAGS,
+        "paths": _tagged("Policies", policy_paths) | _tagged("Events", event_paths)
+        | _tagged("Search", search_paths | passage_search) | _tagged("Documents", document_paths)
+        | _tagged("Reference lists", reference_paths) | _tagged("Changes feed", _changes_paths())
+        | _tagged("Imports", _import_paths()) | _tagged("Open data", _release_paths())
+        | _tagged("Subscriptions", {path: item for path, item in notify_paths.items()
+                                    if path.startswith("/subscriptions")})
+        | _tagged("Webhooks", {path: item for path, item in notify_paths.items() if path.startswith("/webhooks")}),
         "components": {
             "schemas": _schemas(countries, topics),
             "securitySchemes": {"bearerAuth": {
@@ -611,9 +728,10 @@ def _notify_paths() -> dict[str, Any]:
     unauthorized = _unauthorized()
     not_yours = _error_response("You have no such record (records of other accounts are never shown).")
     subscription_id = {"name": "public_id", "in": "path", "required": True, "description": "The subscription's id.",
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 100}}
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                       "example": "9f86d081884c7d659a2feaa0c55ad015"}
     webhook_id = {"name": "endpoint_id", "in": "path", "required": True, "description": "The endpoint's id.",
-                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "example": 1}
     created_at = {"Location": {"required": True, "description": "URL of the new resource in this API.",
                                "schema": {"type": "string", "format": "uri"}}}
 
@@ -627,7 +745,8 @@ def _notify_paths() -> dict[str, Any]:
         return operation
 
     def write(operation_id: str, summary: str, status: str, schema: str, text: str, *, body: str | None = None,
-              parameters: list | None = None, extra: dict | None = None, location: bool = False) -> dict[str, Any]:
+              example: dict | None = None, parameters: list | None = None, extra: dict | None = None,
+              location: bool = False) -> dict[str, Any]:
         ok = _ok(schema, text)
         if location:
             ok["headers"] = created_at
@@ -642,49 +761,53 @@ def _notify_paths() -> dict[str, Any]:
         operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "security": REQUIRED_AUTH,
                                      "responses": dict(sorted(responses.items()))}
         if body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": _ref(body), "example": example}}}
         if parameters:
             operation["parameters"] = parameters
         return operation
 
     return {
         "/subscriptions": {
-            "get": read("listSubscriptions", "Your subscriptions, newest first.", "SubscriptionList",
+            "get": read("listSubscriptions", N_("Your subscriptions, newest first."), "SubscriptionList",
                         "Every subscription of the token's account."),
             "post": write("createSubscription",
-                          "Follow a policy, country, topic, instrument, event, saved search or everything.",
+                          N_("Follow a policy, country, topic, instrument, event, saved search or everything."),
                           "201", "Subscription", "The new subscription, active at once.",
-                          body="SubscriptionInput", location=True,
+                          body="SubscriptionInput", location=True, example={
+                              "target_kind": "policy", "target_value": "la-gov-resolution-08-2021-ev-policy",
+                              "channel": "email", "cadence": "daily", "language": "lo"},
                           extra={"409": _error_response("You already follow this through this channel.")})},
         "/subscriptions/{public_id}": {
-            "get": read("getSubscription", "One of your subscriptions.", "Subscription", "The subscription.",
+            "get": read("getSubscription", N_("One of your subscriptions."), "Subscription", "The subscription.",
                         [subscription_id], {"404": not_yours}),
-            "delete": write("deleteSubscription", "Stop and delete one of your subscriptions.", "200",
+            "delete": write("deleteSubscription", N_("Stop and delete one of your subscriptions."), "200",
                             "Subscription", "The subscription as it was.", parameters=[subscription_id],
                             extra={"404": not_yours})},
         "/webhooks": {
-            "get": read("listWebhooks", "Your webhook endpoints.", "WebhookList", "Every endpoint of the account."),
-            "post": write("createWebhook", "Add a webhook endpoint; its signing secret is in this answer only.",
+            "get": read("listWebhooks", N_("Your webhook endpoints."), "WebhookList", "Every endpoint of the account."),
+            "post": write("createWebhook", N_("Add a webhook endpoint; its signing secret is in this answer only."),
                           "201", "WebhookWithSecret", "The new endpoint with its secret.", body="WebhookInput",
-                          location=True)},
+                          location=True, example={"url": "https://partner.example/hooks/ev",
+                                                  "description": "Policy desk"})},
         "/webhooks/{endpoint_id}": {
-            "get": read("getWebhook", "One of your webhook endpoints.", "Webhook", "The endpoint.", [webhook_id],
+            "get": read("getWebhook", N_("One of your webhook endpoints."), "Webhook", "The endpoint.", [webhook_id],
                         {"404": not_yours}),
-            "delete": write("deleteWebhook", "Delete an endpoint, with the subscriptions that use it.", "200",
+            "delete": write("deleteWebhook", N_("Delete an endpoint, with the subscriptions that use it."), "200",
                             "Webhook", "The endpoint as it was.", parameters=[webhook_id],
                             extra={"404": not_yours})},
         "/webhooks/{endpoint_id}/rotate-secret": {"post": write(
-            "rotateWebhookSecret", "Make a new signing secret; the previous one also signs for 24 hours.", "200",
+            "rotateWebhookSecret", N_("Make a new signing secret; the previous one also signs for 24 hours."), "200",
             "WebhookWithSecret", "The endpoint with its new secret.", parameters=[webhook_id],
             extra={"404": not_yours, "409": _error_response(
                 "The secret was changed less than 10 minutes ago (a repeated request); use that secret.")})},
         "/webhooks/{endpoint_id}/test": {"post": write(
-            "testWebhook", "Send a signed `webhook.test` message to the endpoint.", "201", "NotificationEvent",
+            "testWebhook", N_("Send a signed `webhook.test` message to the endpoint."), "201", "NotificationEvent",
             "The test event; its delivery appears under the endpoint's deliveries.", parameters=[webhook_id],
             location=True, extra={"400": _error_response("The endpoint is disabled; `error.errors` says so."),
                                   "404": not_yours})},
         "/webhooks/{endpoint_id}/deliveries": {"get": read(
-            "listWebhookDeliveries", "Messages to one of your endpoints, newest first, with every attempt.",
+            "listWebhookDeliveries", N_("Messages to one of your endpoints, newest first, with every attempt."),
             "DeliveryPage", "A page of deliveries.", [webhook_id] + PAGE_PARAMS,
             {"400": _error_response("A parameter is not valid; `error.errors` names each one."),
              "404": _error_response("You have no such endpoint, or the page is past the last one.")})},
@@ -694,8 +817,10 @@ def _notify_paths() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 # Attached documents (tracker.views.api.documents)
 
+UPLOAD_TYPES = ("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "text/html", "text/plain")
 DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True, "description": "The document's id.",
-               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "example": 1}
 NULLABLE_INTEGER = {"type": ["integer", "null"]}
 
 
@@ -773,7 +898,7 @@ def _document_paths() -> dict[str, Any]:
     bad_request = _error_response("A parameter is not valid; `error.errors` names each one.")
     not_found = _error_response("No such policy or document, or not one this reader may see.")
     unauthorized = _unauthorized()
-    key = {"name": "key", **KEY_PARAM}
+    key = POLICY_KEY
 
     def read(operation_id: str, summary: str, schema: str, text: str, parameters: list[Any]) -> dict[str, Any]:
         # A policy's parts answer an old key of the policy with a 301, as the policy itself does.
@@ -785,16 +910,16 @@ def _document_paths() -> dict[str, Any]:
 
     return {
         "/policies/{key}/documents": read(
-            "listPolicyDocuments", "The texts attached to a policy (each version of each text).", "DocumentList",
+            "listPolicyDocuments", N_("The texts attached to a policy (each version of each text)."), "DocumentList",
             "The documents, by text, newest version first.", [key]) | {"post": {
                 "operationId": "attachDocument",
-                "summary": "Attach a file to a policy (a new version of another with `replaces`).",
+                "summary": N_("Attach a file to a policy (a new version of another with `replaces`)."),
                 "description": ("Editors and above. The file is checked before anything is stored: its type from "
                                 "its bytes, a DOCX for zip bombs, a PDF for encryption, damage and its page "
                                 "count. Its text is then extracted in the background (`status`)."),
                 "security": REQUIRED_AUTH, "parameters": [key],
                 "requestBody": {"required": True, "content": {"multipart/form-data": {
-                    "schema": _ref("DocumentUpload")}}},
+                    "schema": _ref("DocumentUpload"), "encoding": {"file": {"contentType": ", ".join(UPLOAD_TYPES)}}}}},
                 "responses": {
                     "201": _ok("Document", "The document, its text waiting for extraction.") | {"headers": {
                         "Location": {"required": True, "description": "URL of the document in this API.",
@@ -806,9 +931,9 @@ def _document_paths() -> dict[str, Any]:
                     "404": not_found, "413": _error_response("The file is larger than the limit (25 MiB by "
                                                             "default).")}}},
         "/documents/{document_id}": read(
-            "getDocument", "A document's facts, extraction status and versions.", "DocumentDetail",
+            "getDocument", N_("A document's facts, extraction status and versions."), "DocumentDetail",
             "The document.", [DOCUMENT_ID]) | {"delete": {
-                "operationId": "removeDocument", "summary": "Remove a document and its text (editors and above).",
+                "operationId": "removeDocument", "summary": N_("Remove a document and its text (editors and above)."),
                 "security": REQUIRED_AUTH, "parameters": [DOCUMENT_ID, {
                     "name": "reason", "in": "query", "required": False, "description": "Why, for the history.",
                     "schema": {"type": "string", "maxLength": 5000}}],
@@ -816,10 +941,10 @@ def _document_paths() -> dict[str, Any]:
                               "403": _error_response("Only editors and above remove documents."),
                               "404": not_found}}},
         "/documents/{document_id}/text": read(
-            "getDocumentText", "A document's extracted text, passage by passage, with pages.", "DocumentText",
+            "getDocumentText", N_("A document's extracted text, passage by passage, with pages."), "DocumentText",
             "The passages in order (none until extraction is done).", [DOCUMENT_ID]),
         "/documents/{document_id}/file": {"get": {
-            "operationId": "getDocumentFile", "summary": "The file itself, as attached.",
+            "operationId": "getDocumentFile", "summary": N_("The file itself, as attached."),
             "security": OPTIONAL_AUTH, "parameters": [DOCUMENT_ID],
             "responses": {"200": {"description": "The bytes, with the type read from them.", "content": {
                 media: {"schema": {"type": "string", "format": "binary"}} for media in (
@@ -828,7 +953,7 @@ def _document_paths() -> dict[str, Any]:
                 "400": bad_request, "401": unauthorized, "404": not_found}}},
         "/search/passages": {"get": {
             "operationId": "searchPassages",
-            "summary": "Passages of attached texts matching a query (the clause, not just the record).",
+            "summary": N_("Passages of attached texts matching a query (the clause, not just the record)."),
             "description": ("Same analysis as `/search` (English stems, Lao words, synonyms, English-Lao "
                             "bridging); `\"…\"` is an exact phrase within a passage. By relevance, passages that "
                             "read as a table of contents come after provisions; `sort=page` lists them in text "
@@ -836,7 +961,8 @@ def _document_paths() -> dict[str, Any]:
             "security": OPTIONAL_AUTH,
             "parameters": [
                 {"name": "q", "in": "query", "required": True, "description": "Words or \"an exact phrase\".",
-                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_LENGTH}},
+                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_LENGTH},
+                 "example": "\"charging stations\""},
                 {"name": "policy", "in": "query", "required": False, "description": "Policy keys, comma-separated.",
                  "schema": {"type": "string", "maxLength": 2000}},
                 {"name": "document", "in": "query", "required": False,
@@ -851,17 +977,19 @@ def _document_paths() -> dict[str, Any]:
                           "401": unauthorized, "404": not_found,
                           "503": _error_response("The search index is missing or being rebuilt.")}}},
         "/policies/{key}/compare": read(
-            "compareDocuments", "What changed between two versions of a text, paragraph by paragraph.",
+            "compareDocuments", N_("What changed between two versions of a text, paragraph by paragraph."),
             "Comparison", "The aligned paragraphs, with word-level changes inside changed ones.",
             [key, {"name": "from", "in": "query", "required": True, "description": "The older document's id.",
-                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "example": 1},
              {"name": "to", "in": "query", "required": True, "description": "The newer document's id.",
-              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]),
+              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "example": 2}]),
     }
 
 
+# What the file part of an upload may be (the type is read from the bytes; these say what is accepted).
+IMPORT_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv", "application/json")
 IMPORT_ID = {"name": "import_id", "in": "path", "required": True, "description": "The import's id.",
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "example": 1}
 
 
 def _import_schemas() -> dict[str, Any]:
@@ -904,11 +1032,13 @@ def _import_paths() -> dict[str, Any]:
     not_found = _error_response("No such import.")
     return {
         "/imports": {"post": {
-            "operationId": "startImport", "summary": "Upload a file: its dry run (or apply it with dry_run=false).",
+            "operationId": "startImport",
+            "summary": N_("Upload a file: its dry run (or apply it with `dry_run=false`)."),
             "description": ("Editors and above (changes to published records: reviewers). The report lists each "
                             "row created, updated (field by field) or wrong; nothing is written by a dry run."),
             "security": REQUIRED_AUTH,
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("ImportUpload")}}},
+            "requestBody": {"required": True, "content": {"multipart/form-data": {
+                "schema": _ref("ImportUpload"), "encoding": {"file": {"contentType": ", ".join(IMPORT_TYPES)}}}}},
             "responses": {
                 "201": _ok("Import", "The dry run (state dry_run, or refused with its problems).") | {"headers": {
                     "Location": {"required": True, "description": "URL of the import in this API.",
@@ -919,12 +1049,12 @@ def _import_paths() -> dict[str, Any]:
                 "409": _error_response("dry_run=false and content changed meanwhile: the dry run is in `import`."),
                 "413": _error_response("The file is larger than the limit (50 MiB by default).")}}},
         "/imports/{import_id}": {"get": {
-            "operationId": "getImport", "summary": "An import's report and state.", "security": REQUIRED_AUTH,
+            "operationId": "getImport", "summary": N_("An import's report and state."), "security": REQUIRED_AUTH,
             "parameters": [IMPORT_ID],
             "responses": {"200": _ok("Import", "The import."), "401": unauthorized, "403": forbidden,
                           "404": not_found}}},
         "/imports/{import_id}/apply": {"post": {
-            "operationId": "applyImport", "summary": "Apply a dry run that is still current, in one transaction.",
+            "operationId": "applyImport", "summary": N_("Apply a dry run that is still current, in one transaction."),
             "security": REQUIRED_AUTH, "parameters": [IMPORT_ID],
             "responses": {"200": _ok("Import", "Applied."),
                           "400": _error_response("Refused (the file has problems) or applied already."),
@@ -995,7 +1125,7 @@ def _changes_schemas() -> dict[str, Any]:
 def _changes_paths() -> dict[str, Any]:
     return {"/changes": {"get": {
         "operationId": "listChanges",
-        "summary": "What changed in the published records since a cursor, in commit order.",
+        "summary": N_("What changed in the published records since a cursor, in commit order."),
         "description": (
             "For systems that keep a copy of the published records. Start without `since`: the first changes "
             "create every published record. Follow `next` while `more` is true, then poll with the last "
