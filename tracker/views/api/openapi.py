@@ -1193,7 +1193,7 @@ def _release_schemas() -> dict[str, Any]:
 def _release_paths() -> dict[str, Any]:
     return {"/releases": {"get": {
         "operationId": "listReleases",
-        "summary": "Releases of the whole published dataset, newest first, with their files.",
+        "summary": N_("Releases of the whole published dataset, newest first, with their files."),
         "description": ("Each release is the published data at one moment, as a Frictionless data package (a zip "
                         "of CSV tables), an XLSX workbook and a JSON file in the dataset format, with the size "
                         "and SHA-256 of each. Only the newest releases are kept (12 by default)."),
