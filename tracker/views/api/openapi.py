@@ -184,6 +184,9 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "StatusChange": status_change,
         "Relation": relation,
         "PolicySummary": _object(policy_summary_properties | {
+            "status_as_of": {"enum": list(LEGAL_STATUSES), "description": (
+                "With `as_of`: the legal status on that day (`unknown` for a record valid by then whose "
+                "timeline shows no step certain by then)."), "example": "adopted"},
             "summary_en": NULLABLE_TEXT | {"description": "With `expand=summary`."},
             "summary_lo": NULLABLE_TEXT | {"description": "With `expand=summary`."},
             "status_history": {"type": "array", "items": _ref("StatusChange"),
@@ -208,7 +211,9 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
         }),
-        "PolicyPage": _page("PolicySummary"),
+        "PolicyPage": _page("PolicySummary") | {"properties": _page("PolicySummary")["properties"] | {
+            "as_of": {"type": "string", "format": "date",
+                      "description": "With `as_of`: the day the statuses are those of."}}},
         "EventSummary": _object(event_summary_properties | {
             "summary_en": NULLABLE_TEXT | {"description": "With `expand=summary`."},
             "summary_lo": NULLABLE_TEXT | {"description": "With `expand=summary`."},
@@ -326,6 +331,17 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
          "schema": {"type": "string", "enum": ["0", "1", "true", "false", "yes", "no", "on", "off"]}},
     ]
 
+
+# Statuses as of a day (tracker.services.as_of): the pattern states the form; an impossible day (2023-02-30) or
+# a day after today is a 400 naming as_of.
+AS_OF_PARAM = {
+    "name": "as_of", "in": "query", "required": False,
+    "description": ("Statuses on that day instead of today: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`, a year or month "
+                    "meaning its last day (or today, while it is not over); not after today. A step counts once "
+                    "the whole period its date names has ended; records that did not exist yet are left out, "
+                    "and `status` filters on the status of that day."),
+    "schema": {"type": "string", "pattern": "^[1-9][0-9]{3}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"},
+    "example": "2023-01-01"}
 
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 # The key parameters with a real record of the bundled dataset as their example (the reference page's curl
@@ -467,6 +483,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                      {"type": "integer", "minimum": 1000, "maximum": 9999}),
         {"name": "sort", "in": "query", "required": False, "description": "Order of the results.",
          "schema": {"type": "string", "enum": list(SORTS), "default": "latest"}},
+        AS_OF_PARAM,
     ]
     def expand(accepted: tuple[str, ...]) -> dict[str, Any]:
         word = f"({'|'.join(accepted)})"
