@@ -120,3 +120,6 @@ _register_changes_routes(bp)
 from tracker.views.api.releases import register as _register_release_routes  # noqa: E402  (needs bp above)
 
 _register_release_routes(bp)
+from tracker.views.api.matrix import register as _register_matrix_routes  # noqa: E402  (needs bp above)
+
+_register_matrix_routes(bp)
