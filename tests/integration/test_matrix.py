@@ -94,8 +94,8 @@ def test_status_and_year_filters_and_as_of_narrow_the_cells(client, timor):
     assert of_2024[("TL", "charging_infrastructure")]["strongest_status"] == "consultation"
     # On 31 December 2022 the standard did not exist yet and the incentive was only proposed.
     then = cells_of(client, "cols=topic&as_of=2022")
-    assert (then[("TL", "charging_infrastructure")]["count"], then[("TL", "charging_infrastructure")]["strongest_status"]) \
-        == (1, "in_force")
+    charging = then[("TL", "charging_infrastructure")]
+    assert (charging["count"], charging["strongest_status"]) == (1, "in_force")
     assert then[("TL", "fiscal_incentives")]["strongest_status"] == "proposed"
     before = cells_of(client, "cols=topic&as_of=2018")
     assert before[("TL", "charging_infrastructure")]["state"] == "none"

@@ -117,7 +117,7 @@ def _published_policies(session: Session, flt: PolicyFilter) -> Iterator[tuple[P
     status = status_on(flt.as_of) if flt.as_of is not None else null()
     statement = _ordered(_filtered(select(Policy, status), flt, PUBLIC_STATES), flt.sort).options(
         *POLICY_ROW_LOADS).execution_options(yield_per=BATCH)
-    yield from session.execute(statement).tuples()
+    yield from ((row[0], row[1]) for row in session.execute(statement))
 
 
 def policy_row(policy: Policy, url_of: Callable[[str], str]) -> list[Any]:
