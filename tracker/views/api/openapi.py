@@ -340,8 +340,7 @@ AS_OF_PARAM = {
                     "meaning its last day (or today, while it is not over); not after today. A step counts once "
                     "the whole period its date names has ended; records that did not exist yet are left out, "
                     "and `status` filters on the status of that day."),
-    "schema": {"type": "string", "pattern": "^[1-9][0-9]{3}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"},
-    "example": "2023-01-01"}
+    "schema": {"type": "string", "pattern": "^[1-9][0-9]{3}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"}}
 
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 # The key parameters with a real record of the bundled dataset as their example (the reference page's curl
@@ -1287,6 +1286,6 @@ def _matrix_paths(bad_request: dict[str, Any]) -> dict[str, Any]:
                          "when given); repeat for several."),
             _array_param("year", None, "Count only instruments of these years (of adoption, else of the first "
                          "dated status step).", {"type": "integer", "minimum": 1000, "maximum": 9999}),
-            AS_OF_PARAM,
+            AS_OF_PARAM | {"example": "2024-12-31"},
         ],
         "responses": {"200": _ok("Matrix", "The matrix."), "400": bad_request, "401": _unauthorized()}})}}
