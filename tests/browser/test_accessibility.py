@@ -24,6 +24,7 @@ PUBLIC_PAGES = {
     "policy": f"/policies/{POLICY}",
     "search": "/search?q=electric",
     "dashboard": "/dashboard",
+    "compare": "/compare",
     "login": "/login",
     "organisations": "/organisations",
     "organisation": "/organisations/la-mem",

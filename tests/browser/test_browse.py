@@ -22,8 +22,10 @@ def test_home_to_filtered_list_to_policy_to_event(page, live_server, artifacts):
 
     page.get_by_role("link", name="Browse all policies").click()
     expect(page).to_have_url(re.compile(r"/policies$"))
-    page.get_by_label("Country").select_option("LA")
-    page.get_by_label("Legal status").select_option("adopted")
+    page.locator("#f-country summary").click()
+    page.locator("#f-country").get_by_role("checkbox", name="Lao PDR").check()
+    page.locator("#f-status summary").click()
+    page.locator("#f-status").get_by_role("checkbox", name="Adopted").check()
     page.get_by_role("button", name="Apply").click()
     expect(page).to_have_url(re.compile(r"country=LA.*status=adopted"))
     expect(page.get_by_role("status")).to_contain_text("match these filters")

@@ -117,7 +117,7 @@ def test_the_glossary_covers_every_controlled_vocabulary():
 
     terms = glossary_terms()
     labels = [str(label) for mapping in (
-        vocab.LEGAL_STATUSES, vocab.EDITORIAL_STATES, vocab.INSTRUMENTS, vocab.VEHICLE_CLASSES,
+        vocab.LEGAL_STATUSES, vocab.EDITORIAL_STATES, vocab.INSTRUMENTS, vocab.INSTRUMENT_KINDS, vocab.VEHICLE_CLASSES,
         vocab.FORUM_ROLES,
         vocab.SOURCE_KINDS, vocab.BODY_ROLES, vocab.EVENT_ROLES, vocab.ORGANISATION_KINDS, vocab.EVENT_KINDS,
         vocab.CONFIDENCE_LEVELS, ROLES, PROPOSAL_STATES, vocab.DOCUMENT_ROLES, vocab.EXTRACTION_STATUSES)

@@ -31,6 +31,10 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "data.download": ("GET", "/data/releases/999999/ev-policies-2026-01-01.json", None, (404, 404, 404, 404, 404)),
     "api.releases": ("GET", "/api/v1/releases", None, (200, 200, 200, 200, 200)),
     "policies.index": ("GET", "/policies", None, (200, 200, 200, 200, 200)),
+    # The comparison matrix: public, as its table, its CSV and its API.
+    "compare.index": ("GET", "/compare?dimension=kind&as_of=2024", None, (200, 200, 200, 200, 200)),
+    "compare.download": ("GET", "/compare.csv?dimension=topic", None, (200, 200, 200, 200, 200)),
+    "api.matrix": ("GET", "/api/v1/matrix?rows=country&cols=topic", None, (200, 200, 200, 200, 200)),
     "policies.detail": ("GET", f"/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
     "policies.cite": ("GET", f"/policies/{POLICY}/cite.bib", None, (200, 200, 200, 200, 200)),
     "events.index": ("GET", "/events", None, (200, 200, 200, 200, 200)),

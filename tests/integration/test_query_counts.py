@@ -17,6 +17,14 @@ LIST_URLS = [
     "/countries",
     "/api/v1/jurisdictions",
     "/api/v1/topics",
+    "/policies?country=TL&per_page=100&as_of=2024-01",
+    "/api/v1/policies?country=TL&per_page=100&as_of=2024&status=in_force",
+    "/countries/TL?per_page=100&as_of=2024",
+    "/compare",
+    "/compare?dimension=kind&as_of=2024-06-30&status=in_force&status=adopted",
+    "/compare?dimension=vehicle_class&year=2023",
+    "/compare.csv?dimension=instrument",
+    "/api/v1/matrix?cols=topic&as_of=2024",
 ]
 
 

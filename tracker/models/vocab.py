@@ -51,6 +51,42 @@ INSTRUMENTS: dict[str, LazyString] = {
     "target": _l("Target"),
 }
 
+# Kinds of instrument, as the IEA's policy explorer groups them: what an instrument does, whatever its legal form.
+INSTRUMENT_KINDS: dict[str, LazyString] = {
+    "legislation": _l("Legislation"),
+    "incentive": _l("Incentive"),
+    "standard": _l("Standard"),
+    "target": _l("Target"),
+    "strategy": _l("Strategy"),
+}
+
+# The kind of each instrument type. Binding acts (laws down to ministerial notifications, and agreements between
+# parties) are legislation; fiscal measures are incentives; plans, roadmaps, programmes of action and political
+# declarations are strategies.
+KIND_OF_INSTRUMENT: dict[str, str] = {
+    "law": "legislation",
+    "decree": "legislation",
+    "decision": "legislation",
+    "regulation": "legislation",
+    "notification": "legislation",
+    "agreement": "legislation",
+    "standard": "standard",
+    "incentive": "incentive",
+    "budget_measure": "incentive",
+    "strategy": "strategy",
+    "roadmap": "strategy",
+    "programme": "strategy",
+    "declaration": "strategy",
+    "target": "target",
+}
+
+# Legal statuses from the strongest to the weakest: how far an instrument has gone towards having effect.
+# In force beats adopted (adopted, not yet in force), which beats any stage of preparation; a suspended
+# instrument exists but has no effect now; the statuses of an instrument that has ended come last, and
+# "unknown" after all of them.
+STATUS_STRENGTH: tuple[str, ...] = ("in_force", "adopted", "consultation", "drafting", "proposed", "suspended",
+                                    "expired", "superseded", "repealed", "withdrawn", "unknown")
+
 VEHICLE_CLASSES: dict[str, LazyString] = {
     "all": _l("All vehicles"),
     "car": _l("Cars"),

@@ -14,6 +14,7 @@ from tracker.errors import Invalid
 from tracker.models import Jurisdiction, Policy, PolicyTopic, StatusChange, Topic
 from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
+from tracker.services.as_of import AsOf, end_key, parse_as_of, status_on
 
 if TYPE_CHECKING:
     from sqlalchemy import Result
@@ -37,6 +38,8 @@ class DashboardFilter:
 
     countries: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
+    # The figures as of that day (tracker.services.as_of): the records that existed then, their statuses then.
+    as_of: AsOf | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -44,7 +47,8 @@ class DashboardFilter:
 
     def to_query(self) -> dict[str, list[str]]:
         """The filter as query parameters, for links (CSV downloads) that keep it."""
-        query = {"country": list(self.countries), "topic": list(self.topics)}
+        query = {"country": list(self.countries), "topic": list(self.topics),
+                 "as_of": [self.as_of.text] if self.as_of else []}
         return {name: values for name, values in query.items() if values}
 
 
@@ -72,11 +76,13 @@ def reference_lists(session: Session) -> ReferenceLists:
     )
 
 
-def parse_dashboard_filter(args: Mapping[str, Sequence[str]], reference: ReferenceLists) -> DashboardFilter:
-    """Build the filter from ``country`` and ``topic`` query parameters (each may repeat; "" means any).
+def parse_dashboard_filter(args: Mapping[str, Sequence[str]], reference: ReferenceLists,
+                           today: dt.date | None = None) -> DashboardFilter:
+    """Build the filter from ``country`` and ``topic`` query parameters (each may repeat; "" means any) and
+    ``as_of`` (as tracker.services.as_of.parse_as_of reads it).
 
     Raises:
-        Invalid: naming each parameter whose value is not a known country code or topic key.
+        Invalid: naming each parameter whose value is not a known country code or topic key, or not a day.
     """
     errors: dict[str, str] = {}
 
@@ -90,14 +96,21 @@ def parse_dashboard_filter(args: Mapping[str, Sequence[str]], reference: Referen
 
     countries = pick("country", reference.jurisdiction_codes, str.upper)
     topics = pick("topic", reference.topic_keys)
+    as_of = None
+    try:
+        as_of = parse_as_of(args, today or dt.date.today())
+    except Invalid as error:
+        errors["as_of"] = str(error.errors["as_of"])
     if errors:
         raise Invalid(_("Some filters are not valid"), errors)
-    return DashboardFilter(countries, topics)
+    return DashboardFilter(countries, topics, as_of)
 
 
 def _published(statement: Select[*_Ts], flt: DashboardFilter) -> Select[*_Ts]:
     """Narrow a statement that reads ``Policy`` to published policies matching the filter."""
     statement = statement.where(Policy.editorial_state == PUBLISHED)
+    if flt.as_of is not None:
+        statement = statement.where(status_on(flt.as_of).is_not(None))
     if flt.countries:
         statement = statement.where(Policy.jurisdiction_code.in_(flt.countries))
     if flt.topics:
@@ -139,10 +152,16 @@ class CountriesByStatus:
 
 def countries_by_status(session: Session, flt: DashboardFilter,
                         reference: ReferenceLists) -> CountriesByStatus:
-    """Published policies per jurisdiction and current legal status (one query)."""
-    statement = _published(
-        select(Policy.jurisdiction_code, Policy.legal_status, func.count(Policy.id)), flt,
-    ).group_by(Policy.jurisdiction_code, Policy.legal_status)
+    """Published policies per jurisdiction and current legal status, or status on ``flt.as_of`` (one query)."""
+    if flt.as_of is None:
+        statement = _published(
+            select(Policy.jurisdiction_code, Policy.legal_status, func.count(Policy.id)), flt,
+        ).group_by(Policy.jurisdiction_code, Policy.legal_status)
+    else:
+        # Grouped outside: PostgreSQL would not see the subquery's bound day as the same expression twice.
+        dated = _published(select(Policy.jurisdiction_code.label("code"), status_on(flt.as_of).label("status")),
+                           flt).subquery()
+        statement = select(dated.c.code, dated.c.status, func.count()).group_by(dated.c.code, dated.c.status)
     counts: dict[str, dict[str, int]] = {}
     for code, status, count in session.execute(statement):
         counts.setdefault(code, {})[status] = count
@@ -223,6 +242,9 @@ def status_changes_by_quarter(session: Session, flt: DashboardFilter) -> StatusC
     statement = _published(
         select(month, func.count(StatusChange.id)).join(Policy, Policy.id == StatusChange.policy_id), flt,
     ).group_by(month)
+    if flt.as_of is not None:
+        # The steps that count on that day: undated ones never do (tracker.services.as_of).
+        statement = statement.where(end_key(StatusChange.effective_on) <= flt.as_of.key)
     quarters: dict[int, list[int]] = {}
     year_only: dict[int, int] = {}
     undated = 0

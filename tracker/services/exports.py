@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker.models import Event, Organisation, Policy, PolicyBody
 from tracker.models.types import PartialDate
 from tracker.search.request import SearchRequest
+from tracker.services.as_of import status_on
 from tracker.services.policies import PUBLIC_STATES, PolicyFilter, _filtered, _ordered
 from tracker.services.records import policy_to_record
 
@@ -59,6 +60,20 @@ POLICY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("updated_at", "When the record last changed (UTC, ISO 8601)"),
 )
 POLICY_HEADER = tuple(name for name, _ in POLICY_COLUMNS)
+# Added at the end of a policy download asked for ``as_of`` (the columns before them stay as they are).
+AS_OF_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("as_of", "The day the list was asked for (YYYY-MM-DD): statuses are those of that day"),
+    ("status_as_of", "Legal status on that day: the last status step certain by then (docs/as-of.md)"),
+)
+
+
+def policy_columns(flt: PolicyFilter) -> tuple[tuple[str, str], ...]:
+    """The columns of a policy download for ``flt``: POLICY_COLUMNS, and AS_OF_COLUMNS with ``as_of``."""
+    return POLICY_COLUMNS + (AS_OF_COLUMNS if flt.as_of is not None else ())
+
+
+def policy_header(flt: PolicyFilter) -> tuple[str, ...]:
+    return tuple(name for name, _ in policy_columns(flt))
 
 SEARCH_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rank", "Place in the results (1 is the best match, or the first by the sort asked for)"),
@@ -97,10 +112,12 @@ POLICY_ROW_LOADS = (
 )
 
 
-def _published_policies(session: Session, flt: PolicyFilter) -> Iterator[Policy]:
-    statement = _ordered(_filtered(select(Policy), flt, PUBLIC_STATES), flt.sort).options(
+def _published_policies(session: Session, flt: PolicyFilter) -> Iterator[tuple[Policy, str | None]]:
+    """Each published policy ``flt`` selects, with its status on ``flt.as_of``'s day (None without as_of)."""
+    status = status_on(flt.as_of) if flt.as_of is not None else null()
+    statement = _ordered(_filtered(select(Policy, status), flt, PUBLIC_STATES), flt.sort).options(
         *POLICY_ROW_LOADS).execution_options(yield_per=BATCH)
-    yield from session.scalars(statement)
+    yield from ((row[0], row[1]) for row in session.execute(statement))
 
 
 def policy_row(policy: Policy, url_of: Callable[[str], str]) -> list[Any]:
@@ -121,9 +138,11 @@ def policy_row(policy: Policy, url_of: Callable[[str], str]) -> list[Any]:
 
 
 def policy_rows(session: Session, flt: PolicyFilter, url_of: Callable[[str], str]) -> Iterator[list[Any]]:
-    """The published policies ``flt`` selects, one row each in POLICY_HEADER's order."""
-    for policy in _published_policies(session, flt):
-        yield policy_row(policy, url_of)
+    """The published policies ``flt`` selects, one row each in ``policy_header(flt)``'s order."""
+    as_of = flt.as_of.day.isoformat() if flt.as_of is not None else None
+    for policy, status_then in _published_policies(session, flt):
+        row = policy_row(policy, url_of)
+        yield row if as_of is None else [*row, as_of, status_then]
 
 
 def policy_json_chunks(session: Session, flt: PolicyFilter, url_of: Callable[[str], str],
@@ -135,7 +154,8 @@ def policy_json_chunks(session: Session, flt: PolicyFilter, url_of: Callable[[st
     published_events = set(session.scalars(select(Event.key).where(Event.editorial_state.in_(PUBLIC_STATES))))
     policy_keys: dict[int, str] = {row.id: row.key for row in session.execute(
         select(Policy.id, Policy.key).where(Policy.editorial_state.in_(PUBLIC_STATES)))}
-    statement = _ordered(_filtered(select(Policy), flt, PUBLIC_STATES), flt.sort).options(
+    status = status_on(flt.as_of) if flt.as_of is not None else null()
+    statement = _ordered(_filtered(select(Policy, status), flt, PUBLIC_STATES), flt.sort).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
         selectinload(Policy.forum_links),
@@ -143,8 +163,10 @@ def policy_json_chunks(session: Session, flt: PolicyFilter, url_of: Callable[[st
     head = json.dumps(about, ensure_ascii=False)
     yield head[:-1] + (', ' if about else '') + '"policies": ['
     first = True
-    for policy in session.scalars(statement):
+    for policy, status_then in session.execute(statement):
         record = policy_to_record(policy, org_keys, event_keys, policy_keys)
+        if flt.as_of is not None:
+            record["status_as_of"] = status_then
         # Links to what readers cannot see (unpublished records) are left out, as on the pages.
         record["relations"] = [r for r in record["relations"] if r["target"] is not None or r["target_reference"]]
         record["forum_links"] = [f for f in record["forum_links"] if f["event"] in published_events]

@@ -36,7 +36,7 @@ from tracker.models import DataImport, Event, Organisation, Policy, StoredFile, 
 from tracker.models.content_version import current_content_version
 from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.services.dataset import DatasetFile, DatasetInvalid, LoadOptions, load_dataset
-from tracker.services.exports import POLICY_HEADER
+from tracker.services.exports import AS_OF_COLUMNS, POLICY_HEADER
 from tracker.services.permissions import has_permission, require
 from tracker.services.records import policy_to_record
 
@@ -46,8 +46,10 @@ EDITABLE_COLUMNS = ("key", "country_code", "title_en", "title_lo", "title_local"
                     "legal_status", "status_since", "status_note", "status_source_url", "valid_from", "valid_to",
                     "issuer_key", "other_bodies", "topics", "vehicle_classes", "summary_en", "summary_lo",
                     "sources", "confidence")
-READ_ONLY_COLUMNS = frozenset(POLICY_HEADER) - set(EDITABLE_COLUMNS)
-SPREADSHEET_COLUMNS = frozenset(POLICY_HEADER) | set(EDITABLE_COLUMNS)
+# A list downloaded as of a day has two columns more (the day and the status then), read-only too.
+EXPORTED_COLUMNS = frozenset(POLICY_HEADER) | {name for name, _meaning in AS_OF_COLUMNS}
+READ_ONLY_COLUMNS = EXPORTED_COLUMNS - set(EDITABLE_COLUMNS)
+SPREADSHEET_COLUMNS = EXPORTED_COLUMNS | set(EDITABLE_COLUMNS)
 ORGANISATION_COLUMNS = ("key", "name_en", "name_lo", "acronym", "country", "kind", "parent")
 # A cell holding only this clears the field (an empty cell keeps what is stored).
 CLEAR = "-"
@@ -317,7 +319,7 @@ def parse_upload(session: Session, path: Path, filename: str) -> Parsed:
         try:
             header_cells, body = parse_csv(path)
             header, rows = _rows_from_table(header_cells, body, parsed,
-                                            frozenset(POLICY_HEADER) | set(EDITABLE_COLUMNS))
+                                            SPREADSHEET_COLUMNS)
         except UnicodeDecodeError:
             raise _bad_file(_("The CSV file is not in UTF-8; save it as 'CSV UTF-8' and upload it again.")) from None
         except csv.Error as error:

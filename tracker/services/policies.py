@@ -28,6 +28,7 @@ from tracker.models import (
 from tracker.models.types import PartialDate
 from tracker.models.vocab import ADOPTED_STATUSES, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.pagination import Page, PageRequest, check_page_in_range
+from tracker.services.as_of import AsOf, end_key, parse_as_of, status_on
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -60,6 +61,8 @@ class PolicyFilter:
     vehicle_classes: tuple[str, ...] = ()
     years: tuple[int, ...] = ()
     sort: str = "latest"
+    # Statuses on that day instead of today's (tracker.services.as_of): who existed then, in which status.
+    as_of: AsOf | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -75,6 +78,8 @@ class PolicyFilter:
         }
         if self.sort != "latest":
             query["sort"] = [self.sort]
+        if self.as_of is not None:
+            query["as_of"] = [self.as_of.text]
         return {name: values for name, values in query.items() if values}
 
 
@@ -107,8 +112,9 @@ def _values(args: Mapping[str, Sequence[str]], name: str, allow_empty: bool = Tr
 
 
 def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices, *,
-                        allow_empty: bool = True) -> PolicyFilter:
-    """Build a PolicyFilter from query parameters (each may repeat to select several values).
+                        allow_empty: bool = True, today: dt.date | None = None) -> PolicyFilter:
+    """Build a PolicyFilter from query parameters (each may repeat to select several values), with
+    ``as_of`` read as tracker.services.as_of.parse_as_of reads it (``today`` is the latest day it takes).
 
     Empty values mean "any" when ``allow_empty`` (HTML forms send them) and are refused otherwise.
 
@@ -141,10 +147,15 @@ def parse_policy_filter(args: Mapping[str, Sequence[str]], choices: FilterChoice
     if sort not in SORTS:
         errors["sort"] = _("Unknown sort '%(value)s'. Accepted values: %(values)s", value=sort[:40],
                            values=", ".join(SORTS))
+    as_of = None
+    try:
+        as_of = parse_as_of(args, today or dt.date.today(), allow_empty=allow_empty)
+    except Invalid as error:
+        errors["as_of"] = str(error.errors["as_of"])
     if errors:
         raise Invalid(_("Some filters are not valid"), errors)
     return PolicyFilter(countries, statuses, instruments, topics, vehicle_classes,
-                        tuple(dict.fromkeys(years)), sort)
+                        tuple(dict.fromkeys(years)), sort, as_of)
 
 
 # What a list item can embed with ``expand=`` (policies: summary, status history, sources).
@@ -173,7 +184,13 @@ def _filtered(statement: Select[*_Ts], flt: PolicyFilter, states: tuple[str, ...
     statement = statement.where(Policy.editorial_state.in_(states))
     if flt.countries:
         statement = statement.where(Policy.jurisdiction_code.in_(flt.countries))
-    if flt.statuses:
+    if flt.as_of is not None:
+        # Records that did not exist yet on that day are left out; statuses are those of that day.
+        status = status_on(flt.as_of)
+        statement = statement.where(status.is_not(None))
+        if flt.statuses:
+            statement = statement.where(status.in_(flt.statuses))
+    elif flt.statuses:
         statement = statement.where(Policy.legal_status.in_(flt.statuses))
     if flt.instruments:
         statement = statement.where(Policy.instrument.in_(flt.instruments))
@@ -201,10 +218,22 @@ def _ordered(statement: Select[*_Ts], sort: str) -> Select[*_Ts]:
     return statement.order_by(Policy.status_changed_on.desc().nulls_last(), Policy.key)
 
 
+@dataclass(frozen=True)
+class PolicyPage(Page[Policy]):
+    """A page of policies; with ``as_of``, each one's status on that day by policy id (``status_of``)."""
+
+    statuses_on: Mapping[int, str] = field(default_factory=dict)
+
+    def status_of(self, policy: Policy) -> str:
+        """The status a list shows: on the ``as_of`` day when one was asked for, else the current one."""
+        return self.statuses_on.get(policy.id, policy.legal_status)
+
+
 def list_policies(session: Session, flt: PolicyFilter, request: PageRequest, *,
-                  include_unpublished: bool = False, expand: frozenset[str] = frozenset()) -> Page[Policy]:
+                  include_unpublished: bool = False, expand: frozenset[str] = frozenset()) -> PolicyPage:
     """One page of policies matching ``flt``, with jurisdiction and topics loaded (three queries), and
     the status history and sources when ``expand`` names them (one query more each, whatever the page size).
+    With ``flt.as_of``, the statuses on that day come with the page (in the same query).
 
     Raises:
         NotFound: when the page is past the last one.
@@ -212,15 +241,20 @@ def list_policies(session: Session, flt: PolicyFilter, request: PageRequest, *,
     states = visible_states(include_unpublished)
     total = session.scalar(_filtered(select(func.count(Policy.id)), flt, states)) or 0
     check_page_in_range(request, total)
-    statement = _ordered(_filtered(select(Policy), flt, states), flt.sort)
     options = [joinedload(Policy.jurisdiction), selectinload(Policy.topic_links)]
     if "status_history" in expand:
         options.append(selectinload(Policy.status_changes))
     if "sources" in expand:
         options.append(selectinload(Policy.sources))
-    statement = statement.options(*options).limit(request.per_page).offset(request.offset)
-    items = session.scalars(statement).unique().all()
-    return Page(items, total, request.page, request.per_page)
+    if flt.as_of is None:
+        statement = _ordered(_filtered(select(Policy), flt, states), flt.sort)
+        items = session.scalars(statement.options(*options).limit(request.per_page).offset(request.offset)) \
+            .unique().all()
+        return PolicyPage(items, total, request.page, request.per_page)
+    dated = _ordered(_filtered(select(Policy, status_on(flt.as_of)), flt, states), flt.sort)
+    rows = session.execute(dated.options(*options).limit(request.per_page).offset(request.offset)).unique().all()
+    return PolicyPage([policy for policy, _status in rows], total, request.page, request.per_page,
+                      {policy.id: status or "unknown" for policy, status in rows})
 
 
 # Everything the full record of a policy shows, loaded with it.
@@ -285,8 +319,9 @@ def visible_forum_links(links: Sequence[ForumLink], include_unpublished: bool = 
 
 
 def latest_status_changes(session: Session, limit: int = 8, *, country: str | None = None,
-                          include_unpublished: bool = False) -> list[StatusChange]:
-    """The most recent dated status changes of visible policies, newest first (one query)."""
+                          include_unpublished: bool = False, as_of: AsOf | None = None) -> list[StatusChange]:
+    """The most recent dated status changes of visible policies, newest first; with ``as_of``, those that
+    count on that day (one query)."""
     statement = (
         select(StatusChange)
         .join(StatusChange.policy)
@@ -298,6 +333,8 @@ def latest_status_changes(session: Session, limit: int = 8, *, country: str | No
     )
     if country:
         statement = statement.where(Policy.jurisdiction_code == country)
+    if as_of is not None:
+        statement = statement.where(end_key(StatusChange.effective_on) <= as_of.key)
     return list(session.scalars(statement).unique())
 
 
@@ -329,13 +366,22 @@ def upcoming_expiries(session: Session, today: dt.date, limit: int = 8, *, count
     return list(session.scalars(statement).unique())
 
 
-def status_counts(session: Session, *, include_unpublished: bool = False) -> dict[str, dict[str, int]]:
-    """Number of visible policies per jurisdiction and legal status (one query)."""
-    statement = (
-        select(Policy.jurisdiction_code, Policy.legal_status, func.count(Policy.id))
-        .where(Policy.editorial_state.in_(visible_states(include_unpublished)))
-        .group_by(Policy.jurisdiction_code, Policy.legal_status)
-    )
+def status_counts(session: Session, *, include_unpublished: bool = False,
+                  as_of: AsOf | None = None) -> dict[str, dict[str, int]]:
+    """Number of visible policies per jurisdiction and legal status, or status on ``as_of``'s day (one query)."""
+    states = visible_states(include_unpublished)
+    if as_of is None:
+        statement = (
+            select(Policy.jurisdiction_code, Policy.legal_status, func.count(Policy.id))
+            .where(Policy.editorial_state.in_(states))
+            .group_by(Policy.jurisdiction_code, Policy.legal_status)
+        )
+    else:
+        # Grouped outside: PostgreSQL would not see the subquery's bound day as the same expression twice.
+        dated = select(Policy.jurisdiction_code.label("code"), status_on(as_of).label("status")) \
+            .where(Policy.editorial_state.in_(states)).subquery()
+        statement = select(dated.c.code, dated.c.status, func.count()).where(dated.c.status.is_not(None)) \
+            .group_by(dated.c.code, dated.c.status)
     counts: dict[str, dict[str, int]] = {}
     for code, status, count in session.execute(statement):
         counts.setdefault(code, {})[status] = count

@@ -36,6 +36,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.api import bp as api_bp
     from tracker.views.api_docs import bp as api_docs_bp
     from tracker.views.auth import bp as auth_bp
+    from tracker.views.compare import bp as compare_bp
     from tracker.views.dashboard import bp as dashboard_bp
     from tracker.views.data import bp as data_bp
     from tracker.views.documents import bp as documents_bp
@@ -56,6 +57,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(events_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(compare_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_docs_bp)
     app.register_blueprint(auth_bp)

@@ -85,7 +85,7 @@ def policies_csv() -> Response:
     flt = _policy_filter()
     url_of = _url_maker("policies.detail")
     return _streamed(_own_session(
-        lambda session: csv_chunks(exports.POLICY_HEADER, exports.policy_rows(session, flt, url_of))), CSV_TYPE)
+        lambda session: csv_chunks(exports.policy_header(flt), exports.policy_rows(session, flt, url_of))), CSV_TYPE)
 
 
 @bp.get("/policies.xlsx")
@@ -95,8 +95,8 @@ def policies_xlsx() -> Response:
     flt = _policy_filter()
     rows = exports.policy_rows(db_session(), flt, _url_maker("policies.detail"))
     workbook = xlsx_file([
-        Sheet("policies", exports.POLICY_HEADER, rows, widths=(34, 30, 8, 16, 16, 50, 50)),
-        _about_sheet(exports.POLICY_COLUMNS, [
+        Sheet("policies", exports.policy_header(flt), rows, widths=(34, 30, 8, 16, 16, 50, 50)),
+        _about_sheet(exports.policy_columns(flt), [
             ("filters", request.query_string.decode("utf-8", "replace") or "(none)"),
         ]),
     ])
@@ -113,6 +113,8 @@ def policies_json() -> Response:
              "source": url_for("policies.index", _external=True) + (f"?{query}" if query else ""),
              "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
              "licence": current_app.config["DATA_LICENCE"]}
+    if flt.as_of is not None:
+        about["as_of"] = flt.as_of.day.isoformat()
     url_of = _url_maker("policies.detail")
     return _streamed(_own_session(
         lambda session: exports.policy_json_chunks(session, flt, url_of, about)), JSON_TYPE)

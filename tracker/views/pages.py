@@ -53,7 +53,8 @@ def country(code: str):
     args["country"] = [jurisdiction.code]
     flt = policy_service.parse_policy_filter(args, choices)
     page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=staff)
-    counts = policy_service.status_counts(session, include_unpublished=staff).get(jurisdiction.code, {})
+    counts = policy_service.status_counts(session, include_unpublished=staff, as_of=flt.as_of) \
+        .get(jurisdiction.code, {})
     events = event_service.list_events(session, PageRequest(1, 50), countries=(jurisdiction.code,),
                                        include_unpublished=staff)
     return render_template(
@@ -61,7 +62,7 @@ def country(code: str):
         counts=counts, events=events.items,
         organisations=jurisdiction_service.organisations_of(session, jurisdiction.code),
         latest=policy_service.latest_status_changes(session, 5, country=jurisdiction.code,
-                                                    include_unpublished=staff),
+                                                    include_unpublished=staff, as_of=flt.as_of),
         expiries=policy_service.upcoming_expiries(session, dt.date.today(), 5, country=jurisdiction.code,
                                                   include_unpublished=staff),
     )

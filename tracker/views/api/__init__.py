@@ -33,7 +33,11 @@ def policies():
     expand = policy_service.parse_expand(args, policy_service.POLICY_EXPANSIONS)
     page = policy_service.list_policies(session, flt, page_request(args, allow_empty=False),
                                         include_unpublished=include_unpublished(), expand=expand)
-    return jsonify(_page_json(page, lambda policy: serializers.policy_summary_json(policy, expand)))
+    if flt.as_of is None:
+        return jsonify(_page_json(page, lambda policy: serializers.policy_summary_json(policy, expand)))
+    body = _page_json(page, lambda policy: serializers.policy_summary_json(policy, expand) | {
+        "status_as_of": page.status_of(policy)})
+    return jsonify(body | {"as_of": flt.as_of.day.isoformat()})
 
 
 @bp.get("/policies/<key>")
@@ -116,3 +120,6 @@ _register_changes_routes(bp)
 from tracker.views.api.releases import register as _register_release_routes  # noqa: E402  (needs bp above)
 
 _register_release_routes(bp)
+from tracker.views.api.matrix import register as _register_matrix_routes  # noqa: E402  (needs bp above)
+
+_register_matrix_routes(bp)

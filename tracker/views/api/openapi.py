@@ -184,6 +184,9 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "StatusChange": status_change,
         "Relation": relation,
         "PolicySummary": _object(policy_summary_properties | {
+            "status_as_of": {"enum": list(LEGAL_STATUSES), "description": (
+                "With `as_of`: the legal status on that day (`unknown` for a record valid by then whose "
+                "timeline shows no step certain by then)."), "example": "adopted"},
             "summary_en": NULLABLE_TEXT | {"description": "With `expand=summary`."},
             "summary_lo": NULLABLE_TEXT | {"description": "With `expand=summary`."},
             "status_history": {"type": "array", "items": _ref("StatusChange"),
@@ -208,7 +211,9 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
         }),
-        "PolicyPage": _page("PolicySummary"),
+        "PolicyPage": _page("PolicySummary") | {"properties": _page("PolicySummary")["properties"] | {
+            "as_of": {"type": "string", "format": "date",
+                      "description": "With `as_of`: the day the statuses are those of."}}},
         "EventSummary": _object(event_summary_properties | {
             "summary_en": NULLABLE_TEXT | {"description": "With `expand=summary`."},
             "summary_lo": NULLABLE_TEXT | {"description": "With `expand=summary`."},
@@ -275,7 +280,7 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                           "policy_count": {"type": "integer", "minimum": 0}}),
         "TopicList": _object({"items": {"type": "array", "items": _ref("Topic")}}),
     } | record_input_schemas(countries, topics) | _notify_schemas() | _document_schemas() | _import_schemas() \
-        | _changes_schemas() | _release_schemas()
+        | _changes_schemas() | _release_schemas() | _matrix_schemas()
 
 
 def _page(item: str) -> dict[str, Any]:
@@ -326,6 +331,16 @@ def _search_params(countries: list[str], policy_filters: list[dict[str, Any]]) -
          "schema": {"type": "string", "enum": ["0", "1", "true", "false", "yes", "no", "on", "off"]}},
     ]
 
+
+# Statuses as of a day (tracker.services.as_of): the pattern states the form; an impossible day (2023-02-30) or
+# a day after today is a 400 naming as_of.
+AS_OF_PARAM = {
+    "name": "as_of", "in": "query", "required": False,
+    "description": ("Statuses on that day instead of today: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`, a year or month "
+                    "meaning its last day (or today, while it is not over); not after today. A step counts once "
+                    "the whole period its date names has ended; records that did not exist yet are left out, "
+                    "and `status` filters on the status of that day."),
+    "schema": {"type": "string", "pattern": "^[1-9][0-9]{3}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"}}
 
 KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 # The key parameters with a real record of the bundled dataset as their example (the reference page's curl
@@ -467,6 +482,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                      {"type": "integer", "minimum": 1000, "maximum": 9999}),
         {"name": "sort", "in": "query", "required": False, "description": "Order of the results.",
          "schema": {"type": "string", "enum": list(SORTS), "default": "latest"}},
+        AS_OF_PARAM,
     ]
     def expand(accepted: tuple[str, ...]) -> dict[str, Any]:
         word = f"({'|'.join(accepted)})"
@@ -620,6 +636,7 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
         | _tagged("Search", search_paths | passage_search) | _tagged("Documents", document_paths)
         | _tagged("Reference lists", reference_paths) | _tagged("Changes feed", _changes_paths())
         | _tagged("Imports", _import_paths()) | _tagged("Open data", _release_paths())
+        | _tagged("Policies", _matrix_paths(bad_request))
         | _tagged("Subscriptions", {path: item for path, item in notify_paths.items()
                                     if path.startswith("/subscriptions")})
         | _tagged("Webhooks", {path: item for path, item in notify_paths.items() if path.startswith("/webhooks")}),
@@ -1199,3 +1216,76 @@ def _release_paths() -> dict[str, Any]:
                         "and SHA-256 of each. Only the newest releases are kept (12 by default)."),
         "security": OPTIONAL_AUTH,
         "responses": {"200": _ok("ReleaseList", "Every kept release."), "401": _unauthorized()}}}}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The comparison matrix (tracker.views.api.matrix)
+
+
+def _matrix_schemas() -> dict[str, Any]:
+    from tracker.services.matrix import CELL_STATES, DIMENSIONS
+
+    return {"Matrix": _object({
+        "rows": {"type": "array", "description": "The ASEAN members, then ASEAN (regional instruments).",
+                 "items": _object({"code": TEXT, "name_en": TEXT, "name_lo": NULLABLE_TEXT,
+                                   "kind": {"enum": ["member", "regional"]},
+                                   "researched": {"type": "boolean", "description": (
+                                       "Whether any published instrument of the jurisdiction is tagged on the "
+                                       "dimension of the columns.")}})},
+        "columns": {"type": "array", "description": "The values of the dimension, in their order.",
+                    "items": _object({"key": TEXT, "label": TEXT | {"description": "In the reader's language."},
+                                      "instruments": {"type": "array", "items": {"enum": list(INSTRUMENTS)},
+                                                      "description": "The instrument types a column stands "
+                                                                     "for (types and kinds only)."}})},
+        "cells": {"type": "array", "description": "One per row and column, row by row.", "items": _object({
+            "row": TEXT, "column": TEXT,
+            "count": {"type": "integer", "minimum": 0,
+                      "description": "Published instruments with this value that pass the filters."},
+            "strongest_status": _nullable({"enum": list(LEGAL_STATUSES)}) | {
+                "description": "The strongest status among them (see `status_strength`); null when none."},
+            "state": {"enum": list(CELL_STATES), "description": (
+                "`some`; `none`: the jurisdiction has instruments on this dimension, none with this value; "
+                "`not_researched`: it has no instrument tagged on this dimension at all.")},
+            "url": NULLABLE_URL | {"description": "These instruments from `GET /policies`; null when none."},
+            "html_url": NULLABLE_URL | {"description": "The same list as a page."}})},
+        "extra_columns": {"type": "array", "description": "Columns other parts of the tracker add, after the "
+                          "dimension's (each with a cell per row code).", "items": _object({
+                              "key": TEXT, "label": TEXT, "cells": {"type": "object", "additionalProperties": _object({
+                                  "text": TEXT, "value": NULLABLE_TEXT, "url": NULLABLE_TEXT})}})},
+        "rows_dimension": {"enum": ["country"]},
+        "cols": {"enum": list(DIMENSIONS)},
+        "statuses": {"type": "array", "items": {"enum": list(LEGAL_STATUSES)}},
+        "years": {"type": "array", "items": {"type": "integer"}},
+        "as_of": _nullable({"type": "string", "format": "date"}) | {
+            "description": "The day the statuses are those of; null for today."},
+        "status_strength": {"type": "array", "items": {"enum": list(LEGAL_STATUSES)},
+                            "description": "Legal statuses from the strongest to the weakest."},
+        "html_url": URL,
+    })}
+
+
+def _matrix_paths(bad_request: dict[str, Any]) -> dict[str, Any]:
+    from tracker.services.matrix import DIMENSIONS, ROW_DIMENSIONS
+
+    return {"/matrix": {"get": _conditional({
+        "operationId": "getMatrix",
+        "summary": N_("Countries compared: published instruments per country and topic, type, vehicle class or kind."),
+        "description": ("The table of `/compare`: a row per ASEAN member and one for regional instruments, a column "
+                        "per value of `cols`, and in each cell the number of published instruments and the "
+                        "strongest status among them; a cell with none says whether the jurisdiction has "
+                        "nothing with this value (`none`) or nothing on this dimension at all (`not_researched`)."),
+        "security": OPTIONAL_AUTH,
+        "parameters": [
+            {"name": "rows", "in": "query", "required": False, "description": "What the rows are: `country`.",
+             "schema": {"type": "string", "enum": list(ROW_DIMENSIONS), "default": "country"}},
+            {"name": "cols", "in": "query", "required": False, "description": (
+                "What the columns are: `topic`, `instrument` (type), `vehicle_class` or `kind` (legislation, "
+                "incentive, standard, target, strategy)."),
+             "schema": {"type": "string", "enum": list(DIMENSIONS), "default": "topic"}, "example": "kind"},
+            _array_param("status", list(LEGAL_STATUSES), "Count only instruments in these statuses (on `as_of` "
+                         "when given); repeat for several."),
+            _array_param("year", None, "Count only instruments of these years (of adoption, else of the first "
+                         "dated status step).", {"type": "integer", "minimum": 1000, "maximum": 9999}),
+            AS_OF_PARAM | {"example": "2024-12-31"},
+        ],
+        "responses": {"200": _ok("Matrix", "The matrix."), "400": bad_request, "401": _unauthorized()}})}}
