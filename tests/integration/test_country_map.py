@@ -64,7 +64,8 @@ def test_the_home_map_links_every_member_to_its_page_with_its_instruments_in_for
     # The measure's select offers "in force" (chosen) and every topic.
     assert re.search(r'<option value="" selected>Instruments in force</option>', page)
     assert 'value="charging_infrastructure"' in page
-    # Small members stay clickable: a marker inside their link.
+    # Every member's outline links to its page too; small members have a marker inside their link.
+    assert set(re.findall(r'<a class="map-area" href="/countries/([A-Z]{2})" tabindex="-1"', page)) == set(MEMBERS)
     for code in ("SG", "BN"):
         link = re.search(rf'<a class="map-country" id="map-{code}".*?</a>', page, re.S)
         assert link and 'class="map-marker"' in link.group(0)
@@ -94,9 +95,9 @@ def test_a_topic_colours_the_map_by_its_presence(client, session):
     present = [code for code in MEMBERS if with_topic[code]]
     assert absent and present
     for code in absent:
-        assert re.search(rf'id="map-{code}".*?<path class="map-shape" d="[^"]+" fill="url\(#map-none\)"', page, re.S)
+        assert re.search(rf'data-code="{code}"><path class="map-shape" d="[^"]+" fill="url\(#map-none\)"', page)
     for code in present:
-        assert re.search(rf'id="map-{code}".*?<path class="map-shape" d="[^"]+" fill="#2a6fa8"', page, re.S)
+        assert re.search(rf'data-code="{code}"><path class="map-shape" d="[^"]+" fill="#2a6fa8"', page)
 
 
 def test_new_published_records_count_and_unpublished_ones_do_not(client, session):

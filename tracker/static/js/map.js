@@ -1,6 +1,6 @@
 // The ASEAN map, enhanced: a tooltip with the country's name and figure when a country is focused from the
-// keyboard or pointed at. Without JavaScript each country keeps its <title> (shown on hover), its
-// accessible name and the table below the map, so nothing is lost.
+// keyboard or pointed at, and its outline drawn thicker. Without JavaScript each country keeps its <title>
+// (shown on hover), its accessible name and the table below the map, so nothing is lost.
 (function () {
   "use strict";
 
@@ -15,8 +15,30 @@
       title.parentNode.removeChild(title);
     });
 
-    function show(country) {
+    function areaOf(country) {
+      return svg.querySelector(".map-area[data-code='" + country.id.replace("map-", "") + "']");
+    }
+
+    // The figure's link (keyboard, screen readers) for anything inside a country's figure or outline.
+    function countryOf(target) {
+      var area = target.closest && target.closest(".map-area");
+      if (area) { return svg.querySelector("#map-" + area.getAttribute("data-code")); }
+      return target.closest ? target.closest(".map-country") : null;
+    }
+
+    function mark(country, on, focused) {
+      var area = areaOf(country);
+      country.classList.toggle("active", on);
+      if (area) {
+        area.classList.toggle("active", on);
+        area.classList.toggle("focused", on && focused);
+      }
+    }
+
+    function show(country, focused) {
+      if (shown && shown !== country) { mark(shown, false, false); }
       shown = country;
+      mark(country, true, focused);
       tip.textContent = "";
       var name = document.createElement("strong");
       name.textContent = country.getAttribute("data-name");
@@ -34,26 +56,27 @@
       tip.style.top = top + "px";
     }
 
-    function hide(country) {
-      if (!country || country === shown) {
-        tip.hidden = true;
-        shown = null;
-      }
+    function hide() {
+      if (shown) { mark(shown, false, false); }
+      tip.hidden = true;
+      shown = null;
     }
 
     svg.addEventListener("focusin", function (event) {
-      var country = event.target.closest(".map-country");
-      if (country) { show(country); }
+      var country = countryOf(event.target);
+      if (country) { show(country, true); }
     });
-    svg.addEventListener("focusout", function (event) { hide(event.target.closest(".map-country")); });
+    svg.addEventListener("focusout", hide);
     svg.addEventListener("mouseover", function (event) {
-      var country = event.target.closest(".map-country");
-      if (country && country !== shown) { show(country); }
+      var country = countryOf(event.target);
+      if (country && country !== shown) { show(country, false); }
     });
-    svg.addEventListener("mouseleave", function () { hide(null); });
+    svg.addEventListener("mouseleave", function () {
+      if (!svg.contains(document.activeElement)) { hide(); }
+    });
     // Escape dismisses the tooltip without moving the focus (WCAG 1.4.13).
     document.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") { hide(null); }
+      if (event.key === "Escape") { hide(); }
     });
   }
 
