@@ -89,7 +89,7 @@ def test_dashboard_shows_four_charts_each_with_table_csv_link_and_png_button(cli
         assert f'href="/dashboard/{chart}.csv"' in html
         # The PNG button needs JavaScript: it is hidden until dashboard.js has drawn the chart.
         assert re.search(rf'<button[^>]*data-png="{chart}"[^>]*hidden', html)
-    assert html.count("<caption>") == 4
+    assert html.count("<caption>") == 5  # the four charts and the map
     assert html.count('<th scope="col"') >= 4 + 7 + 2 + 5
     assert '<th scope="row">' in html
     assert '<form class="filters inline" method="get" action="/dashboard"' in html
@@ -390,6 +390,7 @@ def _queries(client, count_queries, url: str) -> int:
 
 
 @pytest.mark.parametrize("url", ["/dashboard", "/dashboard?country=TL&topic=grid_and_energy",
+                                 "/dashboard?country=TL&map_topic=import_rules",
                                  *(f"/dashboard/{chart}.csv" for chart in CHARTS)])
 def test_the_dashboard_costs_the_same_few_queries_for_5_or_60_more_records(app, client, session,
                                                                           count_queries, url):
@@ -406,5 +407,5 @@ def test_the_dashboard_costs_the_same_few_queries_for_5_or_60_more_records(app, 
     finally:
         app.config["PAGE_CACHE_SIZE"] = saved
     assert few == many, count_queries.statements
-    # Content version, two reference lists and at most four figures.
-    assert many <= 7, count_queries.statements
+    # Content version, two reference lists, at most four figures and the map's.
+    assert many <= 8, count_queries.statements

@@ -14,6 +14,7 @@ LIST_URLS = [
     "/api/v1/events?country=TL&per_page=100",
     "/api/v1/events?country=TL&per_page=100&expand=summary&expand=sources",
     "/",
+    "/?map_topic=charging_infrastructure",
     "/countries",
     "/api/v1/jurisdictions",
     "/api/v1/topics",

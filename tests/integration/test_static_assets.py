@@ -4,6 +4,8 @@ from __future__ import annotations
 import gzip
 import re
 
+import pytest
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -117,3 +119,41 @@ def test_a_changed_file_gets_a_new_name_and_so_does_the_stylesheet_that_names_it
     assert deployed.fingerprinted("fonts/face.woff2") != first_font
     assert deployed.fingerprinted("css/site.css") != first_css
     assert deployed.resolve(first_css) is None
+
+
+HOME_PAGE_BUDGET = 300_000  # bytes: HTML, CSS, scripts, fonts and images of a first visit, uncompressed
+
+
+def page_weight(client, path: str, language: str) -> dict[str, int]:
+    """Bytes of a page and of every same-origin file it loads (linked from the page, or from its stylesheets),
+    as the server sends them without compression: {url: size}."""
+    page = client.get(path, headers={"Accept-Language": language})
+    assert page.status_code == 200
+    sizes = {path: len(page.data)}
+    pending = linked_assets(page.get_data(as_text=True))
+    while pending:
+        url = pending.pop()
+        if url in sizes:
+            continue
+        response = client.get(url)
+        assert response.status_code == 200, url
+        sizes[url] = len(response.data)
+        if response.mimetype == "text/css":
+            # Fonts and images named by the stylesheet, relative to it; every face counts, though a browser
+            # fetches a face only for the characters it has.
+            folder = url.rsplit("/", 1)[0]
+            for relative in re.findall(r'url\("?([^")]+)"?\)', response.get_data(as_text=True)):
+                if not relative.startswith(("data:", "#")):
+                    pending.append(f"{folder}/{relative}".replace("/css/../", "/"))
+    return sizes
+
+
+@pytest.mark.parametrize("language", ["en", "lo"])
+def test_the_home_page_with_its_map_and_everything_it_loads_stays_under_300_kb(client, language):
+    sizes = page_weight(client, "/", language)
+    total = sum(sizes.values())
+    print(f"home page ({language}): {total:,} bytes in {len(sizes)} files: "
+          + ", ".join(f"{url.rsplit('/', 1)[-1] or '/'} {size:,}" for url, size in sizes.items()))
+    assert any(url.endswith(".woff2") for url in sizes) and any(url.endswith(".js") for url in sizes), sizes
+    assert 'class="map-svg"' in client.get("/", headers={"Accept-Language": language}).get_data(as_text=True)
+    assert total < HOME_PAGE_BUDGET, sizes

@@ -106,7 +106,7 @@ def parse_dashboard_filter(args: Mapping[str, Sequence[str]], reference: Referen
     return DashboardFilter(countries, topics, as_of)
 
 
-def _published(statement: Select[*_Ts], flt: DashboardFilter) -> Select[*_Ts]:
+def published_matching(statement: Select[*_Ts], flt: DashboardFilter) -> Select[*_Ts]:
     """Narrow a statement that reads ``Policy`` to published policies matching the filter."""
     statement = statement.where(Policy.editorial_state == PUBLISHED)
     if flt.as_of is not None:
@@ -154,12 +154,12 @@ def countries_by_status(session: Session, flt: DashboardFilter,
                         reference: ReferenceLists) -> CountriesByStatus:
     """Published policies per jurisdiction and current legal status, or status on ``flt.as_of`` (one query)."""
     if flt.as_of is None:
-        statement = _published(
+        statement = published_matching(
             select(Policy.jurisdiction_code, Policy.legal_status, func.count(Policy.id)), flt,
         ).group_by(Policy.jurisdiction_code, Policy.legal_status)
     else:
         # Grouped outside: PostgreSQL would not see the subquery's bound day as the same expression twice.
-        dated = _published(select(Policy.jurisdiction_code.label("code"), status_on(flt.as_of).label("status")),
+        dated = published_matching(select(Policy.jurisdiction_code.label("code"), status_on(flt.as_of).label("status")),
                            flt).subquery()
         statement = select(dated.c.code, dated.c.status, func.count()).group_by(dated.c.code, dated.c.status)
     counts: dict[str, dict[str, int]] = {}
@@ -239,7 +239,7 @@ def status_changes_by_quarter(session: Session, flt: DashboardFilter) -> StatusC
     """
     # Literal arguments (no bind parameters): PostgreSQL must see the GROUP BY expression as the same one.
     month = func.substr(StatusChange.effective_on, literal_column("1"), literal_column("7"), type_=String)
-    statement = _published(
+    statement = published_matching(
         select(month, func.count(StatusChange.id)).join(Policy, Policy.id == StatusChange.policy_id), flt,
     ).group_by(month)
     if flt.as_of is not None:
@@ -279,7 +279,7 @@ def policies_by_topic(session: Session, flt: DashboardFilter, reference: Referen
     A policy counts once under each of its topics. With a topic filter, the chart shows the topics of
     the policies that have it: the filter picks the policies, the chart counts what they cover.
     """
-    statement = _published(
+    statement = published_matching(
         select(PolicyTopic.topic_key, func.count(PolicyTopic.policy_id))
         .join(Policy, Policy.id == PolicyTopic.policy_id), flt,
     ).group_by(PolicyTopic.topic_key)
@@ -312,7 +312,7 @@ def upcoming_expiries(session: Session, flt: DashboardFilter, reference: Referen
 
     A partial end date ("2030") runs to the last day it may stand for (31 December 2030).
     """
-    statement = _published(
+    statement = published_matching(
         select(Policy.key, Policy.title_en, Policy.title_lo, Policy.jurisdiction_code, Policy.instrument,
                Policy.legal_status, Policy.valid_to, Policy.valid_to_end)
         .where(Policy.valid_to_end >= today, Policy.legal_status.not_in(ENDED_STATUSES)), flt,

@@ -16,6 +16,7 @@ from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services import dashboard as dashboard_service
 from tracker.services.dashboard import Dashboard, DashboardFilter, ReferenceLists
 from tracker.services.tabular import csv_text
+from tracker.views import country_map as map_view
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
 
@@ -92,7 +93,8 @@ def index():
     reference, flt, labels = _read_request()
     board = dashboard_service.build_dashboard(db_session(), flt, reference, dt.date.today())
     return render_template("dashboard/index.html", board=board, flt=flt, labels=labels,
-                           data=chart_data(board, labels))
+                           data=chart_data(board, labels),
+                           country_map=map_view.country_map(db_session(), reference, flt))
 
 
 # --- CSV downloads -------------------------------------------------------------------------------------

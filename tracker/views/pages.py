@@ -6,9 +6,11 @@ import datetime as dt
 from flask import Blueprint, render_template
 
 from tracker.pagination import PageRequest
+from tracker.services import country_map as map_service
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
+from tracker.views import country_map as map_view
 from tracker.views.cache import cached_page
 from tracker.views.policies import page_request
 from tracker.views.security import include_unpublished
@@ -25,9 +27,12 @@ def home():
     summaries = jurisdiction_service.list_jurisdictions(session, include_unpublished=staff)
     counts = policy_service.status_counts(session, include_unpublished=staff)
     statuses = [s for s in policy_service.LEGAL_STATUSES if any(s in row for row in counts.values())]
+    # The map is the public picture (published policies), as on the dashboard, whoever is reading.
+    reference = map_service.reference_with_topics(session, [summary.jurisdiction for summary in summaries])
     return render_template(
         "home.html",
         summaries=summaries, counts=counts, statuses=statuses,
+        country_map=map_view.country_map(session, reference),
         total=sum(sum(row.values()) for row in counts.values()),
         latest=policy_service.latest_status_changes(session, 8, include_unpublished=staff),
         recorded=policy_service.recently_recorded_changes(session, 8) if staff else [],
