@@ -63,11 +63,6 @@ class Selection:
         """The current keys of the policies found, in the order asked."""
         return tuple(policy.key for policy in self.policies)
 
-    @property
-    def is_canonical(self) -> bool:
-        """Whether the keys asked are the current keys of the policies found, each once, and nothing else."""
-        return not self.unknown and self.asked == self.keys
-
 
 def select_policies(session: Session, keys: Sequence[str]) -> Selection:
     """The full records of the published policies that ``keys`` name, in the order asked, each once; an old
