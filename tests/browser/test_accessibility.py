@@ -29,6 +29,9 @@ PUBLIC_PAGES = {
     "organisations": "/organisations",
     "organisation": "/organisations/la-mem",
     "password-reset": "/password-reset",
+    "compare-policies": "/compare/policies?keys=th-ev35-incentives-2024-2027,id-permenperin-6-2023,"
+                        "vn-decree-10-2022-registration-fee,la-gov-resolution-08-2021-ev-policy",
+    "policies-comparing": "/policies?compare=th-ev35-incentives-2024-2027,la-gov-resolution-08-2021-ev-policy",
 }
 EDITOR_PAGES = {
     "new-policy": "/policies/new",

@@ -37,6 +37,11 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.matrix": ("GET", "/api/v1/matrix?rows=country&cols=topic", None, (200, 200, 200, 200, 200)),
     "policies.detail": ("GET", f"/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
     "policies.cite": ("GET", f"/policies/{POLICY}/cite.bib", None, (200, 200, 200, 200, 200)),
+    # Policies side by side: public, published records only, whoever asks.
+    "compare_policies.compare": ("GET", f"/compare/policies?keys={POLICY},la-ev-tax-package-2022", None,
+                                 (200, 200, 200, 200, 200)),
+    "compare_policies.download": ("GET", f"/compare/policies.csv?keys={POLICY},la-ev-tax-package-2022", None,
+                                  (200, 200, 200, 200, 200)),
     "events.index": ("GET", "/events", None, (200, 200, 200, 200, 200)),
     "events.detail": ("GET", f"/events/{EVENT}", None, (200, 200, 200, 200, 200)),
     "events.cite": ("GET", f"/events/{EVENT}/cite.ris", None, (200, 200, 200, 200, 200)),

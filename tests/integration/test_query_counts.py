@@ -93,3 +93,19 @@ def test_a_page_of_the_changes_feed_costs_the_same_for_5_changed_records_as_for_
     assert len(changes) > 120
     assert {change["type"] for change in changes} == {"policy", "event", "topic", "jurisdiction"}
     assert all(change["record"] is not None for change in changes)
+
+
+def test_comparing_four_policies_costs_the_same_queries_as_comparing_two(client, session, count_queries):
+    """Every policy compared is loaded with all its rows at once, whatever their number; so is the tray."""
+    seed(session, 4)
+    keys = [f"qc-policy-{i}" for i in range(4)]
+    two = queries_for(client, count_queries, "/compare/policies?keys=" + ",".join(keys[:2]))
+    four = queries_for(client, count_queries, "/compare/policies?keys=" + ",".join(keys))
+    assert two == four, count_queries.statements
+    assert four <= 15
+    assert queries_for(client, count_queries, "/compare/policies.csv?keys=" + ",".join(keys[:2])) == \
+        queries_for(client, count_queries, "/compare/policies.csv?keys=" + ",".join(keys))
+    plain = queries_for(client, count_queries, "/policies?country=TL&per_page=100")
+    tray_of_one = queries_for(client, count_queries, "/policies?country=TL&per_page=100&compare=" + keys[0])
+    tray_of_four = queries_for(client, count_queries, "/policies?country=TL&per_page=100&compare=" + ",".join(keys))
+    assert tray_of_one == tray_of_four == plain + 1

@@ -37,6 +37,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.api_docs import bp as api_docs_bp
     from tracker.views.auth import bp as auth_bp
     from tracker.views.compare import bp as compare_bp
+    from tracker.views.compare_policies import init_comparison
     from tracker.views.dashboard import bp as dashboard_bp
     from tracker.views.data import bp as data_bp
     from tracker.views.documents import bp as documents_bp
@@ -70,6 +71,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(downloads_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(data_bp)
+    init_comparison(app)
     init_language_switch(app)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
