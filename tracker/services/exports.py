@@ -138,7 +138,7 @@ def policy_json_chunks(session: Session, flt: PolicyFilter, url_of: Callable[[st
     statement = _ordered(_filtered(select(Policy), flt, PUBLIC_STATES), flt.sort).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links),
+        selectinload(Policy.forum_links), selectinload(Policy.targets),
     ).execution_options(yield_per=BATCH)
     head = json.dumps(about, ensure_ascii=False)
     yield head[:-1] + (', ' if about else '') + '"policies": ['

@@ -235,6 +235,7 @@ _FULL_RECORD = (
     selectinload(Policy.inverse_relations).joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction),
     selectinload(Policy.status_changes),
     selectinload(Policy.forum_links).joinedload(ForumLink.event),
+    selectinload(Policy.targets),
 )
 
 
