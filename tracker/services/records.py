@@ -78,7 +78,8 @@ def _sync_sources(current: list[Source], wanted: list[dict[str, Any]]) -> bool:
     return True
 
 
-def _target_row(target: PolicyTarget) -> dict[str, Any]:
+def target_to_record(target: PolicyTarget) -> dict[str, Any]:
+    """A target in the record format (what the API serves and the dataset file holds)."""
     return {"metric": target.metric, "value": _number(target.value), "unit": target.unit,
             "year": target.target_year, "vehicle_class": target.vehicle_class, "scope_en": target.scope_en,
             "scope_lo": target.scope_lo, "headline": bool(target.headline), "source_url": target.source_url}
@@ -98,7 +99,7 @@ def _sync_targets(current: list[PolicyTarget], wanted: list[dict[str, Any]] | No
     normalised = [{name: target.get(name) for name in ("metric", "value", "unit", "year", "vehicle_class",
                                                         "scope_en", "scope_lo", "headline", "source_url")}
                   for target in wanted]
-    if [_target_row(target) for target in current] == normalised:
+    if [target_to_record(target) for target in current] == normalised:
         return False
     current.clear()
     current.extend(PolicyTarget(position=i, metric=t["metric"], value=Decimal(str(t["value"])), unit=t["unit"],
@@ -230,7 +231,7 @@ def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[
         "sources": [{"url": s.url, "title": s.title, "published": _date(s.published), "kind": s.kind}
                     for s in policy.sources],
         "confidence": policy.confidence, "conflicts": list(policy.conflicts or []),
-        "targets": [_target_row(target) for target in policy.targets],
+        "targets": [target_to_record(target) for target in policy.targets],
         "editorial_state": policy.editorial_state,
     }
 
