@@ -55,6 +55,11 @@ def _decimal(value: Any) -> Decimal:
     return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
 
 
+def compact_number(value: Any) -> str:
+    """A value written plainly, as scripts read it: 550000, 2.5 (never 5.5E+5 nor 30.0000)."""
+    return format(_decimal(value), "f")
+
+
 def amount_text(metric: str, value: Any, unit: str) -> str:
     """The value with its unit in the reader's number format: '30%', '20,000' (Lao '20.000'), '2,5%' in Lao."""
     number = format_number(_decimal(value))
@@ -85,7 +90,7 @@ def compact_text(targets: Iterable[Any]) -> str:
     for target in targets:
         metric, value, unit, year, vehicle_class = _parts(target)
         headline = target["headline"] if isinstance(target, Mapping) else getattr(target, "headline", False)
-        number = format(_decimal(value), "f")
+        number = compact_number(value)
         written.append(f"{'*' if headline else ''}{metric}={number}{TARGET_UNIT_SYMBOLS.get(unit, unit)}"
                        f"@{year}[{vehicle_class}]")
     return SEPARATOR.join(written)
