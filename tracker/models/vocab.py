@@ -78,7 +78,7 @@ SHARE_METRICS = frozenset({"share_of_sales", "share_of_stock", "share_of_product
 
 # The unit a target's value is stated in.
 TARGET_UNITS: dict[str, LazyString] = {
-    "percent": _l("%"),
+    "percent": _l("per cent"),
     "vehicles": _l("vehicles"),
     "points": _l("charging points"),
     "stations": _l("charging stations"),
