@@ -51,6 +51,11 @@ FIELD_MESSAGES: dict[str, str] = {
     "valid_to_before_from": N_("Valid until is before valid from."),
     "history_needed": N_("A status needs at least one step in status_history, dated or not."),
     "status_not_last_step": N_("'%(value)s' differs from the last step of status_history ('%(last)s')."),
+    # Targets of a policy (tracker.models.target).
+    "target_decimals": N_("Give the value with at most four decimals."),
+    "target_percent_over_100": N_("A share is at most 100 %%; this one is %(value)s."),
+    "target_share_unit": N_("A share of sales, vehicles in use or production is stated in %%."),
+    "target_headline_twice": N_("Only one target of a policy can be its headline target."),
     # Attached files (tracker.services.documents).
     "file_required": N_("Choose a file to attach."),
     "file_empty": N_("The file is empty."),

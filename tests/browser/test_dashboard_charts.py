@@ -1,4 +1,4 @@
-"""The dashboard in real Chromium: four drawn charts, PNG downloads, no CSP complaints, tables without JavaScript."""
+"""The dashboard in real Chromium: five drawn charts, PNG downloads, no CSP complaints, tables without JavaScript."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHARTS = ("countries", "status-changes", "topics", "expiries")
+CHARTS = ("countries", "status-changes", "topics", "expiries", "targets")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Pixels of a canvas that are not the white sheet under the chart (the chart itself: bars, text, grid).
@@ -29,7 +29,7 @@ def watch_console(page) -> list[str]:
     return problems
 
 
-def test_the_four_charts_are_drawn_and_each_downloads_as_png(page, artifacts, tmp_path):
+def test_the_five_charts_are_drawn_and_each_downloads_as_png(page, artifacts, tmp_path):
     problems = watch_console(page)
     page.goto("/dashboard")
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
@@ -41,7 +41,7 @@ def test_the_four_charts_are_drawn_and_each_downloads_as_png(page, artifacts, tm
         assert pixels["drawn"] > pixels["total"] * 0.02, (chart, pixels)
         expect(page.locator(f"button[data-png='{chart}']")).to_be_visible()
 
-    for chart in ("countries", "expiries"):
+    for chart in ("countries", "expiries", "targets"):
         with page.expect_download() as info:
             page.locator(f"button[data-png='{chart}']").click()
         download = info.value
@@ -71,7 +71,7 @@ def test_the_filters_redraw_every_chart_for_one_country(page):
     rows = page.locator("section[aria-labelledby='h-countries'] table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Lao PDR")
-    for chart in ("countries", "status-changes", "topics"):
+    for chart in ("countries", "status-changes", "topics", "targets"):
         pixels = page.locator(f"canvas#chart-{chart}").evaluate(DRAWN_PIXELS)
         assert pixels["drawn"] > 0, chart
     expect(page.get_by_role("link", name="Download data (CSV)").first).to_have_attribute(
@@ -86,8 +86,8 @@ def test_without_javascript_the_tables_carry_the_figures(browser, live_server, a
         page = context.new_page()
         page.goto("/dashboard")
         tables = page.locator("table.figures")
-        expect(tables).to_have_count(4)
-        for index in range(4):
+        expect(tables).to_have_count(5)
+        for index in range(5):
             expect(tables.nth(index)).to_be_visible()
             expect(tables.nth(index).locator("caption")).not_to_be_empty()
         expect(page.locator("table.figures").first).to_contain_text("Lao PDR")
@@ -95,7 +95,7 @@ def test_without_javascript_the_tables_carry_the_figures(browser, live_server, a
         for chart in CHARTS:
             expect(page.locator(f"canvas#chart-{chart}")).to_be_hidden()
             expect(page.locator(f"button[data-png='{chart}']")).to_be_hidden()
-        expect(page.get_by_role("link", name="Download data (CSV)")).to_have_count(4)
+        expect(page.get_by_role("link", name="Download data (CSV)")).to_have_count(5)
         page.screenshot(path=artifacts / "dashboard-no-js-360.png", full_page=True)
     finally:
         context.close()

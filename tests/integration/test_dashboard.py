@@ -17,7 +17,9 @@ from tracker.models import Jurisdiction, Policy
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.services.tabular import neutralise
 
-CHARTS = ("countries", "status-changes", "topics", "expiries")
+CHARTS = ("countries", "status-changes", "topics", "expiries", "targets")
+HEADLINE = {"metric": "share_of_sales", "value": 30, "unit": "percent", "year": 2030, "vehicle_class": "car",
+            "headline": True}
 ENDED = {"repealed", "withdrawn", "superseded", "expired"}
 
 
@@ -80,7 +82,7 @@ def quarters_table(client, query: str = "") -> dict[int, list[int]]:
 
 # --- The page ------------------------------------------------------------------------------------------
 
-def test_dashboard_shows_four_charts_each_with_table_csv_link_and_png_button(client):
+def test_dashboard_shows_five_charts_each_with_table_csv_link_and_png_button(client):
     response = client.get("/dashboard")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -89,7 +91,7 @@ def test_dashboard_shows_four_charts_each_with_table_csv_link_and_png_button(cli
         assert f'href="/dashboard/{chart}.csv"' in html
         # The PNG button needs JavaScript: it is hidden until dashboard.js has drawn the chart.
         assert re.search(rf'<button[^>]*data-png="{chart}"[^>]*hidden', html)
-    assert html.count("<caption>") == 5  # the four charts and the map
+    assert html.count("<caption>") == 6  # the five charts and the map
     assert html.count('<th scope="col"') >= 4 + 7 + 2 + 5
     assert '<th scope="row">' in html
     assert '<form class="filters inline" method="get" action="/dashboard"' in html
@@ -397,15 +399,17 @@ def test_the_dashboard_costs_the_same_few_queries_for_5_or_60_more_records(app, 
     # The page cache would answer the second request from memory; measure the queries of a real render.
     app.config["PAGE_CACHE_SIZE"], saved = 0, app.config["PAGE_CACHE_SIZE"]
     try:
-        load(session, policies=[policy_record(f"dash-qc-{i}", valid_to="2099") for i in range(5)])
+        load(session, policies=[policy_record(f"dash-qc-{i}", valid_to="2099", targets=[HEADLINE])
+                                for i in range(5)])
         session.commit()
         few = _queries(client, count_queries, url)
-        load(session, policies=[policy_record(f"dash-qc-more-{i}", valid_to="2099", country=code)
+        load(session, policies=[policy_record(f"dash-qc-more-{i}", valid_to="2099", country=code,
+                                              targets=[HEADLINE | {"year": 2025 + i % 10}])
                                 for i, code in enumerate(["TL", "LA", "VN"] * 20)])
         session.commit()
         many = _queries(client, count_queries, url)
     finally:
         app.config["PAGE_CACHE_SIZE"] = saved
     assert few == many, count_queries.statements
-    # Content version, two reference lists, at most four figures and the map's.
-    assert many <= 8, count_queries.statements
+    # Content version, two reference lists, at most five figures and the map's.
+    assert many <= 9, count_queries.statements

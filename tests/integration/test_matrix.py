@@ -164,7 +164,7 @@ def test_the_csv_has_a_row_per_cell_with_stable_columns(client, timor):
     text = response.get_data(as_text=True)
     assert text.startswith("\ufeff") and "\r\n" in text
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert list(rows[0]) == [name for name, _meaning in matrix_service.MATRIX_COLUMNS]
+    assert list(rows[0]) == [name for name, _meaning in matrix_service.MATRIX_COLUMNS] + ["headline_target"]
     charging = next(r for r in rows if r["country_code"] == "TL" and r["value_key"] == "charging_infrastructure")
     assert charging["instruments"] == "1" and charging["strongest_status"] == "in_force"
     assert charging["state"] == "some" and charging["as_of"] == "2022-12-31"
@@ -191,10 +191,10 @@ def test_the_matrix_costs_one_aggregate_query_for_5_or_60_more_records(client, s
 class HeadlineTarget:
     """An extra column as another part of the tracker would add it."""
 
-    key = "headline_target"
+    key = "test_extra"
 
     def label(self) -> str:
-        return "Headline target"
+        return "Extra figure"
 
     def missing(self) -> str:
         return "No target recorded"
@@ -207,11 +207,26 @@ def test_an_extra_column_shows_after_the_dimension_in_the_page_csv_and_api(clien
     matrix_service.register_extra_column(HeadlineTarget())
     try:
         html = client.get("/compare?dimension=kind&year=2020").get_data(as_text=True)
-        assert '<th scope="col" class="extra">Headline target</th>' in html
+        assert '<th scope="col" class="extra">Extra figure</th>' in html
         assert "30% of new cars by 2030" in html and "No target recorded" in html
         header = client.get("/compare.csv?dimension=kind&year=2020").get_data(as_text=True).splitlines()[0]
-        assert header.endswith(",headline_target")
+        assert header.endswith(",headline_target,test_extra")
         body = client.get("/api/v1/matrix?cols=kind&year=2020").get_json()
-        assert body["extra_columns"][0]["cells"]["LA"]["value"] == "30% by 2030"
+        assert body["extra_columns"][1]["cells"]["LA"]["value"] == "30% by 2030"
     finally:
-        matrix_service.unregister_extra_column("headline_target")
+        matrix_service.unregister_extra_column("test_extra")
+
+
+def test_the_headline_target_column_gives_each_country_its_headline_target_or_says_there_is_none(client):
+    html = client.get("/compare").get_data(as_text=True)
+    assert '<th scope="col" class="extra">Headline target</th>' in html
+    body = client.get("/api/v1/matrix").get_json()
+    column = next(extra for extra in body["extra_columns"] if extra["key"] == "headline_target")
+    cells = column["cells"]
+    # Demo data: Lao PDR's targets are recorded, Myanmar has none.
+    assert cells["LA"]["url"].startswith("/policies/la-") and "@20" in cells["LA"]["value"]
+    assert cells["MM"]["text"] == "No target recorded" and cells["MM"]["url"] is None
+    assert f'href="{cells["LA"]["url"]}"' in html
+    client.set_cookie("lang", "lo")
+    lao = client.get("/compare").get_data(as_text=True)
+    assert "ເປົ້າໝາຍຫຼັກ" in lao and "No target recorded" not in lao

@@ -64,3 +64,37 @@ def test_the_newest_migration_goes_down_and_up_again_over_the_demo_data(tmp_path
         assert migrate.drift(database.engine) == []
     finally:
         database.dispose()
+
+
+@pytest.mark.slow
+def test_the_targets_migration_goes_down_and_up_again(tmp_path, demo_data):
+    """Down to 0010 the targets table goes and every policy stays; up again, it is back, empty and ready."""
+    from sqlalchemy import func
+
+    from tracker.db import unit_of_work
+    from tracker.models import Policy, PolicyTarget
+    from tracker.services.dataset import load_dataset
+
+    database = Database(f"sqlite:///{tmp_path / 'targets-roundtrip.db'}")
+    try:
+        migrate.upgrade(database.engine)
+        with unit_of_work(database.session(write=True)) as session:
+            load_dataset(session, demo_data)
+        with database.session() as session:
+            assert session.scalar(select(func.count(PolicyTarget.id))) == sum(
+                len(policy.get("targets") or []) for policy in demo_data["policies"]) > 0
+        migrate.downgrade(database.engine, "0010")
+        assert "policy_targets" not in inspect(database.engine).get_table_names()
+        migrate.upgrade(database.engine)
+        assert "policy_targets" in inspect(database.engine).get_table_names()
+        with database.session() as session:
+            assert session.scalar(select(func.count(Policy.id))) == len(demo_data["policies"])
+            assert session.scalar(select(func.count(PolicyTarget.id))) == 0
+        # Loading the file again puts the targets back.
+        with unit_of_work(database.session(write=True)) as session:
+            load_dataset(session, demo_data)
+        with database.session() as session:
+            assert session.scalar(select(func.count(PolicyTarget.id))) > 0
+        assert migrate.drift(database.engine) == []
+    finally:
+        database.dispose()

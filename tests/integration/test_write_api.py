@@ -78,7 +78,7 @@ def stored_policy(session, key: str) -> dict[str, Any]:
     policy = session.scalars(select(Policy).where(Policy.key == key).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links),
         selectinload(Policy.bodies), selectinload(Policy.sources), selectinload(Policy.relations),
-        selectinload(Policy.status_changes), selectinload(Policy.forum_links))).one()
+        selectinload(Policy.status_changes), selectinload(Policy.forum_links), selectinload(Policy.targets))).one()
     return editing.policy_record(session, policy) | {"version": policy.version}
 
 

@@ -1,8 +1,10 @@
 """Forms of the staff's editing pages: policies, events, status changes, publication and forum links."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import LazyString
@@ -12,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import (
+    BooleanField,
     FieldList,
     FormField,
     HiddenField,
@@ -42,6 +45,8 @@ from tracker.models.vocab import (
     ORGANISATION_KINDS,
     RELATION_TYPES,
     SOURCE_KINDS,
+    TARGET_METRICS,
+    TARGET_UNITS,
     VEHICLE_CLASSES,
 )
 
@@ -81,6 +86,7 @@ FIELD_LABELS: dict[str, LazyString] = {
     "note": _l("Note"),
     "evidence_url": _l("Evidence URL"), "reason": _l("Reason"),
     "acronym": _l("Acronym"), "parent": _l("Part of"), "kind_of_organisation": _l("Kind of organisation"),
+    "targets": _l("Targets"),
 }
 
 PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025 or 2025 (also 2025-11-15 or "
@@ -206,6 +212,70 @@ class PartialDateField(StringField):
             "2025-11-15, 15 November 2025).", value=value)
 
 
+# Digit grouping and decimal marks as staff type them: 20,000 or 2.5 (English), 20.000 or 2,5 (Lao).
+_GROUPED_COMMAS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_GROUPED_DOTS = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$")
+_PLAIN_NUMBER = re.compile(r"^\d+([.,]\d+)?$")
+
+
+def read_number(text: str) -> int | float | None:
+    """A number as staff write it (20,000 and 2.5; 20.000 and 2,5 in Lao; spaces ignored), or None."""
+    text = re.sub(r"[\s\u202f\u00a0%]", "", text)
+    if _GROUPED_COMMAS.match(text):
+        text = text.replace(",", "")
+    elif _GROUPED_DOTS.match(text):
+        text = text.replace(".", "").replace(",", ".")
+    elif _PLAIN_NUMBER.match(text):
+        text = text.replace(",", ".")
+    else:
+        return None
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+class NumberField(StringField):
+    """A number as staff write it (see read_number), handed to the services as a number; text that is not
+    one goes to the service as written, which refuses it, and the form says why by the field."""
+
+    data: Any
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        self.unreadable = False
+        text = _clean(self.data)
+        if text is None:
+            self.data = None
+            return
+        number = read_number(text)
+        self.unreadable = number is None
+        self.data = text if number is None else number
+
+    def _value(self) -> str:
+        if isinstance(self.data, (int, float)) and not isinstance(self.data, bool):
+            return format(Decimal(str(self.data)).normalize(), "f")
+        return super()._value()
+
+    def parse_message(self) -> str | None:
+        if not getattr(self, "unreadable", False):
+            return None
+        return _("'%(value)s' is not a number. Write it with digits, such as 30, 2.5 or 20000.",
+                 value=str(self.data)[:60])
+
+
+class YearField(StringField):
+    """A year (2030), handed to the services as an integer; other text goes as written and is refused there."""
+
+    data: Any
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        text = _clean(self.data)
+        self.data = int(text) if text is not None and text.isascii() and text.isdigit() else text
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+
 class GroupedSelect:
     """A <select> whose options are grouped (<optgroup>), after a first option that stands alone ("Not
     known"). With ``filterable`` it asks forms.js for a filter box above it (typing an acronym or either
@@ -300,6 +370,30 @@ class BodyRow(RowForm):
         return None if org is None else {"org": org, "role": self.role.data}
 
 
+class TargetRow(RowForm):
+    metric = SelectField(_l("Measure"), choices=labelled({"": _l("Choose a measure")}, TARGET_METRICS),
+                         default="")
+    value = NumberField(_l("Value"), description=_l("30 for 30 %; 20000 for 20,000 vehicles."))
+    unit = SelectField(_l("Unit"), choices=labelled(TARGET_UNITS), default="percent")
+    year = YearField(_l("By the year"))
+    vehicle_class = SelectField(_l("Vehicles"), choices=labelled(VEHICLE_CLASSES), default="all")
+    scope_en = StringField(_l("Scope (English)"), description=_l("Short: 'new cars and pickups', 'Vientiane'."))
+    scope_lo = StringField(_l("Scope (Lao)"))
+    source_url = StringField(_l("Stated in (URL)"))
+    headline = BooleanField(_l("Headline target of this policy"))
+
+    def to_input(self) -> dict[str, Any] | None:
+        values = {"metric": _clean(self.metric.data), "value": self.value.data, "unit": _clean(self.unit.data),
+                  "year": self.year.data, "vehicle_class": _clean(self.vehicle_class.data),
+                  "scope_en": _clean(self.scope_en.data), "scope_lo": _clean(self.scope_lo.data),
+                  "headline": bool(self.headline.data), "source_url": _clean(self.source_url.data)}
+        # A row with nothing of its own filled in is a blank row (the unit and vehicles have defaults).
+        if not any(values[name] not in (None, "") for name in ("metric", "value", "year", "scope_en", "scope_lo",
+                                                              "source_url")) and not values["headline"]:
+            return None
+        return values
+
+
 class ServiceErrors:
     """Puts the errors of a service's Invalid by the form's fields."""
 
@@ -315,8 +409,8 @@ class ServiceErrors:
         for name, raw in errors.items():
             target, prefix = self._field_for(name)
             # A FieldError reads in the reader's language; other messages were written in it.
-            text = prefix + ((target.parse_message() if isinstance(target, PartialDateField) else None)
-                             or str(raw))
+            text = prefix + ((target.parse_message() if isinstance(target, (PartialDateField, NumberField))
+                              else None) or str(raw))
             if target is None:
                 self.form_errors.append(f"{FIELD_LABELS.get(name, name)}: {text}")
             else:
@@ -407,7 +501,7 @@ class RecordForm(ServiceErrors, FlaskForm):
 class PolicyForm(RecordForm):
     """Every field of a policy in the dataset format; ``to_input`` gives what create/update_policy take."""
 
-    ROW_GROUPS = ("sources", "relations", "other_bodies")
+    ROW_GROUPS = ("targets", "sources", "relations", "other_bodies")
 
     key = StringField(_l("Key"),
                       description=_l("Optional: made from the English title when left blank. Lower-case "
@@ -445,6 +539,7 @@ class PolicyForm(RecordForm):
     sources = FieldList(FormField(SourceRow), label=_l("Sources"), max_entries=MAX_ROWS)
     relations = FieldList(FormField(RelationRow), label=_l("Related instruments"), max_entries=MAX_ROWS)
     other_bodies = FieldList(FormField(BodyRow), label=_l("Other bodies"), max_entries=MAX_ROWS)
+    targets = FieldList(FormField(TargetRow), label=_l("Targets"), max_entries=MAX_ROWS)
 
     def __init__(self, *args: Any, choices: Choices, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -472,7 +567,7 @@ class PolicyForm(RecordForm):
         data = {name: record.get(name) for name in (
             "title_en", "title_lo", "title_local", "reference", "country", "instrument", "valid_from",
             "valid_to", "summary_en", "summary_lo", "topics", "vehicle_classes", "sources", "relations",
-            "other_bodies")}
+            "other_bodies", "targets")}
         data.update(issuer=record.get("issuer") or "", confidence=record.get("confidence") or "",
                     conflicts="\n".join(record.get("conflicts") or []), version=version)
         data["sources"] = _source_rows(record)
@@ -494,6 +589,7 @@ class PolicyForm(RecordForm):
         data["sources"] = self._rows("sources")
         data["relations"] = self._rows("relations")
         data["other_bodies"] = self._rows("other_bodies")
+        data["targets"] = self._rows("targets")
         if self.creating:
             key = _clean(self.key.data)
             if key is not None:

@@ -15,6 +15,7 @@ from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.release import Release, ReleaseFile, ReleaseSchedule
 from tracker.models.search_log import SearchChange  # noqa: F401
 from tracker.models.source import Source
+from tracker.models.target import PolicyTarget
 from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
 
@@ -24,7 +25,7 @@ __all__ = [
     "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
     "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "RecordKeyAlias",
-    "Release", "ReleaseFile", "ReleaseSchedule",
+    "PolicyTarget", "Release", "ReleaseFile", "ReleaseSchedule",
     "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
     "WebhookEndpoint",
 ]

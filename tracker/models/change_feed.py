@@ -35,6 +35,7 @@ from tracker.models.event import Event, EventOrganisation, EventTopic, ForumLink
 from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopic, PolicyVehicleClass, StatusChange
 from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.source import Source
+from tracker.models.target import PolicyTarget
 from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.vocab import check_in
 
@@ -189,7 +190,7 @@ def _collect(pending: _Pending, obj: Any, created: bool, deleted: bool) -> None:
         for policy in _ids("policy", _values(obj, "policy_id")):
             pending.records.add(policy)
             pending.count(policy, *_ids("topic", _values(obj, "topic_key")))
-    elif isinstance(obj, (PolicyVehicleClass, PolicyBody)):
+    elif isinstance(obj, (PolicyVehicleClass, PolicyBody, PolicyTarget)):
         pending.records.update(_ids("policy", _values(obj, "policy_id")))
     elif isinstance(obj, PolicyRelation):
         # The target shows the relation too, as an incoming one.

@@ -24,6 +24,7 @@ from tracker.models.vocab import (
 if TYPE_CHECKING:
     from tracker.models.event import ForumLink
     from tracker.models.source import Source
+    from tracker.models.target import PolicyTarget
 
 
 class Policy(Base):
@@ -98,6 +99,8 @@ class Policy(Base):
         back_populates="policy", cascade="all, delete-orphan", order_by="StatusChange.position", lazy="raise")
     forum_links: Mapped[list[ForumLink]] = relationship(
         back_populates="policy", cascade="all, delete-orphan", order_by="ForumLink.position", lazy="raise")
+    targets: Mapped[list[PolicyTarget]] = relationship(
+        back_populates="policy", cascade="all, delete-orphan", order_by="PolicyTarget.position", lazy="raise")
 
     @property
     def topic_keys(self) -> list[str]:

@@ -1,5 +1,5 @@
-"""The record format, declared once as JSON Schema: the fields of policies, events, organisations, topics and
-sources with their limits. The write API checks bodies against it and publishes it in the OpenAPI
+"""The record format, declared once as JSON Schema: the fields of policies, events, organisations, topics,
+sources and targets with their limits. The write API checks bodies against it and publishes it in the OpenAPI
 document; the dataset loader and the editing services check every record against it."""
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from tracker.models.vocab import (
     ORGANISATION_KINDS,
     RELATION_TYPES,
     SOURCE_KINDS,
+    TARGET_METRICS,
+    TARGET_UNITS,
     VEHICLE_CLASSES,
 )
 
@@ -43,6 +45,8 @@ ORGANISATION_NAME_LENGTH = 300
 ACRONYM_LENGTH = 40
 TOPIC_NAME_LENGTH = 200
 KEY_LENGTH = 120
+MAX_TARGETS = 50
+MAX_TARGET_VALUE = 1_000_000_000_000
 
 # Text fields whose line breaks are kept (as \n); in every other text field a line break becomes a space.
 MULTILINE_FIELDS = frozenset({"summary_en", "summary_lo", "date_note", "note", "note_lo", "evidence",
@@ -114,6 +118,30 @@ def source_fields() -> dict[str, Any]:
             "kind": choice_schema(list(SOURCE_KINDS), nullable=True)}
 
 
+def target_fields() -> dict[str, Any]:
+    """One structured target of a policy (tracker.models.target)."""
+    from tracker.models.target import FIRST_TARGET_YEAR, LAST_TARGET_YEAR, SCOPE_LENGTH
+
+    return {
+        "metric": choice_schema(list(TARGET_METRICS)) | {"description": "What the target measures."},
+        "value": {"type": "number", "minimum": 0, "maximum": MAX_TARGET_VALUE,
+                  "description": "The value, in `unit` (30 for 30 %); at most four decimals."},
+        "unit": choice_schema(list(TARGET_UNITS)),
+        "year": {"type": "integer", "minimum": FIRST_TARGET_YEAR, "maximum": LAST_TARGET_YEAR,
+                 "description": "The year the target is to be met by."},
+        "vehicle_class": choice_schema(list(VEHICLE_CLASSES), nullable=True) | {
+            "description": "The vehicles it counts (all when absent)."},
+        "scope_en": string_schema(SCOPE_LENGTH, description="What else bounds it, in English (short)."),
+        "scope_lo": string_schema(SCOPE_LENGTH, description="The same in Lao."),
+        "headline": {"type": "boolean",
+                     "description": "The one target that stands for the policy (at most one per policy)."},
+        "source_url": NULLABLE_URL | {"description": "Where the target is stated."},
+    }
+
+
+TARGET_REQUIRED = ("metric", "value", "unit", "year")
+
+
 def policy_fields(countries: list[str], topics: list[str] | None, *, closed: bool = True) -> dict[str, Any]:
     """The fields of a policy an editor sets. ``topics``: the known topic keys, or None to take any key (the
     dataset loader, which knows topics defined in the same file, checks them itself)."""
@@ -143,6 +171,8 @@ def policy_fields(countries: list[str], topics: list[str] | None, *, closed: boo
         "sources": sources,
         "confidence": choice_schema(list(CONFIDENCE_LEVELS), nullable=True),
         "conflicts": list_schema(string_schema(NOTE_LENGTH, nullable=False, min_length=1), 50),
+        "targets": list_schema(ref("TargetInput") if closed else make(target_fields(), TARGET_REQUIRED),
+                               MAX_TARGETS),
     }
 
 
@@ -189,6 +219,7 @@ def input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
     event = event_fields(countries, topics)
     return {
         "SourceInput": closed_object(source_fields(), ("url",)),
+        "TargetInput": closed_object(target_fields(), TARGET_REQUIRED),
         "PolicyInput": closed_object(policy | {
             "key": KEY | {"description": KEY_TEXT + " Made from the country and title when absent."},
             "status": choice_schema(list(LEGAL_STATUSES)) | {"description": "The first legal status (proposed "

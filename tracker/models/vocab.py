@@ -96,6 +96,37 @@ VEHICLE_CLASSES: dict[str, LazyString] = {
     "truck": _l("Trucks"),
 }
 
+# What a structured target measures (tracker.models.target). A share is a percentage; the others count
+# vehicles, charging, capacity or emissions in the unit the target states.
+TARGET_METRICS: dict[str, LazyString] = {
+    "share_of_sales": _l("Share of new sales"),
+    "share_of_stock": _l("Share of vehicles in use"),
+    "share_of_production": _l("Share of vehicle production"),
+    "vehicles": _l("Number of electric vehicles"),
+    "charging_points": _l("Public charging points"),
+    "charging_stations": _l("Public charging stations"),
+    "manufacturing_capacity": _l("Manufacturing capacity"),
+    "emissions_reduction": _l("Emissions reduction"),
+    "other": _l("Other measure"),
+}
+# Metrics that are shares of a whole: stated in percent, at most 100.
+SHARE_METRICS = frozenset({"share_of_sales", "share_of_stock", "share_of_production"})
+
+# The unit a target's value is stated in.
+TARGET_UNITS: dict[str, LazyString] = {
+    "percent": _l("per cent"),
+    "vehicles": _l("vehicles"),
+    "points": _l("charging points"),
+    "stations": _l("charging stations"),
+    "units_per_year": _l("units a year"),
+    "tonnes_co2e": _l("tonnes of CO2e"),
+}
+# How the compact text form of exports writes each unit (tracker.services.policy_targets).
+TARGET_UNIT_SYMBOLS: dict[str, str] = {
+    "percent": "%", "vehicles": " vehicles", "points": " points", "stations": " stations",
+    "units_per_year": " units/year", "tonnes_co2e": " tCO2e",
+}
+
 # Each relation type read from the other end, so a page can show both directions.
 RELATION_TYPES: dict[str, tuple[LazyString, LazyString]] = {
     "amends": (_l("Amends"), _l("Amended by")),

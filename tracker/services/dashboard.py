@@ -1,4 +1,5 @@
-"""Dashboard figures over published policies: per country and status, per quarter, per topic, and expiries."""
+"""Dashboard figures over published policies: per country and status, per quarter, per topic, expiries, and
+headline targets by year."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,6 +17,9 @@ from tracker.models.types import PartialDate
 from tracker.models.vocab import LEGAL_STATUSES
 from tracker.services.as_of import AsOf, end_key, parse_as_of, status_on
 
+# A measure in one of ENDED_STATUSES no longer runs out: it has already ended another way.
+from tracker.services.policy_targets import ENDED_STATUSES, TargetView, headline_targets_by_year
+
 if TYPE_CHECKING:
     from sqlalchemy import Result
 
@@ -23,9 +27,6 @@ _Ts = TypeVarTuple("_Ts")
 
 # The dashboard is the public picture: only published records, whoever is reading.
 PUBLISHED = "published"
-
-# A measure in one of these statuses no longer runs out: it has already ended another way.
-ENDED_STATUSES = ("repealed", "withdrawn", "superseded", "expired")
 
 # Jurisdiction kinds that always get a row in the country chart, even with no policy, so the
 # ASEAN picture is complete; other jurisdictions (international bodies) appear only when they count.
@@ -329,7 +330,37 @@ def upcoming_expiries(session: Session, flt: DashboardFilter, reference: Referen
     ]
 
 
-# --- All four -----------------------------------------------------------------------------------------
+# --- Chart 5: headline targets by year ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TargetsByYear:
+    """The headline targets of published policies, by the year they are to be met (one per policy at most)."""
+
+    targets: list[TargetView]
+
+    @property
+    def years(self) -> list[int]:
+        return sorted({target.year for target in self.targets})
+
+    @property
+    def countries(self) -> list[str]:
+        """The jurisdiction codes that have a headline target, in the order targets list them."""
+        return list(dict.fromkeys(target.jurisdiction_code for target in self.targets))
+
+    def count(self, year: int, code: str) -> int:
+        return sum(1 for target in self.targets if target.year == year and target.jurisdiction_code == code)
+
+
+def targets_by_year(session: Session, flt: DashboardFilter, reference: ReferenceLists) -> TargetsByYear:
+    """Headline targets of the published policies the filter selects, by target year, then country in display
+    order (one query)."""
+    targets = headline_targets_by_year(session, lambda statement: published_matching(statement, flt))
+    position = {code: index for index, code in enumerate(reference.jurisdiction_codes)}
+    return TargetsByYear(sorted(targets, key=lambda target: (target.year, position.get(target.jurisdiction_code, 99),
+                                                             target.policy_key)))
+
+
+# --- All five -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -338,6 +369,7 @@ class Dashboard:
     topics: list[TopicCount]
     expiries: list[Expiry]
     today: dt.date
+    targets: TargetsByYear
 
     @property
     def policy_count(self) -> int:
@@ -346,11 +378,12 @@ class Dashboard:
 
 def build_dashboard(session: Session, flt: DashboardFilter, reference: ReferenceLists,
                     today: dt.date) -> Dashboard:
-    """The four charts for one filter (four GROUP BY or list queries, whatever the number of records)."""
+    """The five charts for one filter (five GROUP BY or list queries, whatever the number of records)."""
     return Dashboard(
         countries=countries_by_status(session, flt, reference),
         status_changes=status_changes_by_quarter(session, flt),
         topics=policies_by_topic(session, flt, reference),
         expiries=upcoming_expiries(session, flt, reference, today),
         today=today,
+        targets=targets_by_year(session, flt, reference),
     )

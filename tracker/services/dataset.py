@@ -346,7 +346,7 @@ def _apply_reference_records(session: Session, records: dict[str, list[dict[str,
 _POLICY_LOADING = (
     selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
     selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-    selectinload(Policy.forum_links))
+    selectinload(Policy.forum_links), selectinload(Policy.targets))
 
 
 def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known: dict[str, set[str]],
@@ -403,7 +403,7 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
                 continue
             if policy is None:
                 policy = Policy(key=record["key"], topic_links=[], vehicle_class_links=[], bodies=[], sources=[],
-                                relations=[], status_changes=[], forum_links=[])
+                                relations=[], status_changes=[], forum_links=[], targets=[])
                 session.add(policy)
                 policies[policy.key] = policy
                 created_keys.add(policy.key)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 # changes, the editorial state only through publication.
 POLICY_FIELDS = ("country", "title_en", "title_lo", "title_local", "reference", "instrument", "issuer",
                  "other_bodies", "topics", "vehicle_classes", "valid_from", "valid_to", "summary_en",
-                 "summary_lo", "relations", "forum_links", "sources", "confidence", "conflicts")
+                 "summary_lo", "relations", "forum_links", "sources", "confidence", "conflicts", "targets")
 EVENT_FIELDS = ("name_en", "name_lo", "kind", "country", "starts_on", "ends_on", "date_note", "venue",
                 "organisers", "funders", "partners", "topics", "summary_en", "summary_lo", "sources")
 FIELDS = {"policy": POLICY_FIELDS, "event": EVENT_FIELDS,
@@ -101,7 +101,7 @@ def _policy_for_edit(session: Session, key: str, *, lock: bool = True) -> Policy
     statement = select(Policy).where(Policy.key == key).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links))
+        selectinload(Policy.forum_links), selectinload(Policy.targets))
     if lock:
         statement = statement.with_for_update(of=Policy)
     # A copy read earlier in the request (before the lock) must not hide a newer committed version.
@@ -275,7 +275,8 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
         raise Invalid(_("The key is taken."), {"key": _("A policy with the key '%(key)s' already exists.",
                                                         key=key)})
     raw = {name: data.get(name) for name in POLICY_FIELDS}
-    for name in ("other_bodies", "topics", "vehicle_classes", "relations", "forum_links", "sources", "conflicts"):
+    for name in ("other_bodies", "topics", "vehicle_classes", "relations", "forum_links", "sources", "conflicts",
+                 "targets"):
         raw[name] = raw[name] if raw[name] is not None else []
     status = data.get("status") or "proposed"
     raw.update(key=key, status=status, editorial_state="draft", status_history=[{
@@ -292,7 +293,7 @@ def create_policy(session: Session, data: Mapping[str, Any], actor: User) -> Pol
         raise _problems_to_invalid([_rename_status_problem(p) for p in problems])
 
     policy = Policy(key=key, topic_links=[], vehicle_class_links=[], bodies=[], sources=[], relations=[],
-                    status_changes=[], forum_links=[])
+                    status_changes=[], forum_links=[], targets=[])
     session.add(policy)
     records.apply_policy(policy, record, keys.org_ids)
     # Validation refuses relations to itself, so the new policy's own id is not needed here.

@@ -2,7 +2,7 @@
 
 Only published records are ever exported, whoever asks: a download is meant to be passed on. Columns
 have stable snake_case names (documented in docs/data.md) whatever the interface language; lists
-inside one cell (topics, vehicle classes, bodies, sources) are joined with " ; ". Policies are read
+inside one cell (topics, vehicle classes, bodies, sources, targets) are joined with " ; ". Policies are read
 in batches from one query, so a download of the whole list starts at once and holds a batch at a time.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tracker.models.types import PartialDate
 from tracker.search.request import SearchRequest
 from tracker.services.as_of import status_on
 from tracker.services.policies import PUBLIC_STATES, PolicyFilter, _filtered, _ordered
+from tracker.services.policy_targets import compact_text
 from tracker.services.records import policy_to_record
 
 # Rows read from the database at a time.
@@ -56,6 +57,8 @@ POLICY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("summary_en", "Summary in English"),
     ("summary_lo", "Summary in Lao"),
     ("sources", "Source URLs, separated by ' ; '"),
+    ("targets", "Structured targets, separated by ' ; ', each as metric=value+unit@year[vehicle_class] "
+                "(share_of_sales=30%@2030[car]); the headline target starts with '*'"),
     ("confidence", "How sure the record is: high, medium or low"),
     ("updated_at", "When the record last changed (UTC, ISO 8601)"),
 )
@@ -108,7 +111,7 @@ def _joined(values: list[str]) -> str:
 POLICY_ROW_LOADS = (
     joinedload(Policy.jurisdiction), joinedload(Policy.issuer), selectinload(Policy.topic_links),
     selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies).joinedload(PolicyBody.organisation),
-    selectinload(Policy.sources),
+    selectinload(Policy.sources), selectinload(Policy.targets),
 )
 
 
@@ -132,7 +135,7 @@ def policy_row(policy: Policy, url_of: Callable[[str], str]) -> list[Any]:
         issuer.key if issuer else "", issuer.name_en if issuer else "", issuer.name_lo if issuer else "",
         _joined([f"{body.organisation.key}:{body.role}" for body in policy.bodies]),
         _joined(policy.topic_keys), _joined(policy.vehicle_classes), policy.summary_en, policy.summary_lo,
-        _joined([source.url for source in policy.sources]), policy.confidence,
+        _joined([source.url for source in policy.sources]), compact_text(policy.targets), policy.confidence,
         policy.updated_at.isoformat(timespec="seconds") if policy.updated_at else "",
     ]
 
@@ -158,7 +161,7 @@ def policy_json_chunks(session: Session, flt: PolicyFilter, url_of: Callable[[st
     statement = _ordered(_filtered(select(Policy, status), flt, PUBLIC_STATES), flt.sort).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links),
+        selectinload(Policy.forum_links), selectinload(Policy.targets),
     ).execution_options(yield_per=BATCH)
     head = json.dumps(about, ensure_ascii=False)
     yield head[:-1] + (', ' if about else '') + '"policies": ['

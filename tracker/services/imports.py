@@ -111,7 +111,8 @@ def _policy_records(session: Session, rows: list[tuple[str, dict[str, str | None
         policies = session.scalars(select(Policy).where(Policy.key.in_(keys[start:start + 500])).options(
             selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links),
             selectinload(Policy.bodies), selectinload(Policy.sources), selectinload(Policy.relations),
-            selectinload(Policy.status_changes), selectinload(Policy.forum_links))).all()
+            selectinload(Policy.status_changes), selectinload(Policy.forum_links),
+            selectinload(Policy.targets))).all()
         targets = {r.target_id for p in policies for r in p.relations if r.target_id}
         if targets:
             policy_keys.update({row.id: row.key for row in session.execute(

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from flask_babel import LazyString
 from flask_babel import gettext as _
@@ -34,6 +35,7 @@ from tracker.models.vocab import (
 )
 from tracker.services.as_of import AsOf, status_on
 from tracker.services.policies import FilterChoices, parse_policy_filter
+from tracker.services.policy_targets import compact_text, headline_targets
 
 # What the columns can be, by the name the page (``dimension``) and the API (``cols``) take.
 DIMENSIONS: dict[str, LazyString] = {
@@ -298,3 +300,26 @@ def matrix_rows(matrix: Matrix) -> tuple[list[str], list[list[object]]]:
 def status_legend() -> list[tuple[str, str]]:
     """The strength order of statuses, strongest first, with their names (the matrix's legend)."""
     return [(status, str(LEGAL_STATUSES[status])) for status in STATUS_STRENGTH]
+
+
+class HeadlineTargetColumn:
+    """The matrix's "Headline target" column: per country, the headline target of its published policies
+    that still run (see policy_targets.headline_targets), as of the matrix's day when it has one."""
+
+    key = "headline_target"
+
+    def label(self) -> str:
+        return str(_("Headline target"))
+
+    def missing(self) -> str:
+        return str(_("No target recorded"))
+
+    def cells(self, session: Session, codes: Sequence[str], flt: MatrixFilter) -> Mapping[str, ExtraCell]:
+        targets = headline_targets(session, as_of=flt.as_of.day if flt.as_of else None)
+        # A path from the site's root, as the policy pages are addressed; the page links it, the API gives it.
+        return {code: ExtraCell(target.text, compact_text([target]).lstrip("*"),
+                                "/policies/" + quote(target.policy_key))
+                for code, target in targets.items() if code in codes}
+
+
+register_extra_column(HeadlineTargetColumn())

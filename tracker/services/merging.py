@@ -28,7 +28,7 @@ from tracker.models.types import PartialDate
 
 # Fields whose value is a list: merged element by element when both sides changed them.
 LIST_FIELDS = frozenset({"other_bodies", "topics", "vehicle_classes", "relations", "forum_links", "sources",
-                         "conflicts", "organisers", "funders", "partners"})
+                         "conflicts", "organisers", "funders", "partners", "targets"})
 
 
 def jsonable(value: Any) -> Any:

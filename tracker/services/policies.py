@@ -269,6 +269,7 @@ _FULL_RECORD = (
     selectinload(Policy.inverse_relations).joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction),
     selectinload(Policy.status_changes),
     selectinload(Policy.forum_links).joinedload(ForumLink.event),
+    selectinload(Policy.targets),
 )
 
 

@@ -7,6 +7,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tracker.errors import FieldError, Invalid, clip, field_path
@@ -18,7 +19,9 @@ from tracker.models.record_format import (
     record_schemas,
     string_schema,
 )
+from tracker.models.target import VALUE_DECIMALS
 from tracker.models.types import PartialDate, PartialDateError
+from tracker.models.vocab import SHARE_METRICS
 from tracker.services import schema_check
 
 # Line breaks: kept in multi-line fields (as \n), each turned into a space in single-line ones, as are tabs.
@@ -371,5 +374,49 @@ def check_policy(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]
     policy["confidence"] = check.value("confidence")
     policy["conflicts"] = [text for index, text in enumerate(check.items("conflicts"))
                            if check.ok(field_path(("conflicts", index))) and text is not None]
+    # A record that says nothing of targets (a file written before they existed) leaves them as they are.
+    policy["targets"] = _targets(check) if "targets" in check.data else None
     policy["editorial_state"] = check.value("editorial_state") or "published"
     return policy
+
+
+def target_value(value: Any) -> int | float | None:
+    """A target's value as the record format writes it: a whole number as an integer (30, not 30.0), else
+    the shortest decimal; None when it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _targets(check: RecordCheck) -> list[dict[str, Any]]:
+    """The structured targets of a policy: each with its measure, value, unit and year; a share in percent of
+    at most 100; values exact to four decimals; one headline target at most."""
+    targets = []
+    headline_seen = False
+    for index, raw in enumerate(check.items("targets")):
+        if not isinstance(raw, dict):
+            continue
+        path = field_path(("targets", index))
+        target = {name: check.value("targets", index, name) for name in (
+            "metric", "value", "unit", "year", "vehicle_class", "scope_en", "scope_lo", "headline", "source_url")}
+        value = target_value(target["value"])
+        if value is not None:
+            if -Decimal(str(value)).normalize().as_tuple().exponent > VALUE_DECIMALS:  # type: ignore[operator]
+                check.fail(path + ".value", FieldError("target_decimals"))
+            elif target["unit"] == "percent" and value > 100:
+                check.fail(path + ".value", FieldError("target_percent_over_100", value=clip(value)))
+        if target["metric"] in SHARE_METRICS and target["unit"] not in (None, "percent") and check.ok(path + ".unit"):
+            check.fail(path + ".unit", FieldError("target_share_unit"))
+        headline = target["headline"] is True
+        if headline and headline_seen:
+            check.fail(path + ".headline", FieldError("target_headline_twice"))
+        headline_seen = headline_seen or headline
+        targets.append(target | {"value": value, "vehicle_class": target["vehicle_class"] or "all",
+                                 "headline": headline})
+    return targets

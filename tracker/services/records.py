@@ -3,6 +3,7 @@ reading rows back as records (load -> dump -> load changes nothing)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from tracker.models import (
     Policy,
     PolicyBody,
     PolicyRelation,
+    PolicyTarget,
     PolicyTopic,
     PolicyVehicleClass,
     Source,
@@ -76,6 +78,38 @@ def _sync_sources(current: list[Source], wanted: list[dict[str, Any]]) -> bool:
     return True
 
 
+def target_to_record(target: PolicyTarget) -> dict[str, Any]:
+    """A target in the record format (what the API serves and the dataset file holds)."""
+    return {"metric": target.metric, "value": _number(target.value), "unit": target.unit,
+            "year": target.target_year, "vehicle_class": target.vehicle_class, "scope_en": target.scope_en,
+            "scope_lo": target.scope_lo, "headline": bool(target.headline), "source_url": target.source_url}
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    """A stored value as the record format writes it: 30, not 30.0000; 2.5, not 2.5000."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value.normalize())
+
+
+def _sync_targets(current: list[PolicyTarget], wanted: list[dict[str, Any]] | None) -> bool:
+    """Make ``current`` hold exactly the ``wanted`` targets in their order (None: leave them as they are)."""
+    if wanted is None:
+        return False
+    normalised = [{name: target.get(name) for name in ("metric", "value", "unit", "year", "vehicle_class",
+                                                        "scope_en", "scope_lo", "headline", "source_url")}
+                  for target in wanted]
+    if [target_to_record(target) for target in current] == normalised:
+        return False
+    current.clear()
+    current.extend(PolicyTarget(position=i, metric=t["metric"], value=Decimal(str(t["value"])), unit=t["unit"],
+                                target_year=t["year"], vehicle_class=t["vehicle_class"] or "all",
+                                scope_en=t["scope_en"], scope_lo=t["scope_lo"], headline=bool(t["headline"]),
+                                source_url=t["source_url"])
+                   for i, t in enumerate(normalised))
+    return True
+
+
 def apply_event(event: Event, record: dict[str, Any], organisation_ids: dict[str, int]) -> bool:
     """Make ``event`` say what a validated record says; True when anything changed."""
     changed = assign(event, {
@@ -119,6 +153,7 @@ def apply_policy(policy: Policy, record: dict[str, Any], organisation_ids: dict[
                            lambda link: (link.organisation_id, link.role),
                            lambda key: PolicyBody(organisation_id=key[0], role=key[1]))
     changed |= _sync_sources(policy.sources, record["sources"])
+    changed |= _sync_targets(policy.targets, record.get("targets"))
     return changed
 
 
@@ -196,6 +231,7 @@ def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[
         "sources": [{"url": s.url, "title": s.title, "published": _date(s.published), "kind": s.kind}
                     for s in policy.sources],
         "confidence": policy.confidence, "conflicts": list(policy.conflicts or []),
+        "targets": [target_to_record(target) for target in policy.targets],
         "editorial_state": policy.editorial_state,
     }
 
@@ -222,7 +258,7 @@ def dump_dataset(session: Session, *, compiled: str, notes: str | None = None) -
     policies = session.scalars(select(Policy).order_by(Policy.id).options(
         selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links), selectinload(Policy.bodies),
         selectinload(Policy.sources), selectinload(Policy.relations), selectinload(Policy.status_changes),
-        selectinload(Policy.forum_links))).all()
+        selectinload(Policy.forum_links), selectinload(Policy.targets))).all()
     policy_keys = {p.id: p.key for p in policies}
 
     return {

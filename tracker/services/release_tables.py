@@ -4,8 +4,8 @@ read from the published records only.
 
 Lists never sit in a cell of these tables, except in ``policies``, whose columns are those of the policy
 list downloads (tracker.services.exports) so that both agree: there, for spreadsheet readers, topics,
-vehicle classes, other bodies and sources are also joined with " ; ", while the link tables
-(``policy_topics``, ``policy_vehicle_classes``, ``policy_bodies``, ``event_organisations``,
+vehicle classes, other bodies, sources and targets are also joined with " ; ", while the link tables
+(``policy_topics``, ``policy_vehicle_classes``, ``policy_bodies``, ``targets``, ``event_organisations``,
 ``event_topics``) hold them one per row with their order. A link to something unpublished is left out
 (a relation keeps only its written reference then), as on the pages.
 """
@@ -30,6 +30,7 @@ from tracker.models import (
     Policy,
     PolicyBody,
     PolicyRelation,
+    PolicyTarget,
     PolicyTopic,
     PolicyVehicleClass,
     Source,
@@ -52,10 +53,13 @@ from tracker.models.vocab import (
     ORGANISATION_KINDS,
     RELATION_TYPES,
     SOURCE_KINDS,
+    TARGET_METRICS,
+    TARGET_UNITS,
     VEHICLE_CLASSES,
 )
 from tracker.services.exports import POLICY_COLUMNS, POLICY_ROW_LOADS, policy_row
 from tracker.services.policies import PUBLIC_STATES
+from tracker.services.records import target_to_record
 
 # Rows read from the database at a time.
 BATCH = 500
@@ -70,7 +74,7 @@ class Column:
     """One column: its name (stable, snake_case), Table Schema type, meaning, and constraints."""
 
     name: str
-    type: str  # string, integer, number, date, datetime
+    type: str  # string, integer, number, boolean, date, datetime
     description: str
     required: bool = False
     enum: tuple[str, ...] = ()
@@ -90,6 +94,8 @@ class Column:
             constraints["pattern"] = pattern
         if self.type == "datetime":
             field["format"] = "default"
+        if self.type == "boolean":
+            field["trueValues"], field["falseValues"] = ["true"], ["false"]
         if constraints:
             field["constraints"] = constraints
         return field
@@ -99,8 +105,8 @@ class Column:
         """The type as the README and the workbook's ``columns`` sheet name it."""
         if self.partial_date:
             return "partial date"
-        return {"string": "text", "datetime": "timestamp (UTC, ISO 8601)", "date": "date (YYYY-MM-DD)"}.get(
-            self.type, self.type)
+        return {"string": "text", "datetime": "timestamp (UTC, ISO 8601)", "date": "date (YYYY-MM-DD)",
+                "boolean": "true or false"}.get(self.type, self.type)
 
 
 def _text(name: str, description: str, **kw: Any) -> Column:
@@ -272,6 +278,16 @@ def _relation_rows(session: Session, _links: Links) -> Iterator[list[Any]]:
         yield [key, relation.position, relation.relation_type, target_key, relation.target_reference]
 
 
+def _target_rows(session: Session, _links: Links) -> Iterator[list[Any]]:
+    statement = (select(Policy.key, PolicyTarget).join(Policy, Policy.id == PolicyTarget.policy_id)
+                 .where(_published(Policy)).order_by(Policy.key, PolicyTarget.position))
+    for key, target in _stream(session, statement):
+        record = target_to_record(target)
+        yield [key, target.position, record["metric"], record["value"], record["unit"], record["year"],
+               record["vehicle_class"], record["scope_en"], record["scope_lo"],
+               "true" if record["headline"] else "false", record["source_url"]]
+
+
 def _source_rows(session: Session, _links: Links) -> Iterator[list[Any]]:
     for owner, column in ((Policy, Source.policy_id), (Event, Source.event_id)):
         statement = (select(owner.key, Source).join(owner, owner.id == column)
@@ -389,6 +405,20 @@ TABLES: tuple[Table, ...] = (
            _text("target_reference", "The instrument's citation when it is not a record of its own")),
           ("policy_key", "position"), (_POLICY_KEY, ForeignKey(("target_key",), "policies", ("key",))),
           _relation_rows, widths=(34, 8, 14, 34, 40)),
+    Table("targets", "Targets",
+          "The structured targets each policy states, in the record's order: a measure, a value in a unit, the "
+          "year it is to be met by, the vehicles it counts and a short scope; at most one per policy is its "
+          "headline target.",
+          (_key("policy_key", "Key of the policy"), _POSITION,
+           _choice("metric", "What the target measures", TARGET_METRICS, required=True),
+           Column("value", "number", "The value, in unit (30 for 30 %)", required=True),
+           _choice("unit", "The unit of the value (percent: a share of a whole)", TARGET_UNITS, required=True),
+           _int("year", "The year the target is to be met by", required=True),
+           _choice("vehicle_class", "The vehicles it counts", VEHICLE_CLASSES, required=True),
+           _text("scope_en", "What else bounds it, in English"), _text("scope_lo", "What else bounds it, in Lao"),
+           Column("headline", "boolean", "Whether it is the policy's headline target", required=True),
+           _text("source_url", "Where the target is stated")),
+          ("policy_key", "position"), (_POLICY_KEY,), _target_rows, widths=(34, 8, 20, 10, 10, 8, 12, 30, 30)),
     Table("sources", "Sources",
           "The documents and pages each policy and event rests on, in the order the record cites them; each row "
           "belongs to one policy (policy_key) or one event (event_key).",

@@ -270,7 +270,8 @@ def _write_json(session: Session, path: Path, about: dict[str, Any], progress: P
             statement = select(Policy).where(Policy.editorial_state.in_(PUBLIC_STATES)).order_by(Policy.key).options(
                 selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links),
                 selectinload(Policy.bodies), selectinload(Policy.sources), selectinload(Policy.relations),
-                selectinload(Policy.status_changes), selectinload(Policy.forum_links))
+                selectinload(Policy.status_changes), selectinload(Policy.forum_links),
+                selectinload(Policy.targets))
             for policy in session.scalars(statement.execution_options(yield_per=500)):
                 record = policy_to_record(policy, org_keys, event_keys, policy_keys)
                 # Links to what readers cannot see are left out, as on the pages and in /policies.json.

@@ -19,6 +19,10 @@ from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.search.query import QueryError, parse
 from tracker.search.request import parse_search_args
 
+# The headline target of each country is a policy's target, not a subscription's: it lives in
+# tracker.services.policy_targets and is offered here too, where a comparison of countries looks for it.
+from tracker.services.policy_targets import TargetView, headline_targets
+
 # flask_babel has no type information: its gettext returns the translated text.
 _: Callable[..., str] = gettext
 
@@ -264,3 +268,7 @@ def describe_target(target: Target, names: Mapping[str, Mapping[str, str]]) -> s
         parts.append(f"{FILTER_LABELS.get(name, name)}: "
                      f"{', '.join(labels.get(v, v) for v in values)}")
     return _("Search: %(what)s", what="; ".join(parts))
+
+
+__all__ = ["SEARCH_FILTERS", "SINGLE_TARGETS", "Target", "TargetView", "check_target", "describe_target",
+           "describe_targets", "headline_targets", "target_from_args", "target_labels"]

@@ -18,6 +18,7 @@ from tracker.models.proposal import PROPOSAL_STATES
 from tracker.models.user import ROLES
 from tracker.services.documents import explain_reason
 from tracker.services.permissions import can_edit_record, has_permission
+from tracker.services.policy_targets import target_text
 from tracker.views.assets import init_assets, static_url
 from tracker.views.errors import register_error_handlers
 from tracker.views.language import init_language_switch
@@ -151,7 +152,7 @@ def _register_template_helpers(app: Flask) -> None:
         PROPOSAL_STATES=PROPOSAL_STATES,
         CONFIDENCE_LEVELS=vocab.CONFIDENCE_LEVELS, EDITORIAL_STATES=vocab.EDITORIAL_STATES,
         DOCUMENT_ROLES=vocab.DOCUMENT_ROLES, DOCUMENT_LANGUAGES=vocab.DOCUMENT_LANGUAGES,
-        EXTRACTION_STATUSES=vocab.EXTRACTION_STATUSES,
+        EXTRACTION_STATUSES=vocab.EXTRACTION_STATUSES, TARGET_METRICS=vocab.TARGET_METRICS, target_text=target_text,
         ROLES=ROLES, can=has_permission, can_edit_record=can_edit_record, error_links=error_links,
     )
     def combine_attrs(attrs: dict, field, has_hint) -> dict:

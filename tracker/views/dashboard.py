@@ -1,4 +1,4 @@
-"""The public dashboard: four charts of published policies, each with its table, CSV and PNG download."""
+"""The public dashboard: five charts of published policies, each with its table, CSV and PNG download."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,6 +15,7 @@ from tracker.i18n import format_partial_date, local_name, localized
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services import dashboard as dashboard_service
 from tracker.services.dashboard import Dashboard, DashboardFilter, ReferenceLists
+from tracker.services.policy_targets import compact_number
 from tracker.services.tabular import csv_text
 from tracker.views import country_map as map_view
 from tracker.views.cache import cached_page
@@ -84,6 +85,13 @@ def chart_data(board: Dashboard, labels: Labels) -> dict:
             "label": _("From today (%(today)s) to the end of validity", today=format_partial_date(board.today)),
             "endsText": _("Valid to"),
         },
+        "targets": {
+            "labels": [str(year) for year in board.targets.years],
+            "datasets": [{"key": code, "label": labels.countries.get(code, code),
+                          "data": [board.targets.count(year, code) for year in board.targets.years]}
+                         for code in board.targets.countries],
+            "axis": _("Headline targets"),
+        },
     }
 
 
@@ -135,12 +143,23 @@ def _expiries_csv(session: Session, flt: DashboardFilter, reference: ReferenceLi
     return csv_text(header, rows)
 
 
+def _targets_csv(session: Session, flt: DashboardFilter, reference: ReferenceLists,
+                 labels: Labels) -> str:
+    figures = dashboard_service.targets_by_year(session, flt, reference)
+    header = ["year", "country_code", "country", "metric", "value", "unit", "vehicle_class", "target", "policy_key"]
+    rows = ([row.year, row.jurisdiction_code, labels.countries.get(row.jurisdiction_code, row.jurisdiction_code),
+             row.metric, compact_number(row.value), row.unit, row.vehicle_class, row.text, row.policy_key]
+            for row in figures.targets)
+    return csv_text(header, rows)
+
+
 CsvWriter = Callable[[Session, DashboardFilter, ReferenceLists, Labels], str]
 CSV_WRITERS: dict[str, CsvWriter] = {
     "countries": _countries_csv,
     "status-changes": _status_changes_csv,
     "topics": _topics_csv,
     "expiries": _expiries_csv,
+    "targets": _targets_csv,
 }
 
 

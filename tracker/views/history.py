@@ -23,6 +23,7 @@ from tracker.models.vocab import (
     SOURCE_KINDS,
     VEHICLE_CLASSES,
 )
+from tracker.services.policy_targets import target_text
 
 ACTION_TITLES = {
     "create": _l("Created"), "update": _l("Edited"), "status_change": _l("Status change recorded"),
@@ -109,6 +110,12 @@ class Describer:
             date = parse_partial_date(value.get("date"))
             status = LEGAL_STATUSES.get(value.get("status", ""), value.get("status"))
             return f"{status} ({format_partial_date(date) if date else _('date not known')})"
+        if name == "targets":
+            try:
+                text = target_text(value, with_vehicles=True)
+            except (KeyError, TypeError, ArithmeticError, ValueError):
+                return self.quote(value)
+            return _("%(target)s — headline", target=text) if value.get("headline") else text
         if name == "forum_links":
             role = FORUM_ROLES.get(value.get("role", ""), value.get("role"))
             return f"{role} {self.events.get(value.get('event', ''), value.get('event'))}"

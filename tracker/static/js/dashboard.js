@@ -193,12 +193,37 @@
     });
   }
 
+  // Countries in the targets chart: distinct hues, each at least 3:1 against white; the legend, the
+  // tooltips and the table name every country, so colour never carries meaning alone.
+  var COUNTRY_COLOURS = ["#0b6e4f", "#1d4ed8", "#c2410c", "#7c3aed", "#a16207", "#b91c1c", "#0e7490",
+    "#9d174d", "#4b5563", "#15803d", "#1f2937", "#6d28d9", "#78716c"];
+
+  function drawTargets(figures) {
+    draw("targets", {
+      type: "bar",
+      data: {
+        labels: figures.labels,
+        datasets: figures.datasets.map(function (set, index) {
+          return {
+            label: set.label, data: set.data, borderColor: "#ffffff", borderWidth: 1,
+            backgroundColor: COUNTRY_COLOURS[index % COUNTRY_COLOURS.length]
+          };
+        })
+      },
+      options: {
+        scales: { y: Object.assign(countAxis(figures.axis), { stacked: true }), x: { stacked: true, grid: { display: false } } },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 14 } } }
+      }
+    });
+  }
+
   function drawAll() {
     document.documentElement.classList.add("charts-on");
     if (data.countries.datasets.length) { drawCountries(data.countries); }
     if (data["status-changes"].labels.length) { drawStatusChanges(data["status-changes"]); }
     if (data.topics.labels.length) { drawTopics(data.topics); }
     if (data.expiries.titles.length) { drawExpiries(data.expiries); }
+    if (data.targets && data.targets.labels.length) { drawTargets(data.targets); }
   }
 
   // A canvas does not wait for web fonts: fetch the Lao face first when the labels need it, or Lao labels

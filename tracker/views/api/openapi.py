@@ -20,6 +20,8 @@ from tracker.models.vocab import (
     ORGANISATION_KINDS,
     RELATION_TYPES,
     SOURCE_KINDS,
+    TARGET_METRICS,
+    TARGET_UNITS,
     VEHICLE_CLASSES,
 )
 from tracker.search.request import MAX_QUERY_LENGTH, TYPES
@@ -182,6 +184,11 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "Organisation": organisation,
         "Source": source,
         "StatusChange": status_change,
+        "Target": _object({
+            "metric": {"enum": list(TARGET_METRICS)}, "value": {"type": "number", "minimum": 0},
+            "unit": {"enum": list(TARGET_UNITS)}, "year": {"type": "integer"},
+            "vehicle_class": {"enum": list(VEHICLE_CLASSES)}, "scope_en": NULLABLE_TEXT, "scope_lo": NULLABLE_TEXT,
+            "headline": {"type": "boolean"}, "source_url": NULLABLE_TEXT}),
         "Relation": relation,
         "PolicySummary": _object(policy_summary_properties | {
             "status_as_of": {"enum": list(LEGAL_STATUSES), "description": (
@@ -207,6 +214,8 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 "source_url": NULLABLE_TEXT,
                 "event": _ref("EventRef")})},
             "sources": {"type": "array", "items": _ref("Source")},
+            "targets": {"type": "array", "items": _ref("Target"),
+                        "description": "The targets the policy states, in its order; one may be the headline."},
             "version": {"type": "integer"},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},

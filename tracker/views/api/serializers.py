@@ -9,6 +9,7 @@ from flask import url_for
 from tracker.models import Event, ForumLink, Jurisdiction, Organisation, Policy, Source, StatusChange, Topic
 from tracker.models.types import PartialDate
 from tracker.models.vocab import RELATION_TYPES
+from tracker.services.records import target_to_record
 
 
 def _date(value: PartialDate | None) -> str | None:
@@ -112,6 +113,7 @@ def policy_json(policy: Policy, outgoing: list, incoming: list, forum_links: lis
         "relations": relations,
         "forum_links": [forum_link_json(link, side="event") for link in forum_links],
         "sources": [source_json(s) for s in policy.sources],
+        "targets": [target_to_record(target) for target in policy.targets],
         "version": policy.version,
         "created_at": _timestamp(policy.created_at),
         "updated_at": _timestamp(policy.updated_at),
