@@ -36,6 +36,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.api import bp as api_bp
     from tracker.views.api_docs import bp as api_docs_bp
     from tracker.views.auth import bp as auth_bp
+    from tracker.views.calendar import bp as calendar_bp
     from tracker.views.dashboard import bp as dashboard_bp
     from tracker.views.data import bp as data_bp
     from tracker.views.documents import bp as documents_bp
@@ -61,6 +62,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(editing_bp)
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(calendar_bp)
     app.register_blueprint(notify_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(review_bp)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from tracker.config import local_today
 from tracker.pagination import PageRequest
+from tracker.services import consultations
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.views.cache import cached_page
@@ -39,10 +41,19 @@ def detail(key: str):
     staff = include_unpublished()
     policy = policy_service.get_policy(session, key, include_unpublished=staff)
     outgoing, incoming = policy_service.visible_relations(policy, staff)
+    documents = document_service.documents_of(session, policy)
+    comment = consultations.comment_period(policy, local_today())
+    draft = None
+    if comment is not None and comment.step.comment_draft_document_id is not None:
+        draft = next((d for d in documents if d.id == comment.step.comment_draft_document_id), None)
+    warnings = consultations.lao_record_warnings(
+        policy, consultation_min_days=current_app.config["CONSULTATION_MIN_DAYS"],
+        gazette_min_days=current_app.config["GAZETTE_MIN_DAYS"]) if staff else []
     return render_template(
         "policies/detail.html", policy=policy, outgoing=outgoing, incoming=incoming,
         forum_links=policy_service.visible_forum_links(policy.forum_links, staff, side="event"),
-        documents=document_service.documents_of(session, policy), cite=cite_panel(policy),
+        documents=documents, cite=cite_panel(policy), comment=comment, comment_draft=draft,
+        record_warnings=warnings,
     )
 
 
