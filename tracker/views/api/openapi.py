@@ -660,6 +660,7 @@ def _notify_schemas() -> dict[str, Any]:
         "target_label": TEXT, "channel": {"enum": list(CHANNELS)}, "webhook_id": {"type": ["integer", "null"]},
         "email": NULLABLE_TEXT | {"description": "Where the emails go (the account's address); null for webhooks."},
         "cadence": {"enum": list(CADENCES)}, "sunset_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "comment_days": {"type": "integer", "minimum": 0, "maximum": 365},
         "language": {"enum": list(LANGUAGES)},
         "state": {"enum": ["active", "awaiting_confirmation", "unsubscribed"],
                   "description": "`unsubscribed` when an email's unsubscribe link was used."},
@@ -715,6 +716,9 @@ def _notify_schemas() -> dict[str, Any]:
             "cadence": _choice(list(CADENCES)) | {"description": "For email; webhooks are always `immediate`."},
             "sunset_days": {"type": "integer", "minimum": 1, "maximum": 365,
                             "description": "Days of warning before a time-bound measure ends (default 30)."},
+            "comment_days": {"type": "integer", "minimum": 0, "maximum": 365,
+                             "description": "Days before a comment period closes at which to be reminded "
+                                            "(default 14; 0: no reminder)."},
             "language": _choice(list(LANGUAGES)) | {"description": "Language of the emails (default en)."},
         }, ("target_kind",)),
         "WebhookInput": _closed({
