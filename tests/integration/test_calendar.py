@@ -1,14 +1,7 @@
 """Comment periods of consultation steps, the calendar page, its iCalendar feeds and the calendar API."""
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
-from icalendar import Calendar
-from sqlalchemy import select
-
-from tracker.db import unit_of_work
-from tracker.models import AuditEntry, NotificationEvent, Policy, StatusChange
+from tracker.models import Policy
 from tracker.services import editing
 
 LAO_POLICY = "la-decree-ev-import-duty-2026"

@@ -618,7 +618,8 @@ class CommentWindowFields:
     def window_input(self, *, clear_when_blank: bool) -> dict[str, Any]:
         """``consultation`` and ``gazetted_on`` as the services take them; an all-blank period is left out
         (a new step) or removed (``clear_when_blank``, an edit)."""
-        window = {"opens_on": _clean(self.comment_opens_on.data), "closes_on": _clean(self.comment_closes_on.data),
+        window: dict[str, Any] = {
+                  "opens_on": _clean(self.comment_opens_on.data), "closes_on": _clean(self.comment_closes_on.data),
                   "how_to_comment_en": _clean(self.how_to_comment_en.data),
                   "how_to_comment_lo": _clean(self.how_to_comment_lo.data),
                   "comment_address": _clean(self.comment_address.data), "draft_url": _clean(self.draft_url.data)}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Invalid
@@ -176,7 +176,7 @@ def items(session: Session, flt: CalendarFilter) -> list[CalendarItem]:
 
 def _policy_items(session: Session, flt: CalendarFilter, wanted: set[str], since: str) -> list[CalendarItem]:
     S = StatusChange
-    reasons = []
+    reasons: list[ColumnElement[bool]] = []
     if "comment_deadline" in wanted:
         reasons.append(exists().where(S.policy_id == Policy.id, S.comment_closes_on >= flt.start))
     if "entry_into_force" in wanted:
@@ -196,7 +196,8 @@ def _policy_items(session: Session, flt: CalendarFilter, wanted: set[str], since
         selectinload(Policy.status_changes), selectinload(Policy.topic_links))).all()
     found = []
     for policy in policies:
-        def item(kind: str, fact: str, date: PartialDate, **detail: str | None) -> CalendarItem:
+        def item(kind: str, fact: str, date: PartialDate, policy: Policy = policy,
+                 **detail: str | None) -> CalendarItem:
             return CalendarItem(kind, "policy", policy.key, fact, policy.title_en, policy.title_lo,
                                 policy.jurisdiction_code, tuple(policy.topic_keys), date, None, policy.version,
                                 policy.updated_at, detail)
@@ -204,7 +205,8 @@ def _policy_items(session: Session, flt: CalendarFilter, wanted: set[str], since
         for step in policy.status_changes:
             closes = step.comment_closes_on
             if "comment_deadline" in wanted and closes is not None and _within(flt, closes, closes):
-                found.append(item("comment_deadline", f"comment-{step.position}", PartialDate(closes.year, closes.month, closes.day),
+                found.append(item("comment_deadline", f"comment-{step.position}",
+                                  PartialDate(closes.year, closes.month, closes.day),
                                   opens_on=step.comment_opens_on.isoformat() if step.comment_opens_on else None,
                                   comment_address=step.comment_address))
             effective = step.effective_on

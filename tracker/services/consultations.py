@@ -97,6 +97,9 @@ class CommentPeriod:
 
     @property
     def headline(self) -> str:
+        return str(self._headline())
+
+    def _headline(self) -> Any:
         """'Open for comment until 14 July 2026: 12 days left', in the reader's language."""
         phase = self.phase
         if phase == "upcoming":

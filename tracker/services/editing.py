@@ -480,8 +480,10 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     policy = _policy_for_edit(session, key)
     _check_version("policy", policy, expected_version, session)
 
-    values, errors = checked_input({name: value for name, value in data.items() if name != "version"},
+    checked, found = checked_input({name: value for name, value in data.items() if name != "version"},
                                    "StatusChangeInput")
+    values: dict[str, Any] = checked
+    errors: dict[str, str | FieldError] = dict(found)
     extras, extra_errors = consultations.step_values(
         {name: values[name] for name in ("gazetted_on", "consultation") if name in values},
         values.get("status"), _document_ids(session, policy))
@@ -588,14 +590,16 @@ def update_status_step(session: Session, key: str, position: int, data: Mapping[
     step = next((change for change in policy.status_changes if change.position == position), None)
     if step is None:
         raise NotFound(_("This policy has no status step %(position)s.", position=position))
-    values, errors = checked_input({name: value for name, value in data.items() if name != "version"},
-                                   "StatusStepPatch")
+    values, found = checked_input({name: value for name, value in data.items() if name != "version"},
+                                  "StatusStepPatch")
+    errors: dict[str, str | FieldError] = dict(found)
     sent = {name: values.get(name) for name in ("gazetted_on", "consultation") if name in data}
-    if isinstance(sent.get("consultation"), Mapping):
+    window = sent.get("consultation")
+    if isinstance(window, Mapping):
         # Parts not sent keep their value.
         current = records.comment_window_record(step) or {}
         current["draft_document"] = step.comment_draft_document_id
-        sent["consultation"] = current | dict(sent["consultation"])
+        sent["consultation"] = current | dict(window)
     new, step_errors = consultations.step_values(sent, step.to_status, _document_ids(session, policy))
     errors |= step_errors
     if errors:

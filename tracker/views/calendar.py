@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from icalendar import Calendar
