@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, String, and_, exists, or_, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Invalid
@@ -102,9 +103,11 @@ class Month:
         return PartialDate(self.year, self.month)
 
 
-def parse_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices, today: dt.date) -> CalendarFilter:
+def parse_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices, today: dt.date, *,
+                 allow_empty: bool = True) -> CalendarFilter:
     """The calendar asked for by ``from``, ``to``, ``country``, ``topic`` and ``kind`` (each may repeat; empty
-    values mean any). ``from`` defaults to today.
+    values mean any when ``allow_empty``, as HTML forms send them, and are refused otherwise). ``from``
+    defaults to today.
 
     Raises:
         Invalid: naming every parameter whose value is not accepted.
@@ -112,6 +115,8 @@ def parse_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices, toda
     errors: dict[str, str] = {}
 
     def values(name: str) -> list[str]:
+        if not allow_empty and any(not value.strip() for value in args.get(name, ())):
+            errors[name] = _("%(name)s must not be empty", name=name)
         picked = [value.strip() for value in args.get(name, ()) if value.strip()]
         return [value.upper() for value in picked] if name == "country" else picked
 
@@ -141,10 +146,9 @@ def parse_filter(args: Mapping[str, Sequence[str]], choices: FilterChoices, toda
     kinds = pick("kind", KINDS)
     start = day("from") or today
     end = day("to")
-    if end is not None and end < start:
-        errors["to"] = _("to must not be before from.")
-    elif (end or start) - start > dt.timedelta(days=MAX_SPAN_DAYS) or start.year < 1900:
-        errors["to"] = _("Ask for at most %(years)s years at a time.", years=MAX_SPAN_DAYS // 366)
+    if end is not None and end - start > dt.timedelta(days=MAX_SPAN_DAYS):
+        # A longer span is read as the longest one (a 'to' before 'from' selects nothing).
+        end = start + dt.timedelta(days=MAX_SPAN_DAYS)
     if errors:
         raise Invalid(_("Some filters are not valid"), errors)
     return CalendarFilter(start, end, countries, topics, kinds)
@@ -174,14 +178,20 @@ def items(session: Session, flt: CalendarFilter) -> list[CalendarItem]:
     return sorted(found, key=lambda item: (item.first_day, kinds.index(item.kind), item.key, item.fact))
 
 
+def _text(column: Any) -> ColumnElement[str]:
+    """A partial-date column compared as the ISO text it is stored as (any year may be asked for)."""
+    return type_coerce(column, String(10))
+
+
 def _policy_items(session: Session, flt: CalendarFilter, wanted: set[str], since: str) -> list[CalendarItem]:
     S = StatusChange
     reasons: list[ColumnElement[bool]] = []
     if "comment_deadline" in wanted:
         reasons.append(exists().where(S.policy_id == Policy.id, S.comment_closes_on >= flt.start))
     if "entry_into_force" in wanted:
-        reasons.append(exists().where(S.policy_id == Policy.id, S.to_status == "in_force", S.effective_on >= since))
-        reasons.append(Policy.valid_from >= since)
+        reasons.append(exists().where(S.policy_id == Policy.id, S.to_status == "in_force",
+                                _text(S.effective_on) >= since))
+        reasons.append(_text(Policy.valid_from) >= since)
     if "expiry" in wanted:
         reasons.append(Policy.valid_to_end >= flt.start)
     statement = select(Policy).where(Policy.editorial_state == "published", or_(*reasons))
@@ -226,8 +236,8 @@ def _policy_items(session: Session, flt: CalendarFilter, wanted: set[str], since
 
 def _event_items(session: Session, flt: CalendarFilter, since: str) -> list[CalendarItem]:
     statement = select(Event).where(Event.editorial_state == "published",
-                                    or_(Event.starts_on >= since, and_(Event.ends_on.is_not(None),
-                                                                       Event.ends_on >= since)))
+                                    or_(_text(Event.starts_on) >= since,
+                                        and_(Event.ends_on.is_not(None), _text(Event.ends_on) >= since)))
     if flt.countries:
         statement = statement.where(Event.jurisdiction_code.in_(flt.countries))
     if flt.topics:

@@ -99,7 +99,8 @@ def search():
 @cached_page
 def calendar():
     args = query_args()
-    flt = calendar_service.parse_filter(args, policy_service.filter_choices(db_session()), local_today())
+    flt = calendar_service.parse_filter(args, policy_service.filter_choices(db_session()), local_today(),
+                                        allow_empty=False)
     found = calendar_service.items(db_session(), flt)
     language = current_language()
     return jsonify({"from": flt.start.isoformat(), "to": flt.end.isoformat() if flt.end else None,

@@ -628,10 +628,11 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
                 {"name": "from", "in": "query", "required": False, "description": "First day (YYYY-MM-DD).",
                  "schema": {"type": "string", "format": "date"}},
                 {"name": "to", "in": "query", "required": False,
-                 "description": "Last day (YYYY-MM-DD); at most 30 years after `from`.",
+                 "description": "Last day (YYYY-MM-DD); a day more than 30 years after `from` is "
+                                "read as 30 years after it.",
                  "schema": {"type": "string", "format": "date"}},
                 _array_param("country", countries, "Country code; repeat for several."),
-                _array_param("topic", None, "Topic key; repeat for several.", {"type": "string"}),
+                _array_param("topic", topics, "Topic key; repeat for several."),
                 _array_param("kind", list(CALENDAR_KINDS), "Kind of fact; repeat for several.")],
             "responses": {"200": _ok("Calendar", "The facts, first day first."), "400": bad_request,
                           "401": unauthorized}})},
