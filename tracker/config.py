@@ -1,14 +1,16 @@
 """Configuration: defaults, then instance/config.py, then TRACKER_* environment, then a test mapping."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 
 class ConfigError(SystemExit):
@@ -124,6 +126,13 @@ SETTINGS: dict[str, Setting] = {
     "RELEASE_WEEKDAY": Setting(0, int),
     # The newest releases kept; older ones are deleted with their files.
     "RELEASES_KEPT": Setting(12, int),
+    # Checks of Lao records, shown to staff as warnings (never refusals): a comment period shorter than this
+    # many days; an entry into force fewer days than this after publication in the Official Gazette.
+    "CONSULTATION_MIN_DAYS": Setting(60, int),
+    "GAZETTE_MIN_DAYS": Setting(15, int),
+    # The day taken as today (YYYY-MM-DD) instead of the day in Vientiane: for demonstrations and tests of
+    # what pages say about deadlines. Unset in production.
+    "TODAY": Setting(None, str, optional=True),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
 }
@@ -210,6 +219,13 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     for name, setting in SETTINGS.items():
         _check(name, setting, app.config.get(name), sources[name])
 
+    if app.config["TODAY"] is not None:
+        try:
+            dt.date.fromisoformat(app.config["TODAY"])
+        except ValueError:
+            raise ConfigError(f"TODAY={app.config['TODAY']!r} (from {sources['TODAY']}) must be a date written "
+                              f"YYYY-MM-DD.") from None
+
     instance = Path(app.instance_path)
     if not app.config["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)
@@ -234,3 +250,15 @@ def _instance_secret_key(instance: Path) -> str:
         return key
     except OSError:
         return secrets.token_hex(32)
+
+
+LOCAL_ZONE = ZoneInfo("Asia/Vientiane")
+
+
+def local_today() -> dt.date:
+    """Today in Vientiane: the day deadlines are counted from (``TODAY`` when it is set)."""
+    if has_app_context():
+        fixed = current_app.config.get("TODAY")
+        if fixed:
+            return dt.date.fromisoformat(fixed)
+    return dt.datetime.now(LOCAL_ZONE).date()

@@ -49,6 +49,11 @@ FIELD_MESSAGES: dict[str, str] = {
     "forum_link_twice": N_("This event is already linked with this role."),
     "ends_before_start": N_("The end is before the start."),
     "valid_to_before_from": N_("Valid until is before valid from."),
+    "full_date": N_("'%(value)s' is not a day written YYYY-MM-DD."),
+    "closes_before_opens": N_("The comment period closes before it opens."),
+    "comment_address": N_("'%(value)s' is neither an email address nor an https URL."),
+    "unknown_document": N_("This policy has no attached document %(value)s."),
+    "window_not_consultation": N_("Only a step into consultation has a comment period."),
     "history_needed": N_("A status needs at least one step in status_history, dated or not."),
     "status_not_last_step": N_("'%(value)s' differs from the last step of status_history ('%(last)s')."),
     # Targets of a policy (tracker.models.target).

@@ -61,6 +61,7 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     # A published record: editors edit drafts and records in review only.
     "editing.edit_policy": ("GET", f"/policies/{POLICY}/edit", None, (302, 403, 403, 200, 200)),
     "editing.record_status": ("POST", f"/policies/{POLICY}/status", {}, (302, 403, 400, 400, 400)),
+    "editing.edit_status_step": ("GET", f"/policies/{POLICY}/status/1", None, (302, 403, 200, 200, 200)),
     "editing.add_forum_link": ("POST", f"/policies/{POLICY}/forum-links", {}, (302, 403, 400, 400, 400)),
     "editing.remove_forum_link": ("POST", f"/policies/{POLICY}/forum-links/remove", {},
                                   (302, 403, 400, 400, 400)),
@@ -88,6 +89,9 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "review.reject": ("POST", "/review/proposals/999999/reject", {}, (302, 403, 403, 404, 404)),
     "review.withdraw": ("POST", "/review/proposals/999999/withdraw", {}, (302, 403, 404, 404, 404)),
     "feeds.changes": ("GET", "/feeds/changes.atom?country=LA", None, (200, 200, 200, 200, 200)),
+    "calendar.index": ("GET", "/calendar?country=LA&kind=expiry", None, (200, 200, 200, 200, 200)),
+    "calendar.feed": ("GET", "/calendar.ics?country=LA", None, (200, 200, 200, 200, 200)),
+    "calendar.policy_feed": ("GET", f"/policies/{POLICY}/calendar.ics?lang=lo", None, (200, 200, 200, 200, 200)),
     "notify.subscribe": ("GET", f"/subscribe?policy={POLICY}", None, (200, 200, 200, 200, 200)),
     # A forged token: refused with a page that says so, whoever asks.
     "notify.confirm": ("GET", "/subscriptions/confirm/forged-token", None, (400, 400, 400, 400, 400)),
@@ -119,6 +123,10 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "api.update_policy": ("PATCH", f"/api/v1/policies/{POLICY}", {"version": 999, "title_en": "New title"},
                           (401, 403, 403, 409, 409)),
     "api.change_policy_status": ("POST", f"/api/v1/policies/{POLICY}/status", {}, (401, 403, 400, 400, 400)),
+    # A published record's step: editors edit drafts and records in review only; an old version is a 409.
+    "api.update_policy_status_step": ("PATCH", f"/api/v1/policies/{POLICY}/status/1",
+                                      {"version": 999, "gazetted_on": "2021-10-01"}, (401, 403, 403, 409, 409)),
+    "api.calendar": ("GET", "/api/v1/calendar?country=LA", None, (200, 200, 200, 200, 200)),
     "api.set_policy_editorial_state": ("POST", f"/api/v1/policies/{POLICY}/editorial", {},
                                        (401, 403, 400, 400, 400)),
     "api.change_policy_key": ("POST", f"/api/v1/policies/{POLICY}/key", {"version": 999, "key": "another-key"},

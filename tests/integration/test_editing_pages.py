@@ -676,6 +676,7 @@ ROUTES = [
     ("GET", "/policies/new"), ("POST", "/policies/new"),
     ("GET", f"/policies/{DEMO_POLICY}/edit"), ("POST", f"/policies/{DEMO_POLICY}/edit"),
     ("GET", f"/policies/{DEMO_POLICY}/status"), ("POST", f"/policies/{DEMO_POLICY}/status"),
+    ("GET", f"/policies/{DEMO_POLICY}/status/1"), ("POST", f"/policies/{DEMO_POLICY}/status/1"),
     ("POST", f"/policies/{DEMO_POLICY}/editorial"),
     ("POST", f"/policies/{DEMO_POLICY}/forum-links"), ("POST", f"/policies/{DEMO_POLICY}/forum-links/remove"),
     ("GET", f"/policies/{DEMO_POLICY}/history"),
@@ -692,7 +693,8 @@ def test_every_editing_route_is_covered_by_the_access_table(app):
 
     rules = {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint.startswith("editing.")
              for method in rule.methods - {"HEAD", "OPTIONS"}}
-    listed = {(method, re.sub(rf"{DEMO_POLICY}|{DEMO_EVENT}", "<key>", url)) for method, url in ROUTES}
+    listed = {(method, re.sub(rf"{DEMO_POLICY}|{DEMO_EVENT}", "<key>", url)
+               .replace("/status/1", "/status/<int:position>")) for method, url in ROUTES}
     assert rules == listed
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("editing."):

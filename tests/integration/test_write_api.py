@@ -260,7 +260,8 @@ def test_status_change_is_added_to_the_history_and_sets_the_legal_status(client,
     assert body["legal_status"] == before["status"]
     assert body["status_history"][-1] | {"recorded_at": None} == {
         "from_status": before["status"], "status": before["status"], "effective_on": "2030-01-15",
-        "note": "ຍັງມີຜົນສັກສິດ " + EMOJI, "note_lo": None, "evidence_url": evidence, "recorded_at": None}
+        "note": "ຍັງມີຜົນສັກສິດ " + EMOJI, "note_lo": None, "evidence_url": evidence, "recorded_at": None,
+        "position": len(before["status_history"]) + 1, "gazetted_on": None, "consultation": None}
     assert len(body["status_history"]) == len(before["status_history"]) + 1
     entry = session.scalars(select(AuditEntry).where(AuditEntry.entity_key == PUBLISHED_POLICY,
                                                      AuditEntry.action == "status_change")).one()

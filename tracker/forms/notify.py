@@ -6,7 +6,13 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, SelectChoice, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from tracker.services.subscriptions import DEFAULT_SUNSET_DAYS, MAX_SUNSET_DAYS, MIN_SUNSET_DAYS
+from tracker.services.subscriptions import (
+    DEFAULT_COMMENT_DAYS,
+    DEFAULT_SUNSET_DAYS,
+    MAX_COMMENT_DAYS,
+    MAX_SUNSET_DAYS,
+    MIN_SUNSET_DAYS,
+)
 
 CADENCE_CHOICES = [SelectChoice("immediate", _l("At once, one email per change")),
                    SelectChoice("daily", _l("Daily digest")), SelectChoice("weekly", _l("Weekly digest"))]
@@ -31,11 +37,17 @@ class _OptionsForm(FlaskForm):
         _l("Warn me this many days before a time-bound measure ends"), default=DEFAULT_SUNSET_DAYS,
         validators=[Optional(), NumberRange(min=MIN_SUNSET_DAYS, max=MAX_SUNSET_DAYS,
                                             message=SUNSET_DAYS_MESSAGE)])
+    comment_days = DaysField(
+        _l("Remind me this many days before a comment period closes (0: no reminder)"),
+        default=DEFAULT_COMMENT_DAYS,
+        validators=[Optional(), NumberRange(min=0, max=MAX_COMMENT_DAYS,
+                                            message=_l("Give a whole number of days from 0 to 365."))])
     language = SelectField(_l("Language of the emails"), choices=LANGUAGE_CHOICES, default="en")
 
     def options(self) -> dict:
         """The settings as the service checks them (see tracker.services.subscriptions.check_options)."""
-        return {"cadence": self.cadence.data, "sunset_days": self.sunset_days.data, "language": self.language.data}
+        return {"cadence": self.cadence.data, "sunset_days": self.sunset_days.data, "language": self.language.data,
+                "comment_days": self.comment_days.data}
 
 
 class SubscribeForm(_OptionsForm):

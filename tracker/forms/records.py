@@ -25,7 +25,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, html_params
+from wtforms.widgets import CheckboxInput, DateInput, HiddenInput, ListWidget, html_params
 
 from tracker.errors import path_parts
 from tracker.forms import RowForm, labelled
@@ -87,6 +87,11 @@ FIELD_LABELS: dict[str, LazyString] = {
     "evidence_url": _l("Evidence URL"), "reason": _l("Reason"),
     "acronym": _l("Acronym"), "parent": _l("Part of"), "kind_of_organisation": _l("Kind of organisation"),
     "targets": _l("Targets"),
+    "comment_opens_on": _l("Comment period opens on"), "comment_closes_on": _l("Comment period closes on"),
+    "how_to_comment_en": _l("How to comment (English)"), "how_to_comment_lo": _l("How to comment (Lao)"),
+    "comment_address": _l("Where comments go"), "draft_url": _l("Draft put to comment (URL)"),
+    "draft_document": _l("Draft put to comment (attached text)"),
+    "gazetted_on": _l("Published in the Official Gazette on"),
 }
 
 PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025 or 2025 (also 2025-11-15 or "
@@ -684,7 +689,69 @@ class EventForm(RecordForm):
 # Status changes, publication, forum links
 
 
-class StatusForm(ServiceErrors, FlaskForm):
+class CommentWindowFields:
+    """The gazette day and comment period of a status step, as form fields (days as YYYY-MM-DD, which the
+    browser's date picker sends)."""
+
+    # The body's names of the parts (consultation.closes_on) -> the form's fields.
+    ERROR_NAMES = {"consultation.opens_on": "comment_opens_on", "consultation.closes_on": "comment_closes_on",
+                   "consultation.how_to_comment_en": "how_to_comment_en",
+                   "consultation.how_to_comment_lo": "how_to_comment_lo",
+                   "consultation.comment_address": "comment_address", "consultation.draft_url": "draft_url",
+                   "consultation.draft_document": "draft_document", "consultation": "comment_opens_on"}
+
+    gazetted_on = StringField(FIELD_LABELS["gazetted_on"], widget=DateInput(), description=_l(
+        "For the adoption or entry into force of a text: the day the Official Gazette published it."))
+    comment_opens_on = StringField(FIELD_LABELS["comment_opens_on"], widget=DateInput())
+    comment_closes_on = StringField(FIELD_LABELS["comment_closes_on"], widget=DateInput(),
+                                    description=_l("The last day comments are taken."))
+    how_to_comment_en = TextAreaField(FIELD_LABELS["how_to_comment_en"])
+    how_to_comment_lo = TextAreaField(FIELD_LABELS["how_to_comment_lo"])
+    comment_address = StringField(FIELD_LABELS["comment_address"],
+                                  description=_l("An email address or an https address of a comment form."))
+    draft_url = StringField(FIELD_LABELS["draft_url"])
+
+    def window_input(self, *, clear_when_blank: bool) -> dict[str, Any]:
+        """``consultation`` and ``gazetted_on`` as the services take them; an all-blank period is left out
+        (a new step) or removed (``clear_when_blank``, an edit)."""
+        window: dict[str, Any] = {
+                  "opens_on": _clean(self.comment_opens_on.data), "closes_on": _clean(self.comment_closes_on.data),
+                  "how_to_comment_en": _clean(self.how_to_comment_en.data),
+                  "how_to_comment_lo": _clean(self.how_to_comment_lo.data),
+                  "comment_address": _clean(self.comment_address.data), "draft_url": _clean(self.draft_url.data)}
+        draft_document = getattr(self, "draft_document", None)
+        if draft_document is not None:
+            window["draft_document"] = int(draft_document.data) if (draft_document.data or "").isdigit() else None
+        data: dict[str, Any] = {}
+        if any(value is not None for value in window.values()):
+            data["consultation"] = window
+        elif clear_when_blank:
+            data["consultation"] = None
+        gazetted_on = _clean(self.gazetted_on.data)
+        if gazetted_on is not None or clear_when_blank:
+            data["gazetted_on"] = gazetted_on
+        return data
+
+    def window_errors(self, errors: Mapping[str, str | FieldError]) -> dict[str, str | FieldError]:
+        return {self.ERROR_NAMES.get(name, name): error for name, error in errors.items()}
+
+
+class StatusStepForm(ServiceErrors, CommentWindowFields, FlaskForm):
+    """An edit of a status step's gazette day and comment period."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired(_l("The form lost its version; "
+                                                                              "reload the page."))])
+    draft_document = SelectField(FIELD_LABELS["draft_document"], default="")
+
+    def __init__(self, *args: Any, documents: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.draft_document.choices = {"": _("None"), **documents}
+
+    def to_input(self) -> dict[str, Any]:
+        return self.window_input(clear_when_blank=True)
+
+
+class StatusForm(ServiceErrors, CommentWindowFields, FlaskForm):
     """A legal status change of a policy; ``to_input`` gives what editing.change_status takes."""
 
     status = SelectField(_l("New legal status"), choices=labelled(LEGAL_STATUSES))
@@ -704,7 +771,7 @@ class StatusForm(ServiceErrors, FlaskForm):
         return {"status": self.status.data, "effective_on": _clean(self.effective_on.data),
                 "note": _clean(self.note.data), "note_lo": _clean(self.note_lo.data),
                 "evidence_url": _clean(self.evidence_url.data),
-                "reason": _clean(self.reason.data)}
+                "reason": _clean(self.reason.data)} | self.window_input(clear_when_blank=False)
 
 
 class EditorialForm(FlaskForm):

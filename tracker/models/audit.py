@@ -14,7 +14,8 @@ from tracker.models.vocab import check_in
 
 AUDIT_ACTIONS = ("create", "update", "status_change", "editorial", "forum_link_add", "forum_link_remove", "import",
                  "proposal_submitted", "proposal_approved", "proposal_rejected",
-                 "document_add", "document_replace", "document_update", "document_remove", "document_extract")
+                 "document_add", "document_replace", "document_update", "document_remove", "document_extract",
+                 "status_step_update")
 AUDITED_TYPES = ("policy", "event", "organisation")
 
 

@@ -18,7 +18,8 @@ TARGET_KINDS = ("policy", "country", "topic", "instrument", "event", "search", "
 CADENCES = ("immediate", "daily", "weekly")
 LANGUAGES = ("en", "lo")
 EVENT_TYPES = ("policy.status_changed", "policy.published", "policy.validity_changed",
-               "policy.sunset_upcoming", "policy.document_added", "subscription.confirm", "webhook.test")
+               "policy.sunset_upcoming", "policy.document_added", "policy.comment_period_changed",
+               "policy.comment_period_closing", "subscription.confirm", "webhook.test")
 DELIVERY_STATES = ("pending", "retrying", "delivered", "failed", "dead")
 ATTEMPT_OUTCOMES = ("delivered", "retry", "failed", "dead", "error")
 
@@ -95,6 +96,8 @@ class Subscription(Base):
     target_filters: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     cadence: Mapped[str] = mapped_column(String(10), default="immediate")
     sunset_days: Mapped[int] = mapped_column(Integer, default=30)
+    # Days before a comment period closes at which to hear of it (0: not at all).
+    comment_days: Mapped[int] = mapped_column(Integer, default=14)
     language: Mapped[str] = mapped_column(String(5), default="en")
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

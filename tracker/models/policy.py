@@ -185,6 +185,14 @@ class StatusChange(Base):
     """One dated step of a policy's legal status; the history is append-only.
 
     ``position`` orders the timeline; a step whose date is unknown keeps the place its source gave it.
+
+    A step into ``consultation`` may carry its comment window (``comment_*``): the days it opens and
+    closes, how to comment in both languages, where to send comments and the draft put to comment. They
+    are columns of the step rather than a table of their own because a window belongs to exactly one step
+    and is read wherever the step is (the timeline, the record format, dumps, exports, the API): a table
+    would need one more eager load on each of those paths. ``gazetted_on`` is the day the text the step
+    records was published in the Official Gazette. Unlike the step's status and date, these may be
+    edited (tracker.services.consultations), each edit audited.
     """
 
     __tablename__ = "status_changes"
@@ -193,6 +201,9 @@ class StatusChange(Base):
         CheckConstraint(check_in("to_status", LEGAL_STATUSES), name="to_status"),
         CheckConstraint("from_status IS NULL OR " + check_in("from_status", LEGAL_STATUSES), name="from_status"),
         Index("ix_status_changes_effective_on", "effective_on"),
+        Index("ix_status_changes_comment_closes_on", "comment_closes_on"),
+        CheckConstraint("comment_closes_on IS NULL OR comment_opens_on IS NULL "
+                        "OR comment_closes_on >= comment_opens_on", name="comment_window"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -210,5 +221,20 @@ class StatusChange(Base):
     # Written when the change falls outside the transition table and a reviewer allowed it.
     override_reason: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    comment_opens_on: Mapped[dt.date | None] = mapped_column(Date)
+    comment_closes_on: Mapped[dt.date | None] = mapped_column(Date)
+    comment_how_en: Mapped[str | None] = mapped_column(Text)
+    comment_how_lo: Mapped[str | None] = mapped_column(Text)
+    # An email address or an https URL where comments go.
+    comment_address: Mapped[str | None] = mapped_column(String(2000))
+    comment_draft_url: Mapped[str | None] = mapped_column(String(2000))
+    # The draft as a text attached to the policy (tracker.models.document), when it is one.
+    comment_draft_document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"))
+    gazetted_on: Mapped[dt.date | None] = mapped_column(Date)
 
     policy: Mapped[Policy] = relationship(back_populates="status_changes", lazy="raise")
+
+    @property
+    def has_comment_window(self) -> bool:
+        return self.comment_opens_on is not None or self.comment_closes_on is not None

@@ -29,6 +29,7 @@ KEY_TEXT = ("Lower-case letters, digits, '-' or '_' (at most 120), starting and 
 RESERVED_KEYS = frozenset({"new"})
 DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 DATE_TEXT = "A date known to the year, month or day: 2023, 2023-07 or 2023-07-14."
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # ASCII host names only: the address parser raises on bracketed or NFKC-ambiguous hosts.
 URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\x00-\x20\x7f]*)?$"
 COUNTRY_CODE_PATTERN = r"^([A-Z]{2}|ASEAN|INTL)$"
@@ -50,7 +51,8 @@ MAX_TARGET_VALUE = 1_000_000_000_000
 
 # Text fields whose line breaks are kept (as \n); in every other text field a line break becomes a space.
 MULTILINE_FIELDS = frozenset({"summary_en", "summary_lo", "date_note", "note", "note_lo", "evidence",
-                              "evidence_lo", "status_note", "status_note_lo", "reason"})
+                              "evidence_lo", "status_note", "status_note_lo", "reason",
+                              "how_to_comment_en", "how_to_comment_lo"})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -100,6 +102,7 @@ NULLABLE_KEY = string_schema(KEY_LENGTH, pattern=KEY_PATTERN.pattern, descriptio
 DATE = string_schema(10, pattern=DATE_PATTERN, description=DATE_TEXT)
 URL = string_schema(URL_LENGTH, nullable=False, pattern=URL_PATTERN, description="An http(s) URL.")
 NULLABLE_URL = string_schema(URL_LENGTH, pattern=URL_PATTERN, description="An http(s) URL.")
+DAY = string_schema(10, pattern=DAY_PATTERN, description="A day: 2026-07-14.")
 VERSION = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
            "description": "The `version` of the record as you read it; a newer one gives a 409."}
 BASE_VERSION = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION,
@@ -203,10 +206,35 @@ def organisation_fields() -> dict[str, Any]:
     }
 
 
+def comment_window_fields(*, with_document: bool) -> dict[str, Any]:
+    """The comment period of a step into consultation. ``draft_document`` (the id of a text attached to the
+    policy) is known to the write API only: attached files are not part of the dataset."""
+    fields: dict[str, Any] = {
+        "opens_on": DAY | {"description": "The first day comments are taken (Vientiane)."},
+        "closes_on": DAY | {"description": "The last day comments are taken (Vientiane); not before opens_on."},
+        "how_to_comment_en": string_schema(NOTE_LENGTH), "how_to_comment_lo": string_schema(NOTE_LENGTH),
+        "comment_address": string_schema(URL_LENGTH, description="Where comments go: an email address or an "
+                                                                 "https URL."),
+        "draft_url": NULLABLE_URL | {"description": "The draft put to comment."},
+    }
+    if with_document:
+        fields["draft_document"] = {"type": ["integer", "null"], "minimum": 1, "maximum": 2_147_483_647,
+                                    "description": "Instead of draft_url: the id of a text attached to the "
+                                                   "policy."}
+    return fields
+
+
+def comment_window_schema(*, closed: bool) -> dict[str, Any]:
+    schema = (closed_object if closed else open_object)(comment_window_fields(with_document=closed))
+    return schema | {"type": ["object", "null"]}
+
+
 def status_step_fields() -> dict[str, Any]:
     """One step of a policy's status history in the dataset format."""
     return {"status": choice_schema(list(LEGAL_STATUSES)), "date": DATE, "note": string_schema(NOTE_LENGTH),
-            "note_lo": string_schema(NOTE_LENGTH), "source_url": NULLABLE_URL}
+            "note_lo": string_schema(NOTE_LENGTH), "source_url": NULLABLE_URL,
+            "gazetted_on": DAY | {"description": "The day the text was published in the Official Gazette."},
+            "consultation": comment_window_schema(closed=False)}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,7 +262,15 @@ def input_schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "evidence_url": NULLABLE_URL,
             "reason": string_schema(NOTE_LENGTH, description="Needed (from a reviewer) outside the transition "
                                                              "table."),
+            "gazetted_on": DAY | {"description": "The day the text was published in the Official Gazette."},
+            "consultation": comment_window_schema(closed=True) | {
+                "description": "The comment period, for a step into consultation."},
             "version": VERSION}, ("status",)),
+        "StatusStepPatch": closed_object({
+            "gazetted_on": DAY | {"description": "The day the text was published in the Official Gazette."},
+            "consultation": comment_window_schema(closed=True) | {
+                "description": "The comment period (a step into consultation only); null removes it."},
+            "version": VERSION}),
         "EventInput": closed_object(event | {
             "key": KEY | {"description": KEY_TEXT + " Made from the name when absent."}},
             ("kind",)),

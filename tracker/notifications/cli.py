@@ -51,7 +51,7 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
     signal.signal(signal.SIGINT, request_stop)
     pause = interval if interval is not None else float(current_app.config["NOTIFY_POLL_INTERVAL"])
     last_sunset = 0.0
-    from tracker.notifications import sunset
+    from tracker.notifications import comment_periods, sunset
 
     while not stop.is_set():
         report = worker.run_until_idle(batch, stop=stop)
@@ -61,6 +61,7 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
         if time.monotonic() - last_sunset >= float(current_app.config["NOTIFY_SUNSET_INTERVAL"]):
             last_sunset = time.monotonic()
             sunset.scan(worker)
+            comment_periods.scan(worker)
         stop.wait(pause)
 
 
@@ -86,6 +87,15 @@ def notify_sunset() -> None:
 
     recorded = sunset.scan(_worker())
     click.echo(f"Recorded {recorded} sunset alerts.")
+
+
+@notify_group.command("comment-periods", help="Record reminders of comment periods closing within subscribers' "
+                                              "windows.")
+def notify_comment_periods() -> None:
+    from tracker.notifications import comment_periods
+
+    recorded = comment_periods.scan(_worker())
+    click.echo(f"Recorded {recorded} comment-period reminders.")
 
 
 @notify_group.command("status", help="Deliveries by state, events waiting, failing endpoints.")

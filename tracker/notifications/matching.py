@@ -75,6 +75,9 @@ def recipients(session: Session, event: NotificationEvent, today: dt.date | None
     if event.type == "policy.sunset_upcoming":
         # Each subscription hears of an ending once, when its own window (sunset_days) opens.
         statement = statement.where(S.sunset_days == int(event.payload.get("window_days", 30)))
+    if event.type == "policy.comment_period_closing":
+        # Likewise for a comment period: once, when the subscription's comment_days window opens.
+        statement = statement.where(S.comment_days == int(event.payload.get("window_days", 14)))
     rows = session.execute(statement).all()
 
     matcher: SavedSearchMatcher | None = None

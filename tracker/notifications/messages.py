@@ -13,6 +13,8 @@ import flask_babel
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from tracker.i18n import format_partial_date
+from tracker.models.types import PartialDate, PartialDateError
 from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES, LEGAL_STATUSES
 from tracker.notifications.channels.email import build_message
 from tracker.notifications.payloads import external_url, public_base_url
@@ -54,8 +56,17 @@ def render(name: str, **context: Any) -> tuple[str, str]:
     context.setdefault("site_url", public_base_url())
     context.setdefault("DOCUMENT_ROLES", DOCUMENT_ROLES)
     context.setdefault("DOCUMENT_LANGUAGES", DOCUMENT_LANGUAGES)
+    context.setdefault("day", day)
     return (environment.get_template(f"{name}.txt").render(**context),
             environment.get_template(f"{name}.html").render(**context))
+
+
+def day(value: Any) -> str:
+    """A date of a payload ('2026-07-14') as the reader writes it ('14 July 2026', '14 ກໍລະກົດ 2026')."""
+    try:
+        return format_partial_date(PartialDate.parse(str(value)))
+    except PartialDateError:
+        return str(value or "")
 
 
 def status_label(code: str | None) -> str:
@@ -103,6 +114,12 @@ def subject_for(event_type: str, data: dict[str, Any], lang: str) -> str:
     if event_type == "policy.sunset_upcoming":
         ends = data.get("valid_to_end") or data.get("valid_to")
         return _("%(title)s ends on %(date)s", title=title, date=ends)
+    if event_type == "policy.comment_period_changed":
+        if data.get("change") == "shortened":
+            return _("Comment period shortened: %(title)s", title=title)
+        return _("Comment period extended: %(title)s", title=title)
+    if event_type == "policy.comment_period_closing":
+        return _("Comment period closes on %(date)s: %(title)s", title=title, date=day(data.get("closes_on")))
     if event_type == "webhook.test":
         return _("Test notification")
     return _("Policy update: %(title)s", title=title)

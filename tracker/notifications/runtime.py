@@ -64,12 +64,13 @@ class NotifyRuntime:
     def _scheduled(self) -> None:
         """Sunset scans and digests on their schedule (running them again is harmless: both are
         idempotent)."""
-        from tracker.notifications import digests, sunset
+        from tracker.notifications import comment_periods, digests, sunset
 
         config = self.app.config
         if time.monotonic() - self._last_sunset >= float(config["NOTIFY_SUNSET_INTERVAL"]):
             self._last_sunset = time.monotonic()
             sunset.scan(self.worker)
+            comment_periods.scan(self.worker)
         now = utcnow()
         if now.hour >= int(config["NOTIFY_DIGEST_HOUR"]):
             if self._digests_done.get("daily") != now.date():

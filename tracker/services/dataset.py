@@ -37,6 +37,7 @@ from tracker.services.records import (
     apply_event,
     apply_policy,
     apply_policy_links,
+    apply_step_extras,
     assign,
     event_to_record,
     policy_to_record,
@@ -532,15 +533,22 @@ def _append_history(policy: Policy, steps: list[dict[str, Any]]) -> bool:
     imported = [change for change in changes if change.recorded_by == IMPORTED_BY]
     wanted = [of_step(step) for step in steps]
     recorded = {of_change(change) for change in changes}
+    # The gazette day and comment period of a step the file brought follow the file (a newer edition may
+    # extend a window); those of a step staff recorded are theirs.
+    extras = False
+    for change, step in zip(imported, steps):
+        if of_change(change) == of_step(step):
+            extras |= apply_step_extras(change, step)
     if [of_change(change) for change in imported] == wanted[:len(imported)]:
         # What the file adds, after what is recorded; a step staff already recorded is not repeated.
         added = [step for step in steps[len(imported):] if of_step(step) not in recorded]
-        return _add_steps(policy, changes, added)
+        return _add_steps(policy, changes, added) or extras
     # A correction: the imported steps become the file's, position by position.
     for change, step in zip(imported, steps):
         if of_change(change) != of_step(step):
             change.to_status, change.effective_on = step["status"], step["date"]
             change.note, change.note_lo, change.evidence_url = step["note"], step["note_lo"], step["source_url"]
+            apply_step_extras(change, step)
     for change in imported[len(steps):]:
         policy.status_changes.remove(change)
     # New steps go after every position ever used here: a row deleted in this flush keeps its position
@@ -562,9 +570,11 @@ def _add_steps(policy: Policy, changes: list[StatusChange], steps: list[dict[str
     now = utcnow()
     for step in steps:
         position += 1
-        policy.status_changes.append(StatusChange(
+        change = StatusChange(
             position=position, from_status=previous, to_status=step["status"], effective_on=step["date"],
             note=step["note"], note_lo=step["note_lo"], evidence_url=step["source_url"], recorded_by=IMPORTED_BY,
-            recorded_at=now))
+            recorded_at=now)
+        apply_step_extras(change, step)
+        policy.status_changes.append(change)
         previous = step["status"]
     return bool(steps)

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, StaleEdit
-from tracker.models import AuditEntry, Event, Jurisdiction, Organisation, Policy, StatusChange, Topic, User
+from tracker.models import AuditEntry, Document, Event, Jurisdiction, Organisation, Policy, StatusChange, Topic, User
 from tracker.models.types import PartialDate, PartialDateError, utcnow
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
-from tracker.services import permalinks, records, staff_mail
+from tracker.services import consultations, permalinks, records, staff_mail
 from tracker.services.audit import field_changes, write_audit
 from tracker.services.keys import slugify, unique_key
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
@@ -476,12 +476,19 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
     require(actor, "edit")
     if not isinstance(data, Mapping):
         raise Invalid(_("The status change must be a JSON object."), {"body": _("Send a JSON object.")})
-    _reject_unknown_fields(data, ("status", "effective_on", "note", "note_lo", "evidence_url", "reason", "version"))
+    _reject_unknown_fields(data, ("status", "effective_on", "note", "note_lo", "evidence_url", "reason", "version",
+                                  "gazetted_on", "consultation"))
     policy = _policy_for_edit(session, key)
     _check_version("policy", policy, expected_version, session)
 
-    values, errors = checked_input({name: value for name, value in data.items() if name != "version"},
+    checked, found = checked_input({name: value for name, value in data.items() if name != "version"},
                                    "StatusChangeInput")
+    values: dict[str, Any] = checked
+    errors: dict[str, str | FieldError] = dict(found)
+    extras, extra_errors = consultations.step_values(
+        {name: values[name] for name in ("gazetted_on", "consultation") if name in values},
+        values.get("status"), _document_ids(session, policy))
+    errors |= extra_errors
     status: str | None = values.get("status")
     effective_on: PartialDate | None = None
     if values.get("effective_on") is not None and "effective_on" not in errors:
@@ -526,6 +533,7 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
                           evidence_url=evidence_url,
                           recorded_by=actor.email, recorded_by_id=actor.id, recorded_at=utcnow(),
                           override_reason=None if in_table else reason, position=0)
+    records.assign(change, extras)
     timeline.insert(index, change)
     # Renumber in two steps so the unique (policy, position) never sees two rows on one number.
     for number, step in enumerate(timeline, start=1):
@@ -544,7 +552,8 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
            reason=reason, details={"status": status, "effective_on": effective_on.isoformat() if effective_on else None,
                                    "note": note, "note_lo": note_lo, "evidence_url": evidence_url,
                                    "position": change.position,
-                                   "from_status": change.from_status})
+                                   "from_status": change.from_status}
+           | {name: value for name, value in consultations.audit_values(change).items() if value is not None})
     if policy.editorial_state == "published":
         # The outbox row commits with the change or not at all; the worker fans it out later.
         record_event(session, "policy.status_changed", policy=policy, payload=policy_payload(
@@ -552,6 +561,66 @@ def change_status(session: Session, key: str, data: Mapping[str, Any], actor: Us
             effective_date=effective_on, note=note, evidence_url=evidence_url))
     session.flush()
     return change
+
+
+def _document_ids(session: Session, policy: Policy) -> set[int]:
+    return set(session.scalars(select(Document.id).where(Document.policy_id == policy.id)))
+
+
+def update_status_step(session: Session, key: str, position: int, data: Mapping[str, Any], actor: User,
+                       expected_version: int | None = None) -> StatusChange:
+    """Set or change the gazette day (``gazetted_on``) and the comment period (``consultation``: opens_on,
+    closes_on, how_to_comment_en/_lo, comment_address, draft_url or draft_document; null removes it) of
+    the step at ``position``; only the parts sent change. The step's status and date stay as recorded.
+
+    Each changed part is audited; when the closing day of a published policy's comment period moves,
+    followers are told it was extended or shortened.
+
+    Raises:
+        NotFound (no such policy or step), Forbidden, StaleEdit, Invalid: names each part that is wrong.
+    """
+    require(actor, "edit")
+    if not isinstance(data, Mapping):
+        raise Invalid(_("The changes must be a JSON object."), {"body": _("Send a JSON object.")})
+    _reject_unknown_fields(data, ("gazetted_on", "consultation", "version"))
+    policy = _policy_for_edit(session, key)
+    if not can_edit_record(actor, policy.editorial_state):
+        raise Forbidden(_("You may not edit this record: editors edit drafts and records in review; "
+                          "a reviewer edits published records."))
+    _check_version("policy", policy, expected_version, session)
+    step = next((change for change in policy.status_changes if change.position == position), None)
+    if step is None:
+        raise NotFound(_("This policy has no status step %(position)s.", position=position))
+    values, found = checked_input({name: value for name, value in data.items() if name != "version"},
+                                  "StatusStepPatch")
+    errors: dict[str, str | FieldError] = dict(found)
+    sent = {name: values.get(name) for name in ("gazetted_on", "consultation") if name in data}
+    window = sent.get("consultation")
+    if isinstance(window, Mapping):
+        # Parts not sent keep their value.
+        current = records.comment_window_record(step) or {}
+        current["draft_document"] = step.comment_draft_document_id
+        sent["consultation"] = current | dict(window)
+    new, step_errors = consultations.step_values(sent, step.to_status, _document_ids(session, policy))
+    errors |= step_errors
+    if errors:
+        raise Invalid(_("Some fields are not valid."), errors)
+    before = consultations.audit_values(step)
+    old_closes_on = step.comment_closes_on
+    if not records.assign(step, new):
+        return step
+    _touch(policy)
+    _flush(session, "policy", policy)
+    after = consultations.audit_values(step)
+    _audit(session, "policy", policy, "status_step_update", actor,
+           [(name, before[name], after[name]) for name in consultations.STEP_FIELDS if before[name] != after[name]],
+           details={"position": step.position, "status": step.to_status})
+    moved = consultations.moved_closing(old_closes_on, step.comment_closes_on)
+    if moved is not None and old_closes_on is not None and policy.editorial_state == "published":
+        record_event(session, "policy.comment_period_changed", policy=policy, payload=policy_payload(
+            policy, **consultations.change_payload(step, old_closes_on, moved)))
+    session.flush()
+    return step
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ format (tracker.models.record_format) with jsonschema, then the rules a schema c
 exist, a title in one language at least, an end after its start, real calendar days)."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Mapping, Set
@@ -15,6 +16,7 @@ from tracker.models.record_format import (
     KEY_PATTERN,
     MULTILINE_FIELDS,
     RESERVED_KEYS,
+    URL_PATTERN,
     input_schemas,
     record_schemas,
     string_schema,
@@ -190,6 +192,50 @@ def checked_input(data: Mapping[str, Any], schema_name: str) -> tuple[dict[str, 
     return values, errors
 
 
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
+                    r"[A-Za-z0-9])?)+$")
+_HTTPS = re.compile(URL_PATTERN.replace("^https?", "^https"))
+WINDOW_TEXTS = ("how_to_comment_en", "how_to_comment_lo", "comment_address", "draft_url")
+
+
+def parse_day(value: Any) -> tuple[dt.date | None, FieldError | None]:
+    """A day written YYYY-MM-DD (a comment period is counted in days, so a month or a year is not enough)."""
+    if value is None:
+        return None, None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError(value)
+        return dt.date.fromisoformat(value), None
+    except ValueError:
+        return None, FieldError("full_date", value=clip(str(value), 80))
+
+
+def check_comment_window(raw: Mapping[str, Any], documents: Set[int] | None = None
+                         ) -> tuple[dict[str, Any], dict[str, FieldError]]:
+    """A comment period whose shape was checked (cleaned text, patterns): (its values, what is wrong with each
+    part). The days are real days and the period closes on or after it opens; the address is an email
+    address or an https URL; ``draft_document``, when ``documents`` is given, is one of them."""
+    errors: dict[str, FieldError] = {}
+    values: dict[str, Any] = {name: raw.get(name) for name in WINDOW_TEXTS}
+    for name in ("opens_on", "closes_on"):
+        values[name], error = parse_day(raw.get(name))
+        if error is not None:
+            errors[name] = error
+    if values["opens_on"] and values["closes_on"] and values["closes_on"] < values["opens_on"]:
+        errors["closes_on"] = FieldError("closes_before_opens")
+    address = values["comment_address"]
+    if address is not None and not (_EMAIL.fullmatch(address) or _HTTPS.fullmatch(address)):
+        errors["comment_address"] = FieldError("comment_address", value=clip(address, 80))
+    values["draft_document"] = None
+    if documents is not None:
+        document = raw.get("draft_document")
+        if document is not None and document not in documents:
+            errors["draft_document"] = FieldError("unknown_document", value=clip(str(document)))
+        elif document is not None:
+            values["draft_document"] = document
+    return values, errors
+
+
 @functools.lru_cache(maxsize=8)
 def _schemas(countries: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return record_schemas(list(countries))
@@ -312,13 +358,27 @@ def check_policy(check: RecordCheck, key: str, known: Mapping[str, Iterable[str]
     for index, raw in enumerate(check.items("status_history")):
         if not isinstance(raw, dict):
             continue
-        history.append({
+        step = {
             "status": check.value("status_history", index, "status"),
             "date": check.date("status_history", index, "date"),
             "note": check.value("status_history", index, "note"),
             "note_lo": check.value("status_history", index, "note_lo"),
             "source_url": check.value("status_history", index, "source_url"),
-        })
+            "gazetted_on": None, "consultation": None,
+        }
+        path = field_path(("status_history", index))
+        step["gazetted_on"], error = parse_day(check.value("status_history", index, "gazetted_on"))
+        if error is not None:
+            check.fail(path + ".gazetted_on", error)
+        window = check.value("status_history", index, "consultation")
+        if isinstance(window, dict):
+            if step["status"] != "consultation":
+                check.fail(path + ".consultation", FieldError("window_not_consultation"))
+            else:
+                step["consultation"], window_errors = check_comment_window(window)
+                for name, error in window_errors.items():
+                    check.fail(f"{path}.consultation.{name}", error)
+        history.append(step)
     status = check.value("status")
     if not history and status and check.ok("status_history"):
         check.fail("status_history", FieldError("history_needed"))

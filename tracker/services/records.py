@@ -22,6 +22,7 @@ from tracker.models import (
     PolicyTopic,
     PolicyVehicleClass,
     Source,
+    StatusChange,
     Topic,
 )
 from tracker.models.types import PartialDate
@@ -175,12 +176,52 @@ def apply_policy_links(policy: Policy, record: dict[str, Any], policy_ids: dict[
     return changed
 
 
+def _date(value: PartialDate | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# The columns of a step's comment period, by their name in the record format.
+WINDOW_COLUMNS = {"opens_on": "comment_opens_on", "closes_on": "comment_closes_on",
+                  "how_to_comment_en": "comment_how_en", "how_to_comment_lo": "comment_how_lo",
+                  "comment_address": "comment_address", "draft_url": "comment_draft_url"}
+
+
+def apply_step_extras(change: StatusChange, step: dict[str, Any]) -> bool:
+    """Make a step's gazette day and comment period say what a checked step of a record says (the draft's
+    attached document, which records do not carry, is kept); True when anything changed."""
+    window = step.get("consultation") or {}
+    values = {column: window.get(name) for name, column in WINDOW_COLUMNS.items()}
+    values["gazetted_on"] = step.get("gazetted_on")
+    return assign(change, values)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Reading back: the same format, so that load -> dump -> load changes nothing.
 
 
-def _date(value: PartialDate | None) -> str | None:
-    return value.isoformat() if value else None
+def comment_window_record(change: StatusChange) -> dict[str, Any] | None:
+    """A step's comment period in the record format, or None when it has none."""
+    window: dict[str, Any] = {name: getattr(change, column) for name, column in WINDOW_COLUMNS.items()}
+    if all(value is None for value in window.values()) and change.comment_draft_document_id is None:
+        return None
+    for name in ("opens_on", "closes_on"):
+        window[name] = window[name].isoformat() if window[name] else None
+    return window
+
+
+def step_record(change: StatusChange) -> dict[str, Any]:
+    """A step of the status history in the record format; the gazette day and the comment period only when
+    known, so that a record without them reads as it did before they existed."""
+    step: dict[str, Any] = {"status": change.to_status, "date": _date(change.effective_on), "note": change.note,
+                            "note_lo": change.note_lo, "source_url": change.evidence_url}
+    if change.gazetted_on is not None:
+        step["gazetted_on"] = change.gazetted_on.isoformat()
+    window = comment_window_record(change)
+    if window is not None:
+        step["consultation"] = window
+    return step
+
+
 
 
 def organisation_to_record(organisation: Organisation, org_keys: dict[int, str]) -> dict[str, Any]:
@@ -222,8 +263,7 @@ def policy_to_record(policy: Policy, org_keys: dict[int, str], event_keys: dict[
         "other_bodies": [{"org": org_keys[b.organisation_id], "role": b.role} for b in policy.bodies],
         "topics": policy.topic_keys, "vehicle_classes": policy.vehicle_classes,
         "status": policy.legal_status,
-        "status_history": [{"status": c.to_status, "date": _date(c.effective_on), "note": c.note,
-                            "note_lo": c.note_lo, "source_url": c.evidence_url} for c in policy.status_changes],
+        "status_history": [step_record(c) for c in policy.status_changes],
         "valid_from": _date(policy.valid_from), "valid_to": _date(policy.valid_to),
         "summary_en": policy.summary_en, "summary_lo": policy.summary_lo,
         "relations": _POLICY_FIELDS["relations"](policy, org_keys, event_keys, policy_keys),

@@ -11,6 +11,7 @@ vehicle classes, other bodies, sources and targets are also joined with " ; ", w
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -205,6 +206,10 @@ def _partial(value: PartialDate | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
+def _day(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
 def _stream(session: Session, statement: Any) -> Iterator[Any]:
     yield from session.execute(statement.execution_options(yield_per=BATCH))
 
@@ -263,7 +268,9 @@ def _status_change_rows(session: Session, _links: Links) -> Iterator[list[Any]]:
     for key, change in _stream(session, statement):
         yield [key, change.position, change.from_status, change.to_status, _partial(change.effective_on),
                change.note, change.note_lo, change.evidence_url,
-               change.recorded_at.isoformat(timespec="seconds") if change.recorded_at else ""]
+               change.recorded_at.isoformat(timespec="seconds") if change.recorded_at else "",
+               _day(change.gazetted_on), _day(change.comment_opens_on), _day(change.comment_closes_on),
+               change.comment_how_en, change.comment_how_lo, change.comment_address, change.comment_draft_url]
 
 
 def _relation_rows(session: Session, _links: Links) -> Iterator[list[Any]]:
@@ -392,7 +399,14 @@ TABLES: tuple[Table, ...] = (
            _date("effective_on", "When the step took effect"),
            _text("note_en", "Note in English"), _text("note_lo", "Note in Lao"),
            _text("evidence_url", "Where the step is evidenced"),
-           Column("recorded_at", "datetime", "When the step was recorded in the tracker (UTC, ISO 8601)")),
+           Column("recorded_at", "datetime", "When the step was recorded in the tracker (UTC, ISO 8601)"),
+           Column("gazetted_on", "date", "The day the text was published in the Official Gazette"),
+           Column("comment_opens_on", "date", "A consultation's comment period: its first day"),
+           Column("comment_closes_on", "date", "A consultation's comment period: its last day"),
+           _text("how_to_comment_en", "How to comment, in English"),
+           _text("how_to_comment_lo", "How to comment, in Lao"),
+           _text("comment_address", "Where comments go: an email address or an https URL"),
+           _text("comment_draft_url", "The draft put to comment")),
           ("policy_key", "position"), (_POLICY_KEY,), _status_change_rows, widths=(34, 8, 14, 14, 12)),
     Table("relations", "Relations between policies",
           "A policy amends, supersedes, implements, cancels, is issued pursuant to, or is related to another: a "

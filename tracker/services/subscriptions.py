@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 DEFAULT_SUNSET_DAYS = 30
 MIN_SUNSET_DAYS, MAX_SUNSET_DAYS = 1, 365
+# Days before a comment period closes at which to hear of it; 0 turns the reminder off.
+DEFAULT_COMMENT_DAYS, MAX_COMMENT_DAYS = 14, 365
 MAX_SUBSCRIPTIONS_PER_USER = 500
 # A visitor's address gets at most this many confirmation requests a day, so the subscribe form cannot
 # be used to flood someone else's mailbox; further requests are answered the same way but send nothing.
@@ -37,10 +39,12 @@ class Options:
     cadence: str = "immediate"
     sunset_days: int = DEFAULT_SUNSET_DAYS
     language: str = "en"
+    comment_days: int = DEFAULT_COMMENT_DAYS
 
 
-def check_options(cadence: Any, sunset_days: Any, language: Any, *, channel: str = "email") -> Options:
-    """Raises Invalid naming ``cadence``, ``sunset_days`` or ``language``."""
+def check_options(cadence: Any, sunset_days: Any, language: Any, *, channel: str = "email",
+                  comment_days: Any = None) -> Options:
+    """Raises Invalid naming ``cadence``, ``sunset_days``, ``language`` or ``comment_days``."""
     errors: dict[str, str] = {}
     cadence = "immediate" if cadence in (None, "") else cadence
     if cadence not in CADENCES:
@@ -57,9 +61,16 @@ def check_options(cadence: Any, sunset_days: Any, language: Any, *, channel: str
     language = "en" if language in (None, "") else language
     if language not in LANGUAGES:
         errors["language"] = _("Choose one of: %(values)s.", values=", ".join(LANGUAGES))
+    comment_days = DEFAULT_COMMENT_DAYS if comment_days in (None, "") else comment_days
+    if isinstance(comment_days, str) and comment_days.isascii() and comment_days.isdigit() and len(comment_days) < 5:
+        comment_days = int(comment_days)
+    if isinstance(comment_days, bool) or not isinstance(comment_days, int) or not (
+            0 <= comment_days <= MAX_COMMENT_DAYS):
+        errors["comment_days"] = _("Give a whole number of days from %(low)d to %(high)d (0: no reminder).",
+                                   low=0, high=MAX_COMMENT_DAYS)
     if errors:
         raise Invalid(_("Some settings are not valid."), errors)
-    return Options(cadence, sunset_days, language)
+    return Options(cadence, sunset_days, language, comment_days)
 
 
 def check_email(address: Any) -> str:
@@ -131,7 +142,7 @@ def follow(session: Session, user: User, target: Target, options: Options, *, ch
         user_id=user.id, channel=channel, webhook_endpoint_id=endpoint.id if endpoint else None,
         target_kind=target.kind, target_value=target.value, target_filters=target.filters,
         cadence=options.cadence, sunset_days=options.sunset_days, language=options.language,
-        confirmed_at=utcnow())
+        comment_days=options.comment_days, confirmed_at=utcnow())
     session.add(subscription)
     session.flush()
     return subscription
@@ -172,12 +183,12 @@ def subscribe_email(session: Session, address: str, target: Target, options: Opt
     if existing is not None:
         subscription = existing
         subscription.cadence, subscription.sunset_days = options.cadence, options.sunset_days
-        subscription.language = options.language
+        subscription.language, subscription.comment_days = options.language, options.comment_days
     else:
         subscription = Subscription(
             email=address, channel="email", target_kind=target.kind, target_value=target.value,
             target_filters=target.filters, cadence=options.cadence, sunset_days=options.sunset_days,
-            language=options.language)
+            language=options.language, comment_days=options.comment_days)
         session.add(subscription)
     session.flush()
     label = target_labels(session, [subscription])[subscription.id]

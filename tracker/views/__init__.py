@@ -37,6 +37,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.api import bp as api_bp
     from tracker.views.api_docs import bp as api_docs_bp
     from tracker.views.auth import bp as auth_bp
+    from tracker.views.calendar import bp as calendar_bp
     from tracker.views.compare import bp as compare_bp
     from tracker.views.compare_policies import init_comparison
     from tracker.views.dashboard import bp as dashboard_bp
@@ -65,6 +66,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(editing_bp)
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(calendar_bp)
     app.register_blueprint(notify_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(review_bp)

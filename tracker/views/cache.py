@@ -6,7 +6,6 @@ answered from memory after one small query, and a browser that sends the page's 
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import threading
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 from flask import Response, current_app, make_response, request, session
 
+from tracker.config import local_today
 from tracker.i18n import current_language
 from tracker.models.content_version import current_content_version
 from tracker.views.assets import asset_version
@@ -77,7 +77,7 @@ def cached_page(view: Callable) -> Callable:
         # "today" is part of the key: pages list the measures that have not expired yet. So is the
         # language: the same address is an English page for one reader and a Lao page for another. The
         # static files' version too: a page names their fingerprints.
-        parts = [token, dt.date.today().isoformat(), current_language(), request.full_path, request.host_url,
+        parts = [token, local_today().isoformat(), current_language(), request.full_path, request.host_url,
                  asset_version()]
         if user is not None:
             parts += _signed_in_parts(user)

@@ -1,7 +1,6 @@
 """The public dashboard: five charts of published policies, each with its table, CSV and PNG download."""
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from tracker.config import local_today
 from tracker.errors import NotFound
 from tracker.i18n import format_partial_date, local_name, localized
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
@@ -99,7 +99,7 @@ def chart_data(board: Dashboard, labels: Labels) -> dict:
 @cached_page
 def index():
     reference, flt, labels = _read_request()
-    board = dashboard_service.build_dashboard(db_session(), flt, reference, dt.date.today())
+    board = dashboard_service.build_dashboard(db_session(), flt, reference, local_today())
     return render_template("dashboard/index.html", board=board, flt=flt, labels=labels,
                            data=chart_data(board, labels),
                            country_map=map_view.country_map(db_session(), reference, flt))
@@ -134,7 +134,7 @@ def _topics_csv(session: Session, flt: DashboardFilter, reference: ReferenceList
 
 def _expiries_csv(session: Session, flt: DashboardFilter, reference: ReferenceLists,
                   labels: Labels) -> str:
-    figures = dashboard_service.upcoming_expiries(session, flt, reference, dt.date.today())
+    figures = dashboard_service.upcoming_expiries(session, flt, reference, local_today())
     header = ["key", "title_en", "title_lo", "country_code", "country", "instrument", "legal_status", "valid_to",
               "last_day", "days_left"]
     rows = ([row.key, row.title_en, row.title_lo or "", row.jurisdiction.code,

@@ -1,9 +1,10 @@
 """Staff pages that change records: policies and events, status changes, publication, forum links, history."""
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,10 +20,12 @@ from tracker.forms.records import (
     PolicyForm,
     RemoveForumLinkForm,
     StatusForm,
+    StatusStepForm,
     load_choices,
 )
 from tracker.models import Event, Policy
 from tracker.models.vocab import EDITORIAL_STATES, LEGAL_STATUSES
+from tracker.services import documents as document_service
 from tracker.services import editing, permalinks
 from tracker.services import events as event_service
 from tracker.services import organisations as organisation_service
@@ -287,7 +290,7 @@ def record_status(key: str):
             with unit_of_work(db):
                 editing.change_status(db, key, form.to_input(), _actor())
         except Invalid as error:
-            form.apply_errors(error.errors, error.message)
+            form.apply_errors(form.window_errors(error.errors), error.message)
         except Forbidden as error:
             form.form_errors.append(error.message)
             status = 403
@@ -295,6 +298,48 @@ def record_status(key: str):
             flash(_("Status recorded"), "success")
             return redirect(url_for("policies.detail", key=key))
     return render_template("editing/status.html", policy=policy, form=form, hint=hint), status
+
+
+@bp.route("/policies/<key>/status/<int:position>", methods=["GET", "POST"])
+@role_required("edit")
+def edit_status_step(key: str, position: int):
+    """The gazette day and comment period of one step of the timeline."""
+    db = db_session()
+    policy = _policy(key)
+    step = next((change for change in policy.status_changes if change.position == position), None)
+    if step is None:
+        abort(404)
+    documents = {str(document.id): document.filename for document in document_service.documents_of(db, policy)}
+    if request.method == "GET":
+        form = StatusStepForm(prefix="step", formdata=None, documents=documents, data={
+            "version": policy.version, "gazetted_on": _iso(step.gazetted_on),
+            "comment_opens_on": _iso(step.comment_opens_on), "comment_closes_on": _iso(step.comment_closes_on),
+            "how_to_comment_en": step.comment_how_en, "how_to_comment_lo": step.comment_how_lo,
+            "comment_address": step.comment_address, "draft_url": step.comment_draft_url,
+            "draft_document": str(step.comment_draft_document_id or "")})
+        return render_template("editing/status_step.html", policy=policy, step=step, form=form)
+    form = StatusStepForm(prefix="step", documents=documents)
+    status = 400
+    if form.validate_on_submit():
+        try:
+            with unit_of_work(db):
+                editing.update_status_step(db, key, position, form.to_input(), _actor(), form.version.data)
+        except Invalid as error:
+            form.apply_errors(form.window_errors(error.errors), error.message)
+        except StaleEdit as error:
+            form.form_errors.append(error.message)
+            status = 409
+        except Forbidden as error:
+            form.form_errors.append(error.message)
+            status = 403
+        else:
+            flash(_("Status step saved"), "success")
+            return redirect(url_for("policies.detail", key=key))
+    return render_template("editing/status_step.html", policy=policy, step=step, form=form), status
+
+
+def _iso(day: dt.date | None) -> str:
+    return day.isoformat() if day else ""
 
 
 @bp.post("/policies/<key>/forum-links")

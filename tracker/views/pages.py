@@ -1,10 +1,9 @@
 """The home page and the country pages."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, render_template
 
+from tracker.config import local_today
 from tracker.pagination import PageRequest
 from tracker.services import country_map as map_service
 from tracker.services import events as event_service
@@ -36,7 +35,7 @@ def home():
         total=sum(sum(row.values()) for row in counts.values()),
         latest=policy_service.latest_status_changes(session, 8, include_unpublished=staff),
         recorded=policy_service.recently_recorded_changes(session, 8) if staff else [],
-        expiries=policy_service.upcoming_expiries(session, dt.date.today(), 8, include_unpublished=staff),
+        expiries=policy_service.upcoming_expiries(session, local_today(), 8, include_unpublished=staff),
     )
 
 
@@ -68,6 +67,6 @@ def country(code: str):
         organisations=jurisdiction_service.organisations_of(session, jurisdiction.code),
         latest=policy_service.latest_status_changes(session, 5, country=jurisdiction.code,
                                                     include_unpublished=staff, as_of=flt.as_of),
-        expiries=policy_service.upcoming_expiries(session, dt.date.today(), 5, country=jurisdiction.code,
+        expiries=policy_service.upcoming_expiries(session, local_today(), 5, country=jurisdiction.code,
                                                   include_unpublished=staff),
     )

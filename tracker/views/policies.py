@@ -1,12 +1,12 @@
 """Policy pages: the filtered list and the full record."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, current_app, render_template
 
+from tracker.config import local_today
 from tracker.pagination import PageRequest
 from tracker.services import as_of as as_of_service
+from tracker.services import consultations
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.views.cache import cached_page
@@ -40,15 +40,24 @@ def index():
 def detail(key: str):
     session = db_session()
     staff = include_unpublished()
-    as_of = as_of_service.parse_as_of(query_args(), dt.date.today())
+    as_of = as_of_service.parse_as_of(query_args(), local_today())
     policy = policy_service.get_policy(session, key, include_unpublished=staff)
     outgoing, incoming = policy_service.visible_relations(policy, staff)
+    documents = document_service.documents_of(session, policy)
+    comment = consultations.comment_period(policy, local_today())
+    draft = None
+    if comment is not None and comment.step.comment_draft_document_id is not None:
+        draft = next((d for d in documents if d.id == comment.step.comment_draft_document_id), None)
+    warnings = consultations.lao_record_warnings(
+        policy, consultation_min_days=current_app.config["CONSULTATION_MIN_DAYS"],
+        gazette_min_days=current_app.config["GAZETTE_MIN_DAYS"]) if staff else []
     status_then = as_of_service.status_on_day(policy.status_changes, policy.valid_from, as_of.day) if as_of else None
     return render_template(
         "policies/detail.html", policy=policy, outgoing=outgoing, incoming=incoming, as_of=as_of,
         status_then=status_then,
         forum_links=policy_service.visible_forum_links(policy.forum_links, staff, side="event"),
-        documents=document_service.documents_of(session, policy), cite=cite_panel(policy),
+        documents=documents, cite=cite_panel(policy), comment=comment, comment_draft=draft,
+        record_warnings=warnings,
     )
 
 

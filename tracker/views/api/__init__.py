@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from tracker.config import local_today
+from tracker.i18n import current_language
 from tracker.pagination import Page
 from tracker.search.request import parse_search_args
+from tracker.services import calendar as calendar_service
 from tracker.services import events as event_service
 from tracker.services import jurisdictions as jurisdiction_service
 from tracker.services import policies as policy_service
 from tracker.views.api import serializers
 from tracker.views.api.openapi import openapi_document
 from tracker.views.cache import cached_page
+from tracker.views.calendar import calendar_json
 from tracker.views.policies import page_request
 from tracker.views.search import run_search, search_results_json
 from tracker.views.security import include_unpublished
@@ -93,6 +97,18 @@ def search():
     # Not cached, for the reason given at tracker.views.search.index.
     search_request = parse_search_args(query_args(), allow_empty=False)
     return jsonify(search_results_json(run_search(db_session(), search_request)))
+
+
+@bp.get("/calendar")
+@cached_page
+def calendar():
+    args = query_args()
+    flt = calendar_service.parse_filter(args, policy_service.filter_choices(db_session()), local_today(),
+                                        allow_empty=False)
+    found = calendar_service.items(db_session(), flt)
+    language = current_language()
+    return jsonify({"from": flt.start.isoformat(), "to": flt.end.isoformat() if flt.end else None,
+                    "items": [calendar_json(item, language) for item in found]})
 
 
 @bp.get("/openapi.json")

@@ -61,6 +61,7 @@ def subscription_json(subscription: Subscription, label: str, owner_email: str) 
         "webhook_id": subscription.webhook_endpoint_id,
         "email": (subscription.email or owner_email) if subscription.channel == "email" else None,
         "cadence": subscription.cadence, "sunset_days": subscription.sunset_days,
+        "comment_days": subscription.comment_days,
         "language": subscription.language, "state": subscription_state(subscription),
         "confirmed_at": _time(subscription.confirmed_at), "unsubscribed_at": _time(subscription.unsubscribed_at),
         "created_at": _time(subscription.created_at),
@@ -150,7 +151,8 @@ def create_subscription():
                                       body.get("target_filters"))
         # Without a language, the one the request asks for (Accept-Language), as on the pages.
         options = subscriptions.check_options(body.get("cadence"), body.get("sunset_days"),
-                                        body.get("language") or interface_language(), channel=channel)
+                                        body.get("language") or interface_language(), channel=channel,
+                                        comment_days=body.get("comment_days"))
         subscription = subscriptions.follow(session, user, target, options, channel=channel,
                                       endpoint_id=body.get("webhook_id"))
         label = targets.target_labels(session, [subscription])[subscription.id]

@@ -26,6 +26,7 @@ from tracker.models.vocab import (
 )
 from tracker.search.request import MAX_QUERY_LENGTH, TYPES
 from tracker.search.request import SORTS as SEARCH_SORTS
+from tracker.services.calendar import KINDS as CALENDAR_KINDS
 from tracker.services.changes import DEFAULT_LIMIT, MAX_LIMIT
 from tracker.services.policies import EVENT_EXPANSIONS, POLICY_EXPANSIONS, SORTS
 
@@ -142,11 +143,32 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
         "valid_to": _nullable(PARTIAL_DATE), "topics": {"type": "array", "items": TEXT},
         "editorial_state": {"enum": list(EDITORIAL_STATES)},
     }
+    day = {"type": "string", "format": "date"}
     status_change = _object({
+        "position": {"type": "integer", "description": "The step's place in the timeline (1 first); "
+                                                       "`PATCH /policies/{key}/status/{position}` edits it."},
         "from_status": _nullable({"enum": list(LEGAL_STATUSES)}), "status": {"enum": list(LEGAL_STATUSES)},
         "effective_on": _nullable(PARTIAL_DATE), "note": NULLABLE_TEXT, "note_lo": NULLABLE_TEXT,
         "evidence_url": NULLABLE_TEXT,
-        "recorded_at": {"type": "string", "format": "date-time"}})
+        "recorded_at": {"type": "string", "format": "date-time"},
+        "gazetted_on": _nullable(day) | {"description": "The day the text was published in the Official "
+                                                         "Gazette."},
+        "consultation": _nullable(_object({
+            "opens_on": _nullable(day), "closes_on": _nullable(day), "how_to_comment_en": NULLABLE_TEXT,
+            "how_to_comment_lo": NULLABLE_TEXT, "comment_address": NULLABLE_TEXT, "draft_url": NULLABLE_TEXT,
+            "draft_document": {"type": ["integer", "null"]}})) | {
+                "description": "The comment period of a step into consultation."}})
+    calendar_item = _object({
+        "kind": {"enum": list(CALENDAR_KINDS)}, "record_type": {"enum": ["policy", "event"]}, "key": TEXT,
+        "fact": TEXT | {"description": "Which fact of the record: `expiry`, `valid-from`, `in-force-<position>`, "
+                                       "`comment-<position>` or `event`."},
+        "date": PARTIAL_DATE | {"description": "As precise as it is known: a day, or a month."},
+        "ends": _nullable(PARTIAL_DATE), "first_day": day, "last_day": day,
+        "title_en": NULLABLE_TEXT, "title_lo": NULLABLE_TEXT, "country": NULLABLE_TEXT,
+        "topics": {"type": "array", "items": TEXT}, "summary": TEXT, "url": TEXT,
+        "sequence": {"type": "integer", "minimum": 0,
+                     "description": "Rises whenever the record changes (the iCalendar SEQUENCE)."},
+        "details": {"type": "object", "additionalProperties": NULLABLE_TEXT}})
     relation = _object({
         "type": {"enum": list(RELATION_TYPES)}, "direction": {"enum": ["outgoing", "incoming"]}, "label": TEXT,
         "policy": _nullable(_ref("PolicyRef")), "target_reference": NULLABLE_TEXT})
@@ -189,6 +211,9 @@ def _schemas(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "unit": {"enum": list(TARGET_UNITS)}, "year": {"type": "integer"},
             "vehicle_class": {"enum": list(VEHICLE_CLASSES)}, "scope_en": NULLABLE_TEXT, "scope_lo": NULLABLE_TEXT,
             "headline": {"type": "boolean"}, "source_url": NULLABLE_TEXT}),
+        "CalendarItem": calendar_item,
+        "Calendar": _object({"from": day, "to": _nullable(day),
+                             "items": {"type": "array", "items": _ref("CalendarItem")}}),
         "Relation": relation,
         "PolicySummary": _object(policy_summary_properties | {
             "status_as_of": {"enum": list(LEGAL_STATUSES), "description": (
@@ -356,6 +381,14 @@ KEY_PARAM = {"in": "path", "required": True, "schema": {"type": "string", "minLe
 # commands use it).
 POLICY_KEY = {"name": "key", **KEY_PARAM, "example": "la-gov-resolution-08-2021-ev-policy"}
 EVENT_KEY = {"name": "key", **KEY_PARAM, "example": "lao-ev-forum-2023"}
+STEP_POSITION = {"name": "position", "in": "path", "required": True, "example": 2,
+                 "description": "The step's `position` in `status_history` (1 first).",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}
+
+
+def _with_position(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["parameters"].insert(1, STEP_POSITION)
+    return operation
 
 # Groups of operations, in the order the reference page (/api) shows them. Names, descriptions and the
 # operations' summaries are marked N_: the page translates them; the JSON keeps the English.
@@ -537,6 +570,14 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
             version="optional", example={"status": "in_force", "effective_on": "2022-01",
                                          "note": "Implementing rules issued.",
                                          "evidence_url": "https://example.org/gazette"})},
+        "/policies/{key}/status/{position}": {"patch": _with_position(_write(
+            "updateStatusStep", N_("Set the gazette day or the comment period of a step of the timeline."),
+            "StatusStepPatch", "200", "Policy",
+            "The policy with the step changed in `status_history`. Moving the closing day of a published "
+            "policy's comment period notifies its followers (extended or shortened).", key=POLICY_KEY,
+            version="required", example={"version": 3, "consultation": {
+                "opens_on": "2026-06-01", "closes_on": "2026-07-31",
+                "comment_address": "comments@example.gov.la"}}))},
         "/policies/{key}/editorial": {"post": _write(
             "setPolicyEditorialState", N_("Submit, publish, unpublish or archive a policy."),
             "EditorialInput", "200", "Policy", "The policy in its new editorial state.", key=POLICY_KEY,
@@ -599,6 +640,26 @@ def openapi_document(countries: list[str], topics: list[str]) -> dict[str, Any]:
             "operationId": "listJurisdictions", "summary": N_("The ASEAN members and regional pseudo-codes."),
             "security": OPTIONAL_AUTH,
             "responses": {"200": _ok("JurisdictionList", "Every jurisdiction, Lao PDR first."),
+                          "401": unauthorized}})},
+        "/calendar": {"get": _conditional({
+            "operationId": "getCalendar",
+            "summary": N_("Comment deadlines, entries into force, expiries and events, by date."),
+            "description": ("Dated facts of published records from `from` (default: today in Vientiane) to "
+                            "`to`, first day first. A date known to the month only is given with its month; "
+                            "one known to the year only is left out. The same facts as the `/calendar` page "
+                            "and its iCalendar feed `/calendar.ics`."),
+            "security": OPTIONAL_AUTH,
+            "parameters": [
+                {"name": "from", "in": "query", "required": False, "description": "First day (YYYY-MM-DD).",
+                 "schema": {"type": "string", "format": "date"}},
+                {"name": "to", "in": "query", "required": False,
+                 "description": "Last day (YYYY-MM-DD); a day more than 30 years after `from` is "
+                                "read as 30 years after it.",
+                 "schema": {"type": "string", "format": "date"}},
+                _array_param("country", countries, "Country code; repeat for several."),
+                _array_param("topic", topics, "Topic key; repeat for several."),
+                _array_param("kind", list(CALENDAR_KINDS), "Kind of fact; repeat for several.")],
+            "responses": {"200": _ok("Calendar", "The facts, first day first."), "400": bad_request,
                           "401": unauthorized}})},
         "/topics": {"get": _conditional({
             "operationId": "listTopics", "summary": N_("Policy topics with their number of policies."),
@@ -686,6 +747,7 @@ def _notify_schemas() -> dict[str, Any]:
         "target_label": TEXT, "channel": {"enum": list(CHANNELS)}, "webhook_id": {"type": ["integer", "null"]},
         "email": NULLABLE_TEXT | {"description": "Where the emails go (the account's address); null for webhooks."},
         "cadence": {"enum": list(CADENCES)}, "sunset_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "comment_days": {"type": "integer", "minimum": 0, "maximum": 365},
         "language": {"enum": list(LANGUAGES)},
         "state": {"enum": ["active", "awaiting_confirmation", "unsubscribed"],
                   "description": "`unsubscribed` when an email's unsubscribe link was used."},
@@ -741,6 +803,9 @@ def _notify_schemas() -> dict[str, Any]:
             "cadence": _choice(list(CADENCES)) | {"description": "For email; webhooks are always `immediate`."},
             "sunset_days": {"type": "integer", "minimum": 1, "maximum": 365,
                             "description": "Days of warning before a time-bound measure ends (default 30)."},
+            "comment_days": {"type": "integer", "minimum": 0, "maximum": 365,
+                             "description": "Days before a comment period closes at which to be reminded "
+                                            "(default 14; 0: no reminder)."},
             "language": _choice(list(LANGUAGES)) | {"description": "Language of the emails (default en)."},
         }, ("target_kind",)),
         "WebhookInput": _closed({

@@ -9,7 +9,7 @@ from flask import url_for
 from tracker.models import Event, ForumLink, Jurisdiction, Organisation, Policy, Source, StatusChange, Topic
 from tracker.models.types import PartialDate
 from tracker.models.vocab import RELATION_TYPES
-from tracker.services.records import target_to_record
+from tracker.services.records import comment_window_record, target_to_record
 
 
 def _date(value: PartialDate | None) -> str | None:
@@ -79,9 +79,14 @@ def _policy_summary(policy: Policy) -> dict[str, Any]:
 
 
 def status_change_json(change: StatusChange) -> dict[str, Any]:
-    return {"from_status": change.from_status, "status": change.to_status,
+    window = comment_window_record(change)
+    if window is not None:
+        window["draft_document"] = change.comment_draft_document_id
+    return {"position": change.position, "from_status": change.from_status, "status": change.to_status,
             "effective_on": _date(change.effective_on), "note": change.note, "note_lo": change.note_lo,
-            "evidence_url": change.evidence_url, "recorded_at": _timestamp(change.recorded_at)}
+            "evidence_url": change.evidence_url, "recorded_at": _timestamp(change.recorded_at),
+            "gazetted_on": change.gazetted_on.isoformat() if change.gazetted_on else None,
+            "consultation": window}
 
 
 def forum_link_json(link: ForumLink, *, side: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/policies", "create_policy", create_policy, methods=["POST"])
     bp.add_url_rule("/policies/<key>", "update_policy", update_policy, methods=["PATCH"])
     bp.add_url_rule("/policies/<key>/status", "change_policy_status", change_policy_status, methods=["POST"])
+    bp.add_url_rule("/policies/<key>/status/<int:position>", "update_policy_status_step",
+                    update_policy_status_step, methods=["PATCH"])
     bp.add_url_rule("/policies/<key>/editorial", "set_policy_editorial_state", set_policy_editorial_state,
                     methods=["POST"])
     bp.add_url_rule("/policies/<key>/key", "change_policy_key", change_policy_key, methods=["POST"])
@@ -311,6 +313,18 @@ def change_policy_status(key: str):
         editing.change_status(session, key, body, api_user(), version)
         payload = _policy_json(session, key, staff)
     return _answer(payload, 201)
+
+
+@role_required("edit")
+def update_policy_status_step(key: str, position: int):
+    session = db_session()
+    body = checked_body(session, "StatusStepPatch")
+    version = expected_version(body, required=True)
+    staff = include_unpublished()
+    with _writing(session):
+        editing.update_status_step(session, key, position, body, api_user(), version)
+        payload = _policy_json(session, key, staff)
+    return _answer(payload, 200)
 
 
 @role_required("submit_for_review")
