@@ -133,7 +133,7 @@ def test_an_editor_fills_the_template_reads_the_dry_run_in_lao_and_applies_it(cl
     response = client.get("/imports/template.xlsx")
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(response.get_data()))
-    assert workbook.sheetnames == ["policies", "organisations", "notes", "lists"]
+    assert workbook.sheetnames == ["policies", "events", "forum_links", "organisations", "notes", "lists"]
     sheet = workbook["policies"]
     header = [cell.value.splitlines()[0] for cell in sheet[1] if cell.value]
     assert "ຊື່ເປັນພາສາລາວ" in sheet.cell(row=1, column=header.index("title_lo") + 1).value

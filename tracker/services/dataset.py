@@ -82,6 +82,7 @@ class LoadOptions:
     reason: str | None = None            # written in every audit entry, e.g. "imported from list.xlsx"
     notify: bool = False                 # tell followers of published policies whose status changed
     on_record: RecordOutcome | None = None
+    check_only: bool = False             # check every record and write none (a dry run of a file known wrong)
 
 
 @dataclass
@@ -258,7 +259,7 @@ def load_dataset(session: Session, data: Any, *, progress: Progress | None = Non
     # that nothing of a refused dataset is left even in a transaction the caller goes on with.
     savepoint = session.begin_nested()
     try:
-        if not problems:
+        if not problems and not report.options.check_only:
             organisations, events = _apply_reference_records(session, records, organisation_fields, report)
         else:
             organisations, events = {}, {}
@@ -386,7 +387,7 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
         done += len(chunk)
         if progress is not None:
             progress(done, "policies")
-        if problems:
+        if problems or report.options.check_only:
             continue  # checked to the end, so that every problem is named, but nothing more applied
         policies = {p.key: p for p in session.scalars(
             select(Policy).where(Policy.key.in_([record["key"] for record in checked])).options(*_POLICY_LOADING))}
@@ -429,7 +430,7 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
                 if changes:
                     pending_audit[key] = changes
         _let_go(session, policies.values(), held)
-    if problems:
+    if problems or report.options.check_only:
         return
 
     # Relations and forum links, now that every policy of the file has an id.

@@ -10,10 +10,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.db import unit_of_work
 from tracker.documents.storage import TooLarge, received
-from tracker.errors import Invalid
+from tracker.errors import FieldError, Invalid
 from tracker.forms.imports import ImportApplyForm, ImportUploadForm
 from tracker.i18n import format_file_size
 from tracker.models import DataImport
+from tracker.services import import_template
 from tracker.services import imports as import_service
 from tracker.services.tabular import file_chunks
 from tracker.views.security import role_required
@@ -39,15 +40,18 @@ def _actor():
     return current_user._get_current_object()
 
 
+def too_large_error() -> FieldError:
+    return FieldError("file_too_large", max=format_file_size(int(current_app.config["IMPORT_MAX_BYTES"])))
+
+
 def too_large_message() -> str:
-    return _("The file is larger than the limit of %(max)s.",
-             max=format_file_size(int(current_app.config["IMPORT_MAX_BYTES"])))
+    return str(too_large_error())
 
 
 @bp.get("/template.xlsx")
 @role_required("import_data")
 def template() -> Response:
-    workbook = import_service.template_file(db_session())
+    workbook = import_template.template_file(db_session())
     response = Response(file_chunks(workbook), mimetype=XLSX_TYPE, direct_passthrough=True)
     response.headers["Content-Disposition"] = 'attachment; filename="ev-policies-import-template.xlsx"'
     return response
