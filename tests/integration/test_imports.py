@@ -156,7 +156,10 @@ def test_an_editor_fills_the_template_reads_the_dry_run_in_lao_and_applies_it(cl
                                 ("policies", "import-draft"): "updated"}, record.summary
     page = client.get(f"/imports/{record.id}").get_data(as_text=True)
     assert "ສ້າງໃໝ່" in page or "ສ້າງ" in page
-    assert "title_en" in page and "A draft updated from a spreadsheet" in page
+    # The diff reads as people write: field labels and status names in Lao, not codes or JSON.
+    assert "ຊື່ເອກະສານ (ພາສາອັງກິດ)" in page and "A draft updated from a spreadsheet" in page
+    assert "ລຳດັບເວລາຂອງສະຖານະ" in page and "ກຳລັງປຶກສາຫາລື" in page
+    assert "title_en" not in page and '"status":' not in page and "&#34;status&#34;" not in page
     assert apply(client, record).status_code == 302
     session.expire_all()
     created = session.scalars(select(Policy).where(Policy.key == "la-import-new-charging-rule")).one()

@@ -106,8 +106,8 @@ class Parsed:
     unknown_organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Organisations the staff member chose to create with the import (the text as typed -> their record).
     new_organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # (kind, key) -> what else the row does ("will create organisation X").
-    notes_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # (kind, key) -> what else the row does: {"create_organisation": key, "name_en": ..., "name_lo": ...}.
+    notes_of: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     temporary: Path | None = None
 
     def problem(self, row: str, column: str, message: str) -> None:
@@ -225,8 +225,8 @@ class _Reader:
         chosen = self.parsed.new_organisations.get(typed)
         if chosen is not None:
             notes = self.parsed.notes_of.setdefault(record, [])
-            name = chosen.get("name_en") or chosen.get("name_lo") or chosen["key"]
-            note = _("will create organisation %(name)s (%(key)s)", name=name, key=chosen["key"])
+            note = {"create_organisation": chosen["key"], "name_en": chosen.get("name_en"),
+                    "name_lo": chosen.get("name_lo")}
             if note not in notes:
                 notes.append(note)
             return str(chosen["key"])
@@ -741,7 +741,7 @@ class Report:
     total_problems: int = 0
 
     def add(self, kind: str, key: str, outcome: str, changes: list[tuple[str | None, Any, Any]],
-            row: str, notes: list[str] | None = None) -> None:
+            row: str, notes: list[dict[str, Any]] | None = None) -> None:
         self.counts.setdefault(kind, {}).setdefault(outcome, 0)
         self.counts[kind][outcome] += 1
         if len(self.rows) < MAX_REPORTED_ROWS and outcome != "unchanged":

@@ -10,6 +10,7 @@ from tracker.db import unit_of_work
 from tracker.errors import FieldError, Invalid
 from tracker.models import DataImport
 from tracker.services import imports as import_service
+from tracker.services.schema_check import json_type
 from tracker.views.api.uploads import multipart_upload
 from tracker.views.errors import error_response
 from tracker.views.imports import too_large_error
@@ -87,20 +88,22 @@ def import_organisations(import_id: int):
     body = request.get_json(silent=True)
     message = _("The organisations were not chosen: check the fields marked.")
     if not isinstance(body, dict) or not isinstance(body.get("organisations"), list):
-        raise Invalid(message, {"organisations": FieldError("type", expected="array", actual="null")})
+        actual = json_type(body.get("organisations") if isinstance(body, dict) else body)
+        raise Invalid(message, {"organisations": FieldError("type", expected="array", actual=actual)})
     errors: dict[str, str | FieldError] = {name[:60]: FieldError("unknown_field") for name in body
                                            if name != "organisations"}
     choices = []
     for index, item in enumerate(body["organisations"][:1000]):
         if not isinstance(item, dict):
-            errors[f"organisations[{index}]"] = FieldError("type", expected="object", actual="string")
+            errors[f"organisations[{index}]"] = FieldError("type", expected="object", actual=json_type(item))
             continue
         for name in item:
             if name not in ORGANISATION_CHOICE_FIELDS:
                 errors[f"organisations[{index}].{str(name)[:60]}"] = FieldError("unknown_field")
         for name in ORGANISATION_CHOICE_FIELDS:
             if item.get(name) is not None and not isinstance(item.get(name), str):
-                errors[f"organisations[{index}].{name}"] = FieldError("type", expected="string", actual="number")
+                errors[f"organisations[{index}].{name}"] = FieldError("type", expected="string",
+                                                                      actual=json_type(item.get(name)))
         choices.append(item)
     if errors:
         raise Invalid(message, errors)
