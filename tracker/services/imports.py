@@ -323,6 +323,10 @@ def _policy_row(reader: _Reader, row: str, key: str, values: dict[str, str | Non
         except _CellError as error:
             parsed.problem(row, error.column, error.message)
             problem = True
+    if base is None and not values.get("legal_status"):
+        parsed.problem(row, "legal_status", _("A new policy needs its legal status (choose 'unknown' when it is "
+                                              "not known)."))
+        problem = True
     if "legal_status" in header:
         status = values.get("legal_status")
         current = (base or {}).get("status")
