@@ -25,9 +25,16 @@ def csrf_for(client, path: str) -> str:
 
 
 def upload(client, data: bytes, filename: str):
+    from werkzeug.test import EnvironBuilder
+
     token = csrf_for(client, "/imports")
-    return client.post("/imports", data={"csrf_token": token, "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    # The builder spools a large body to a temporary file, closed here once the request is done.
+    builder = EnvironBuilder(path="/imports", method="POST", content_type="multipart/form-data",
+                             data={"csrf_token": token, "file": (io.BytesIO(data), filename)})
+    try:
+        return client.open(builder)
+    finally:
+        builder.close()
 
 
 def latest(session) -> DataImport:
@@ -414,10 +421,10 @@ def test_an_unknown_organisation_is_offered_for_creation_and_created_when_the_im
     from tracker.models import Organisation
 
     login_as("editor")
-    body = ("key,country_code,title_en,instrument,legal_status,issuer_key,other_bodies\r\n"
-            "la-import-transport-rule,LA,Transport rule,decree,drafting,la-mopwt,la-edl:implementing\r\n"
-            "la-import-transport-rule-2,LA,Second rule,decree,unknown,Ministry of Public Works and Transport,\r\n"
-            ).encode()
+    body = (b"key,country_code,title_en,instrument,legal_status,issuer_key,other_bodies\r\n"
+            b"la-import-transport-rule,LA,Transport rule,decree,drafting,la-mopwt,la-edl:implementing\r\n"
+            b"la-import-transport-rule-2,LA,Second rule,decree,unknown,Ministry of Public Works and Transport,\r\n"
+            )
     assert upload(client, body, "transport.csv").status_code == 302
     record = latest(session)
     assert record.state == "refused"
@@ -428,8 +435,8 @@ def test_an_unknown_organisation_is_offered_for_creation_and_created_when_the_im
     token = csrf_for(client, f"/imports/{record.id}")
     response = client.post(f"/imports/{record.id}/organisations", data={
         "csrf_token": token, "create": ["0", "1"],
-        "typed-0": "la-mopwt", "name_en-0": "Ministry of Public Works and Transport", "name_lo-0": "ກະຊວງ ໂຍທາທິການ ແລະ ຂົນສົ່ງ",
-        "country-0": "LA", "kind-0": "ministry",
+        "typed-0": "la-mopwt", "name_en-0": "Ministry of Public Works and Transport",
+        "name_lo-0": "ກະຊວງ ໂຍທາທິການ ແລະ ຂົນສົ່ງ", "country-0": "LA", "kind-0": "ministry",
         "typed-1": "Ministry of Public Works and Transport", "name_en-1": "", "name_lo-1": "",
         "country-1": "LA", "kind-1": "ministry"})
     # A name is needed: nothing is chosen, and the page says which organisation and field.
@@ -453,7 +460,8 @@ def test_an_unknown_organisation_is_offered_for_creation_and_created_when_the_im
     assert response.status_code == 302
     record = latest(session)
     assert record.state == "dry_run", record.summary["problems"]
-    assert [o["key"] for o in record.summary["new_organisations"]] == ["la-mopwt", "la-ministry-of-public-works-by-name"]
+    assert [o["key"] for o in record.summary["new_organisations"]] == [
+        "la-mopwt", "la-ministry-of-public-works-by-name"]
     assert record.summary["counts"]["organisations"] == {"created": 2}
     page = client.get(f"/imports/{record.id}").get_data(as_text=True)
     assert "Will create the organisation Ministry of Public Works and Transport (la-mopwt)." in page
@@ -498,8 +506,8 @@ def test_the_api_lists_unknown_organisations_and_creates_the_chosen_ones(client,
 
 def test_an_unknown_country_cannot_be_created_and_the_closest_is_suggested(client, session, login_as):
     login_as("reviewer")
-    body = ("key,country_code,title_en,instrument,legal_status\r\nla-typo,Laos,A,decree,unknown\r\n"
-            "zz-rule,ZZ,B,decree,unknown\r\n").encode()
+    body = (b"key,country_code,title_en,instrument,legal_status\r\nla-typo,Laos,A,decree,unknown\r\n"
+            b"zz-rule,ZZ,B,decree,unknown\r\n")
     upload(client, body, "countries.csv")
     record = latest(session)
     messages = {p["row"]: p["message"] for p in record.summary["problems"]}
@@ -560,7 +568,8 @@ def test_a_date_cell_shown_as_month_and_year_keeps_the_month_and_formulas_give_t
 
 def test_a_wrong_date_is_explained_with_the_shapes_that_are_read(client, session, login_as):
     login_as("reviewer")
-    body = "key,country_code,title_en,instrument,legal_status,valid_from\r\nla-bad-date,LA,A,decree,unknown,next spring\r\n".encode()
+    body = (b"key,country_code,title_en,instrument,legal_status,valid_from\r\n"
+            b"la-bad-date,LA,A,decree,unknown,next spring\r\n")
     upload(client, body, "d.csv")
     assert "write the day first (7/3/2024)" in latest(session).summary["problems"][0]["message"]
 

@@ -8,6 +8,8 @@ in the caller's one transaction, which is rolled back (nothing written) when any
 from __future__ import annotations
 
 import itertools
+import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -134,6 +136,25 @@ class DatasetFile:
     def records(self, kind: str) -> Iterator[Any]:
         with self.path.open("rb") as stream:
             yield from ijson.items(stream, f"{kind}.item", use_float=True)
+
+
+class RecordLines(DatasetFile):
+    """Records one JSON document per line, a file per kind (what an import writes as it reads a
+    spreadsheet): read back a line at a time, several times faster than a whole document by its events."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        super().__init__(next(iter(paths.values()), Path(os.devnull)))
+        self.paths = paths
+
+    def shape(self) -> tuple[str, dict[str, str]]:
+        return "object", dict.fromkeys(self.paths, "array")
+
+    def records(self, kind: str) -> Iterator[Any]:
+        if kind not in self.paths:
+            return
+        with self.paths[kind].open(encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
 
 
 _EVENT_TYPES = {"start_map": "object", "start_array": "array", "string": "string", "number": "number",

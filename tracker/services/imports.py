@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,7 @@ from tracker.i18n import current_language
 from tracker.models import DataImport, Event, Jurisdiction, Organisation, Policy, StoredFile, User
 from tracker.models.content_version import current_content_version
 from tracker.models.types import PartialDate, PartialDateError, utcnow
-from tracker.services.dataset import DatasetFile, DatasetInvalid, LoadOptions, load_dataset
+from tracker.services.dataset import DatasetFile, DatasetInvalid, LoadOptions, RecordLines, load_dataset
 from tracker.services.exports import POLICY_HEADER
 from tracker.services.permissions import has_permission, require
 from tracker.services.record_checks import check_key
@@ -122,7 +123,7 @@ class Parsed:
 
     def close(self) -> None:
         if self.temporary is not None:
-            self.temporary.unlink(missing_ok=True)
+            shutil.rmtree(self.temporary, ignore_errors=True)
             self.temporary = None
 
 
@@ -610,25 +611,23 @@ def _bad_file(message: str) -> Invalid:
 
 
 class _DatasetWriter:
-    """Records written to a temporary dataset file as they are made, for the loader to stream back."""
+    """Records written to temporary files as they are made (a JSON document a line, a file per kind), for
+    the loader to read back a record at a time."""
 
     def __init__(self, parsed: Parsed) -> None:
-        handle, name = tempfile.mkstemp(prefix="tracker-import-", suffix=".json")
-        parsed.temporary = Path(name)
-        self.out = os.fdopen(handle, "w", encoding="utf-8")
-        self.out.write("{")
-        self.first_section = True
+        self.parsed = parsed
+        self.folder = Path(tempfile.mkdtemp(prefix="tracker-import-"))
+        parsed.temporary = self.folder
+        self.paths: dict[str, Path] = {}
 
     def section(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
-        self.out.write(("" if self.first_section else ",\n") + json.dumps(kind) + ": [")
-        self.first_section = False
-        for index, record in enumerate(records):
-            self.out.write(("\n" if index == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
-        self.out.write("]")
+        path = self.paths[kind] = self.folder / f"{kind}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    def close(self) -> None:
-        self.out.write("}\n")
-        self.out.close()
+    def dataset(self) -> RecordLines:
+        return RecordLines(self.paths)
 
 
 def parse_upload(session: Session, path: Path, filename: str,
@@ -657,12 +656,10 @@ def parse_upload(session: Session, path: Path, filename: str,
             _parse_csv(reader, path, writer)
         else:
             _parse_xlsx(reader, path, writer)
-        writer.close()
     except BaseException:
-        writer.out.close()
         parsed.close()
         raise
-    parsed.data = DatasetFile(parsed.temporary) if parsed.temporary else None
+    parsed.data = writer.dataset()
     return parsed
 
 

@@ -1048,7 +1048,8 @@ def _import_schemas() -> dict[str, Any]:
                                                   "The organisation as the rows write it (one of "
                                                   "unknown_organisations).")},
                                               "name_en": _nullable(TEXT), "name_lo": _nullable(TEXT),
-                                              "country": _nullable(TEXT), "kind": {"enum": list(ORGANISATION_KINDS)}}}}},
+                                              "country": _nullable(TEXT),
+                                              "kind": {"enum": list(ORGANISATION_KINDS)}}}}},
                                       "example": {"organisations": [{
                                           "typed": "la-mopwt", "name_en": "Ministry of Public Works and Transport",
                                           "name_lo": None, "country": "LA", "kind": "ministry"}]}},
