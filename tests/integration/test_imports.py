@@ -25,16 +25,14 @@ def csrf_for(client, path: str) -> str:
 
 
 def upload(client, data: bytes, filename: str):
-    from werkzeug.test import EnvironBuilder
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
 
     token = csrf_for(client, "/imports")
-    # The builder spools a large body to a temporary file, closed here once the request is done.
-    builder = EnvironBuilder(path="/imports", method="POST", content_type="multipart/form-data",
-                             data={"csrf_token": token, "file": (io.BytesIO(data), filename)})
-    try:
-        return client.open(builder)
-    finally:
-        builder.close()
+    # Encoded in memory: the test client would spool a large body to a temporary file it never closes.
+    boundary, body = encode_multipart({"csrf_token": token,
+                                       "file": FileStorage(io.BytesIO(data), filename=filename)})
+    return client.post("/imports", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def latest(session) -> DataImport:
