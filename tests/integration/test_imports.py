@@ -641,3 +641,12 @@ def test_a_file_of_50000_rows_reports_exactly_its_wrong_rows_on_a_bounded_page(c
     assert "bulk-00050" in second and "bulk-00000" not in second
     assert client.get(f"/imports/{record.id}?page=999").status_code == 404
     assert client.get(f"/imports/{record.id}?page=x").status_code == 400
+
+
+def test_an_upload_without_its_csrf_token_is_refused(client, session, login_as):
+    login_as("editor")
+    before = session.scalar(select(func.count()).select_from(DataImport))
+    response = client.post("/imports", data={"file": (io.BytesIO(b"key,title_en\r\nx,y\r\n"), "a.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert session.scalar(select(func.count()).select_from(DataImport)) == before

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,17 +18,6 @@ from tracker.views.support import db_session
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
-FORM_OVERHEAD = 256 * 1024
-# Pages that take a file, and the setting of the largest file each takes. Their limit is raised before
-# CSRFProtect reads the form, which it would otherwise read at the app's far smaller MAX_CONTENT_LENGTH.
-UPLOAD_LIMITS = {"imports.index": "IMPORT_MAX_BYTES", "documents.attach": "DOCUMENT_MAX_BYTES",
-                 "documents.replace": "DOCUMENT_MAX_BYTES"}
-
-
-def _raise_upload_limit() -> None:
-    setting = UPLOAD_LIMITS.get(request.endpoint or "")
-    if setting is not None and request.method == "POST":
-        request.max_content_length = int(current_app.config[setting]) + FORM_OVERHEAD
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -50,7 +39,6 @@ def init_security(app: Flask) -> None:
     # The flash is kept in the session cookie, which holds plain text: translate when it is flashed.
     login_manager.localize_callback = str
     login_manager.session_protection = "basic"
-    app.before_request(_raise_upload_limit)
     csrf.init_app(app)
 
     @login_manager.user_loader
