@@ -98,7 +98,7 @@ def test_an_editor_imports_two_rows_from_the_template_reading_the_dry_run_in_lao
     report = page.locator("main").inner_text()
     assert "la-import-battery-recycling" in report and DRAFT in report
     assert "ຢືນຢັນການນຳເຂົ້າ" in report          # "Apply the import", in Lao
-    assert "status" in report and "consultation" in report, report
+    assert "ລຳດັບເວລາຂອງສະຖານະ" in report and "ກຳລັງປຶກສາຫາລື" in report, report   # labels and statuses in Lao
     page.screenshot(path="test-artifacts/import-dry-run-lo.png", full_page=True)
     page.get_by_role("button", name="ຢືນຢັນການນຳເຂົ້າ").click()
     expect(page.locator(".flash, [role=status]").first).to_contain_text("ການນຳເຂົ້າໄດ້ບັນທຶກແລ້ວ")

@@ -169,9 +169,12 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "imports.template": ("GET", "/imports/template.xlsx", None, (302, 403, 200, 200, 200)),
     "imports.show": ("GET", "/imports/999999", None, (302, 403, 404, 404, 404)),
     "imports.apply": ("POST", "/imports/999999/apply", {}, (302, 403, 404, 404, 404)),
+    "imports.organisations": ("POST", "/imports/999999/organisations", {}, (302, 403, 404, 404, 404)),
     "api.start_import": ("POST", "/api/v1/imports", {}, (401, 403, 400, 400, 400)),
     "api.data_import": ("GET", "/api/v1/imports/999999", None, (401, 403, 404, 404, 404)),
     "api.apply_import": ("POST", "/api/v1/imports/999999/apply", {}, (401, 403, 404, 404, 404)),
+    "api.import_organisations": ("POST", "/api/v1/imports/999999/organisations", {"organisations": []},
+                                 (401, 403, 404, 404, 404)),
     "api.compare_documents": ("GET", f"/api/v1/policies/{POLICY}/compare?from=1&to=2", None,
                               (404, 404, 404, 404, 404)),
 }

@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import difflib
+import itertools
 import json
 import os
 import re
+import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,13 +35,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker.documents.storage import Received, default_store, store_for
 from tracker.errors import Invalid, NotFound
-from tracker.models import DataImport, Event, Organisation, Policy, StoredFile, User
+from tracker.i18n import current_language
+from tracker.models import DataImport, Event, Jurisdiction, Organisation, Policy, StoredFile, User
 from tracker.models.content_version import current_content_version
 from tracker.models.types import PartialDate, PartialDateError, utcnow
-from tracker.services.dataset import DatasetFile, DatasetInvalid, LoadOptions, load_dataset
+from tracker.services.dataset import DatasetFile, DatasetInvalid, LoadOptions, RecordLines, load_dataset
 from tracker.services.exports import AS_OF_COLUMNS, POLICY_HEADER
 from tracker.services.permissions import has_permission, require
-from tracker.services.records import policy_to_record
+from tracker.services.record_checks import check_key
+from tracker.services.records import event_to_record, policy_to_record
 
 # Columns a spreadsheet row may set; the other columns of an export are derived or shown for reading and
 # are ignored on import.
@@ -47,17 +52,31 @@ EDITABLE_COLUMNS = ("key", "country_code", "title_en", "title_lo", "title_local"
                     "issuer_key", "other_bodies", "topics", "vehicle_classes", "summary_en", "summary_lo",
                     "sources", "confidence")
 # A list downloaded as of a day has two columns more (the day and the status then), read-only too.
-EXPORTED_COLUMNS = frozenset(POLICY_HEADER) | {name for name, _meaning in AS_OF_COLUMNS}
+EXPORTED_COLUMNS = frozenset(POLICY_HEADER) | {name for name, _meaning in AS_OF_COLUMNS} | {"conflicts"}
 READ_ONLY_COLUMNS = EXPORTED_COLUMNS - set(EDITABLE_COLUMNS)
 SPREADSHEET_COLUMNS = EXPORTED_COLUMNS | set(EDITABLE_COLUMNS)
 ORGANISATION_COLUMNS = ("key", "name_en", "name_lo", "acronym", "country", "kind", "parent")
+# The events sheet: the columns of the release's events table, with the lists a release keeps in tables of
+# their own (organisers, funders, partners, topics, sources) as cells separated by ";".
+EVENT_COLUMNS = ("key", "country_code", "kind", "name_en", "name_lo", "starts_on", "ends_on", "date_note", "venue",
+                 "organisers", "funders", "partners", "topics", "summary_en", "summary_lo", "sources")
+EVENT_READ_ONLY_COLUMNS = frozenset({"url", "updated_at"})
+# The forum_links sheet: the columns of the release's forum_links table (position is the row's order).
+FORUM_LINK_COLUMNS = ("policy_key", "event_key", "role", "evidence_en", "evidence_lo", "source_url", "position")
+SHEETS = ("policies", "events", "forum_links", "organisations")
 # A cell holding only this clears the field (an empty cell keeps what is stored).
 CLEAR = "-"
-DATE_COLUMNS = frozenset({"status_since", "valid_from", "valid_to"})
-LIST_COLUMNS = frozenset({"other_bodies", "topics", "vehicle_classes", "sources"})
+DATE_COLUMNS = frozenset({"status_since", "valid_from", "valid_to", "starts_on", "ends_on"})
+LIST_COLUMNS = frozenset({"other_bodies", "topics", "vehicle_classes", "sources", "organisers", "funders",
+                          "partners"})
+ORGANISATION_LIST_COLUMNS = ("organisers", "funders", "partners")
 # Rows shown with their details in a report kept for the page (the counts always cover every row).
 MAX_REPORTED_ROWS = 5000
-_MERGED = re.compile(rb'<mergeCell ref="([A-Z]+\d+:[A-Z]+\d+)"')
+# Problems kept for the report (all of them are counted).
+MAX_PROBLEMS = 1000
+# Stored records read at a time to overlay a sheet's rows on.
+ROW_CHUNK = 500
+_MERGED = re.compile(rb'<mergeCell ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"')
 
 
 @dataclass(frozen=True)
@@ -67,203 +86,491 @@ class RowProblem:
     message: str
 
 
+class _CellError(Exception):
+    """What is wrong with one cell of a row (the row is left out of the import)."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
 @dataclass
 class Parsed:
-    """An upload turned into a dataset (or a file the loader streams), with where each record came from."""
+    """An upload turned into a dataset file the loader streams, with where each record came from."""
 
     format: str
     data: Any = None
     rows_of: dict[tuple[str, str], str] = field(default_factory=dict)   # (kind, key) -> "row 12"
     problems: list[RowProblem] = field(default_factory=list)
+    dropped_problems: int = 0
     count: int = 0
+    # Organisations the rows name that the tracker does not have: the text as typed -> what is known of it.
+    unknown_organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Organisations the staff member chose to create with the import (the text as typed -> their record).
+    new_organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (kind, key) -> what else the row does: {"create_organisation": key, "name_en": ..., "name_lo": ...}.
+    notes_of: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    temporary: Path | None = None
+
+    def problem(self, row: str, column: str, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(RowProblem(row, column, message))
+        else:
+            self.dropped_problems += 1
+
+    @property
+    def total_problems(self) -> int:
+        return len(self.problems) + self.dropped_problems
+
+    def close(self) -> None:
+        if self.temporary is not None:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            self.temporary = None
 
 
-def _cell_text(value: Any) -> str | None:
+def _cell_text(value: Any, number_format: str | None = None) -> str | None:
     if value is None:
         return None
     if isinstance(value, (dt.datetime, dt.date)):
-        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+        day = value.date() if isinstance(value, dt.datetime) else value
+        # A date cell shown as "Mar-2024" or "2024" holds the first day: only what is shown is meant.
+        shown = re.sub(r'"[^"]*"|\[[^]]*\]', "", (number_format or "").lower())
+        if shown and "d" not in shown and "m" in shown:
+            return day.isoformat()[:7]
+        if shown and "d" not in shown and "m" not in shown and "y" in shown:
+            return day.isoformat()[:4]
+        return day.isoformat()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = str(value).strip()
     return text or None
 
 
-def _date_text(text: str | None) -> str | None:
+def date_message(error: PartialDateError, text: str) -> str:
+    """Why a date a person typed cannot be read, in the reader's language, with the shapes that can."""
+    value = text[:80]
+    if error.reason == "day":
+        return str(_("'%(value)s' is not a day of the calendar.", value=value))
+    if error.reason == "month":
+        return str(_("'%(value)s' names no month of the year.", value=value))
+    if error.reason == "year":
+        return str(_("'%(value)s' has a year out of range.", value=value))
+    if error.reason == "short_year":
+        return str(_("'%(value)s' has no year written in full: write 2024, not 24.", value=value))
+    return str(_("'%(value)s' is not a date the import reads: write the day first (7/3/2024), or 2024-03-07, "
+             "March 2024, ມີນາ 2024 or 2024.", value=value))
+
+
+def _date_text(text: str | None, column: str) -> str | None:
     if text is None:
         return None
-    return PartialDate.parse_written(text).isoformat()
+    try:
+        return PartialDate.parse_written(text).isoformat()
+    except PartialDateError as error:
+        raise _CellError(column, date_message(error, text)) from None
 
 
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(";") if part.strip()]
 
 
-def _policy_records(session: Session, rows: list[tuple[str, dict[str, str | None]]], header: list[str],
-                    parsed: Parsed) -> list[dict[str, Any]]:
-    """Dataset records for spreadsheet rows: each overlays the stored record of its key (or a new draft)."""
-    keys = [values.get("key") for _, values in rows if values.get("key")]
-    org_keys = {row.id: row.key for row in session.execute(select(Organisation.id, Organisation.key))}
-    event_keys = {row.id: row.key for row in session.execute(select(Event.id, Event.key))}
-    policy_keys: dict[int, str] = {}
+def _closest_country(text: str, countries: dict[str, tuple[str, str | None]]) -> str | None:
+    """The code of the jurisdiction most like ``text`` (a mistyped code or a name), if any is close."""
+    wanted = text.strip().lower()
+    names: dict[str, str] = {}
+    for code, (name_en, name_lo) in countries.items():
+        names[code.lower()] = code
+        names[name_en.lower()] = code
+        if name_lo:
+            names[name_lo.lower()] = code
+    for name, code in names.items():
+        if len(wanted) > 3 and (wanted in name or name in wanted):
+            return code
+    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.5)
+    return names[close[0]] if close else None
+
+
+class _Reader:
+    """What turning rows into records needs to know of the tracker, read once per upload."""
+
+    def __init__(self, session: Session, parsed: Parsed, new_organisations: list[dict[str, Any]]) -> None:
+        self.session = session
+        self.parsed = parsed
+        self.countries = {row.code: (row.name_en, row.name_lo) for row in session.execute(
+            select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo).order_by(Jurisdiction.position))}
+        self.org_keys = {row.id: row.key for row in session.execute(select(Organisation.id, Organisation.key))}
+        self.organisations = set(self.org_keys.values())
+        self.event_keys = {row.id: row.key for row in session.execute(select(Event.id, Event.key))}
+        for choice in new_organisations:
+            parsed.new_organisations[choice["typed"]] = choice
+
+    def country(self, column: str, text: str) -> str:
+        code = text.strip().upper()
+        if code in self.countries:
+            return code
+        closest = _closest_country(text, self.countries)
+        fixed = _("The tracker's countries are fixed (the 11 ASEAN members and ASEAN) and an import cannot add "
+                  "one.")
+        if closest is not None:
+            name_en, name_lo = self.countries[closest]
+            name = name_lo if name_lo and current_language() == "lo" else name_en
+            raise _CellError(column, _("Unknown country '%(value)s'. %(fixed)s Did you mean %(code)s (%(name)s)?",
+                                       value=text[:40], fixed=fixed, code=closest, name=name))
+        raise _CellError(column, _("Unknown country '%(value)s'. %(fixed)s Use one of: %(codes)s.",
+                                   value=text[:40], fixed=fixed, codes=", ".join(self.countries)))
+
+    def organisation(self, column: str, typed: str, row: str, record: tuple[str, str], country: str | None) -> str:
+        """The key of the organisation a cell names: one the tracker or the file has, or one chosen to be
+        created with the import (the row then says so)."""
+        if typed in self.organisations:
+            return typed
+        chosen = self.parsed.new_organisations.get(typed)
+        if chosen is not None:
+            notes = self.parsed.notes_of.setdefault(record, [])
+            note = {"create_organisation": chosen["key"], "name_en": chosen.get("name_en"),
+                    "name_lo": chosen.get("name_lo")}
+            if note not in notes:
+                notes.append(note)
+            return str(chosen["key"])
+        known = self.parsed.unknown_organisations.setdefault(typed, {
+            "typed": typed, "row": row, "column": column, "country": country, "rows": 0})
+        known["rows"] += 1
+        raise _CellError(column, _("Unknown organisation '%(name)s': add it on the organisations sheet, or tick "
+                                   "'Create this organisation' in the report.", name=typed[:80]))
+
+
+def _new_policy(key: str) -> dict[str, Any]:
+    return {"key": key, "status_history": [], "relations": [], "forum_links": [], "other_bodies": [], "sources": [],
+            "topics": [], "vehicle_classes": [], "conflicts": [], "editorial_state": "draft", "status": "unknown",
+            "country": None, "title_en": None, "title_lo": None, "title_local": None, "reference": None,
+            "instrument": None, "issuer": None, "valid_from": None, "valid_to": None, "summary_en": None,
+            "summary_lo": None, "confidence": None}
+
+
+def _stored_policies(reader: _Reader, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored records of ``keys`` in the dataset format (their objects let go again)."""
     stored: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(keys), 500):
-        policies = session.scalars(select(Policy).where(Policy.key.in_(keys[start:start + 500])).options(
-            selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links),
-            selectinload(Policy.bodies), selectinload(Policy.sources), selectinload(Policy.relations),
-            selectinload(Policy.status_changes), selectinload(Policy.forum_links),
-            selectinload(Policy.targets))).all()
-        targets = {r.target_id for p in policies for r in p.relations if r.target_id}
-        if targets:
-            policy_keys.update({row.id: row.key for row in session.execute(
-                select(Policy.id, Policy.key).where(Policy.id.in_(targets)))})
-        for policy in policies:
-            stored[policy.key] = policy_to_record(policy, org_keys, event_keys, policy_keys)
-            session.expunge(policy)
+    session = reader.session
+    policies = session.scalars(select(Policy).where(Policy.key.in_(keys)).options(
+        selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links),
+        selectinload(Policy.bodies), selectinload(Policy.sources), selectinload(Policy.relations),
+        selectinload(Policy.status_changes), selectinload(Policy.forum_links),
+        selectinload(Policy.targets))).all()
+    targets = {r.target_id for p in policies for r in p.relations if r.target_id}
+    policy_keys: dict[int, str] = {}
+    if targets:
+        policy_keys = {row.id: row.key for row in session.execute(
+            select(Policy.id, Policy.key).where(Policy.id.in_(targets)))}
+    for policy in policies:
+        stored[policy.key] = policy_to_record(policy, reader.org_keys, reader.event_keys, policy_keys)
+        session.expunge(policy)
+    return stored
+
+
+def _policy_records(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | None]]], header: list[str],
+                    forum_links: dict[str, list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """Dataset records for spreadsheet rows, a chunk at a time: each overlays the stored record of its key
+    (or a new draft); then the stored policies whose forum links alone the file gives."""
+    parsed = reader.parsed
     seen: dict[str, str] = {}
-    records = []
-    for row, values in rows:
-        key = values.get("key")
-        if not key:
-            parsed.problems.append(RowProblem(row, "key", _("Every row needs a key.")))
-            continue
-        if key in seen:
-            parsed.problems.append(RowProblem(row, "key", _("The key '%(key)s' is also on %(row)s.", key=key,
-                                                            row=seen[key])))
-            continue
-        seen[key] = row
-        parsed.rows_of[("policies", key)] = row
-        base = stored.get(key)
-        record: dict[str, Any] = dict(base) if base else {
-            "key": key, "status_history": [], "relations": [], "forum_links": [], "other_bodies": [],
-            "sources": [], "topics": [], "vehicle_classes": [], "conflicts": [], "editorial_state": "draft",
-            "status": "unknown"}
-        problem = False
-        for column in header:
-            if column in ("key", "status_since", "status_note", "status_source_url") or column in READ_ONLY_COLUMNS:
+    for chunk in _chunks(rows, ROW_CHUNK):
+        parsed.count += len(chunk)
+        keys = [key for _row, values in chunk if (key := values.get("key"))]
+        stored = _stored_policies(reader, keys)
+        for row, values in chunk:
+            key = values.get("key")
+            if not key:
+                parsed.problem(row, "key", _("Every row needs a key."))
                 continue
-            text = values.get(column)
-            if text is None:
-                continue  # an empty cell keeps what is stored (a sheet may name columns it does not fill)
+            if key in seen:
+                parsed.problem(row, "key", _("The key '%(key)s' is also on %(row)s.", key=key, row=seen[key]))
+                continue
+            seen[key] = row
+            parsed.rows_of[("policies", key)] = row
+            record = _policy_row(reader, row, key, values, header, stored.get(key))
+            if record is not None:
+                if key in forum_links:
+                    record["forum_links"] = forum_links.pop(key)
+                yield record
+    remaining = [key for key in forum_links if key not in seen]
+    for start in range(0, len(remaining), ROW_CHUNK):
+        stored = _stored_policies(reader, remaining[start:start + ROW_CHUNK])
+        for key in remaining[start:start + ROW_CHUNK]:
+            links = forum_links[key]
+            if key not in stored:
+                parsed.problem(links[0]["_row"], "policy_key", _(
+                    "There is no policy '%(key)s' in the tracker or on the policies sheet.", key=key[:120]))
+                continue
+            parsed.rows_of.setdefault(("policies", key), links[0]["_row"])
+            yield stored[key] | {"forum_links": [_link_record(link) for link in links]}
+
+
+def _link_record(link: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in link.items() if name != "_row"}
+
+
+def _policy_row(reader: _Reader, row: str, key: str, values: dict[str, str | None], header: list[str],
+                base: dict[str, Any] | None) -> dict[str, Any] | None:
+    """One row of the policies sheet over its stored record; None when a cell is wrong (named in parsed)."""
+    parsed = reader.parsed
+    record: dict[str, Any] = dict(base) if base else _new_policy(key)
+    problem = False
+    for column in header:
+        if column in ("key", "status_since", "status_note", "status_source_url") or column in READ_ONLY_COLUMNS:
+            continue
+        text = values.get(column)
+        if text is None:
+            continue  # an empty cell keeps what is stored (a sheet may name columns it does not fill)
+        try:
+            _set(reader, record, column, None if text == CLEAR else text, base, row, ("policies", key))
+        except _CellError as error:
+            parsed.problem(row, error.column, error.message)
+            problem = True
+    if base is None and not values.get("legal_status"):
+        parsed.problem(row, "legal_status", _("A new policy needs its legal status (choose 'unknown' when it is "
+                                              "not known)."))
+        problem = True
+    if "legal_status" in header:
+        status = values.get("legal_status")
+        current = (base or {}).get("status")
+        if status and status != current:
             try:
-                _set(record, column, None if text == CLEAR else text, base)
-            except PartialDateError as error:
-                parsed.problems.append(RowProblem(row, column, str(error)))
+                date = _date_text(values.get("status_since"), "status_since")
+            except _CellError as error:
+                parsed.problem(row, error.column, error.message)
                 problem = True
-        if "legal_status" in header:
-            status = values.get("legal_status")
-            current = (base or {}).get("status")
-            if status and status != current:
-                try:
-                    date = _date_text(values.get("status_since"))
-                except PartialDateError as error:
-                    parsed.problems.append(RowProblem(row, "status_since", str(error)))
-                    problem = True
-                    date = None
-                record["status_history"] = [*record["status_history"], {
-                    "status": status, "date": date, "note": values.get("status_note"), "note_lo": None,
-                    "source_url": values.get("status_source_url")}]
-                record["status"] = status
-        if not problem:
-            records.append(record)
-    return records
+                date = None
+            record["status_history"] = [*record["status_history"], {
+                "status": status, "date": date, "note": values.get("status_note"), "note_lo": None,
+                "source_url": values.get("status_source_url")}]
+            record["status"] = status
+    return None if problem else record
 
 
-def _set(record: dict[str, Any], column: str, text: str | None, base: dict[str, Any] | None) -> None:
-    """Write one spreadsheet cell into a dataset record."""
+def _set(reader: _Reader, record: dict[str, Any], column: str, text: str | None, base: dict[str, Any] | None,
+         row: str, owner: tuple[str, str]) -> None:
+    """Write one spreadsheet cell into a dataset record (a policy's or an event's)."""
     if column == "country_code":
-        record["country"] = text
+        record["country"] = reader.country(column, text) if text is not None else None
     elif column == "issuer_key":
-        record["issuer"] = text
+        record["issuer"] = reader.organisation(column, text, row, owner, record.get("country")) if text else None
     elif column in DATE_COLUMNS:
-        record[column] = _date_text(text)
+        record[column] = _date_text(text, column)
     elif column == "other_bodies":
-        record["other_bodies"] = [{"org": part.partition(":")[0].strip(), "role": part.partition(":")[2].strip()}
-                                  for part in _split(text)]
+        bodies = []
+        for part in _split(text):
+            org, _sep, role = part.partition(":")
+            bodies.append({"org": reader.organisation(column, org.strip(), row, owner, record.get("country")),
+                           "role": role.strip()})
+        record["other_bodies"] = bodies
+    elif column in ORGANISATION_LIST_COLUMNS:
+        record[column] = [reader.organisation(column, part, row, owner, record.get("country"))
+                          for part in _split(text)]
     elif column == "sources":
         known = {source["url"]: source for source in (base or {}).get("sources", [])}
-        record["sources"] = [known.get(url, {"url": url, "title": None, "published": None, "kind": None})
-                             for url in _split(text)]
+        empty = {"url": None, "title": None, "published": None} | ({} if owner[0] == "events" else {"kind": None})
+        record["sources"] = [known.get(url, empty | {"url": url}) for url in _split(text)]
     elif column in LIST_COLUMNS:
         record[column] = _split(text)
     else:
         record[column] = text
 
 
+def _event_records(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | None]]],
+                   header: list[str]) -> list[dict[str, Any]]:
+    """Dataset records for the rows of the events sheet, each over the stored event of its key (or a new
+    draft). Events are few: read whole, like the loader reads them."""
+    parsed = reader.parsed
+    session = reader.session
+    stored = {event.key: event_to_record(event, reader.org_keys) for event in session.scalars(
+        select(Event).options(selectinload(Event.organisation_links), selectinload(Event.topic_links),
+                              selectinload(Event.sources)))}
+    seen: dict[str, str] = {}
+    records = []
+    for row, values in rows:
+        parsed.count += 1
+        key = values.get("key")
+        if not key:
+            parsed.problem(row, "key", _("Every row needs a key."))
+            continue
+        if key in seen:
+            parsed.problem(row, "key", _("The key '%(key)s' is also on %(row)s.", key=key, row=seen[key]))
+            continue
+        seen[key] = row
+        parsed.rows_of[("events", key)] = row
+        base = stored.get(key)
+        record: dict[str, Any] = dict(base) if base else {
+            "key": key, "name_en": None, "name_lo": None, "kind": None, "country": None, "starts_on": None,
+            "ends_on": None, "date_note": None, "venue": None, "organisers": [], "funders": [], "partners": [],
+            "topics": [], "summary_en": None, "summary_lo": None, "sources": [], "editorial_state": "draft"}
+        problem = False
+        for column in header:
+            text = values.get(column)
+            if column == "key" or column in EVENT_READ_ONLY_COLUMNS or text is None:
+                continue
+            try:
+                _set(reader, record, column, None if text == CLEAR else text, base, row, ("events", key))
+            except _CellError as error:
+                parsed.problem(row, error.column, error.message)
+                problem = True
+        if not problem:
+            records.append(record)
+    return records
+
+
+def _forum_links(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | None]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the forum_links sheet by policy key, in the order of their position (else of the sheet)."""
+    parsed = reader.parsed
+    links: dict[str, list[tuple[float, int, dict[str, Any]]]] = {}
+    for index, (row, values) in enumerate(rows):
+        parsed.count += 1
+        policy, event = values.get("policy_key"), values.get("event_key")
+        if not policy or not event:
+            parsed.problem(row, "policy_key" if not policy else "event_key",
+                           _("A forum link needs a policy_key and an event_key."))
+            continue
+        position_text = values.get("position")
+        try:
+            position = float(position_text) if position_text else float(index)
+        except ValueError:
+            parsed.problem(row, "position", _("'%(value)s' is not a number.", value=str(position_text)[:40]))
+            continue
+        links.setdefault(policy, []).append((position, index, {
+            "_row": row, "event": event, "role": values.get("role"), "evidence": values.get("evidence_en"),
+            "evidence_lo": values.get("evidence_lo"), "source_url": values.get("source_url")}))
+    return {policy: [link for _p, _i, link in sorted(found, key=lambda item: item[:2])]
+            for policy, found in links.items()}
+
+
+def _organisation_records(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | None]]],
+                          header: list[str]) -> list[dict[str, Any]]:
+    parsed = reader.parsed
+    organisations = []
+    for row, values in rows:
+        parsed.count += 1
+        key = values.get("key")
+        if key:
+            parsed.rows_of[("organisations", key)] = row
+            reader.organisations.add(key)
+        organisations.append({name: values.get(name) for name in ORGANISATION_COLUMNS if name in header})
+    return organisations
+
+
 def _rows_from_table(header_cells: list[Any], body: Iterator[tuple[str, list[Any]]], parsed: Parsed,
-                     columns: tuple[str, ...] | frozenset[str]) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+                     columns: tuple[str, ...] | frozenset[str], sheet: str) -> tuple[list[str], Iterator[tuple[
+                         str, dict[str, Any]]]]:
     # A header cell may carry its labels under the name ("title_en\nTitle in English\n..."): the name counts.
     header = [(_cell_text(cell) or "").splitlines()[0].strip() if _cell_text(cell) else "" for cell in header_cells]
+    header = ["parent" if name == "parent_key" and sheet == "organisations" else name for name in header]
     while header and not header[-1]:
         header.pop()
+    where = _("%(sheet)s, header", sheet=sheet) if sheet else _("header")
     for index, name in enumerate(header):
         if name and name not in columns:
-            parsed.problems.append(RowProblem(_("header"), name[:60], _(
-                "Unknown column '%(name)s'. Columns: %(columns)s.", name=name[:60],
-                columns=", ".join(sorted(columns)))))
+            parsed.problem(where, name[:60], _("Unknown column '%(name)s'. Columns: %(columns)s.", name=name[:60],
+                                               columns=", ".join(sorted(columns))))
         elif not name:
-            parsed.problems.append(RowProblem(_("header"), str(index + 1), _("A column has no name.")))
-    if "key" not in header:
-        parsed.problems.append(RowProblem(_("header"), "key", _("The file needs a 'key' column.")))
-    rows = []
-    for row, cells in body:
-        values = {name: _cell_text(cells[index]) if index < len(cells) else None
-                  for index, name in enumerate(header) if name}
-        if any(value is not None for value in values.values()):
-            rows.append((row, values))
-    return header, rows
+            parsed.problem(where, str(index + 1), _("A column has no name."))
+    needed = "policy_key" if sheet == "forum_links" else "key"
+    if needed not in header:
+        parsed.problem(where, needed, _("The sheet needs a '%(name)s' column.", name=needed))
+
+    def rows() -> Iterator[tuple[str, dict[str, Any]]]:
+        for row, cells in body:
+            values = {name: cells[index] if index < len(cells) else None for index, name in enumerate(header) if name}
+            if any(value is not None for value in values.values()):
+                yield row, values
+    return header, rows()
 
 
-def parse_csv(path: Path) -> tuple[list[Any], Iterator[tuple[str, list[Any]]]]:
-    """The header and the numbered rows of a CSV file (read whole: a sheet's rows are small)."""
+@contextlib.contextmanager
+def _csv_table(path: Path) -> Iterator[tuple[list[Any], Iterator[tuple[str, list[Any]]]]]:
+    """The header and the numbered rows of a CSV file, read a row at a time."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
-        rows = [(_("row %(number)s", number=number), list(cells)) for number, cells in enumerate(reader, start=2)]
-    return list(header), iter(rows)
+
+        def rows() -> Iterator[tuple[str, list[Any]]]:
+            for number, cells in enumerate(reader, start=2):
+                yield _("row %(number)s", number=number), [_cell_text(cell) for cell in cells]
+        yield list(header), rows()
 
 
-def _xlsx_sheets(path: Path, parsed: Parsed) -> dict[str, tuple[list[Any], list[tuple[str, list[Any]]]]]:
-    from openpyxl import load_workbook
+def _merged_ranges(archive: Any, member: str) -> list[str]:
+    """The merged ranges of a sheet, read from its XML a megabyte at a time (they follow the cells)."""
+    found: list[str] = []
+    tail = b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(1024 * 1024):
+            text = tail + chunk
+            found.extend(match.decode() for match in _MERGED.findall(text))
+            # A tag cut at the chunk's end is searched again with the next chunk (and not counted twice).
+            cut = text.rfind(b"<")
+            tail = text[cut:] if cut >= 0 and b">" not in text[cut:] else b""
+    return found
 
-    sheets: dict[str, tuple[list[Any], list[tuple[str, list[Any]]]]] = {}
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if name.startswith("xl/worksheets/sheet") and name.endswith(".xml"):
-                merged = _MERGED.findall(archive.read(name))
-                if merged:
-                    parsed.problems.append(RowProblem(_("sheet"), name.rsplit("/", 1)[-1], _(
-                        "Merged cells (%(ranges)s): unmerge them and give each cell its own value.",
-                        ranges=", ".join(r.decode() for r in merged[:5]))))
-    # A file object: openpyxl judges a path by its extension, and an upload is spooled without one.
-    handle = path.open("rb")
-    workbook = load_workbook(handle, read_only=True, data_only=False)
-    try:
-        for sheet in workbook.worksheets:
-            if sheet.title not in ("policies", "organisations"):
-                continue
-            rows = sheet.iter_rows()
-            header = [cell.value for cell in next(rows, ())]
-            body = []
-            for number, cells in enumerate(rows, start=2):
-                values: list[Any] = []
-                for cell in cells:
-                    if getattr(cell, "data_type", None) == "f":
-                        parsed.problems.append(RowProblem(_("row %(number)s", number=number), str(
-                            header[len(values)] if len(values) < len(header) else len(values) + 1), _(
-                            "A formula: type the value itself.")))
-                        values.append(None)
-                    else:
-                        values.append(cell.value)
-                body.append((_("%(sheet)s, row %(number)s", sheet=sheet.title, number=number), values))
-            sheets[sheet.title] = (header, body)
-    finally:
-        workbook.close()
-        handle.close()
-    if "policies" not in sheets and "organisations" not in sheets:
-        parsed.problems.append(RowProblem(_("sheet"), "policies", _(
-            "The workbook has no sheet named 'policies' (or 'organisations'): use the template.")))
-    return sheets
+
+class _CachedValues:
+    """What a sheet's formulas showed when the file was last saved, read only once a formula is met."""
+
+    def __init__(self, path: Path, title: str) -> None:
+        self.path, self.title = path, title
+        self.rows: Iterator[tuple[Any, ...]] | None = None
+        self.number = 1
+        self.current: tuple[Any, ...] = ()
+        self.workbook: Any = None
+        self.handle: IO[bytes] | None = None
+
+    def value(self, number: int, index: int) -> Any:
+        if self.rows is None:
+            from openpyxl import load_workbook
+
+            self.handle = self.path.open("rb")
+            self.workbook = load_workbook(self.handle, read_only=True, data_only=True)
+            self.rows = self.workbook[self.title].iter_rows(values_only=True)
+            self.number = 0
+        while self.number < number:
+            self.current = next(self.rows, ())
+            self.number += 1
+        return self.current[index] if index < len(self.current) else None
+
+    def close(self) -> None:
+        if self.workbook is not None:
+            self.workbook.close()
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _sheet_rows(sheet: Any, path: Path, parsed: Parsed, header: list[Any],
+                cached: _CachedValues) -> Iterator[tuple[str, list[Any]]]:
+    """The numbered rows of a read-only sheet as cell texts; a formula gives the value it showed when the
+    file was last saved (a spreadsheet program saves it), else it is named as a problem."""
+    for number, cells in enumerate(sheet.iter_rows(min_row=2), start=2):
+        values: list[Any] = []
+        for cell in cells:
+            if getattr(cell, "data_type", None) == "f":
+                shown = cached.value(number, len(values))
+                if shown is None:
+                    parsed.problem(_("%(sheet)s, row %(number)s", sheet=sheet.title, number=number),
+                                   _column_name(header, len(values)), _(
+                        "A formula with no saved result (the file was not saved by a spreadsheet program): type "
+                        "the value itself."))
+                values.append(_cell_text(shown))
+            else:
+                values.append(_cell_text(cell.value, getattr(cell, "number_format", None)))
+        yield _("%(sheet)s, row %(number)s", sheet=sheet.title, number=number), values
+
+
+def _column_name(header: list[Any], index: int) -> str:
+    text = _cell_text(header[index]) if index < len(header) else None
+    return text.splitlines()[0].strip() if text else str(index + 1)
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def sniff_format(path: Path, filename: str) -> str:
@@ -306,8 +613,37 @@ def _bad_file(message: str) -> Invalid:
     return Invalid(message, {"file": message})
 
 
-def parse_upload(session: Session, path: Path, filename: str) -> Parsed:
-    """Read an upload into dataset records (spreadsheets, CSV) or a streamed dataset file (JSON)."""
+class _DatasetWriter:
+    """Records written to temporary files as they are made (a JSON document a line, a file per kind), for
+    the loader to read back a record at a time."""
+
+    def __init__(self, parsed: Parsed) -> None:
+        self.parsed = parsed
+        self.folder = Path(tempfile.mkdtemp(prefix="tracker-import-"))
+        parsed.temporary = self.folder
+        self.paths: dict[str, Path] = {}
+
+    def section(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
+        path = self.paths[kind] = self.folder / f"{kind}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def dataset(self) -> RecordLines:
+        return RecordLines(self.paths)
+
+
+def parse_upload(session: Session, path: Path, filename: str,
+                 new_organisations: list[dict[str, Any]] | None = None) -> Parsed:
+    """Read an upload into a dataset file the loader streams: spreadsheet and CSV rows become records in a
+    temporary file, a row at a time; a JSON dataset is streamed as it is. The caller closes the result.
+
+    ``new_organisations`` are organisations the staff member chose to create with the import (the text
+    typed in the rows and the organisation's record): rows naming them are read as naming the new one.
+
+    Raises:
+        Invalid: the file cannot be read at all (its bytes, its encoding).
+    """
     kind = sniff_format(path, filename)
     parsed = Parsed(kind)
     if kind == "json":
@@ -316,41 +652,87 @@ def parse_upload(session: Session, path: Path, filename: str) -> Parsed:
             raise _bad_file(problem)
         parsed.data = DatasetFile(path)
         return parsed
-    if kind == "csv":
-        try:
-            header_cells, body = parse_csv(path)
-            header, rows = _rows_from_table(header_cells, body, parsed,
-                                            SPREADSHEET_COLUMNS)
-        except UnicodeDecodeError:
-            raise _bad_file(_("The CSV file is not in UTF-8; save it as 'CSV UTF-8' and upload it again.")) from None
-        except csv.Error as error:
-            raise _bad_file(_("The CSV file cannot be read: %(error)s", error=str(error)[:200])) from None
-        parsed.count = len(rows)
-        parsed.data = {"policies": _policy_records(session, rows, header, parsed)}
-        return parsed
+    reader = _Reader(session, parsed, new_organisations or [])
+    writer = _DatasetWriter(parsed)
     try:
-        sheets = _xlsx_sheets(path, parsed)
+        if kind == "csv":
+            _parse_csv(reader, path, writer)
+        else:
+            _parse_xlsx(reader, path, writer)
+    except BaseException:
+        parsed.close()
+        raise
+    parsed.data = writer.dataset()
+    return parsed
+
+
+def _parse_csv(reader: _Reader, path: Path, writer: _DatasetWriter) -> None:
+    try:
+        with _csv_table(path) as (header_cells, body):
+            header, rows = _rows_from_table(header_cells, body, reader.parsed, SPREADSHEET_COLUMNS, "")
+            writer.section("policies", _policy_records(reader, rows, header, {}))
+    except UnicodeDecodeError:
+        raise _bad_file(_("The CSV file is not in UTF-8; save it as 'CSV UTF-8' and upload it again.")) from None
+    except csv.Error as error:
+        raise _bad_file(_("The CSV file cannot be read: %(error)s", error=str(error)[:200])) from None
+
+
+def _parse_xlsx(reader: _Reader, path: Path, writer: _DatasetWriter) -> None:
+    from openpyxl import load_workbook
+
+    parsed = reader.parsed
+    try:
+        # A file object: openpyxl judges a path by its extension, and an upload is spooled without one.
+        handle = path.open("rb")
+        workbook = load_workbook(handle, read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, InvalidFileException) as error:
         raise _bad_file(_("The workbook cannot be read: %(error)s", error=str(error)[:200])) from None
-    data: dict[str, Any] = {}
-    if "organisations" in sheets:
-        header_cells, sheet_rows = sheets["organisations"]
-        header, rows = _rows_from_table(header_cells, iter(sheet_rows), parsed, ORGANISATION_COLUMNS)
-        organisations = []
-        for row, values in rows:
-            key = values.get("key")
-            if key:
-                parsed.rows_of[("organisations", key)] = row
-            organisations.append({name: values.get(name) for name in ORGANISATION_COLUMNS if name in header})
-        data["organisations"] = organisations
-        parsed.count += len(rows)
-    if "policies" in sheets:
-        header_cells, sheet_rows = sheets["policies"]
-        header, rows = _rows_from_table(header_cells, iter(sheet_rows), parsed, SPREADSHEET_COLUMNS)
-        parsed.count += len(rows)
-        data["policies"] = _policy_records(session, rows, header, parsed)
-    parsed.data = data
-    return parsed
+    try:
+        sheets = {sheet.title: sheet for sheet in workbook.worksheets if sheet.title in SHEETS}
+        if "policies" not in sheets and "organisations" not in sheets and "events" not in sheets:
+            parsed.problem(_("sheet"), "policies", _(
+                "The workbook has no sheet named 'policies', 'events' or 'organisations': use the template."))
+        for title, sheet in sheets.items():
+            member = getattr(sheet, "_worksheet_path", None)
+            merged = _merged_ranges(workbook._archive, member) if member else []
+            if merged:
+                parsed.problem(title, _("merged cells"), _(
+                    "Merged cells (%(ranges)s): unmerge them and give each cell its own value.",
+                    ranges=", ".join(merged[:5])))
+        columns = {"policies": SPREADSHEET_COLUMNS, "events": frozenset(EVENT_COLUMNS) | EVENT_READ_ONLY_COLUMNS,
+                   "forum_links": frozenset(FORUM_LINK_COLUMNS), "organisations": frozenset(ORGANISATION_COLUMNS)}
+        tables = {}
+        cached: list[_CachedValues] = []
+        # Organisations first (rows elsewhere may name them), then events, forum links and policies.
+        for title in ("organisations", "events", "forum_links", "policies"):
+            if title not in sheets:
+                continue
+            sheet = sheets[title]
+            header_cells = [cell.value for cell in next(sheet.iter_rows(max_row=1), ())]
+            cached.append(_CachedValues(path, title))
+            body = _sheet_rows(sheet, path, parsed, header_cells, cached[-1])
+            tables[title] = _rows_from_table(header_cells, body, parsed, columns[title], title)
+        try:
+            if "organisations" in tables:
+                header, rows = tables["organisations"]
+                writer.section("organisations", _organisation_records(reader, rows, header))
+            if "events" in tables:
+                header, rows = tables["events"]
+                writer.section("events", _event_records(reader, rows, header))
+            links: dict[str, list[dict[str, Any]]] = {}
+            if "forum_links" in tables:
+                links = _forum_links(reader, tables["forum_links"][1])
+            if "policies" in tables or links:
+                header, rows = tables.get("policies", ([], iter(())))
+                writer.section("policies", _policy_records(reader, rows, header, links))
+        finally:
+            for values in cached:
+                values.close()
+    except (zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as error:
+        raise _bad_file(_("The workbook cannot be read: %(error)s", error=str(error)[:200])) from None
+    finally:
+        workbook.close()
+        handle.close()
 
 
 @dataclass
@@ -363,20 +745,53 @@ class Report:
     total_problems: int = 0
 
     def add(self, kind: str, key: str, outcome: str, changes: list[tuple[str | None, Any, Any]],
-            row: str) -> None:
+            row: str, notes: list[dict[str, Any]] | None = None) -> None:
         self.counts.setdefault(kind, {}).setdefault(outcome, 0)
         self.counts[kind][outcome] += 1
         if len(self.rows) < MAX_REPORTED_ROWS and outcome != "unchanged":
-            self.rows.append({"kind": kind, "key": key, "row": row, "outcome": outcome,
-                              "changes": [{"field": name, "old": _shown(old), "new": _shown(new)}
-                                          for name, old, new in changes]})
+            entry: dict[str, Any] = {"kind": kind, "key": key, "row": row, "outcome": outcome,
+                                     "changes": [{"field": name, "old": _shown(old), "new": _shown(new)}
+                                                 for name, old, new in changes]}
+            if notes:
+                entry["notes"] = notes
+            self.rows.append(entry)
+
+    def problem(self, problem: RowProblem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        self.total_problems += 1
+
+
+# Values longer than this are cut in a report (a report is for reading, not a copy of the data).
+MAX_SHOWN_TEXT = 500
+MAX_SHOWN_ITEMS = 50
 
 
 def _shown(value: Any) -> Any:
-    """A value as the report shows it (JSON, and not too long)."""
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False)
-    return value[:500] if isinstance(value, str) else value
+    """A value of the dataset format as a report keeps it: itself, with long texts and lists cut."""
+    if isinstance(value, str):
+        return value[:MAX_SHOWN_TEXT]
+    if isinstance(value, list):
+        return [_shown(item) for item in value[:MAX_SHOWN_ITEMS]]
+    if isinstance(value, dict):
+        return {name: _shown(item) for name, item in value.items()}
+    return value
+
+
+def _create_organisations(session: Session, parsed: Parsed, actor: User | None, report: Report) -> None:
+    """Create the organisations the staff member chose to create with the import (audited, as from the
+    organisation form), before the rows that name them are loaded."""
+    from tracker.services.organisations import create_organisation
+
+    if not parsed.new_organisations:
+        return
+    if actor is None:
+        raise Invalid(_("Only staff may create organisations."))
+    require(actor, "edit")
+    for choice in parsed.new_organisations.values():
+        data = {name: choice.get(name) for name in ("key", "name_en", "name_lo", "country", "kind")}
+        create_organisation(session, data, actor)
+        report.add("organisations", choice["key"], "created", [], _("created with the import"))
 
 
 def _load(session: Session, parsed: Parsed, options: LoadOptions, report: Report) -> None:
@@ -392,42 +807,46 @@ def _load(session: Session, parsed: Parsed, options: LoadOptions, report: Report
     def on_record(kind: str, key: str, outcome: str, changes: list[tuple[str | None, Any, Any]]) -> None:
         row = parsed.rows_of.get((kind, key), f"{kind} '{key}'")
         if outcome == "updated" and key in published.get(kind, ()):
-            report.problems.append(RowProblem(row, "key", _(
+            report.problem(RowProblem(row, "key", _(
                 "'%(key)s' is published: only a reviewer may import changes to it.", key=key)))
         elif outcome == "created" and kind in guarded and published and any(
                 name == "editorial_state" and new == "published" for name, _old, new in changes):
-            report.problems.append(RowProblem(row, "editorial_state", _(
+            report.problem(RowProblem(row, "editorial_state", _(
                 "Only a reviewer may import records as published.")))
-        report.add(kind, key, outcome, changes, row)
+        report.add(kind, key, outcome, changes, row, parsed.notes_of.get((kind, key)))
     options.on_record = on_record
     try:
+        _create_organisations(session, parsed, actor, report)
         load_dataset(session, parsed.data, options=options)
         if report.problems:
-            report.total_problems = len(report.problems)
             report.rows.clear()
             report.counts.clear()
     except DatasetInvalid as error:
-        report.total_problems = error.total
+        report.total_problems += error.total - len(error.problems)
         for problem in error.problems:
             kind, _sep, key = problem.record.partition(" ")
             plural = {"policy": "policies", "organisation": "organisations", "event": "events",
                       "topic": "topics"}.get(kind, kind)
             row = parsed.rows_of.get((plural, key.strip("'")), problem.record)
-            report.problems.append(RowProblem(row, problem.field, str(problem.error)))
+            report.problem(RowProblem(row, problem.field, str(problem.error)))
         report.rows.clear()
         report.counts.clear()
 
 
 def dry_run(session: Session, parsed: Parsed, actor: User) -> Report:
-    """What importing ``parsed`` would do; nothing of it is written (the load runs in a savepoint rolled back)."""
-    report = Report(problems=list(parsed.problems), total_problems=len(parsed.problems))
-    if parsed.problems:
-        return report
+    """What importing ``parsed`` would do; nothing of it is written (the load runs in a savepoint rolled back).
+
+    Rows the parsing refused are reported with what the loader finds in the others (every problem of a
+    file at once); the loader then only checks, it does not write."""
+    report = Report(problems=list(parsed.problems), total_problems=parsed.total_problems)
     savepoint = session.begin_nested()
     try:
-        _load(session, parsed, LoadOptions(actor=actor), report)
+        _load(session, parsed, LoadOptions(actor=actor, check_only=bool(parsed.problems)), report)
     finally:
         savepoint.rollback()
+    if report.problems:
+        report.rows.clear()
+        report.counts.clear()
     return report
 
 
@@ -440,8 +859,11 @@ def start(session: Session, upload: Received, filename: str, actor: User) -> Dat
     require(actor, "import_data")
     name = Path(filename or "upload").name[:200] or "upload"
     parsed = parse_upload(session, upload.path, name)
-    token, _changed = current_content_version(session)
-    report = dry_run(session, parsed, actor)
+    try:
+        token, _changed = current_content_version(session)
+        report = dry_run(session, parsed, actor)
+    finally:
+        parsed.close()
     if session.get(StoredFile, upload.sha256) is None:
         media = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
                  "json": "application/json"}[parsed.format]
@@ -451,17 +873,29 @@ def start(session: Session, upload: Received, filename: str, actor: User) -> Dat
         default_store().put(session, upload.sha256, upload.path)
     record = DataImport(created_by_id=actor.id, filename=name, format=parsed.format, sha256=upload.sha256,
                         content_token=token, state="refused" if report.problems else "dry_run",
-                        summary=_summary(report, parsed), rows=report.rows, row_count=parsed.count)
+                        summary=_summary(report, parsed, []), rows=report.rows, row_count=parsed.count)
     session.add(record)
     session.flush()
     return record
 
 
-def _summary(report: Report, parsed: Parsed) -> dict[str, Any]:
-    return {"counts": report.counts, "problems": [vars(p) for p in report.problems[:1000]],
-            "total_problems": report.total_problems, "rows_reported": len(report.rows),
-            "rows_truncated": len(report.rows) >= MAX_REPORTED_ROWS,
-            "rows": parsed.count}
+def _summary(report: Report, parsed: Parsed, new_organisations: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"counts": report.counts, "problems": [vars(p) for p in report.problems[:MAX_PROBLEMS]],
+            "total_problems": max(report.total_problems, len(report.problems)),
+            "rows_reported": len(report.rows), "rows_truncated": len(report.rows) >= MAX_REPORTED_ROWS,
+            "rows": parsed.count,
+            "unknown_organisations": list(parsed.unknown_organisations.values())[:MAX_PROBLEMS],
+            "new_organisations": new_organisations}
+
+
+def new_organisations_of(record: DataImport) -> list[dict[str, Any]]:
+    """The organisations chosen to be created with an import."""
+    return list((record.summary or {}).get("new_organisations") or [])
+
+
+def unknown_organisations_of(record: DataImport) -> list[dict[str, Any]]:
+    """The organisations an import's rows name that the tracker does not have, as typed."""
+    return list((record.summary or {}).get("unknown_organisations") or [])
 
 
 def get(session: Session, import_id: int, actor: User) -> DataImport:
@@ -497,8 +931,19 @@ def _stored_copy(session: Session, record: DataImport) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _parsed_again(session: Session, record: DataImport) -> Iterator[Parsed]:
+    with _stored_copy(session, record) as path:
+        parsed = parse_upload(session, path, record.filename, new_organisations_of(record))
+        try:
+            yield parsed
+        finally:
+            parsed.close()
+
+
 def apply(session: Session, import_id: int, actor: User) -> DataImport:
-    """Apply a dry run that is still current, in the caller's transaction.
+    """Apply a dry run that is still current, in the caller's transaction (with the organisations chosen
+    to be created).
 
     Raises:
         Invalid: the import was refused or already applied; StaleImport: content changed since the dry
@@ -515,14 +960,15 @@ def apply(session: Session, import_id: int, actor: User) -> DataImport:
     token, _changed = current_content_version(session)
     if token != record.content_token:
         raise StaleImport(record)
-    with _stored_copy(session, record) as path:
-        parsed = parse_upload(session, path, record.filename)
+    with _parsed_again(session, record) as parsed:
         report = Report()
+        if parsed.problems:
+            raise Invalid(_("This file has problems: correct them and upload it again."))
         _load(session, parsed, LoadOptions(actor=actor, reason=_import_reason(record), notify=True), report)
     if report.problems:
         raise Invalid(_("This file has problems: correct them and upload it again."))
     record.state, record.applied_at = "applied", utcnow()
-    record.summary = _summary(report, parsed)
+    record.summary = _summary(report, parsed, new_organisations_of(record))
     return record
 
 
@@ -532,12 +978,60 @@ def refresh(session: Session, import_id: int, actor: User) -> DataImport:
     if record.state == "applied":
         return record
     token, _changed = current_content_version(session)
-    with _stored_copy(session, record) as path:
-        parsed = parse_upload(session, path, record.filename)
+    with _parsed_again(session, record) as parsed:
         report = dry_run(session, parsed, actor)
-    record.summary, record.rows, record.content_token = _summary(report, parsed), report.rows, token
+    record.summary = _summary(report, parsed, new_organisations_of(record))
+    record.rows, record.content_token = report.rows, token
     record.state = "refused" if report.problems else "dry_run"
     return record
+
+
+def choose_organisations(session: Session, import_id: int, choices: list[dict[str, Any]],
+                         actor: User) -> DataImport:
+    """Create, with the import, the unknown organisations ``choices`` describe (each: ``typed``, the text
+    the rows give; ``name_en``, ``name_lo``, ``country``, ``kind``), and run the dry run again with them.
+    Nothing is written until the import is applied. An empty list takes every choice back.
+
+    Raises:
+        Forbidden: the actor may not create organisations. Invalid: the import was applied already, a
+        choice names text no row gives, or its organisation is not valid (each field named as
+        ``organisations[i].field``).
+    """
+    from tracker.services.organisations import check_new_organisation
+
+    record = get(session, import_id, actor)
+    if choices:
+        require(actor, "edit")
+    if record.state == "applied":
+        message = _("This import was applied already.")
+        raise Invalid(message, {"import_id": message})
+    offered = {item["typed"]: item for item in unknown_organisations_of(record)}
+    offered |= {item["typed"]: item for item in new_organisations_of(record)}
+    taken = set(session.scalars(select(Organisation.key)))
+    errors: dict[str, Any] = {}
+    chosen: list[dict[str, Any]] = []
+    for index, choice in enumerate(choices):
+        typed = choice.get("typed")
+        if not isinstance(typed, str) or typed not in offered:
+            errors[f"organisations[{index}].typed"] = _(
+                "No row of this import names an unknown organisation '%(name)s'.", name=str(typed)[:80])
+            continue
+        data = {name: choice.get(name) for name in ("name_en", "name_lo", "country", "kind")}
+        key = typed if check_key(typed) is None and typed not in taken else None
+        try:
+            found = check_new_organisation(session, data, key, taken)
+        except Invalid as error:
+            for name, problem in error.errors.items():
+                errors[f"organisations[{index}].{name}"] = problem
+            continue
+        taken.add(found["key"])
+        chosen.append({"typed": typed, **found})
+    if errors:
+        raise Invalid(_("The organisations were not chosen: check the fields marked."), errors)
+    summary = dict(record.summary or {})
+    summary["new_organisations"] = chosen
+    record.summary = summary
+    return refresh(session, import_id, actor)
 
 
 def _import_reason(record: DataImport) -> str:
@@ -553,124 +1047,3 @@ def json_problems(path: Path) -> str | None:
     except (ijson.JSONError, UnicodeDecodeError) as error:
         return str(_("The JSON file cannot be read: %(error)s", error=str(error)[:200]))
     return None
-
-
-
-# The template's column labels, in both languages in every copy (a sheet is passed between colleagues who
-# read one language or the other).
-COLUMN_LABELS: dict[str, tuple[str, str]] = {
-    "key": ("Key: the record's identifier (lower case, digits, dashes); a new key makes a new draft",
-            "ລະຫັດ: ຕົວລະບຸບັນທຶກ (ຕົວພິມນ້ອຍ, ຕົວເລກ, ຂີດ); ລະຫັດໃໝ່ ສ້າງສະບັບຮ່າງໃໝ່"),
-    "country_code": ("Country: ISO code (LA, TH, VN ...) or ASEAN", "ປະເທດ: ລະຫັດ ISO (LA, TH, VN ...) ຫຼື ASEAN"),
-    "title_en": ("Title in English", "ຊື່ເປັນພາສາອັງກິດ"),
-    "title_lo": ("Title in Lao", "ຊື່ເປັນພາສາລາວ"),
-    "title_local": ("Title in the country's own language", "ຊື່ເປັນພາສາຂອງປະເທດນັ້ນ"),
-    "reference": ("Official reference number", "ເລກທີອ້າງອີງທາງການ"),
-    "instrument": ("Kind of instrument (choose from the list)", "ປະເພດນິຕິກຳ (ເລືອກຈາກລາຍການ)"),
-    "legal_status": ("Legal status; a new one adds a dated step", "ສະຖານະທາງກົດໝາຍ; ສະຖານະໃໝ່ ເພີ່ມຂັ້ນຕອນທີ່ມີວັນທີ"),
-    "status_since": ("Date of the new status, day first: 15/11/2025, 11/2025 or 2025",
-                     "ວັນທີຂອງສະຖານະໃໝ່, ວັນກ່ອນ: 15/11/2025, 11/2025 ຫຼື 2025"),
-    "status_note": ("Note on the new status", "ໝາຍເຫດກ່ຽວກັບສະຖານະໃໝ່"),
-    "status_source_url": ("Where the new status is reported (URL)", "ແຫຼ່ງທີ່ລາຍງານສະຖານະໃໝ່ (URL)"),
-    "valid_from": ("Valid from, day first", "ມີຜົນແຕ່ວັນທີ, ວັນກ່ອນ"),
-    "valid_to": ("Valid to, day first", "ມີຜົນເຖິງວັນທີ, ວັນກ່ອນ"),
-    "issuer_key": ("Issuing body (key of an organisation)", "ອົງການທີ່ອອກ (ລະຫັດຂອງອົງການ)"),
-    "other_bodies": ("Other bodies as key:role, separated by ;", "ອົງການອື່ນ ເປັນ ລະຫັດ:ບົດບາດ, ແຍກດ້ວຍ ;"),
-    "topics": ("Topics (keys), separated by ;", "ຫົວຂໍ້ (ລະຫັດ), ແຍກດ້ວຍ ;"),
-    "vehicle_classes": ("Vehicle classes, separated by ;", "ປະເພດຍານພາຫະນະ, ແຍກດ້ວຍ ;"),
-    "summary_en": ("Summary in English", "ບົດສະຫຼຸບເປັນພາສາອັງກິດ"),
-    "summary_lo": ("Summary in Lao", "ບົດສະຫຼຸບເປັນພາສາລາວ"),
-    "sources": ("Source URLs, separated by ;", "URL ຂອງແຫຼ່ງຂໍ້ມູນ, ແຍກດ້ວຍ ;"),
-    "confidence": ("Confidence: high, medium or low", "ຄວາມໝັ້ນໃຈ: high, medium ຫຼື low"),
-}
-ORGANISATION_LABELS: dict[str, tuple[str, str]] = {
-    "key": ("Key of the organisation (new ones are created)", "ລະຫັດຂອງອົງການ (ອົງການໃໝ່ຈະຖືກສ້າງ)"),
-    "name_en": ("Name in English", "ຊື່ເປັນພາສາອັງກິດ"),
-    "name_lo": ("Name in Lao", "ຊື່ເປັນພາສາລາວ"),
-    "acronym": ("Acronym", "ຕົວຫຍໍ້"),
-    "country": ("Country: ISO code, ASEAN, or empty for international bodies", "ປະເທດ: ລະຫັດ ISO, ASEAN ຫຼື ວ່າງ"),
-    "kind": ("Kind (choose from the list)", "ປະເພດ (ເລືອກຈາກລາຍການ)"),
-    "parent": ("Parent organisation (key)", "ອົງການແມ່ (ລະຫັດ)"),
-}
-
-
-def template_file(session: Session) -> IO[bytes]:
-    """The import template: a policies sheet and an organisations sheet with labelled columns and
-    drop-down lists, a notes sheet, and the lists themselves; in a temporary file, rewound."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    from tracker.models import Jurisdiction, Topic
-    from tracker.models.vocab import (
-        BODY_ROLES,
-        CONFIDENCE_LEVELS,
-        INSTRUMENTS,
-        LEGAL_STATUSES,
-        ORGANISATION_KINDS,
-        VEHICLE_CLASSES,
-    )
-
-    lists = {
-        "country_code": list(session.scalars(select(Jurisdiction.code).order_by(Jurisdiction.position))),
-        "instrument": list(INSTRUMENTS), "legal_status": list(LEGAL_STATUSES),
-        "confidence": list(CONFIDENCE_LEVELS), "kind": list(ORGANISATION_KINDS),
-        "topics": list(session.scalars(select(Topic.key).order_by(Topic.position))),
-        "vehicle_classes": list(VEHICLE_CLASSES), "body_roles": list(BODY_ROLES),
-        "issuer_key": list(session.scalars(select(Organisation.key).order_by(Organisation.key))),
-    }
-    workbook = Workbook()
-    policies = workbook.active
-    policies.title = "policies"
-    organisations = workbook.create_sheet("organisations")
-    notes = workbook.create_sheet("notes")
-    values = workbook.create_sheet("lists")
-    for index, (name, items) in enumerate(lists.items(), start=1):
-        letter = get_column_letter(index)
-        values.cell(row=1, column=index, value=name).font = Font(bold=True)
-        for row, item in enumerate(items, start=2):
-            values.cell(row=row, column=index, value=item)
-        lists[name] = [f"lists!${letter}$2:${letter}${max(2, len(items) + 1)}"]
-    for sheet, labels in ((policies, COLUMN_LABELS), (organisations, ORGANISATION_LABELS)):
-        for index, (name, (english, lao)) in enumerate(labels.items(), start=1):
-            cell = sheet.cell(row=1, column=index, value=f"{name}\n{english}\n{lao}")
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            sheet.column_dimensions[get_column_letter(index)].width = 28
-            source = {"kind": "kind"}.get(name, name) if sheet is organisations else name
-            if source in ("country_code", "instrument", "legal_status", "confidence", "kind", "issuer_key") or (
-                    sheet is organisations and name == "country"):
-                reference = lists["country_code" if name == "country" else source][0]
-                validation = DataValidation(type="list", formula1=reference, allow_blank=True,
-                                            showErrorMessage=True)
-                sheet.add_data_validation(validation)
-                validation.add(f"{get_column_letter(index)}2:{get_column_letter(index)}5000")
-            # Text cells: a partial date or a code stays as typed.
-            for row in range(2, 202):
-                sheet.cell(row=row, column=index).number_format = "@"
-        sheet.row_dimensions[1].height = 90
-        sheet.freeze_panes = "B2"
-    notes.column_dimensions["A"].width = 22
-    notes.column_dimensions["B"].width = 90
-    notes.column_dimensions["C"].width = 90
-    notes.append(["column", "English", "ລາວ"])
-    for name, (english, lao) in COLUMN_LABELS.items():
-        notes.append([name, english, lao])
-    notes.append([])
-    notes.append(["dates", "Day first, as precise as the source: 15/11/2025, 11/2025 or 2025 (also 2025-11-15).",
-                  "ວັນກ່ອນ, ລະອຽດເທົ່າທີ່ແຫຼ່ງຂໍ້ມູນໃຫ້: 15/11/2025, 11/2025 ຫຼື 2025 (ຫຼື 2025-11-15)."])
-    notes.append(["rows", "One row per policy. A key already in the tracker updates that record: an empty cell "
-                          "keeps what is stored, a cell holding only - clears the field. A new key creates a draft.",
-                  "ແຖວໜຶ່ງຕໍ່ນະໂຍບາຍໜຶ່ງ. ລະຫັດທີ່ມີຢູ່ແລ້ວ ປັບປຸງບັນທຶກນັ້ນ: ຫ້ອງວ່າງ ຮັກສາຂໍ້ມູນເດີມ, "
-                  "ຫ້ອງທີ່ມີພຽງ - ລຶບຂໍ້ມູນ. ລະຫັດໃໝ່ ສ້າງສະບັບຮ່າງ."])
-    notes.append(["upload", "Upload the filled workbook at /imports: a dry run shows every change before anything "
-                            "is written.",
-                  "ອັບໂຫຼດໄຟລ໌ທີ່ປ້ອນແລ້ວ ທີ່ /imports: ການທົດລອງຈະສະແດງທຸກການປ່ຽນແປງ ກ່ອນບັນທຶກ."])
-    for row in notes.iter_rows():
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    out = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
-    workbook.save(out)
-    out.seek(0)
-    return out

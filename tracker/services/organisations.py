@@ -272,6 +272,21 @@ def _key_for(session: Session, record: Mapping[str, Any]) -> str:
     return unique_key(base, set(session.scalars(select(Organisation.key))))
 
 
+def check_new_organisation(session: Session, data: Mapping[str, Any], key: str | None,
+                           taken: set[str]) -> dict[str, Any]:
+    """An organisation to be created later (with an import), checked as create_organisation checks one:
+    its record, with ``key`` or a key made from its acronym or name and country (none of ``taken``).
+
+    Raises:
+        Invalid: names each field that is wrong.
+    """
+    record = _validate(session, key or "", data)
+    if key is None:
+        key = unique_key(_key_for(session, record), taken)
+    return {"key": key, "name_en": record["name_en"], "name_lo": record["name_lo"], "country": record["country"],
+            "kind": record["kind"]}
+
+
 def create_organisation(session: Session, data: Mapping[str, Any], actor: User) -> Organisation:
     """Create an organisation from a record in the dataset format (``key`` optional: made from the
     acronym or English name and the country).

@@ -32,6 +32,8 @@ _SPACING = re.compile("[\t\v\f]")
 # Other C0 and C1 control characters (and DEL): invisible, never meant (pasted from PDFs and terminals).
 # NUL is left for the checker, which refuses it: it marks binary data, not text.
 _CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f-\x9f]")
+# Any character clean_text changes, or NUL: text without one is kept as it is, without three substitutions.
+_NEEDS_CLEANING = re.compile("[\x00-\x08\t-\x1f\x7f-\x9f\u2028\u2029]")
 _DATE_CODES = {"format": "date_format", "year": "date_year", "month": "date_month", "day": "date_day"}
 
 
@@ -116,12 +118,12 @@ class RecordCheck:
 
     def ok(self, path: str) -> bool:
         """No problem was found at ``path`` or in what contains it."""
-        return not self._failed_at(path)
+        return not self.failed or not self._failed_at(path)
 
     def value(self, *parts: str | int) -> Any:
         """The cleaned value at a path (``"sources", 2, "url"``), or None when absent or refused."""
-        path = field_path(parts)
-        if not self.ok(path):
+        # Most records have no problem: their paths need not be spelt out (a large import reads millions).
+        if self.failed and not self.ok(field_path(parts)):
             return None
         value: Any = self.data
         for part in parts:
@@ -248,6 +250,8 @@ def _cleaned(value: Any, path: tuple[str | int, ...], nul: list[str]) -> Any:
     if isinstance(value, list):
         return [_cleaned(item, (*path, index), nul) for index, item in enumerate(value)]
     if isinstance(value, str):
+        if not _NEEDS_CLEANING.search(value):
+            return value if value.strip() else None
         names = [part for part in path if isinstance(part, str)]
         text = clean_text(value, multiline=bool(names) and names[-1] in MULTILINE_FIELDS)
         if "\x00" in text:

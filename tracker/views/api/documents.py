@@ -5,17 +5,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.db import unit_of_work
-from tracker.documents.storage import TooLarge, received
 from tracker.errors import FieldError, Invalid
 from tracker.models import Document, DocumentPassage, Policy
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.services import search as search_service
-from tracker.views.documents import FORM_OVERHEAD, file_response, too_large_error
-from tracker.views.errors import error_response
+from tracker.views.api.uploads import multipart_upload
+from tracker.views.documents import file_response, too_large_error
 from tracker.views.security import api_user, include_unpublished, request_user, role_required
 from tracker.views.support import db_session
 
@@ -70,37 +68,22 @@ def _staff() -> bool:
 @role_required("attach_documents")
 def attach_document(key: str):
     db = db_session()
-    request.max_content_length = int(current_app.config["DOCUMENT_MAX_BYTES"]) + FORM_OVERHEAD
-    try:
-        if request.mimetype != "multipart/form-data":
-            raise Invalid(_("Send the file as multipart/form-data, in a field named 'file'."),
-                          {"file": FieldError("file_required")})
-        upload = request.files.get("file")
-        form = request.form
-    except RequestEntityTooLarge:
-        return error_response(413, str(too_large_error()), {"file": too_large_error()})
-    unknown = sorted({str(name) for name in form if name not in FACT_FIELDS})
-    if unknown:
-        raise Invalid(_("The document was not saved: check the fields marked."),
-                      {name[:60]: FieldError("unknown_field") for name in unknown[:20]})
-    if upload is None or not upload.filename:
-        raise Invalid(_("The document was not saved: check the fields marked."), {"file": FieldError("file_required")})
+    upload = multipart_upload(int(current_app.config["DOCUMENT_MAX_BYTES"]), too_large_error(), fields=FACT_FIELDS,
+                              refused=_("The document was not saved: check the fields marked."))
+    form = upload.form
     replaces_text = form.get("replaces", "").strip()
     if replaces_text and not replaces_text.isdigit():
         raise Invalid(_("The document was not saved: check the fields marked."),
                       {"replaces": FieldError("type", expected="integer", actual="string")})
     facts = document_service.check_facts({name: form.get(name) for name in FACT_FIELDS}, date_field="date")
     user = api_user()
-    try:
-        with received(upload.stream, int(current_app.config["DOCUMENT_MAX_BYTES"])) as spooled:
-            with unit_of_work(db):
-                created = document_service.attach(
-                    db, key, spooled, upload.filename, facts, user,
-                    document_service.DocumentSettings.from_config(current_app.config),
-                    replaces=int(replaces_text) if replaces_text else None,
-                    reason=(form.get("reason") or "").strip() or None)
-    except TooLarge:
-        return error_response(413, str(too_large_error()), {"file": too_large_error()})
+    with upload.spooled() as spooled:
+        with unit_of_work(db):
+            created = document_service.attach(
+                db, key, spooled, upload.filename, facts, user,
+                document_service.DocumentSettings.from_config(current_app.config),
+                replaces=int(replaces_text) if replaces_text else None,
+                reason=(form.get("reason") or "").strip() or None)
     response = jsonify(document_json(created, staff=True))
     response.status_code = 201
     response.headers["Location"] = url_for("api.document", document_id=created.id, _external=True)

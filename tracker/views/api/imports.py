@@ -5,15 +5,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.db import unit_of_work
-from tracker.documents.storage import TooLarge, received
 from tracker.errors import FieldError, Invalid
 from tracker.models import DataImport
 from tracker.services import imports as import_service
+from tracker.services.schema_check import json_type
+from tracker.views.api.uploads import multipart_upload
 from tracker.views.errors import error_response
-from tracker.views.imports import FORM_OVERHEAD, too_large_message
+from tracker.views.imports import too_large_error
 from tracker.views.security import api_user, role_required
 from tracker.views.support import db_session
 
@@ -25,6 +25,8 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/imports", "start_import", start_import, methods=["POST"])
     bp.add_url_rule("/imports/<int:import_id>", "data_import", data_import, methods=["GET"])
     bp.add_url_rule("/imports/<int:import_id>/apply", "apply_import", apply_import, methods=["POST"])
+    bp.add_url_rule("/imports/<int:import_id>/organisations", "import_organisations", import_organisations,
+                    methods=["POST"])
 
 
 def import_json(record: DataImport) -> dict[str, Any]:
@@ -34,40 +36,29 @@ def import_json(record: DataImport) -> dict[str, Any]:
             "problems": record.summary.get("problems", []),
             "total_problems": record.summary.get("total_problems", 0), "changes": record.rows,
             "changes_truncated": bool(record.summary.get("rows_truncated")),
+            "unknown_organisations": [{"typed": item["typed"], "row": item["row"], "column": item["column"],
+                                       "country": item.get("country"), "rows": item.get("rows", 1)}
+                                      for item in import_service.unknown_organisations_of(record)],
+            "new_organisations": import_service.new_organisations_of(record),
             "url": url_for("api.data_import", import_id=record.id, _external=True),
-            "apply_url": url_for("api.apply_import", import_id=record.id, _external=True)}
+            "apply_url": url_for("api.apply_import", import_id=record.id, _external=True),
+            "organisations_url": url_for("api.import_organisations", import_id=record.id, _external=True)}
 
 
 @role_required("import_data")
 def start_import():
     db = db_session()
-    request.max_content_length = int(current_app.config["IMPORT_MAX_BYTES"]) + FORM_OVERHEAD
-    try:
-        if request.mimetype != "multipart/form-data":
-            raise Invalid(_("Send the file as multipart/form-data, in a field named 'file'."),
-                          {"file": FieldError("file_required")})
-        upload = request.files.get("file")
-        form = request.form
-    except RequestEntityTooLarge:
-        return error_response(413, too_large_message(), {"file": too_large_message()})
-    unknown = sorted({str(name) for name in form if name not in FIELDS})
-    if unknown:
-        raise Invalid(_("The import was not started: check the fields marked."),
-                      {name[:60]: FieldError("unknown_field") for name in unknown[:20]})
-    dry_text = form.get("dry_run", "true").strip().lower()
+    upload = multipart_upload(int(current_app.config["IMPORT_MAX_BYTES"]), too_large_error(), fields=FIELDS,
+                              refused=_("The import was not started: check the fields marked."))
+    dry_text = upload.form.get("dry_run", "true").strip().lower()
     if dry_text not in ("true", "false", "1", "0"):
         raise Invalid(_("The import was not started: check the fields marked."),
                       {"dry_run": FieldError("type", expected="boolean", actual="string")})
-    if upload is None or not upload.filename:
-        raise Invalid(_("The import was not started: check the fields marked."), {"file": FieldError("file_required")})
     user = api_user()
-    try:
-        with received(upload.stream, int(current_app.config["IMPORT_MAX_BYTES"])) as spooled:
-            with unit_of_work(db):
-                record = import_service.start(db, spooled, upload.filename, user)
-                import_id = record.id
-    except TooLarge:
-        return error_response(413, too_large_message(), {"file": too_large_message()})
+    with upload.spooled() as spooled:
+        with unit_of_work(db):
+            record = import_service.start(db, spooled, upload.filename, user)
+            import_id = record.id
     if dry_text in ("false", "0") and record.state == "dry_run":
         return _apply(import_id)
     record = import_service.get(db, import_id, user)
@@ -85,6 +76,41 @@ def data_import(import_id: int):
 @role_required("import_data")
 def apply_import(import_id: int):
     return _apply(import_id)
+
+
+ORGANISATION_CHOICE_FIELDS = ("typed", "name_en", "name_lo", "country", "kind")
+
+
+@role_required("import_data")
+def import_organisations(import_id: int):
+    """Choose the unknown organisations to create with the import; the dry run is run again with them."""
+    db = db_session()
+    body = request.get_json(silent=True)
+    message = _("The organisations were not chosen: check the fields marked.")
+    if not isinstance(body, dict) or not isinstance(body.get("organisations"), list):
+        actual = json_type(body.get("organisations") if isinstance(body, dict) else body)
+        raise Invalid(message, {"organisations": FieldError("type", expected="array", actual=actual)})
+    errors: dict[str, str | FieldError] = {name[:60]: FieldError("unknown_field") for name in body
+                                           if name != "organisations"}
+    choices = []
+    for index, item in enumerate(body["organisations"][:1000]):
+        if not isinstance(item, dict):
+            errors[f"organisations[{index}]"] = FieldError("type", expected="object", actual=json_type(item))
+            continue
+        for name in item:
+            if name not in ORGANISATION_CHOICE_FIELDS:
+                errors[f"organisations[{index}].{str(name)[:60]}"] = FieldError("unknown_field")
+        for name in ORGANISATION_CHOICE_FIELDS:
+            if item.get(name) is not None and not isinstance(item.get(name), str):
+                errors[f"organisations[{index}].{name}"] = FieldError("type", expected="string",
+                                                                      actual=json_type(item.get(name)))
+        choices.append(item)
+    if errors:
+        raise Invalid(message, errors)
+    user = api_user()
+    with unit_of_work(db):
+        record = import_service.choose_organisations(db, import_id, choices, user)
+    return jsonify(import_json(record))
 
 
 def _apply(import_id: int):

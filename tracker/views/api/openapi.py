@@ -1111,9 +1111,39 @@ def _import_schemas() -> dict[str, Any]:
                         "items": {"type": "object", "properties": {
                             "kind": TEXT, "key": TEXT, "row": TEXT, "outcome": {"enum": ["created", "updated"]},
                             "changes": {"type": "array", "items": {"type": "object", "properties": {
-                                "field": TEXT, "old": {}, "new": {}}}}}}},
+                                "field": TEXT, "old": {}, "new": {}}}},
+                            "notes": {"type": "array", "description": (
+                                "What else the row does: an organisation created with the import for it."),
+                                "items": {"type": "object", "properties": {
+                                    "create_organisation": TEXT, "name_en": _nullable(TEXT),
+                                    "name_lo": _nullable(TEXT)}}}}}},
             "changes_truncated": {"type": "boolean"},
-            "url": {"type": "string", "format": "uri"}, "apply_url": {"type": "string", "format": "uri"}}},
+            "unknown_organisations": {"type": "array", "description": (
+                "Organisations the rows name that neither the tracker nor the file has, as typed; choose to "
+                "create them with POST organisations_url."), "items": {"type": "object", "properties": {
+                    "typed": TEXT, "row": TEXT, "column": TEXT, "country": _nullable(TEXT),
+                    "rows": {"type": "integer"}}}},
+            "new_organisations": {"type": "array", "description": (
+                "Organisations chosen to be created with the import (when it is applied), with the key each gets."),
+                "items": _ref("ImportOrganisation")},
+            "url": {"type": "string", "format": "uri"}, "apply_url": {"type": "string", "format": "uri"},
+            "organisations_url": {"type": "string", "format": "uri"}}},
+        "ImportOrganisation": {"type": "object", "properties": {
+            "typed": TEXT, "key": TEXT, "name_en": _nullable(TEXT), "name_lo": _nullable(TEXT),
+            "country": _nullable(TEXT), "kind": TEXT}},
+        "ImportOrganisationChoices": {"type": "object", "required": ["organisations"], "additionalProperties": False,
+                                      "properties": {"organisations": {"type": "array", "maxItems": 1000, "items": {
+                                          "type": "object", "required": ["typed"], "additionalProperties": False,
+                                          "properties": {
+                                              "typed": {"type": "string", "description": (
+                                                  "The organisation as the rows write it (one of "
+                                                  "unknown_organisations).")},
+                                              "name_en": _nullable(TEXT), "name_lo": _nullable(TEXT),
+                                              "country": _nullable(TEXT),
+                                              "kind": {"enum": list(ORGANISATION_KINDS)}}}}},
+                                      "example": {"organisations": [{
+                                          "typed": "la-mopwt", "name_en": "Ministry of Public Works and Transport",
+                                          "name_lo": None, "country": "LA", "kind": "ministry"}]}},
     }
 
 
@@ -1144,6 +1174,20 @@ def _import_paths() -> dict[str, Any]:
             "parameters": [IMPORT_ID],
             "responses": {"200": _ok("Import", "The import."), "401": unauthorized, "403": forbidden,
                           "404": not_found}}},
+        "/imports/{import_id}/organisations": {"post": {
+            "operationId": "chooseImportOrganisations",
+            "summary": N_("Choose the unknown organisations to create with an import, and run its dry run again."),
+            "description": ("Editors and above. Nothing is written until the import is applied; the organisations "
+                            "are then created in the same transaction, audited in the name of who applies it. An "
+                            "empty list takes every choice back. Countries cannot be created."),
+            "security": REQUIRED_AUTH, "parameters": [IMPORT_ID],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("ImportOrganisationChoices")}}},
+            "responses": {"200": _ok("Import", "The dry run run again with the organisations chosen."),
+                          "400": _error_response("A choice names no unknown organisation of the import, or an "
+                                                 "organisation is not valid (each field named), or the import "
+                                                 "was applied already."),
+                          "401": unauthorized, "403": forbidden, "404": not_found}}},
         "/imports/{import_id}/apply": {"post": {
             "operationId": "applyImport", "summary": N_("Apply a dry run that is still current, in one transaction."),
             "security": REQUIRED_AUTH, "parameters": [IMPORT_ID],
