@@ -328,13 +328,13 @@ def report(pages: list[Page], results: dict[str, Sample], generator: str, args: 
           f"load generator: {generator}, 2 gunicorn sync workers per server")
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end of the run")
     print()
-    header = f"{'page':<18}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'bytes':>9}  vs bare"
+    header = f"{'page':<24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'bytes':>9}  vs bare"
     print(header)
     print("-" * len(header))
     for page in pages:
         sample = results[page.name]
         ratio = "baseline" if page is pages[0] else f"{sample.rps / bare:.0%} of bare"
-        print(f"{page.name:<18}{sample.rps:>9.0f}{sample.p50_ms:>9.1f}{sample.p95_ms:>9.1f}{page.size:>9}  {ratio}")
+        print(f"{page.name:<24}{sample.rps:>9.0f}{sample.p50_ms:>9.1f}{sample.p95_ms:>9.1f}{page.size:>9}  {ratio}")
 
     print()
     width = 50
@@ -342,7 +342,7 @@ def report(pages: list[Page], results: dict[str, Sample], generator: str, args: 
     for page in pages:
         rps = results[page.name].rps
         bar = "█" * max(1, round(width * rps / top))
-        print(f"{page.name:<18}{bar:<{width}} {rps:.0f} req/s")
+        print(f"{page.name:<24}{bar:<{width}} {rps:.0f} req/s")
 
     print()
     below = [page.name for page in pages[1:] if results[page.name].rps < TARGET * bare]
@@ -400,12 +400,17 @@ def main() -> int:
                  f"/policies?per_page={args.rows}" if custom_rows else "/policies"),
             Page("policy, rendered", rendering_port, f"/policies/{POLICY_KEY}"),
             Page("home, rendered", rendering_port, "/"),
+            Page("compare matrix", tracker_port, "/compare"),
+            Page("compare, rendered", rendering_port, "/compare"),
+            Page("calendar.ics", tracker_port, "/calendar.ics"),
+            Page("calendar.ics, rendered", rendering_port, "/calendar.ics"),
         ]
         for page in pages:
             check(page)
-            print(f"  {page.name:<18} GET {page.path}: 200, {page.size} bytes", flush=True)
+            print(f"  {page.name:<24} GET {page.path}: 200, {page.size} bytes", flush=True)
         report_weights(tracker_port, [("home", "/"), ("policies", "/policies"), ("policy", f"/policies/{POLICY_KEY}"),
-                                      ("search", "/search?q=electric"), ("dashboard", "/dashboard")])
+                                      ("search", "/search?q=electric"), ("dashboard", "/dashboard"),
+                                      ("compare", "/compare"), ("calendar", "/calendar")])
         if args.weight_only:
             return 0
 
@@ -422,7 +427,7 @@ def main() -> int:
         samples: dict[str, list[Sample]] = {page.name: [] for page in pages}
         for round_number in range(1, args.rounds + 1):
             for page in pages:
-                print(f"[round {round_number}/{args.rounds}] {page.name:<18} warm-up {args.warmup:g} s, "
+                print(f"[round {round_number}/{args.rounds}] {page.name:<24} warm-up {args.warmup:g} s, "
                       f"measuring {args.duration:g} s ... ", end="", flush=True)
                 if args.warmup > 0:
                     load(page, args.warmup)

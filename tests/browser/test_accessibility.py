@@ -25,6 +25,8 @@ PUBLIC_PAGES = {
     "search": "/search?q=electric",
     "dashboard": "/dashboard",
     "compare": "/compare",
+    "compare-as-of": "/compare?dimension=kind&as_of=2023",
+    "calendar": "/calendar",
     "login": "/login",
     "organisations": "/organisations",
     "organisation": "/organisations/la-mem",
