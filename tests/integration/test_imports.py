@@ -492,6 +492,8 @@ def test_the_api_lists_unknown_organisations_and_creates_the_chosen_ones(client,
     assert wrong.status_code == 400 and "organisations[0].typed" in wrong.get_json()["error"]["errors"]
     assert client.post(report["organisations_url"], headers=api_token("partner"),
                        json={"organisations": []}).status_code == 403
+    as_form = client.post(report["organisations_url"], headers=headers, data={"organisations": "la-new-agency"})
+    assert as_form.status_code == 415 and as_form.get_json()["error"]["message"]
     chosen = client.post(report["organisations_url"], headers=headers, json={"organisations": [
         {"typed": "la-new-agency", "name_en": "New Agency", "country": "LA", "kind": "agency"}]})
     assert chosen.status_code == 200, chosen.get_json()

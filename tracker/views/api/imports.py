@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, url_for
 from flask_babel import gettext as _
 
 from tracker.db import unit_of_work
@@ -12,6 +12,7 @@ from tracker.models import DataImport
 from tracker.services import imports as import_service
 from tracker.services.schema_check import json_type
 from tracker.views.api.uploads import multipart_upload
+from tracker.views.api.write import json_body
 from tracker.views.errors import error_response
 from tracker.views.imports import too_large_error
 from tracker.views.security import api_user, role_required
@@ -85,7 +86,8 @@ ORGANISATION_CHOICE_FIELDS = ("typed", "name_en", "name_lo", "country", "kind")
 def import_organisations(import_id: int):
     """Choose the unknown organisations to create with the import; the dry run is run again with them."""
     db = db_session()
-    body = request.get_json(silent=True)
+    # The write API's reader: 413 over the size limit, 415 when not JSON, 400 for JSON that is not well formed.
+    body = json_body()
     message = _("The organisations were not chosen: check the fields marked.")
     if not isinstance(body, dict) or not isinstance(body.get("organisations"), list):
         actual = json_type(body.get("organisations") if isinstance(body, dict) else body)

@@ -1187,7 +1187,10 @@ def _import_paths() -> dict[str, Any]:
                           "400": _error_response("A choice names no unknown organisation of the import, or an "
                                                  "organisation is not valid (each field named), or the import "
                                                  "was applied already."),
-                          "401": unauthorized, "403": forbidden, "404": not_found}}},
+                          "401": unauthorized, "403": forbidden, "404": not_found,
+                          "413": _error_response("The body is larger than 2 MiB."),
+                          "415": _error_response("The body is not sent as `Content-Type: application/json` "
+                                                 "(UTF-8).")}}},
         "/imports/{import_id}/apply": {"post": {
             "operationId": "applyImport", "summary": N_("Apply a dry run that is still current, in one transaction."),
             "security": REQUIRED_AUTH, "parameters": [IMPORT_ID],
