@@ -438,7 +438,9 @@ def _ordered(rows: list[_Row]) -> list[_Row]:
             moving[0] = _Row(row.ref, "created", row.key)
             continue
         ordered.extend(ready)
-        moving = [row for row in moving if row not in ready]
+        # By identity: a commit may move a hundred thousand keys, and list membership would be quadratic.
+        taken_now = {id(row) for row in ready}
+        moving = [row for row in moving if id(row) not in taken_now]
     return ordered + others
 
 
