@@ -91,7 +91,11 @@ def run_size(size: int, workdir: Path) -> dict:
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     dataset = folder / "dataset.json"
     started = time.perf_counter()
-    make_dataset(size, dataset)
+    # In a process of its own: a child's peak memory (getrusage) starts from what its parent held when it
+    # was forked, so a parent that had built the file in memory would inflate every figure below.
+    subprocess.run([PYTHON, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                    f"from pathlib import Path; from exports import make_dataset; "
+                    f"make_dataset({size}, Path({str(dataset)!r}))"], cwd=ROOT, check=True)
     print(f"  dataset of {size:,} policies written ({dataset.stat().st_size / 1e6:.0f} MB, "
           f"{time.perf_counter() - started:.1f} s)", flush=True)
     results: dict = {"size": size}
