@@ -7,12 +7,12 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from tracker.config import local_today
 from tracker.models import Policy, StatusChange, Subscription
 from tracker.notifications.outbox import record_event
 from tracker.notifications.payloads import policy_payload
+from tracker.notifications.sunset import active_windows, retried_on_conflict
 
 if TYPE_CHECKING:
     from tracker.notifications.worker import Worker
@@ -29,20 +29,13 @@ def scan(worker: Worker, today: dt.date | None = None) -> int:
     events recorded."""
     with worker.app.app_context():
         today = today or local_today()
-    for _ in range(3):  # two scanners at once on PostgreSQL: the loser retries and finds them recorded
-        try:
-            return _scan(worker, today)
-        except IntegrityError:
-            continue
-    return 0
+    return retried_on_conflict(_scan, worker, today)
 
 
 def _scan(worker: Worker, today: dt.date) -> int:
     recorded = 0
     with worker.write_session() as session:
-        windows = sorted(set(session.scalars(select(Subscription.comment_days).where(
-            Subscription.confirmed_at.is_not(None), Subscription.unsubscribed_at.is_(None),
-            Subscription.comment_days > 0))))
+        windows = active_windows(session, Subscription.comment_days)
         if not windows:
             return 0
         rows = session.execute(select(StatusChange, Policy).join(Policy, Policy.id == StatusChange.policy_id).where(

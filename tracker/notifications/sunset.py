@@ -3,10 +3,12 @@ subscription's own window (``sunset_days`` before ``valid_to``) opens."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tracker.models import Policy, Subscription
 from tracker.models.types import utcnow
@@ -24,21 +26,30 @@ def dedupe_key(policy: Policy, ends: dt.date, window: int) -> str:
 def scan(worker: Worker, today: dt.date | None = None) -> int:
     """Record a 'policy.sunset_upcoming' event for each published policy ending within a window some
     active subscription uses; each (policy, end date, window) only once. Returns the events recorded."""
-    today = today or utcnow().date()
-    for _ in range(3):  # two scanners at once on PostgreSQL: the loser retries and finds them recorded
+    return retried_on_conflict(_scan, worker, today or utcnow().date())
+
+
+def retried_on_conflict(scan_once: Callable[[Worker, dt.date], int], worker: Worker, today: dt.date) -> int:
+    """Run a scan that records deduplicated events; two scanners at once on PostgreSQL: the loser's unique
+    key clashes, and it retries and finds the events recorded."""
+    for _ in range(3):
         try:
-            return _scan(worker, today)
+            return scan_once(worker, today)
         except IntegrityError:
             continue
     return 0
 
 
+def active_windows(session: Session, days: InstrumentedAttribute[int]) -> list[int]:
+    """The distinct alert windows (in days, 0 meaning off) that confirmed, active subscriptions set in ``days``."""
+    return sorted(set(session.scalars(select(days).where(
+        Subscription.confirmed_at.is_not(None), Subscription.unsubscribed_at.is_(None), days > 0))))
+
+
 def _scan(worker: Worker, today: dt.date) -> int:
     recorded = 0
     with worker.write_session() as session:
-        windows = sorted(set(session.scalars(select(Subscription.sunset_days).where(
-            Subscription.confirmed_at.is_not(None), Subscription.unsubscribed_at.is_(None),
-            Subscription.sunset_days > 0))))
+        windows = active_windows(session, Subscription.sunset_days)
         if not windows:
             return 0
         policies = session.scalars(select(Policy).where(
