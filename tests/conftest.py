@@ -1,6 +1,7 @@
 """Shared fixtures: a migrated database (SQLite, or PostgreSQL from TRACKER_DATABASE_URL), per-test rollback."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -57,6 +58,9 @@ def app(database_url: str, demo_data: dict, tmp_path_factory: pytest.TempPathFac
     application = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-not-for-production",
         "SEARCH_INDEX_PATH": str(instance / "search-index"),
+        # The app counts days in Vientiane (UTC+7), the tests with the machine's date: from 17:00 UTC the two
+        # differ by a day. The suite's app takes the machine's date; a test that needs another day sets TODAY.
+        "TODAY": dt.date.today().isoformat(),
     })
     database: Database = application.extensions["tracker.db"]
     migrate.upgrade(database.engine)
@@ -335,7 +339,8 @@ def committed_app(database_url: str, demo_data: dict, tmp_path: Path):
         url = f"sqlite:///{tmp_path / 'committed.db'}"
     # The tests drive the indexer themselves unless they turn the embedded one on.
     application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret-key-not-for-production",
-                              "SEARCH_INDEX_PATH": str(tmp_path / "committed-index"), "SEARCH_INDEXER": "external"})
+                              "SEARCH_INDEX_PATH": str(tmp_path / "committed-index"), "SEARCH_INDEXER": "external",
+                              "TODAY": dt.date.today().isoformat()})
     database: Database = application.extensions["tracker.db"]
     migrate.upgrade(database.engine)
     with unit_of_work(database.session(write=True)) as session:

@@ -37,7 +37,7 @@ def live_server(app, tmp_path_factory, demo_search_index) -> Iterator[str]:
     shutil.copytree(demo_search_index, index)
     # No release schedule: its thread would commit releases to the suite's database.
     served = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": app.config["SECRET_KEY"],
-                         "SEARCH_INDEX_PATH": str(index), "RELEASE_SCHEDULE": "off"})
+                         "SEARCH_INDEX_PATH": str(index), "RELEASE_SCHEDULE": "off", "TODAY": app.config["TODAY"]})
     server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -128,10 +128,11 @@ def test_a_closing_reminder_comes_once_per_window_and_again_when_the_day_moves(n
 def test_the_comment_periods_command(notify):
     _open_consultation(notify, dt.date(2026, 6, 1), dt.date(2026, 7, 14))
     notify.subscribe(channel="email", email_address="partner@example.org", kind="country", value="LA")
+    saved = notify.app.config.get("TODAY")
     notify.app.config["TODAY"] = "2026-07-10"
     try:
         result = notify.app.test_cli_runner().invoke(args=["notify", "comment-periods"])
     finally:
-        notify.app.config["TODAY"] = None
+        notify.app.config["TODAY"] = saved
     assert result.exit_code == 0, result.output
     assert "Recorded 1 comment-period reminders." in result.output
