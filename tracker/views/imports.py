@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.db import unit_of_work
@@ -179,6 +180,13 @@ def show(import_id: int):
     return _show(record, ImportApplyForm())
 
 
+def _incomplete(db: Session, import_id: int, form: ImportApplyForm):
+    """The import's page again, with a 400: the form came without its token or fields."""
+    record = import_service.get(db, import_id, _actor())
+    flash(_("The request was incomplete; reload the page and try again."), "error")
+    return _show(record, form, 400)
+
+
 @bp.post("/<int:import_id>/organisations")
 @role_required("import_data")
 def organisations(import_id: int):
@@ -186,9 +194,7 @@ def organisations(import_id: int):
     db = db_session()
     form = ImportApplyForm()
     if not form.validate_on_submit():
-        record = import_service.get(db, import_id, _actor())
-        flash(_("The request was incomplete; reload the page and try again."), "error")
-        return _show(record, form, 400)
+        return _incomplete(db, import_id, form)
     choices = []
     for index in request.form.getlist("create")[:1000]:
         if not index.isdigit() or len(index) > 4:
@@ -220,9 +226,7 @@ def apply(import_id: int):
     db = db_session()
     form = ImportApplyForm()
     if not form.validate_on_submit():
-        record = import_service.get(db, import_id, _actor())
-        flash(_("The request was incomplete; reload the page and try again."), "error")
-        return _show(record, form, 400)
+        return _incomplete(db, import_id, form)
     try:
         with unit_of_work(db):
             import_service.apply(db, import_id, _actor())
