@@ -18,7 +18,7 @@ from tracker.models.types import PartialDate, PartialDateError
 from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES, LEGAL_STATUSES
 from tracker.notifications.channels.email import build_message
 from tracker.notifications.payloads import external_url, public_base_url
-from tracker.notifications.tokens import make_token
+from tracker.notifications.tokens import make_manage_token, make_token
 
 if TYPE_CHECKING:
     # flask_babel has no type information: its gettext, as it is called here.
@@ -87,6 +87,11 @@ def message_id(public_id: str) -> str:
 
 def unsubscribe_url(subscription_public_id: str) -> str:
     return external_url(f"/unsubscribe/{make_token('unsubscribe', subscription_public_id)}")
+
+
+def manage_url(address: str) -> str:
+    """The link, in every email, to the page managing all of ``address``'s subscriptions without an account."""
+    return external_url(f"/subscriptions/manage/{make_manage_token(address)}")
 
 
 def confirm_url(subscription_public_id: str) -> str:

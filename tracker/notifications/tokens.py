@@ -13,7 +13,9 @@ from tracker.errors import Invalid
 from tracker.models import User
 
 # Purpose -> how long a token stays valid (None: for ever; unsubscribe links must keep working).
-PURPOSES: dict[str, int | None] = {"confirm": 7 * 24 * 3600, "unsubscribe": None}
+# "manage" names an email address (not one subscription): the page that lists and changes all of that
+# address's subscriptions; it expires, and every email carries a fresh one.
+PURPOSES: dict[str, int | None] = {"confirm": 7 * 24 * 3600, "unsubscribe": None, "manage": 30 * 24 * 3600}
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -25,6 +27,16 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 def make_token(purpose: str, subscription_public_id: str) -> str:
     """A URL-safe token naming the subscription, signed with the app's secret key for ``purpose``."""
     return _serializer(purpose).dumps(subscription_public_id)
+
+
+def make_manage_token(address: str) -> str:
+    """A token for the page managing every subscription of ``address`` (lower-cased), valid 30 days."""
+    return _serializer("manage").dumps(address.strip().lower())
+
+
+def read_manage_token(token: str) -> str:
+    """The (lower-cased) email address a management token names; raises Invalid like ``read_token``."""
+    return read_token("manage", token)
 
 
 def read_token(purpose: str, token: str, max_age: int | None = None) -> str:
