@@ -11,7 +11,7 @@ from tests.factories import event_record, load, policy_record
 from tracker.models import Event, Organisation, Policy, StatusChange, Topic
 from tracker.services.dataset import DatasetInvalid, load_dataset
 from tracker.services.policies import get_policy
-from tracker.services.records import dump_dataset
+from tracker.services.records import dump_dataset, stored_policy_records
 
 
 def counts(session) -> dict[str, int]:
@@ -146,6 +146,30 @@ def test_load_dump_load_is_lossless(session, demo_data):
     session.flush()
     assert sum(report.updated.values()) == sum(report.created.values()) == 0
     assert dump_dataset(session, compiled="2026-01-01") == dumped
+
+
+def test_records_read_from_rows_are_those_read_from_the_models(session, demo_data):
+    """Imports compare files with stored records read by plain row queries: they must be exactly the
+    dump's, for every policy (with targets, comment periods, gazette days, relations, Lao and emoji)."""
+    awkward = policy_record("awkward-rows", title_en="ລົດໄຟຟ້າ 🚗 <b>", valid_from="2024-05", valid_to="2030",
+                            relations=[{"type": "amends", "target": demo_data["policies"][0]["key"],
+                                        "target_reference": None},
+                                       {"type": "related", "target": None, "target_reference": "Decree 12/GOV"}],
+                            targets=[{"metric": "share_of_sales", "value": 2.5, "unit": "percent",
+                                      "year": 2030, "vehicle_class": None, "scope_en": "new cars",
+                                      "scope_lo": "ລົດໃໝ່", "headline": True, "source_url": None}])
+    load(session, policies=[awkward])
+    session.flush()
+    dumped = {record["key"]: record for record in dump_dataset(session, compiled="2026-01-01")["policies"]}
+    org_keys = dict(session.execute(select(Organisation.id, Organisation.key)).all())
+    event_keys = dict(session.execute(select(Event.id, Event.key)).all())
+    keys = list(dumped)
+    assert stored_policy_records(session, keys, org_keys, event_keys) == dumped
+    assert stored_policy_records(session, ["awkward-rows", "no-such-key"], org_keys, event_keys) == {
+        "awkward-rows": dumped["awkward-rows"]}
+    assert dumped["awkward-rows"]["relations"][0]["target"] == demo_data["policies"][0]["key"]
+    assert dumped["awkward-rows"]["targets"][0]["value"] == 2.5
+    assert stored_policy_records(session, [], org_keys, event_keys) == {}
 
 
 def test_loading_into_an_empty_database(session, demo_data):

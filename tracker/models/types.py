@@ -38,6 +38,12 @@ class PartialDate:
     @classmethod
     def parse(cls, text: str) -> PartialDate:
         """Parse ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; raise PartialDateError otherwise."""
+        if cls is PartialDate and isinstance(text, str):
+            return _parse_iso(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> PartialDate:
         match = _PARTIAL_DATE.match(text.strip()) if isinstance(text, str) else None
         if not match:
             raise PartialDateError(f"'{text}' is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
@@ -118,6 +124,14 @@ class PartialDate:
         if not isinstance(other, PartialDate):
             return NotImplemented
         return (self.year, self.month or 0, self.day or 0) < (other.year, other.month or 0, other.day or 0)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_iso(text: str) -> PartialDate:
+    """PartialDate.parse of a text, remembered: a partial date is immutable, and reading many rows (an
+    import compares every stored record) parses the same few thousand dates again and again. Errors
+    are raised each time, never remembered."""
+    return PartialDate._parse(text)
 
 
 class PartialDateType(TypeDecorator[PartialDate]):

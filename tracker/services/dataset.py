@@ -43,6 +43,7 @@ from tracker.services.records import (
     assign,
     event_to_record,
     policy_to_record,
+    stored_policy_records,
 )
 from tracker.services.schema_check import json_type
 
@@ -412,18 +413,22 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
             progress(done, "policies")
         if problems or report.options.check_only:
             continue  # checked to the end, so that every problem is named, but nothing more applied
-        policies = {p.key: p for p in session.scalars(
-            select(Policy).where(Policy.key.in_([record["key"] for record in checked])).options(*_POLICY_LOADING))}
-        before_records = {key: policy_to_record(policy, org_keys, event_keys, policy_keys)
-                          for key, policy in policies.items()}
+        # What is stored, read as rows: a record equal to it (re-importing an export is mostly such rows)
+        # needs nothing written, audited or looked at again, so only the others are loaded as models.
+        before_records = stored_policy_records(session, [record["key"] for record in checked], org_keys,
+                                               event_keys, policy_keys)
+        differing = []
         for record in checked:
-            policy = policies.get(record["key"])
             before = before_records.get(record["key"])
             if before is not None and _as_stored(record) == before:
-                # The file says what is stored, links included: nothing to write, audit or look at again
-                # (re-importing an export is mostly such rows).
                 report.note("policies", record["key"], False, [], False)
-                continue
+            else:
+                differing.append(record)
+        policies = {p.key: p for p in session.scalars(
+            select(Policy).where(Policy.key.in_([record["key"] for record in differing]))
+            .options(*_POLICY_LOADING))} if differing else {}
+        for record in differing:
+            policy = policies.get(record["key"])
             if policy is None:
                 policy = Policy(key=record["key"], topic_links=[], vehicle_class_links=[], bodies=[], sources=[],
                                 relations=[], status_changes=[], forum_links=[], targets=[])

@@ -43,7 +43,7 @@ from tracker.services.dataset import DatasetFile, DatasetInvalid, LoadOptions, R
 from tracker.services.exports import AS_OF_COLUMNS, POLICY_HEADER
 from tracker.services.permissions import has_permission, require
 from tracker.services.record_checks import check_key
-from tracker.services.records import event_to_record, policy_to_record
+from tracker.services.records import event_to_record, stored_policy_records
 
 # Columns a spreadsheet row may set; the other columns of an export are derived or shown for reading and
 # are ignored on import.
@@ -249,23 +249,8 @@ def _new_policy(key: str) -> dict[str, Any]:
 
 
 def _stored_policies(reader: _Reader, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """The stored records of ``keys`` in the dataset format (their objects let go again)."""
-    stored: dict[str, dict[str, Any]] = {}
-    session = reader.session
-    policies = session.scalars(select(Policy).where(Policy.key.in_(keys)).options(
-        selectinload(Policy.topic_links), selectinload(Policy.vehicle_class_links),
-        selectinload(Policy.bodies), selectinload(Policy.sources), selectinload(Policy.relations),
-        selectinload(Policy.status_changes), selectinload(Policy.forum_links),
-        selectinload(Policy.targets))).all()
-    targets = {r.target_id for p in policies for r in p.relations if r.target_id}
-    policy_keys: dict[int, str] = {}
-    if targets:
-        policy_keys = {row.id: row.key for row in session.execute(
-            select(Policy.id, Policy.key).where(Policy.id.in_(targets)))}
-    for policy in policies:
-        stored[policy.key] = policy_to_record(policy, reader.org_keys, reader.event_keys, policy_keys)
-        session.expunge(policy)
-    return stored
+    """The stored records of ``keys`` in the dataset format (read as rows: no model is loaded)."""
+    return stored_policy_records(reader.session, keys, reader.org_keys, reader.event_keys)
 
 
 def _policy_records(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | None]]], header: list[str],
