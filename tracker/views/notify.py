@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -200,11 +201,13 @@ MANAGE_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-st
 
 
 def _manage_page(address: str, token: str, status: int = 200, *, problem: Invalid | NotFound | None = None):
-    session = db_session()
-    items = subscription_service.address_subscriptions(session, address)
+    db = db_session()
+    items = subscription_service.address_subscriptions(db, address)
+    # Shown by the page itself rather than as a flash message, so that its Lao words are kept whole too.
+    notice = cookie_session.pop("manage_notice", None) if request.method == "GET" else None
     return render_template("notify/manage.html", address=address, token=token, subscriptions=items,
-                           labels=targets.target_labels(session, items), problem=problem,
-                           has_account=subscription_service.address_has_account(session, address),
+                           labels=targets.target_labels(db, items), problem=problem, notice=notice,
+                           has_account=subscription_service.address_has_account(db, address),
                            cadences=CADENCE_CHOICES, languages=LANGUAGE_CHOICES), status, MANAGE_PAGE_HEADERS
 
 
@@ -218,7 +221,7 @@ def _bad_manage_link(error: Invalid):
 def manage(token: str) -> ResponseReturnValue:
     """Every live email subscription of the address the link names, each with its settings; every form on
     the page posts here with the action, the subscription and its CSRF token."""
-    session = db_session()
+    db = db_session()
     try:
         address = subscription_service.manage_address(token)
     except Invalid as error:
@@ -231,17 +234,17 @@ def manage(token: str) -> ResponseReturnValue:
     action = request.form.get("action")
     public_id = request.form.get("subscription") or ""
     try:
-        with unit_of_work(session):
+        with unit_of_work(db):
             if action == "change":
                 changes = subscription_service.change_delivery(
-                    session, address, public_id, request.form.get("cadence"), request.form.get("language"))
+                    db, address, public_id, request.form.get("cadence"), request.form.get("language"))
                 message = _("Your changes are saved and apply from now on.") if changes else _("Nothing was changed.")
             elif action == "unsubscribe":
-                subscription = subscription_service.unsubscribe_one(session, address, public_id)
-                label = targets.target_labels(session, [subscription])[subscription.id]
+                subscription = subscription_service.unsubscribe_one(db, address, public_id)
+                label = targets.target_labels(db, [subscription])[subscription.id]
                 message = _("You are unsubscribed from: %(what)s.", what=label)
             elif action == "unsubscribe_all":
-                ended = subscription_service.unsubscribe_address(session, address)
+                ended = subscription_service.unsubscribe_address(db, address)
                 message = ngettext("%(num)d subscription ended: no more email will be sent to this address.",
                                    "%(num)d subscriptions ended: no more email will be sent to this address.", ended)
             else:
@@ -251,7 +254,7 @@ def manage(token: str) -> ResponseReturnValue:
         return _manage_page(address, token, 400, problem=error)
     except NotFound as error:
         return _manage_page(address, token, 404, problem=error)
-    flash(message, "success")
+    cookie_session["manage_notice"] = message
     response = redirect(url_for("notify.manage", token=token), 303)
     response.headers.update(MANAGE_PAGE_HEADERS)
     return response
@@ -264,12 +267,12 @@ def request_manage_link() -> ResponseReturnValue:
     form = ManageLinkForm()
     status = 200
     if form.validate_on_submit():
-        session = db_session()
+        db = db_session()
         config = current_app.config
         try:
-            with unit_of_work(session):
+            with unit_of_work(db):
                 subscription_service.request_manage_link(
-                    session, form.email.data, request.remote_addr or "unknown", interface_language(),
+                    db, form.email.data, request.remote_addr or "unknown", interface_language(),
                     secret_key=config["SECRET_KEY"], per_client=int(config["MANAGE_LINKS_PER_CLIENT_PER_DAY"]),
                     per_address=int(config["MANAGE_LINKS_PER_ADDRESS_PER_DAY"]))
         except Invalid as error:
