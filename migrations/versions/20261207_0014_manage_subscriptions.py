@@ -69,6 +69,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_manage_link_requests_client", ["client", "requested_at"], unique=False)
         batch_op.create_index("ix_manage_link_requests_address_digest", ["address_digest", "requested_at"],
                               unique=False)
+        batch_op.create_index("ix_manage_link_requests_requested_at", ["requested_at"], unique=False)
 
 
 def downgrade() -> None:

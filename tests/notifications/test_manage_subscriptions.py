@@ -312,3 +312,21 @@ def test_the_page_in_lao_has_no_english_left_and_no_word_cut(notify):
         assert bare_lao_runs(page.get_data(as_text=True)) == []
     html = client.get(url).get_data(as_text=True)
     assert '<span class="lw">' in html.split("<h1>", 1)[1].split("</h1>", 1)[0]  # the heading is in Lao
+
+
+def test_requests_older_than_a_day_count_no_more_and_are_forgotten(notify):
+    import datetime as dt
+
+    from tracker.models import ManageLinkRequest
+
+    notify.app.config.update(MANAGE_LINKS_PER_ADDRESS_PER_DAY=1)
+    client = notify.app.test_client()
+    assert ask(client, READER).status_code == 200
+    assert ask(client, READER).status_code == 429
+    with notify.session() as session:
+        request = session.scalars(select(ManageLinkRequest)).one()
+        request.requested_at -= dt.timedelta(days=1, seconds=1)
+        session.commit()
+    assert ask(client, READER).status_code == 200
+    with notify.session() as session:
+        assert len(session.scalars(select(ManageLinkRequest)).all()) == 1

@@ -51,6 +51,7 @@ class ManageLinkRequest(Base):
     __table_args__ = (
         Index("ix_manage_link_requests_client", "client", "requested_at"),
         Index("ix_manage_link_requests_address_digest", "address_digest", "requested_at"),
+        Index("ix_manage_link_requests_requested_at", "requested_at"),
     )
     tracks_content = False
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tracker.errors import Conflict, DomainError, Invalid, NotFound
@@ -460,6 +460,9 @@ def request_manage_link(session: Session, address: Any, client: str, language: s
     client = (client or "unknown")[:64]
     digest = _address_digest(checked, secret_key)
     now = utcnow()
+    # Requests older than the window count for nothing any more: forgotten, so the table stays a day long.
+    session.execute(delete(ManageLinkRequest).where(ManageLinkRequest.requested_at <= now - MANAGE_WINDOW)
+                    .execution_options(synchronize_session=False))
     _check_limit(session, ManageLinkRequest.client, client, per_client, now,
                  _("Too many links were asked for from your network today."))
     _check_limit(session, ManageLinkRequest.address_digest, digest, per_address, now,
