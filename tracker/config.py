@@ -90,6 +90,10 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_DIGEST_HOUR": Setting(7, int),           # UTC hour at which the embedded worker sends digests
     "NOTIFY_DIGEST_WEEKDAY": Setting(0, int),        # weekly digests on this day (0 = Monday)
     "NOTIFY_SUNSET_INTERVAL": Setting(3600.0, float),   # seconds between sunset scans of the embedded worker
+    # Links to the page managing an address's subscriptions, asked for at /subscriptions/manage: at most this
+    # many requests a day from one client address, and for one email address (beyond them: 429).
+    "MANAGE_LINKS_PER_CLIENT_PER_DAY": Setting(20, int),
+    "MANAGE_LINKS_PER_ADDRESS_PER_DAY": Setting(3, int),
     # Seconds a webhook send may take (connect + response).
     "WEBHOOK_TIMEOUT": Setting(15.0, float),
     # Attached documents (tracker.documents): the largest file accepted, in bytes (a larger one gets a 413);

@@ -96,6 +96,10 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     # A forged token: refused with a page that says so, whoever asks.
     "notify.confirm": ("GET", "/subscriptions/confirm/forged-token", None, (400, 400, 400, 400, 400)),
     "notify.unsubscribe": ("GET", "/unsubscribe/forged-token", None, (400, 400, 400, 400, 400)),
+    # An address's subscriptions, managed from a signed link without an account: a forged link is refused
+    # with a page that says so, whoever asks; anyone may ask for a new link.
+    "notify.manage": ("GET", "/subscriptions/manage/forged-token", None, (400, 400, 400, 400, 400)),
+    "notify.request_manage_link": ("GET", "/subscriptions/manage", None, (200, 200, 200, 200, 200)),
     "notify.subscriptions": ("GET", "/subscriptions", None, (302, 200, 200, 200, 200)),
     # Someone else's (or no one's) subscription or endpoint is not found, never forbidden.
     "notify.delete_subscription": ("POST", f"/subscriptions/{'0' * 32}/delete", {}, (302, 404, 404, 404, 404)),

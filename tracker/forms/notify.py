@@ -88,3 +88,11 @@ class ActionForm(FlaskForm):
     """A button that acts (delete, rotate, test, retry, confirm): only the CSRF token is sent."""
 
 
+
+
+class ManageLinkForm(FlaskForm):
+    """A visitor asks for a fresh link to the page managing every subscription of an address."""
+
+    email = EmailField(_l("Your email address"), validators=[
+        DataRequired(_l("Give your email address.")),
+        Length(max=320, message=_l("An email address has at most 320 characters."))])

@@ -15,6 +15,7 @@ from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.release import Release, ReleaseFile, ReleaseSchedule
 from tracker.models.search_log import SearchChange  # noqa: F401
 from tracker.models.source import Source
+from tracker.models.subscription_log import ManageLinkRequest, SubscriptionChange
 from tracker.models.target import PolicyTarget
 from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
@@ -27,5 +28,5 @@ __all__ = [
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "RecordKeyAlias",
     "PolicyTarget", "Release", "ReleaseFile", "ReleaseSchedule",
     "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
-    "WebhookEndpoint",
+    "WebhookEndpoint", "ManageLinkRequest", "SubscriptionChange",
 ]

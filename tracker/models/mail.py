@@ -1,4 +1,4 @@
-"""Mail to staff (password resets, review requests and decisions): an outbox sent by the notification worker."""
+"""Mail to staff (resets, reviews, decisions) and system mail to an address: an outbox sent by the worker."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +13,9 @@ from tracker.models.user import User
 from tracker.models.vocab import check_in
 
 STAFF_MAIL_KINDS = ("password_reset", "review_requested", "record_published", "record_sent_back",
-                    "proposal_submitted", "proposal_approved", "proposal_rejected")
+                    "proposal_submitted", "proposal_approved", "proposal_rejected", "subscriptions_link")
+# Kinds sent to an email address rather than to an account: the link to manage that address's subscriptions.
+ADDRESS_MAIL_KINDS = ("subscriptions_link",)
 STAFF_MAIL_STATES = ("pending", "sent", "failed")
 
 
@@ -29,13 +31,16 @@ class StaffMail(Base):
     __table_args__ = (
         CheckConstraint(check_in("kind", STAFF_MAIL_KINDS), name="kind"),
         CheckConstraint(check_in("state", STAFF_MAIL_STATES), name="state"),
+        CheckConstraint("user_id IS NOT NULL OR email IS NOT NULL", name="recipient"),
         Index("ix_staff_mail_state_next_attempt_at", "state", "next_attempt_at"),
     )
     tracks_content = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # An account, or (for ADDRESS_MAIL_KINDS) an email address that may have no account.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -45,4 +50,4 @@ class StaffMail(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship(lazy="raise")
+    user: Mapped[User | None] = relationship(lazy="raise")

@@ -1,4 +1,4 @@
-"""Sending staff mail (password resets, review requests and decisions) from its outbox, in each person's language.
+"""Sending staff mail (resets, reviews, decisions) and mail to addresses from its outbox, in each reader's language.
 
 Rows are claimed with a lease like deliveries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), sent over the
 worker's mailer, and retried on temporary failures; each outcome is committed on its own. A row is
@@ -84,6 +84,21 @@ def staff_email(mail: StaffMail, user: User) -> EmailMessage:
                          message_id=messages.message_id(f"staff-{mail.id}"))
 
 
+def address_email(mail: StaffMail) -> EmailMessage:
+    """A message to an address that may have no account (``mail.email``), in the language it was asked in.
+
+    Only 'subscriptions_link' is sent this way: a fresh link to the page managing every subscription of the
+    address, made now (never stored) and valid for 30 days."""
+    assert mail.email is not None and mail.kind == "subscriptions_link"
+    lang = str((mail.payload or {}).get("language") or "en")
+    with messages.language(lang):
+        text, html = messages.render("manage_link", lang=lang, manage_url=messages.manage_url(mail.email),
+                                     request_url=external_url("/subscriptions/manage"))
+        subject = _("Manage your subscriptions to the EV Policy Tracker")
+    return build_message(sender=messages._sender(), to=mail.email, subject=subject, text=text, html=html,
+                         message_id=messages.message_id(f"staff-{mail.id}"))
+
+
 def _due(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
     return (StaffMail.state == "pending", StaffMail.next_attempt_at <= now,
             or_(StaffMail.lease_until.is_(None), StaffMail.lease_until < now))
@@ -117,11 +132,18 @@ def send_due(worker: Worker, limit: int = 50) -> int:
 def _send_one(worker: Worker, mail_id: int) -> None:
     with worker.read_session() as session:
         mail = session.get(StaffMail, mail_id)
-        user = session.get(User, mail.user_id) if mail is not None else None
+        user = session.get(User, mail.user_id) if mail is not None and mail.user_id is not None else None
         if mail is None or mail.state != "pending":
             return
         error: str | None
-        if user is None or not user.is_active:
+        if mail.user_id is None:
+            try:
+                result = worker.mailer.send(address_email(mail), f"staff-{mail.id}")
+                outcome, error = result.outcome, result.error
+            except Exception as failure:  # as below: retried, never stopping the others
+                log.exception("Sending mail %s to an address failed", mail_id)
+                outcome, error = "retry", f"{failure.__class__.__name__}: {failure}"[:500]
+        elif user is None or not user.is_active:
             outcome, error = "failed", "The account is disabled or gone."
         else:
             try:

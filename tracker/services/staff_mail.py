@@ -1,4 +1,4 @@
-"""Mail to staff accounts: queued in the caller's transaction, sent by the notification worker after it.
+"""Mail to staff accounts (and system mail to an address): queued in the caller's transaction, sent after it.
 
 What is queued is the kind of message, its recipient and the facts it tells (record keys, titles,
 comments); the worker renders it at send time in the recipient's language (see
@@ -12,20 +12,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.models import StaffMail, User
-from tracker.models.mail import STAFF_MAIL_KINDS
+from tracker.models.mail import ADDRESS_MAIL_KINDS, STAFF_MAIL_KINDS
 from tracker.notifications.outbox import mark_added
 from tracker.services.permissions import ROLE_ORDER
 
 
 def queue(session: Session, kind: str, user: User, payload: dict[str, Any] | None = None) -> StaffMail | None:
     """Queue one message to ``user`` (nothing for a disabled account)."""
-    if kind not in STAFF_MAIL_KINDS:
+    if kind not in STAFF_MAIL_KINDS or kind in ADDRESS_MAIL_KINDS:
         raise ValueError(f"unknown staff mail kind: {kind!r}")
     if not user.is_active:
         return None
     mail = StaffMail(kind=kind, user_id=user.id, payload=dict(payload or {}))
     session.add(mail)
     # The commit wakes the worker as it does for notification events.
+    mark_added(session)
+    return mail
+
+
+def queue_to_address(session: Session, kind: str, address: str, payload: dict[str, Any] | None = None) -> StaffMail:
+    """Queue one message of an ADDRESS_MAIL_KINDS kind to an email address, which may have no account."""
+    if kind not in ADDRESS_MAIL_KINDS:
+        raise ValueError(f"not a kind of mail to an address: {kind!r}")
+    mail = StaffMail(kind=kind, email=address, payload=dict(payload or {}))
+    session.add(mail)
     mark_added(session)
     return mail
 

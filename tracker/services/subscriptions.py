@@ -3,23 +3,25 @@ with double opt-in, confirming, unsubscribing by token, listing and deleting."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from tracker.errors import Conflict, Invalid, NotFound
-from tracker.models import User
+from tracker.errors import Conflict, DomainError, Invalid, NotFound
+from tracker.models import Delivery, ManageLinkRequest, SubscriptionChange, User
 from tracker.models.notification import CADENCES, CHANNELS, LANGUAGES, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.types import utcnow
 from tracker.services.permissions import require
 from tracker.services.targets import Target, target_labels
 
 if TYPE_CHECKING:
-    from sqlalchemy import Select
+    from sqlalchemy import ColumnElement, Select
 
 DEFAULT_SUNSET_DAYS = 30
 MIN_SUNSET_DAYS, MAX_SUNSET_DAYS = 1, 365
@@ -281,3 +283,192 @@ def delete_subscription(session: Session, user: User, public_id: str) -> Subscri
     session.delete(subscription)
     session.flush()
     return subscription
+
+
+# ---------------------------------------------------------------------------------------------------
+# Managing every subscription of an address, from the link each email carries (no account needed)
+
+# What the trail says a change was made through.
+MANAGE_VIA = "manage link"
+MANAGE_WINDOW = dt.timedelta(days=1)
+
+
+class TooManyRequests(DomainError):
+    """Too many requests for a management link today, from this client or for this address."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def manage_address(token: str) -> str:
+    """The (lower-cased) email address a management link was made for.
+
+    Raises:
+        Invalid: naming ``token``: forged, damaged, made for another purpose (a confirmation or
+            unsubscribe link), or older than 30 days.
+    """
+    from tracker.notifications.tokens import read_manage_token
+
+    if len(token) > 1000:  # no link the tracker makes is this long
+        raise Invalid(_("This link is not valid."), {"token": _("This link is not valid; check that it was "
+                                                                "copied whole.")})
+    return read_manage_token(token)
+
+
+def _of_address(address: str) -> ColumnElement[bool]:
+    """Live email subscriptions delivered to ``address``: a visitor's own, and those of the account
+    with that address (its email subscriptions go to that mailbox; its webhooks do not)."""
+    accounts = select(User.id).where(func.lower(User.email) == address)
+    return and_(Subscription.channel == "email", Subscription.unsubscribed_at.is_(None),
+                or_(and_(Subscription.user_id.is_(None), func.lower(Subscription.email) == address),
+                    Subscription.user_id.in_(accounts)))
+
+
+def address_subscriptions(session: Session, address: str) -> list[Subscription]:
+    """Every live email subscription of ``address`` (confirmed or waiting for confirmation), oldest first."""
+    statement = select(Subscription).where(_of_address(address.lower())).order_by(Subscription.created_at,
+                                                                                  Subscription.id)
+    return list(session.scalars(statement))
+
+
+def address_has_account(session: Session, address: str) -> bool:
+    """Whether an account has ``address`` (its webhooks and settings are managed after signing in)."""
+    return session.scalar(select(User.id).where(func.lower(User.email) == address.lower()).limit(1)) is not None
+
+
+def _address_subscription(session: Session, address: str, public_id: str) -> Subscription:
+    subscription = session.scalar(select(Subscription).where(
+        _of_address(address.lower()), Subscription.public_id == public_id).with_for_update())
+    if subscription is None:
+        raise NotFound(_("This address has no such subscription; it may have ended already."))
+    return subscription
+
+
+def _trail(session: Session, subscription: Subscription, address: str, action: str,
+           field: str | None = None, old: str | None = None, new: str | None = None) -> None:
+    session.add(SubscriptionChange(subscription_id=subscription.id, subscription_public_id=subscription.public_id,
+                                   action=action, field=field, old_value=old, new_value=new, via=MANAGE_VIA,
+                                   address=address.lower(), created_at=utcnow()))
+
+
+def _move_waiting_deliveries(session: Session, subscription: Subscription, old: str, new: str) -> int:
+    """Rows of an immediate subscription not yet tried join the next digest when it switches to one.
+
+    The other way round needs nothing here: rows already waiting for a digest go out in the next daily
+    digest (tracker.notifications.digests takes those of subscriptions switched to immediate), and every
+    later change is sent at once. Between daily and weekly, waiting rows simply wait for the new run.
+    Returns how many rows moved."""
+    if old != "immediate" or new == "immediate":
+        return 0
+    now = utcnow()
+    # A confirmation request is never held for a digest (a digest is only sent once confirmed).
+    requests = select(NotificationEvent.id).where(NotificationEvent.subscription_id == subscription.id,
+                                                  NotificationEvent.type == "subscription.confirm")
+    result = session.execute(
+        update(Delivery).where(
+            Delivery.subscription_id == subscription.id, Delivery.channel == "email",
+            Delivery.state == "pending", Delivery.attempts == 0, Delivery.next_attempt_at.is_not(None),
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            Delivery.event_id.not_in(requests))
+        .values(next_attempt_at=None).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def change_delivery(session: Session, address: str, public_id: str, cadence: Any,
+                    language: Any) -> list[tuple[str, str, str]]:
+    """Set how often and in which language one subscription of ``address`` is sent; effective at once
+    (see _move_waiting_deliveries). Each changed setting is kept in the trail. Returns the (setting,
+    old, new) changes, none when nothing changed.
+
+    Raises:
+        NotFound: ``address`` has no live subscription ``public_id``.
+        Invalid: naming ``cadence`` or ``language``.
+    """
+    subscription = _address_subscription(session, address, public_id)
+    options = check_options(cadence, subscription.sunset_days, language, channel=subscription.channel,
+                            comment_days=subscription.comment_days)
+    changes = [(name, old, new) for name, old, new in (
+        ("cadence", subscription.cadence, options.cadence), ("language", subscription.language, options.language))
+        if old != new]
+    for name, old, new in changes:
+        setattr(subscription, name, new)
+        _trail(session, subscription, address, "update", name, old, new)
+        if name == "cadence":
+            _move_waiting_deliveries(session, subscription, old, new)
+    session.flush()
+    return changes
+
+
+def _end(session: Session, subscription: Subscription, address: str) -> None:
+    subscription.unsubscribed_at = utcnow()
+    _trail(session, subscription, address, "unsubscribe")
+
+
+def unsubscribe_one(session: Session, address: str, public_id: str) -> Subscription:
+    """End one subscription of ``address`` (nothing more is sent for it, digests included).
+
+    Raises:
+        NotFound: ``address`` has no live subscription ``public_id`` (ended already, or another's).
+    """
+    subscription = _address_subscription(session, address, public_id)
+    _end(session, subscription, address)
+    session.flush()
+    return subscription
+
+
+def unsubscribe_address(session: Session, address: str) -> int:
+    """End every live email subscription of ``address``; returns how many ended (0 when none was left)."""
+    subscriptions = list(session.scalars(select(Subscription).where(_of_address(address.lower()))
+                                         .order_by(Subscription.id).with_for_update()))
+    for subscription in subscriptions:
+        _end(session, subscription, address)
+    session.flush()
+    return len(subscriptions)
+
+
+def _address_digest(address: str, secret_key: str | bytes) -> str:
+    key = secret_key if isinstance(secret_key, bytes) else secret_key.encode()
+    return hmac.new(key, f"manage-link|{address}".encode(), hashlib.sha256).hexdigest()
+
+
+def _check_limit(session: Session, column: Any, value: str, limit: int, now: dt.datetime, message: str) -> None:
+    count, oldest = session.execute(select(func.count(ManageLinkRequest.id), func.min(ManageLinkRequest.requested_at))
+                                    .where(column == value, ManageLinkRequest.requested_at > now - MANAGE_WINDOW)).one()
+    if count >= limit:
+        # Refused requests are not counted, so one more is accepted once the oldest counted one is a day old.
+        retry_after = (oldest + MANAGE_WINDOW - now).total_seconds() if oldest is not None else 3600
+        raise TooManyRequests(message, max(1, int(retry_after) + 1))
+
+
+def request_manage_link(session: Session, address: Any, client: str, language: str, *, secret_key: str | bytes,
+                        per_client: int, per_address: int) -> None:
+    """Queue an email with a fresh management link to ``address`` when it has live subscriptions;
+    nothing otherwise. The caller gives one answer either way, and every accepted request counts against
+    the limits whatever the address has, so neither the answer nor the limits tell what it follows.
+
+    Raises:
+        Invalid: naming ``email``.
+        TooManyRequests: ``per_client`` requests from ``client`` or ``per_address`` for ``address`` in the
+            last day already.
+    """
+    from tracker.services import staff_mail
+
+    checked = check_email(address).lower()
+    client = (client or "unknown")[:64]
+    digest = _address_digest(checked, secret_key)
+    now = utcnow()
+    # Requests older than the window count for nothing any more: forgotten, so the table stays a day long.
+    session.execute(delete(ManageLinkRequest).where(ManageLinkRequest.requested_at <= now - MANAGE_WINDOW)
+                    .execution_options(synchronize_session=False))
+    _check_limit(session, ManageLinkRequest.client, client, per_client, now,
+                 _("Too many links were asked for from your network today."))
+    _check_limit(session, ManageLinkRequest.address_digest, digest, per_address, now,
+                 _("Too many links were asked for this address today."))
+    session.add(ManageLinkRequest(client=client, address_digest=digest, requested_at=now))
+    if session.scalar(select(Subscription.id).where(_of_address(checked)).limit(1)) is not None:
+        staff_mail.queue_to_address(session, "subscriptions_link", checked,
+                                    {"language": language if language in LANGUAGES else "en"})
+    session.flush()

@@ -1,18 +1,28 @@
-"""Pages for following records: subscribe and confirm, unsubscribe, My subscriptions, webhook endpoints
-with their delivery history, and the admins' view of every delivery."""
+"""Pages for following records: subscribe and confirm, unsubscribe, My subscriptions, an address's subscriptions
+managed from a link without an account, webhook endpoints with their delivery history, and the admins' view of
+every delivery."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import session as cookie_session
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
-from tracker.errors import Conflict, Invalid
-from tracker.forms.notify import ActionForm, EndpointForm, FollowForm, SubscribeForm
+from tracker.errors import Conflict, Invalid, NotFound
+from tracker.forms.notify import (
+    CADENCE_CHOICES,
+    LANGUAGE_CHOICES,
+    ActionForm,
+    EndpointForm,
+    FollowForm,
+    ManageLinkForm,
+    SubscribeForm,
+)
 from tracker.models.notification import DELIVERY_STATES, LANGUAGES
 from tracker.pagination import PageRequest
 from tracker.services import deliveries, targets, webhook_endpoints
@@ -180,6 +190,102 @@ def unsubscribe(token: str):
     label = targets.target_labels(session, [subscription])[subscription.id]
     return render_template("notify/unsubscribe.html", done=subscription.unsubscribed_at is not None, label=label,
                            token=token, subscription=subscription)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every subscription of an address, from the link in each email (no account needed)
+
+# The token in these pages' address is a credential: kept out of caches, out of the Referer sent to
+# other sites, and out of search engines.
+MANAGE_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+def _manage_page(address: str, token: str, status: int = 200, *, problem: Invalid | NotFound | None = None):
+    db = db_session()
+    items = subscription_service.address_subscriptions(db, address)
+    # Shown by the page itself rather than as a flash message, so that its Lao words are kept whole too.
+    notice = cookie_session.pop("manage_notice", None) if request.method == "GET" else None
+    return render_template("notify/manage.html", address=address, token=token, subscriptions=items,
+                           labels=targets.target_labels(db, items), problem=problem, notice=notice,
+                           has_account=subscription_service.address_has_account(db, address),
+                           cadences=CADENCE_CHOICES, languages=LANGUAGE_CHOICES), status, MANAGE_PAGE_HEADERS
+
+
+def _bad_manage_link(error: Invalid):
+    """An expired, forged or damaged link: said so, with the form asking for a new one."""
+    return (render_template("notify/manage_request.html", form=ManageLinkForm(formdata=None), problem=error),
+            400, MANAGE_PAGE_HEADERS)
+
+
+@bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
+def manage(token: str) -> ResponseReturnValue:
+    """Every live email subscription of the address the link names, each with its settings; every form on
+    the page posts here with the action, the subscription and its CSRF token."""
+    db = db_session()
+    try:
+        address = subscription_service.manage_address(token)
+    except Invalid as error:
+        return _bad_manage_link(error)
+    if request.method == "GET":
+        return _manage_page(address, token)
+    if not ActionForm().validate_on_submit():
+        page, status = _bad_form()
+        return page, status, MANAGE_PAGE_HEADERS
+    action = request.form.get("action")
+    public_id = request.form.get("subscription") or ""
+    try:
+        with unit_of_work(db):
+            if action == "change":
+                changes = subscription_service.change_delivery(
+                    db, address, public_id, request.form.get("cadence"), request.form.get("language"))
+                message = _("Your changes are saved and apply from now on.") if changes else _("Nothing was changed.")
+            elif action == "unsubscribe":
+                subscription = subscription_service.unsubscribe_one(db, address, public_id)
+                label = targets.target_labels(db, [subscription])[subscription.id]
+                message = _("You are unsubscribed from: %(what)s.", what=label)
+            elif action == "unsubscribe_all":
+                ended = subscription_service.unsubscribe_address(db, address)
+                message = ngettext("%(num)d subscription ended: no more email will be sent to this address.",
+                                   "%(num)d subscriptions ended: no more email will be sent to this address.", ended)
+            else:
+                raise Invalid(_("Choose what to do with the buttons of the page."),
+                              {"action": _("Choose one of the page's buttons.")})
+    except Invalid as error:
+        return _manage_page(address, token, 400, problem=error)
+    except NotFound as error:
+        return _manage_page(address, token, 404, problem=error)
+    cookie_session["manage_notice"] = message
+    response = redirect(url_for("notify.manage", token=token), 303)
+    response.headers.update(MANAGE_PAGE_HEADERS)
+    return response
+
+
+@bp.route("/subscriptions/manage", methods=["GET", "POST"])
+def request_manage_link() -> ResponseReturnValue:
+    """Ask for a fresh link by email. One answer whatever the address follows; limited per day per client
+    address and per email address (429 with Retry-After)."""
+    form = ManageLinkForm()
+    status = 200
+    if form.validate_on_submit():
+        db = db_session()
+        config = current_app.config
+        try:
+            with unit_of_work(db):
+                subscription_service.request_manage_link(
+                    db, form.email.data, request.remote_addr or "unknown", interface_language(),
+                    secret_key=config["SECRET_KEY"], per_client=int(config["MANAGE_LINKS_PER_CLIENT_PER_DAY"]),
+                    per_address=int(config["MANAGE_LINKS_PER_ADDRESS_PER_DAY"]))
+        except Invalid as error:
+            _apply_errors(form, error)
+            status = 400
+        except subscription_service.TooManyRequests as error:
+            page = render_template("notify/manage_request.html", form=form, problem=None, limited=error)
+            return page, 429, {"Retry-After": str(error.retry_after), **MANAGE_PAGE_HEADERS}
+        else:
+            return render_template("notify/manage_sent.html", email=form.email.data.strip()), 200, MANAGE_PAGE_HEADERS
+    elif request.method == "POST":
+        status = 400
+    return render_template("notify/manage_request.html", form=form, problem=None), status, MANAGE_PAGE_HEADERS
 
 
 # ---------------------------------------------------------------------------------------------------
