@@ -5,7 +5,7 @@
 - subscription_changes: the trail of settings changed and subscriptions ended from that page;
 - manage_link_requests: requests for the link, counted against the daily limits per client and per address.
 
-Revision ID: 0014_manage
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_manage"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
