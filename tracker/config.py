@@ -90,6 +90,9 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_DIGEST_HOUR": Setting(7, int),           # UTC hour at which the embedded worker sends digests
     "NOTIFY_DIGEST_WEEKDAY": Setting(0, int),        # weekly digests on this day (0 = Monday)
     "NOTIFY_SUNSET_INTERVAL": Setting(3600.0, float),   # seconds between sunset scans of the embedded worker
+    # Immediate emails wait this long after a change, so that a burst of edits to one policy makes one
+    # message describing the net change (webhooks are never held back).
+    "NOTIFY_COALESCE_SECONDS": Setting(120.0, float),
     # Seconds a webhook send may take (connect + response).
     "WEBHOOK_TIMEOUT": Setting(15.0, float),
     # Attached documents (tracker.documents): the largest file accepted, in bytes (a larger one gets a 413);
