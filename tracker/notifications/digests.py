@@ -101,9 +101,9 @@ def _send_group(worker: Worker, cadence: str, language: str, group: list[Any]) -
         # Each change once, even when several of the address's subscriptions matched it.
         events = session.execute(
             select(NotificationEvent.id, NotificationEvent.type, NotificationEvent.payload,
-                   NotificationEvent.occurred_at).distinct()
-            .join(Delivery, Delivery.event_id == NotificationEvent.id)
-            .where(Delivery.id.in_(ids)).order_by(NotificationEvent.occurred_at, NotificationEvent.id)).all()
+                   NotificationEvent.occurred_at)
+            .where(NotificationEvent.id.in_(select(Delivery.event_id).where(Delivery.id.in_(ids))))
+            .order_by(NotificationEvent.occurred_at, NotificationEvent.id)).all()
         claimed = set(ids)
         subscription_ids = {row.subscription_id for row in group if row.id in claimed}
         subscriptions = list(session.scalars(select(Subscription).where(Subscription.id.in_(subscription_ids))
