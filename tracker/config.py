@@ -94,6 +94,9 @@ SETTINGS: dict[str, Setting] = {
     # many requests a day from one client address, and for one email address (beyond them: 429).
     "MANAGE_LINKS_PER_CLIENT_PER_DAY": Setting(20, int),
     "MANAGE_LINKS_PER_ADDRESS_PER_DAY": Setting(3, int),
+    # Immediate emails wait this long after a change, so that a burst of edits to one policy makes one
+    # message describing the net change (webhooks are never held back).
+    "NOTIFY_COALESCE_SECONDS": Setting(120.0, float),
     # Seconds a webhook send may take (connect + response).
     "WEBHOOK_TIMEOUT": Setting(15.0, float),
     # Attached documents (tracker.documents): the largest file accepted, in bytes (a larger one gets a 413);

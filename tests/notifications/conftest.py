@@ -270,7 +270,9 @@ def notify(committed_app, smtp_sink) -> NotifyEnv:
     app.config.update(NOTIFY_WORKER="external", NOTIFY_ALLOW_LOOPBACK=True, NOTIFY_REQUIRE_HTTPS=False,
                       NOTIFY_BACKOFF_SCALE=0.0002, MAIL_HOST=smtp_sink.host, MAIL_PORT=smtp_sink.port,
                       MAIL_TLS="none", PUBLIC_URL="https://tracker.example", WEBHOOK_TIMEOUT=5,
-                      MAIL_FROM="EV Policy Tracker <alerts@tracker.example>")
+                      MAIL_FROM="EV Policy Tracker <alerts@tracker.example>",
+                      # Immediate emails go out at once here; tests of coalescing set a window of their own.
+                      NOTIFY_COALESCE_SECONDS=0)
     database = app.extensions["tracker.db"]
     with unit_of_work(database.session(write=True)) as session:
         users = {role: accounts.create_user(session, f"{role}@example.org", PASSWORD, role)

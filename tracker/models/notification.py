@@ -153,6 +153,7 @@ class Delivery(Base):
         CheckConstraint(check_in("channel", CHANNELS), name="channel"),
         CheckConstraint(check_in("state", DELIVERY_STATES), name="state"),
         Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_deliveries_group_key_state", "group_key", "state"),
     )
     tracks_content = False
 
@@ -166,6 +167,9 @@ class Delivery(Base):
     webhook_endpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(10))
+    # Immediate email rows about one policy to one address in one language share a key: the worker sends
+    # them as one message (see tracker.notifications.worker). Null for webhooks, digests and the rest.
+    group_key: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=utcnow)

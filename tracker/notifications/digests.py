@@ -1,8 +1,10 @@
 """Daily and weekly digests, built from each subscriber's own waiting deliveries (never from a cursor).
 
 A digest run takes the email deliveries still waiting for a digest, one email per address, cadence
-and language, and marks exactly those rows delivered in the transaction that records the SMTP
-server's acceptance. A late run sends everything that waited; a repeated run finds nothing left.
+and language (each change listed once however many of the address's subscriptions it matched, and the
+subscriptions it answers named, each with its own unsubscribe link), and marks exactly those rows
+delivered in the transaction that records the SMTP server's acceptance. A late run sends everything that
+waited; a repeated run finds nothing left.
 A run killed between the send and that commit sends those rows again next time (never loses one).
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 
-from tracker.models import Delivery, DeliveryAttempt, NotificationEvent, Subscription, User
+from tracker.models import Delivery, DeliveryAttempt, Jurisdiction, NotificationEvent, Subscription, User
 from tracker.models.types import utcnow
 from tracker.notifications import messages
 from tracker.notifications.payloads import absolute_urls
@@ -49,7 +51,8 @@ def send_digests(worker: Worker, cadence: str) -> dict[str, int]:
         session.commit()
     with worker.read_session() as session:
         rows = session.execute(
-            select(Delivery.id, S.public_id, S.email, U.email.label("user_email"), S.language)
+            select(Delivery.id, Delivery.subscription_id, S.public_id, S.email, U.email.label("user_email"),
+                   S.language)
             .join(S, S.id == Delivery.subscription_id).outerjoin(U, U.id == S.user_id)
             .where(*_waiting(now), S.cadence.in_(cadences), S.confirmed_at.is_not(None),
                    S.unsubscribed_at.is_(None))
@@ -92,21 +95,31 @@ def _send_group(worker: Worker, cadence: str, language: str, group: list[Any]) -
     ids = _claim(worker, [row.id for row in group], lease)
     if not ids:
         return "none", 0  # another run took them
+    from tracker.notifications.worker import describe_subscription
+
     with worker.read_session() as session:
+        # Each change once, even when several of the address's subscriptions matched it.
         events = session.execute(
-            select(Delivery.id, NotificationEvent.type, NotificationEvent.payload,
+            select(NotificationEvent.id, NotificationEvent.type, NotificationEvent.payload,
                    NotificationEvent.occurred_at)
-            .join(NotificationEvent, NotificationEvent.id == Delivery.event_id)
-            .where(Delivery.id.in_(ids)).order_by(NotificationEvent.occurred_at, NotificationEvent.id)).all()
-    items = [{"type": e.type, "data": absolute_urls(dict(e.payload or {})),
-              "occurred_at": e.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            .where(NotificationEvent.id.in_(select(Delivery.event_id).where(Delivery.id.in_(ids))))
+            .order_by(NotificationEvent.occurred_at, NotificationEvent.id)).all()
+        claimed = set(ids)
+        subscription_ids = {row.subscription_id for row in group if row.id in claimed}
+        subscriptions = list(session.scalars(select(Subscription).where(Subscription.id.in_(subscription_ids))
+                                             .order_by(Subscription.id)))
+        countries = {code: (english, lao) for code, english, lao in session.execute(
+            select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo))}
+    items = [{"type": e.type, "data": absolute_urls(dict(e.payload or {})), "occurred_at": e.occurred_at}
              for e in events]
+    with messages.language(language):
+        answered = [messages.Answered(s.public_id, describe_subscription(s)) for s in subscriptions]
     first = group[0]
     address = first.email or first.user_email
     # The same rows give the same Message-ID, so a digest sent twice after a crash is recognisable.
     digest_id = "dig_" + hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
     message = messages.digest_email(to=address, lang=language, cadence=cadence, items=items,
-                                    digest_id=digest_id, subscription_public_id=first.public_id)
+                                    digest_id=digest_id, answered=answered, countries=countries)
     result = worker.mailer.send(message, digest_id)
     now = utcnow()
     with worker.write_session() as session:

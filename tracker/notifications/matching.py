@@ -26,6 +26,7 @@ class Recipient:
     address: str | None
     cadence: str
     target_kind: str
+    language: str = "en"
 
 
 def _address(row: Any) -> str | None:
@@ -33,11 +34,13 @@ def _address(row: Any) -> str | None:
 
 
 def recipients(session: Session, event: NotificationEvent, today: dt.date | None = None) -> list[Recipient]:
-    """The subscriptions that should hear of ``event``, one per webhook endpoint and one per email
-    address (an immediate subscription wins over a digest one)."""
+    """The subscriptions that should hear of ``event``: one per webhook endpoint, and every matching email
+    subscription (each keeps its own language and cadence; the worker sends the deliveries of one address,
+    language and cadence as one message, see tracker.notifications.worker)."""
     S, U, E = Subscription, User, WebhookEndpoint
     columns = select(S.id, S.channel, S.webhook_endpoint_id, S.cadence, S.target_kind, S.target_value,
-                     S.target_filters, S.email, U.email.label("user_email")).outerjoin(U, U.id == S.user_id)
+                     S.target_filters, S.email, S.language,
+                     U.email.label("user_email")).outerjoin(U, U.id == S.user_id)
 
     if event.type == "webhook.test":
         if event.webhook_endpoint_id is None:
@@ -48,7 +51,7 @@ def recipients(session: Session, event: NotificationEvent, today: dt.date | None
                                             S.channel == "email")).first()
         if row is None or not _address(row):
             return []
-        return [Recipient(row.id, "email", None, _address(row), "immediate", row.target_kind)]
+        return [Recipient(row.id, "email", None, _address(row), "immediate", row.target_kind, row.language)]
 
     policy = session.get(Policy, event.policy_id) if event.policy_id is not None else None
     if policy is None or policy.editorial_state != "published":
@@ -83,7 +86,7 @@ def recipients(session: Session, event: NotificationEvent, today: dt.date | None
     matcher: SavedSearchMatcher | None = None
     chosen: dict[tuple[str, int | str | None], Recipient] = {}
     try:
-        for row in sorted(rows, key=lambda r: (r.cadence != "immediate", r.id)):
+        for row in rows:
             if row.target_kind == "search":
                 if matcher is None:
                     matcher = SavedSearchMatcher(session, policy)
@@ -92,14 +95,13 @@ def recipients(session: Session, event: NotificationEvent, today: dt.date | None
             if row.channel == "webhook":
                 key: tuple[str, int | str | None] = ("webhook", row.webhook_endpoint_id)
             else:
-                address = _address(row)
-                if not address:
+                if not _address(row):
                     continue
-                key = ("email", address.lower())
+                key = ("email", row.id)
             if key not in chosen:
                 cadence = row.cadence if row.channel == "email" else "immediate"
                 chosen[key] = Recipient(row.id, row.channel, row.webhook_endpoint_id, _address(row), cadence,
-                                        row.target_kind)
+                                        row.target_kind, row.language)
     finally:
         if matcher is not None:
             matcher.close()

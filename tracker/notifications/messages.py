@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,12 +16,13 @@ import flask_babel
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from tracker.i18n import format_partial_date
+from tracker import lao
+from tracker.i18n import format_partial_date, format_timestamp
 from tracker.models.types import PartialDate, PartialDateError
-from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES, LEGAL_STATUSES
+from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES, INSTRUMENTS, LEGAL_STATUSES
 from tracker.notifications.channels.email import build_message
 from tracker.notifications.payloads import external_url, public_base_url
-from tracker.notifications.tokens import make_manage_token, make_token
+from tracker.notifications.tokens import make_manage_token, make_token, make_unsubscribe_token
 
 if TYPE_CHECKING:
     # flask_babel has no type information: its gettext, as it is called here.
@@ -27,6 +31,21 @@ else:
     from flask_babel import gettext as _
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
+
+# Country names by code: (English, Lao or None), read from the jurisdictions table by the sender.
+CountryNames = Mapping[str, tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One of the recipient's subscriptions an email answers, described in the email's language."""
+
+    public_id: str
+    description: str
+
+    @property
+    def unsubscribe_url(self) -> str:
+        return unsubscribe_url(self.public_id)
 
 
 @functools.cache
@@ -52,6 +71,10 @@ def language(code: str) -> Iterator[None]:
 def render(name: str, **context: Any) -> tuple[str, str]:
     """The plain-text and HTML bodies of email template ``name``."""
     environment = _environment()
+    countries: CountryNames = context.pop("countries", None) or {}
+    context.setdefault("country", lambda code: country_name(code, countries))
+    context.setdefault("instrument_label", instrument_label)
+    context.setdefault("moment", moment)
     context.setdefault("status_label", status_label)
     context.setdefault("site_url", public_base_url())
     context.setdefault("DOCUMENT_ROLES", DOCUMENT_ROLES)
@@ -67,6 +90,27 @@ def day(value: Any) -> str:
         return format_partial_date(PartialDate.parse(str(value)))
     except PartialDateError:
         return str(value or "")
+
+
+def moment(value: dt.datetime | None) -> str:
+    """When something happened, in Vientiane time and the reader's language."""
+    return format_timestamp(value)
+
+
+def country_name(code: str | None, countries: CountryNames) -> str:
+    """A country's (or ASEAN's) name in the current language, its code when the name is unknown."""
+    if not code:
+        return ""
+    english, lao = countries.get(code) or countries.get(code.upper()) or (code, None)
+    return lao if lao and flask_babel.get_locale() is not None and \
+        str(flask_babel.get_locale().language) == "lo" else english
+
+
+def instrument_label(code: str | None) -> str:
+    if not code:
+        return ""
+    label = INSTRUMENTS.get(code)
+    return str(label) if label is not None else code
 
 
 def status_label(code: str | None) -> str:
@@ -104,10 +148,22 @@ def policy_title(data: dict[str, Any], lang: str) -> str:
     return str(data.get("title_en") or data.get("title_lo") or data.get("policy_key") or "")
 
 
+def _short(title: str, limit: int = 120) -> str:
+    """``title`` cut to about ``limit`` characters after a whole word (Lao words found by the
+    segmenter, since Lao writes no spaces between them)."""
+    if len(title) <= limit:
+        return title
+    kept = ""
+    for run in re.split(r"(\s+)", title):
+        for word in (lao.words(run) if lao.LAO_RUN.search(run) else [run]):
+            if len(kept) + len(word) > limit - 1:
+                return (kept.rstrip() or word[:limit - 1]) + "…"
+            kept += word
+    return kept
+
+
 def subject_for(event_type: str, data: dict[str, Any], lang: str) -> str:
-    title = policy_title(data, lang)
-    if len(title) > 120:
-        title = title[:117] + "..."
+    title = _short(policy_title(data, lang))
     if event_type == "policy.status_changed":
         return _("%(title)s is now %(status)s", title=title, status=status_label(data.get("new_status")))
     if event_type == "policy.published":
@@ -118,7 +174,7 @@ def subject_for(event_type: str, data: dict[str, Any], lang: str) -> str:
         return _("New text attached: %(title)s", title=title)
     if event_type == "policy.sunset_upcoming":
         ends = data.get("valid_to_end") or data.get("valid_to")
-        return _("%(title)s ends on %(date)s", title=title, date=ends)
+        return _("%(title)s ends on %(date)s", title=title, date=day(ends))
     if event_type == "policy.comment_period_changed":
         if data.get("change") == "shortened":
             return _("Comment period shortened: %(title)s", title=title)
@@ -139,30 +195,49 @@ def _mailto() -> str | None:
     return f"mailto:{address}?subject=unsubscribe" if address else None
 
 
-def notification_email(*, to: str, lang: str, event_type: str, data: dict[str, Any], delivery_public_id: str,
-                       subscription_public_id: str) -> EmailMessage:
-    """One immediate notification about one change."""
+def update_email(*, to: str, lang: str, items: Sequence[dict[str, Any]], answered: Sequence[Answered],
+                 message_public_id: str, countries: CountryNames | None = None) -> EmailMessage:
+    """One immediate email about one policy: the net change of the events in ``items`` (``type``,
+    ``data``, ``occurred_at``; oldest first), naming every subscription of the recipient it answers, each
+    with its own unsubscribe link; the one-click link stops exactly those."""
+    public_ids = [answer.public_id for answer in answered]
     with language(lang):
-        unsubscribe = unsubscribe_url(subscription_public_id)
-        text, html = render("notification", event_type=event_type, data=data, lang=lang,
-                            title=policy_title(data, lang), unsubscribe_url=unsubscribe,
-                            manage_url=external_url("/subscriptions"))
-        subject = subject_for(event_type, data, lang)
+        unsubscribe = external_url(f"/unsubscribe/{make_unsubscribe_token(public_ids)}")
+        rendered = [dict(item, subject=subject_for(item["type"], item["data"], lang)) for item in items]
+        latest = rendered[-1]["data"]
+        text, html = render("notification", items=rendered, data=latest, lang=lang, title=policy_title(latest, lang),
+                            answered=answered, unsubscribe_url=unsubscribe, manage_url=manage_url(to),
+                            countries=countries)
+        if len(rendered) == 1:
+            subject = rendered[0]["subject"]
+        else:
+            subject = _("%(count)s updates: %(title)s", count=len(rendered), title=_short(policy_title(latest, lang)))
     return build_message(sender=_sender(), to=to, subject=subject, text=text, html=html,
-                         message_id=message_id(delivery_public_id), list_id=list_id(),
+                         message_id=message_id(message_public_id), list_id=list_id(),
                          unsubscribe_url=unsubscribe, unsubscribe_mailto=_mailto())
 
 
+def notification_email(*, to: str, lang: str, event_type: str, data: dict[str, Any], delivery_public_id: str,
+                       subscription_public_id: str, description: str = "",
+                       countries: CountryNames | None = None) -> EmailMessage:
+    """One immediate notification about one change, answering one subscription."""
+    return update_email(to=to, lang=lang, items=[{"type": event_type, "data": data, "occurred_at": None}],
+                        answered=[Answered(subscription_public_id, description)],
+                        message_public_id=delivery_public_id, countries=countries)
+
+
 def digest_email(*, to: str, lang: str, cadence: str, items: list[dict[str, Any]], digest_id: str,
-                 subscription_public_id: str) -> EmailMessage:
-    """A daily or weekly digest listing each change once, oldest first."""
+                 answered: Sequence[Answered], countries: CountryNames | None = None) -> EmailMessage:
+    """A daily or weekly digest listing each change once, oldest first, naming the subscriptions it
+    answers; its one-click link stops exactly those."""
+    public_ids = [answer.public_id for answer in answered]
     with language(lang):
-        unsubscribe = unsubscribe_url(subscription_public_id)
+        unsubscribe = external_url(f"/unsubscribe/{make_unsubscribe_token(public_ids)}")
         for item in items:
             item["title"] = policy_title(item["data"], lang)
             item["subject"] = subject_for(item["type"], item["data"], lang)
         text, html = render("digest", cadence=cadence, items=items, lang=lang, unsubscribe_url=unsubscribe,
-                            manage_url=external_url("/subscriptions"))
+                            answered=answered, manage_url=manage_url(to), countries=countries)
         subject = (_("Your daily digest: %(n)s policy updates", n=len(items)) if cadence == "daily"
                    else _("Your weekly digest: %(n)s policy updates", n=len(items)))
     return build_message(sender=_sender(), to=to, subject=subject, text=text, html=html,

@@ -29,6 +29,19 @@ def make_token(purpose: str, subscription_public_id: str) -> str:
     return _serializer(purpose).dumps(subscription_public_id)
 
 
+def make_unsubscribe_token(subscription_public_ids: list[str]) -> str:
+    """An unsubscribe token naming exactly these subscriptions (the ones one email answered). One
+    subscription gives the same token as ``make_token('unsubscribe', id)``, so older links keep working."""
+    if not subscription_public_ids:
+        raise ValueError("an unsubscribe token names at least one subscription")
+    return make_token("unsubscribe", ".".join(sorted(set(subscription_public_ids))))
+
+
+def read_unsubscribe_token(token: str) -> list[str]:
+    """The subscription public ids an unsubscribe token names; raises Invalid like ``read_token``."""
+    return [part for part in read_token("unsubscribe", token).split(".") if part]
+
+
 def make_manage_token(address: str) -> str:
     """A token for the page managing every subscription of ``address`` (lower-cased), valid 30 days."""
     return _serializer("manage").dumps(address.strip().lower())

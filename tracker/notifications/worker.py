@@ -10,11 +10,19 @@ Every step is its own short transaction, so a worker killed at any point loses n
 - each outcome (with its DeliveryAttempt row) is committed on its own. A worker killed between a
   send and that commit leaves the lease to expire; the delivery is then sent again with the same
   ``webhook-id`` (at least once; receivers drop repeats by id).
+
+Email is one delivery per matching subscription, but one message per group: the immediate deliveries
+about one policy to one address in one language share a ``group_key`` and become due
+NOTIFY_COALESCE_SECONDS after their change. Only a group's oldest open delivery (its leader) is ever
+claimed; the claim then takes the rest of the group with it, due or not, and one message tells the net
+change of all their events, naming every subscription it answers. So one event never makes two messages
+to one address in one language, and a burst of edits makes one.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -27,14 +35,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Flask
-from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from tracker.db import WRITE_OPTION, Database
-from tracker.models import Delivery, DeliveryAttempt, NotificationEvent, Subscription, User, WebhookEndpoint
+from tracker.models import (
+    Delivery,
+    DeliveryAttempt,
+    Jurisdiction,
+    NotificationEvent,
+    Subscription,
+    User,
+    WebhookEndpoint,
+)
 from tracker.models.notification import new_delivery_id
 from tracker.models.types import utcnow
-from tracker.notifications import messages, staff
+from tracker.notifications import coalescing, messages, staff
 from tracker.notifications.channels import SendResult
 from tracker.notifications.channels import webhook as webhook_channel
 from tracker.notifications.channels.email import Mailer
@@ -51,6 +67,10 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 FINAL_STATES = ("delivered", "failed", "dead")
+OPEN_STATES = ("pending", "retrying")
+# What a group of deliveries records when its events cancel out (a date moved and moved back): nothing was
+# sent, and the admin and status pages say so.
+NO_NET_CHANGE = "Coalesced: no net change, nothing was sent"
 
 # What sending a delivery needs: the delivery, its event, subscription, endpoint and the subscriber's address.
 Loaded = tuple[Delivery, NotificationEvent, Subscription | None, WebhookEndpoint | None, str | None]
@@ -136,16 +156,23 @@ class Worker:
 
     def _create_deliveries(self, session: Session, event: NotificationEvent) -> int:
         now = utcnow()
+        window = dt.timedelta(seconds=max(0.0, float(self.config["NOTIFY_COALESCE_SECONDS"])))
         rows = []
         for recipient in recipients(session, event):
             digest = recipient.channel == "email" and recipient.cadence != "immediate"
+            grouped = (recipient.channel == "email" and not digest and event.policy_id is not None
+                       and recipient.address is not None)
+            due: dt.datetime | None = now
+            if digest:
+                due = None  # digest rows wait (no due time) for the daily/weekly run
+            elif grouped:
+                due = max(now, event.occurred_at + window)  # later edits of the policy join this message
             rows.append({
                 "public_id": new_delivery_id(), "event_id": event.id,
                 "subscription_id": recipient.subscription_id or None,
                 "webhook_endpoint_id": recipient.webhook_endpoint_id, "channel": recipient.channel,
-                "state": "pending", "attempts": 0,
-                # Digest rows wait (no due time) for the daily/weekly run.
-                "next_attempt_at": None if digest else now, "created_at": now,
+                "group_key": group_key(recipient.address, recipient.language, event.policy_id) if grouped else None,
+                "state": "pending", "attempts": 0, "next_attempt_at": due, "created_at": now,
             })
         if not rows:
             return 0
@@ -168,8 +195,13 @@ class Worker:
     # -- claims -------------------------------------------------------------------------------------
 
     def _due(self, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
-        return (Delivery.state.in_(("pending", "retrying")), Delivery.next_attempt_at <= now,
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+        earlier = aliased(Delivery)
+        # Of a group, only its oldest open delivery is claimed; it takes the others along (_gather).
+        leader = or_(Delivery.group_key.is_(None),
+                     ~exists().where(earlier.group_key == Delivery.group_key, earlier.state.in_(OPEN_STATES),
+                                     earlier.id < Delivery.id))
+        return (Delivery.state.in_(OPEN_STATES), Delivery.next_attempt_at <= now,
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now), leader)
 
     def lease_seconds(self, batch: int) -> float:
         threads = max(1, int(self.config["NOTIFY_SEND_THREADS"]))
@@ -197,6 +229,41 @@ class Worker:
             session.commit()
         return claimed
 
+    def _gather(self, leaders: list[int]) -> dict[int, list[int]]:
+        """Lease the rest of each claimed leader's group to this worker (under the leader's lease, due or
+        not); returns each grouped leader's deliveries, the leader first. No other worker claims those
+        rows meanwhile: they are not leaders while the leader is open."""
+        if not leaders:
+            return {}
+        with self.write_session() as session:
+            heads = session.execute(select(Delivery.id, Delivery.group_key, Delivery.lease_until).where(
+                Delivery.id.in_(leaders), Delivery.group_key.is_not(None))).all()
+            if not heads:
+                session.commit()
+                return {}
+            by_key = {head.group_key: head for head in heads}
+            statement = (select(Delivery.id, Delivery.group_key)
+                         .where(Delivery.group_key.in_(list(by_key)), Delivery.state.in_(OPEN_STATES),
+                                Delivery.id.not_in(leaders)).order_by(Delivery.id))
+            if self.postgresql:
+                statement = statement.with_for_update()
+            members: dict[int, list[int]] = {head.id: [head.id] for head in heads}
+            for row in session.execute(statement).all():
+                members[by_key[row.group_key].id].append(row.id)
+            for head in heads:
+                others = members[head.id][1:]
+                if others:
+                    session.execute(update(Delivery).where(Delivery.id.in_(others))
+                                    .values(lease_until=head.lease_until, attempts=Delivery.attempts + 1)
+                                    .execution_options(synchronize_session=False))
+            session.commit()
+        return members
+
+    def _country_names(self) -> dict[str, tuple[str, str | None]]:
+        with self.read_session() as session:
+            return {code: (english, lao) for code, english, lao in session.execute(
+                select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo))}
+
     # -- sending ------------------------------------------------------------------------------------
 
     def run_once(self, batch: int | None = None) -> Report:
@@ -214,29 +281,38 @@ class Worker:
         report.claimed = len(claimed)
         if not claimed:
             return report
-        contexts = self._load_many([delivery_id for delivery_id, _ in claimed])
-        threads = max(1, min(int(self.config["NOTIFY_SEND_THREADS"]), len(claimed)))
+        groups = self._gather([delivery_id for delivery_id, channel in claimed if channel == "email"])
+        units = [groups.get(delivery_id, [delivery_id]) for delivery_id, _ in claimed]
+        contexts = self._load_many([delivery_id for unit in units for delivery_id in unit])
+        countries = self._country_names() if groups else {}
+        threads = max(1, min(int(self.config["NOTIFY_SEND_THREADS"]), len(units)))
         results: queue.Queue[tuple[int, SendResult | None]] = queue.Queue()
         mailers: list[Mailer] = []
         local = threading.local()
 
-        def send(delivery_id: int) -> None:
+        def send(unit: list[int]) -> None:
             try:
                 with self.app.app_context():
                     mailer = getattr(local, "mailer", None)
                     if mailer is None:
                         mailer = local.mailer = Mailer(self.config, self.app.instance_path)
                         mailers.append(mailer)
-                    results.put((delivery_id, self.attempt(delivery_id, mailer, contexts.get(delivery_id))))
+                    if len(unit) == 1 and unit[0] not in groups:
+                        results.put((unit[0], self.attempt(unit[0], mailer, contexts.get(unit[0]))))
+                    else:
+                        for outcome in self.attempt_group(unit, mailer, contexts, countries):
+                            results.put(outcome)
             except BaseException as error:  # never leave the collector waiting
                 message = f"{error.__class__.__name__}: {error}"[:500]
-                results.put((delivery_id, SendResult("error", None, message)))
+                for delivery_id in unit:
+                    results.put((delivery_id, SendResult("error", None, message)))
 
+        expected = sum(len(unit) for unit in units)
         with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="notify-send") as pool:
-            for delivery_id, _ in claimed:
-                pool.submit(send, delivery_id)
+            for unit in units:
+                pool.submit(send, unit)
             received = 0
-            while received < len(claimed):
+            while received < expected:
                 done = [results.get()]
                 while len(done) < 200:
                     try:
@@ -285,6 +361,53 @@ class Worker:
         except Exception as error:  # a bug must not stop the other deliveries; retried later
             log.exception("Sending delivery %s failed", delivery_id)
             return SendResult("error", None, f"{error.__class__.__name__}: {error}"[:500])
+
+    def attempt_group(self, ids: list[int], mailer: Mailer, contexts: dict[int, Loaded],
+                      countries: messages.CountryNames) -> list[tuple[int, SendResult | None]]:
+        """Send a group of claimed email deliveries (one address, language, policy) as one message about
+        the net change of their events; every delivery of the group gets the outcome of that message."""
+        try:
+            return self._send_group([contexts[i] for i in ids if i in contexts], mailer, countries) + \
+                [(i, None) for i in ids if i not in contexts]
+        except Exception as error:  # a bug must not stop the other deliveries; retried later
+            log.exception("Sending deliveries %s failed", ids)
+            return [(i, SendResult("error", None, f"{error.__class__.__name__}: {error}"[:500])) for i in ids]
+
+    def _send_group(self, group: list[Loaded], mailer: Mailer,
+                    countries: messages.CountryNames) -> list[tuple[int, SendResult | None]]:
+        outcomes: list[tuple[int, SendResult | None]] = []
+        live: list[Loaded] = []
+        for loaded in group:
+            delivery, _event, subscription, _endpoint, user_email = loaded
+            if subscription is None or subscription.unsubscribed_at is not None:
+                cancelled = SendResult("failed", None, "The subscription was cancelled before sending")
+                outcomes.append((delivery.id, cancelled))
+            elif subscription.confirmed_at is None:
+                outcomes.append((delivery.id, SendResult("failed", None, "The subscription is not confirmed")))
+            elif not (subscription.email or user_email):
+                outcomes.append((delivery.id, SendResult("failed", None, "No email address to send to")))
+            else:
+                live.append(loaded)
+        if not live:
+            return outcomes
+        leader, _, leader_subscription, _, leader_email = live[0]
+        assert leader_subscription is not None
+        address = leader_subscription.email or leader_email or ""
+        events = sorted({event.id: event for _, event, _, _, _ in live}.values(), key=lambda e: (e.occurred_at, e.id))
+        items = [{"type": event.type, "data": absolute_urls(dict(event.payload or {})),
+                  "occurred_at": event.occurred_at} for event in events]
+        told = coalescing.net_changes(items)
+        if not told:
+            result = SendResult("delivered", None, NO_NET_CHANGE)
+        else:
+            subscriptions = sorted({s.id: s for _, _, s, _, _ in live if s is not None}.values(), key=lambda s: s.id)
+            language = leader_subscription.language
+            with messages.language(language):
+                answered = [messages.Answered(s.public_id, describe_subscription(s)) for s in subscriptions]
+            message = messages.update_email(to=address, lang=language, items=told, answered=answered,
+                                            message_public_id=leader.public_id, countries=countries)
+            result = mailer.send(message, leader.public_id)
+        return outcomes + [(delivery.id, result) for delivery, _, _, _, _ in live]
 
     def _load_many(self, ids: list[int]) -> dict[int, Loaded]:
         """What sending each delivery needs, read in a few queries for the whole batch."""
@@ -360,10 +483,12 @@ class Worker:
                 to=address, lang=subscription.language, subscription_public_id=subscription.public_id,
                 delivery_public_id=delivery.public_id, description=describe_subscription(subscription))
         else:
+            with messages.language(subscription.language):
+                description = describe_subscription(subscription)
             message = messages.notification_email(
                 to=address, lang=subscription.language, event_type=event.type,
-                data=absolute_urls(event.payload or {}),
-                delivery_public_id=delivery.public_id, subscription_public_id=subscription.public_id)
+                data=absolute_urls(event.payload or {}), delivery_public_id=delivery.public_id,
+                subscription_public_id=subscription.public_id, description=description)
         return mailer.send(message, delivery.public_id)
 
     def record(self, delivery_id: int, result: SendResult) -> str:
@@ -503,6 +628,13 @@ class Worker:
                            ("pending", "retrying", "delivered", "failed", "dead")},
                 "waiting_for_digest": waiting_digest, "events_waiting": events,
                 "endpoints_failing": failing, "endpoints_disabled": disabled}
+
+
+def group_key(address: str | None, language: str, policy_id: int | None) -> str:
+    """The key shared by the immediate email deliveries sent as one message: one address (whatever its
+    case), one language, one policy."""
+    material = f"{(address or '').strip().lower()}|{language}|immediate|{policy_id}"
+    return hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
 def _iso(value: dt.datetime) -> str:

@@ -240,26 +240,48 @@ def subscription_for_confirm(session: Session, token: str) -> Subscription:
     return subscription
 
 
-def subscription_for_unsubscribe(session: Session, token: str) -> Subscription:
-    """The subscription an unsubscribe link is for, unchanged (the page asks before it acts).
+def subscriptions_for_unsubscribe(session: Session, token: str) -> list[Subscription]:
+    """The subscriptions an unsubscribe link names (every one an email answered), unchanged: the page
+    asks before it acts. Those deleted since are left out.
 
     Raises:
-        Invalid: a forged token, or a subscription that no longer exists.
+        Invalid: a forged token, or none of its subscriptions exists any more.
     """
-    return _by_token(session, "unsubscribe", token, None)
+    from tracker.notifications.tokens import read_unsubscribe_token
+
+    public_ids = read_unsubscribe_token(token)
+    found = list(session.scalars(select(Subscription).where(Subscription.public_id.in_(public_ids))
+                                 .order_by(Subscription.id)))
+    if not found:
+        # A genuine token of subscriptions deleted since: as useless as a forged one.
+        raise Invalid(_("This link is no longer valid: the subscription does not exist any more."),
+                      {"token": _("The subscription was deleted.")})
+    return found
+
+
+def unsubscribe_all(session: Session, token: str) -> list[Subscription]:
+    """Stop exactly the subscriptions the link names; doing it twice does no harm.
+
+    Raises:
+        Invalid: a forged token, or none of its subscriptions exists any more.
+    """
+    found = subscriptions_for_unsubscribe(session, token)
+    now = utcnow()
+    for subscription in found:
+        if subscription.unsubscribed_at is None:
+            subscription.unsubscribed_at = now
+    session.flush()
+    return found
+
+
+def subscription_for_unsubscribe(session: Session, token: str) -> Subscription:
+    """The (first) subscription an unsubscribe link is for, unchanged. Raises Invalid."""
+    return subscriptions_for_unsubscribe(session, token)[0]
 
 
 def unsubscribe(session: Session, token: str) -> Subscription:
-    """Stop the subscription the link was made for; doing it twice does no harm.
-
-    Raises:
-        Invalid: a forged token, or a subscription that no longer exists.
-    """
-    subscription = _by_token(session, "unsubscribe", token, None)
-    if subscription.unsubscribed_at is None:
-        subscription.unsubscribed_at = utcnow()
-        session.flush()
-    return subscription
+    """Stop the subscriptions the link was made for; returns the first. Raises Invalid."""
+    return unsubscribe_all(session, token)[0]
 
 
 def list_subscriptions(session: Session, user: User) -> list[Subscription]:

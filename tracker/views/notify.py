@@ -174,22 +174,29 @@ def confirm(token: str):
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
 def unsubscribe(token: str):
-    """A GET shows what would stop and a button, and never unsubscribes (link scanners open links). The
-    POST unsubscribes: it is what the button sends and what a mail client sends for RFC 8058 one-click
-    (``List-Unsubscribe=One-Click``, with no cookie and so no CSRF token: the signed token is the proof)."""
+    """A GET lists what would stop (every subscription the email answered) with a button, and never
+    unsubscribes (link scanners open links). A POST unsubscribes exactly those: the page's button (with
+    its CSRF token), or a mail client's RFC 8058 one-click POST (``List-Unsubscribe=One-Click``, sent with
+    no cookie and so no CSRF token: the signed link is the proof)."""
     session = db_session()
+    form = ActionForm()
     if request.method == "POST":
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        # The link is checked first, so a damaged one is reported as such whatever the form carried.
+        subscription_service.subscriptions_for_unsubscribe(session, token)
+        if not one_click and not form.validate_on_submit():
+            return _bad_form()
         with unit_of_work(session):
-            subscription = subscription_service.unsubscribe(session, token)
-            label = targets.target_labels(session, [subscription])[subscription.id]
-        if request.form.get("List-Unsubscribe") == "One-Click":
+            stopped = subscription_service.unsubscribe_all(session, token)
+            labels = targets.target_labels(session, stopped)
+        if one_click:
             return "", 200
-        return render_template("notify/unsubscribe.html", done=True, label=label, token=token,
-                               subscription=subscription)
-    subscription = subscription_service.subscription_for_unsubscribe(session, token)
-    label = targets.target_labels(session, [subscription])[subscription.id]
-    return render_template("notify/unsubscribe.html", done=subscription.unsubscribed_at is not None, label=label,
-                           token=token, subscription=subscription)
+        return render_template("notify/unsubscribe.html", done=True, labels=list(labels.values()), token=token,
+                               form=form)
+    found = subscription_service.subscriptions_for_unsubscribe(session, token)
+    labels = targets.target_labels(session, found)
+    return render_template("notify/unsubscribe.html", done=all(s.unsubscribed_at is not None for s in found),
+                           labels=list(labels.values()), token=token, form=form)
 
 
 # ---------------------------------------------------------------------------------------------------

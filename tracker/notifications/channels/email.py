@@ -6,6 +6,7 @@ import smtplib
 import ssl
 import time
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,34 @@ from tracker.notifications.channels import SendResult
 log = logging.getLogger(__name__)
 
 
+# Headers a mail client reads as one machine value: folded at 78 columns, the long signed unsubscribe URL
+# would be cut into RFC 2047 encoded words, which no client turns back into a URL. RFC 5322 allows 998.
+_WHOLE_LINE_HEADERS = ("list-unsubscribe", "list-unsubscribe-post")
+
+
+class MailPolicy(EmailPolicy):
+    """The default email policy, but List-Unsubscribe is written on one line as plain ``<https://…>``."""
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() in _WHOLE_LINE_HEADERS:
+            return str(super(MailPolicy, self.clone(max_line_length=998)).fold(name, value))
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() in _WHOLE_LINE_HEADERS:
+            return bytes(super(MailPolicy, self.clone(max_line_length=998)).fold_binary(name, value))
+        return bytes(super().fold_binary(name, value))
+
+
+MAIL_POLICY = MailPolicy()
+
+
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str, message_id: str | None = None,
                   list_id: str | None = None, unsubscribe_url: str | None = None,
                   unsubscribe_mailto: str | None = None) -> EmailMessage:
     """A multipart/alternative message (plain text first, HTML preferred) with the headers bulk mail
     needs: RFC 8058 one-click unsubscribe, Auto-Submitted, a stable List-Id."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject  # non-ASCII (Lao) is RFC 2047-encoded by EmailMessage
