@@ -13,11 +13,10 @@ from itsdangerous import URLSafeTimedSerializer
 from lxml import html as lxml_html
 
 from tests.factories import event_record, load
+from tests.notifications.conftest import POLICY
 from tracker.db import unit_of_work
 from tracker.lao import words
 from tracker.notifications.describe import QUERY_LIMIT
-
-from tests.notifications.conftest import POLICY
 
 EVENT = "conf-test-forum"
 EVENT_NAMES = {"en": "Second Lao EV Forum test", "lo": "ເວທີລົດໄຟຟ້າລາວ ຄັ້ງທີ 2 ທົດລອງ"}
