@@ -53,10 +53,15 @@ def start_background_work(app: Flask) -> None:
     scheduler (each only if embedded, or scheduled, and not yet running): a server process does so as it boots,
     so that it applies other processes' and other hosts' changes even before it commits anything itself."""
     from tracker.documents.runtime import start as start_documents
+    from tracker.notifications.payloads import public_url_warning
     from tracker.notifications.runtime import start as start_notifications
     from tracker.search.runtime import runtime_of
     from tracker.services.release_runtime import start as start_releases
 
+    warning = public_url_warning(app)
+    if warning and not app.extensions.get("tracker.public_url_warned"):
+        app.extensions["tracker.public_url_warned"] = True
+        app.logger.warning(warning)
     runtime_of(app).runner.start()
     start_notifications(app)
     start_documents(app)

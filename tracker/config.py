@@ -73,8 +73,14 @@ SETTINGS: dict[str, Setting] = {
     "MAIL_TIMEOUT": Setting(30.0, float),
     "MAIL_UNSUBSCRIBE_MAILTO": Setting(None, str, optional=True),   # an address for mailto: unsubscribe links
     "MAIL_OUTBOX_PATH": Setting(None, str, optional=True),
-    # The site's public address (https://tracker.example): links in emails and webhook payloads.
+    # The site's public address (https://tracker.example): links in emails and webhook payloads. Unset, they
+    # point to http://localhost:5000 (never to the Host a request named); script/server sets it to the
+    # address it serves, and a production server warns at start when it is unset.
     "PUBLIC_URL": Setting(None, str, optional=True),
+    # Anonymous subscriptions by email: confirmation requests one address may be sent a day, and requests one
+    # client address (as TRUSTED_PROXIES lets the app see it) may make a day (0: no limit per client).
+    "SUBSCRIBE_PER_ADDRESS_PER_DAY": Setting(5, int),
+    "SUBSCRIBE_PER_CLIENT_PER_DAY": Setting(20, int),
     # Notifications (tracker.notifications.runtime): "embedded", a worker thread in each web process;
     # "external", only `flask --app tracker notify work` processes send.
     "NOTIFY_WORKER": Setting("embedded", ("embedded", "external")),

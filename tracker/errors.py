@@ -196,6 +196,16 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class TooManyRequests(DomainError):
+    """A limit on requests was reached; ``retry_after`` says in how many seconds one will be taken again."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class StaleEdit(Conflict):
     """An edit was based on an older version; ``changes`` says what others changed since."""
 

@@ -1,6 +1,7 @@
 """Lao text, one home for it: the two spellings of AM and of the HO ligatures, Lao digits, word and syllable
-segmentation (laonlp, loaded on first use and kept offline), line-break marks that keep words whole, and
-ordering as a Lao dictionary orders words. Used by search, templates, i18n and the services alike.
+segmentation (laonlp, loaded on first use and kept offline), line-break marks that keep words whole, shortening
+that never cuts a word, and ordering as a Lao dictionary orders words. Used by search, templates, i18n and the
+services alike.
 """
 from __future__ import annotations
 
@@ -136,6 +137,41 @@ def keep_words_whole(text: object) -> Markup:
     parts = re.split(r"(<[^>]*>)", html)
     return Markup("".join(part if part.startswith("<") else LAO_RUN.sub(lambda m: _set_run(m[0]), part)
                           for part in parts))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shortening
+
+
+def _break_points(text: str) -> list[int]:
+    """Offsets in ``text`` where it may be cut without cutting a word: at spaces, between a Lao word and the
+    next (by the segmenter), and where Lao script meets other text."""
+    points = {match.start() for match in re.finditer(r"\s+", text)}
+    for match in LAO_RUN.finditer(text):
+        points.update((match.start(), match.end()))
+        position = match.start()
+        for word in words(match[0]):
+            position += len(word)
+            points.add(position)
+    return sorted(point for point in points if 0 < point < len(text))
+
+
+def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
+    """``text`` in at most ``limit`` characters, cut at a word boundary (Lao words found by the segmenter,
+    never cut inside) and ended with ``ellipsis`` when anything was left out. A first word longer than the
+    limit is cut at the limit if it is not Lao, and left out if it is."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    budget = max(0, limit - len(ellipsis))
+    fitting = [point for point in _break_points(text) if point <= budget]
+    if fitting:
+        cut = fitting[-1]
+    elif budget == 0 or LAO_RUN.match(text[budget - 1]):
+        cut = 0
+    else:
+        cut = budget
+    return text[:cut].rstrip() + ellipsis
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -210,3 +210,31 @@ def test_characters_xml_cannot_hold_do_not_break_the_feed(app, client, session, 
     assert "Page one page two" in first["summary"] and "ລົດໄຟຟ້າ 🚗" in first["summary"]
     assert "\x0c" not in first["summary"] and "\x1b" not in first["summary"]
     assert entries(fetch(client, "?country=TL&lang=lo"))
+
+
+def test_the_lao_feed_names_everything_in_lao(client, feed_data):
+    feed = fetch(client, "?country=TL&lang=lo")
+    title = feed.findtext(f"{ATOM}title")
+    assert "ທິມໍ-ເລສເຕ" in title and "Timor-Leste" not in title
+    charging = [entry for entry in entries(feed) if entry["link"].endswith("/feed-tl-charging")]
+    assert charging and all(entry["title"].startswith(LAO_TITLE) for entry in charging)
+    newest = charging[0]
+    assert newest["title"] == f"{LAO_TITLE}: ຮັບຮອງແລ້ວ → ມີຜົນສັກສິດ"
+    # The effective day in Lao (1 August 2023), statuses and labels in Lao; English only in the English title.
+    assert "1 ສິງຫາ 2023" in newest["summary"] and "2023-08-01" not in newest["summary"]
+    assert "ຮັບຮອງແລ້ວ → ມີຜົນສັກສິດ" in newest["summary"]  # its note, "In force.", is the record's own text
+    for english in ("Country", "Legal status", "Effective", "Adopted", "August"):
+        assert english not in newest["summary"], english
+    labels = [category.get("label") for category in feed.find(f"{ATOM}entry").findall(f"{ATOM}category")]
+    assert "ທິມໍ-ເລສເຕ" in labels
+
+    def feed_title(query: str) -> str:
+        return fetch(client, query).findtext(f"{ATOM}title")
+
+    assert "ດຳລັດ" in feed_title("?instrument=decree&country=TL&lang=lo")
+    assert "decree" not in feed_title("?instrument=decree&lang=lo").lower()
+    assert "Decree" in feed_title("?instrument=decree") and "decree" not in feed_title("?instrument=decree")
+    assert "ມາດຕະການຈູງໃຈດ້ານພາສີອາກອນ" in feed_title("?topic=fiscal_incentives&lang=lo")
+    assert "ກອງປະຊຸມ" in feed_title("?event=feed-forum&lang=lo")
+    assert LAO_TITLE in feed_title("?policy=feed-tl-charging&lang=lo")
+    assert "Zanzibarian charging decree" in feed_title("?policy=feed-tl-charging")

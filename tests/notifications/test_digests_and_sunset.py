@@ -150,7 +150,7 @@ def test_double_opt_in_sends_only_the_confirmation_request(notify, smtp_sink):
     link = next(word for word in text.split() if "/subscriptions/confirm/" in word)
     with notify.app.app_context():
         assert read_token("confirm", link.rsplit("/", 1)[1]) == subscription.public_id
-    assert "policies of LA" in text
+    assert "policies of Lao PDR" in text
 
 
 def test_status_command_counts_by_state(notify, receiver):

@@ -13,6 +13,7 @@ from tracker.models.policy import Policy, PolicyBody, PolicyRelation, PolicyTopi
 from tracker.models.proposal import ChangeProposal
 from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.release import Release, ReleaseFile, ReleaseSchedule
+from tracker.models.request_count import RequestCount
 from tracker.models.search_log import SearchChange  # noqa: F401
 from tracker.models.source import Source
 from tracker.models.subscription_log import ManageLinkRequest, SubscriptionChange
@@ -26,7 +27,7 @@ __all__ = [
     "Base", "ChangeProposal", "StaffMail", "ContentVersion", "LoginThrottle", "User",
     "Event", "EventOrganisation", "EventTopic", "ForumLink", "Jurisdiction", "Organisation",
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "RecordKeyAlias",
-    "PolicyTarget", "Release", "ReleaseFile", "ReleaseSchedule",
+    "PolicyTarget", "Release", "ReleaseFile", "ReleaseSchedule", "RequestCount",
     "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
     "WebhookEndpoint", "ManageLinkRequest", "SubscriptionChange",
 ]

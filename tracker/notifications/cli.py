@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from tracker.notifications.payloads import public_url_warning
 from tracker.notifications.runtime import runtime_of
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ def _worker() -> Worker:
 def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
     worker = _worker()
     click.echo(f"Notification worker: {worker.mailer.describe()}", err=True)
+    warning = public_url_warning(current_app)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     if once:
         report = worker.run_until_idle(batch)
         click.echo(f"Fanned out {report.fanned_out} events into {report.created} deliveries; "

@@ -4,22 +4,32 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import current_app, has_app_context, has_request_context, request
+from flask import Flask, current_app, has_app_context
 
 from tracker.models import Policy
 from tracker.models.types import PartialDate
 
+# Where links sent out point when TRACKER_PUBLIC_URL is unset: the address script/server serves by default.
 DEFAULT_PUBLIC_URL = "http://localhost:5000"
 
 
 def public_base_url() -> str:
-    """The site's address for links sent out: PUBLIC_URL, else the current request's host."""
+    """The site's address for links sent out or stored (emails, webhook payloads): PUBLIC_URL, else
+    DEFAULT_PUBLIC_URL. Never the Host a request named: anyone can send any Host, and a confirmation
+    email would then link to their site."""
     configured = current_app.config.get("PUBLIC_URL")
     if configured:
         return str(configured).rstrip("/")
-    if has_request_context():
-        return request.host_url.rstrip("/")
     return DEFAULT_PUBLIC_URL
+
+
+def public_url_warning(app: Flask) -> str | None:
+    """What a production server says at start when links sent out have no configured address (None when
+    PUBLIC_URL is set, or the app runs in debug or testing mode)."""
+    if app.config.get("PUBLIC_URL") or app.debug or app.testing:
+        return None
+    return (f"TRACKER_PUBLIC_URL is not set: links in emails and webhook payloads point to {DEFAULT_PUBLIC_URL}, "
+            f"which partners cannot open. Set it to the site's public address (https://tracker.example.org).")
 
 
 def external_url(path: str) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import hashlib
-import json
 import logging
 import math
 import queue
@@ -54,6 +53,7 @@ from tracker.notifications import coalescing, messages, staff
 from tracker.notifications.channels import SendResult
 from tracker.notifications.channels import webhook as webhook_channel
 from tracker.notifications.channels.email import Mailer
+from tracker.notifications.describe import describe_subscription
 from tracker.notifications.matching import recipients
 from tracker.notifications.payloads import absolute_urls
 
@@ -640,20 +640,3 @@ def group_key(address: str | None, language: str, policy_id: int | None) -> str:
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
-
-def describe_subscription(subscription: Subscription) -> str:
-    """A short description of what a subscription follows (for the confirmation email)."""
-    from flask_babel import gettext as _
-
-    value = subscription.target_value or ""
-    descriptions: dict[str, str] = {
-        "policy": _("the policy %(key)s", key=value),
-        "country": _("policies of %(country)s", country=value),
-        "topic": _("the topic %(topic)s", topic=value),
-        "instrument": _("instruments of type %(kind)s", kind=value),
-        "event": _("policies linked to the event %(key)s", key=value),
-        "search": _("the search “%(query)s”",
-                    query=value or json.dumps(subscription.target_filters or {})),
-        "all": _("every policy change"),
-    }
-    return descriptions.get(subscription.target_kind, value)

@@ -50,7 +50,7 @@ class FeedFilter:
 
 @dataclass(frozen=True)
 class FeedNames:
-    """Display names of what the feed is narrowed to (for its title)."""
+    """Display names, in the feed's language, of what the feed is narrowed to (for its title)."""
 
     countries: dict[str, str]
     topics: dict[str, str]
@@ -84,14 +84,14 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
     language = languages[-1] if languages else "en"
     if language not in LANGUAGES:
         errors["lang"] = _("Choose the language en or lo.")
-    country_names = dict(session.execute(
-        select(Jurisdiction.code, Jurisdiction.name_en).where(Jurisdiction.code.in_(countries))).all()
-    ) if countries else {}
+    country_names = {code: _in_language(language, name_en, name_lo) for code, name_en, name_lo in session.execute(
+        select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo).where(Jurisdiction.code.in_(countries)))
+    } if countries else {}
     missing = [code for code in countries if code not in country_names]
     if missing:
         errors["country"] = _("There is no country with the code '%(code)s'.", code=missing[0][:20])
-    topic_names = dict(session.execute(
-        select(Topic.key, Topic.name_en).where(Topic.key.in_(topics))).all()) if topics else {}
+    topic_names = {key: _in_language(language, name_en, name_lo) for key, name_en, name_lo in session.execute(
+        select(Topic.key, Topic.name_en, Topic.name_lo).where(Topic.key.in_(topics)))} if topics else {}
     missing = [key for key in topics if key not in topic_names]
     if missing:
         errors["topic"] = _("There is no topic '%(key)s'.", key=missing[0][:60])
@@ -111,11 +111,11 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
             errors.update(error.errors)
     if errors:
         raise Invalid(_("Some feed parameters are not valid."), errors)
-    policies, policy_names = _published_names(session, "policy", policies)
+    policies, policy_names = _published_names(session, "policy", policies, language)
     missing = [key for key in policies if key not in policy_names]
     if missing:
         raise NotFound(_("There is no published policy with the key '%(key)s'.", key=missing[0][:120]))
-    events, event_names = _published_names(session, "event", events)
+    events, event_names = _published_names(session, "event", events, language)
     missing = [key for key in events if key not in event_names]
     if missing:
         raise NotFound(_("There is no published event with the key '%(key)s'.", key=missing[0][:120]))
@@ -123,15 +123,21 @@ def parse_feed_args(session: Session, args: Mapping[str, Sequence[str]]) -> tupl
     return flt, FeedNames(country_names, topic_names, policy_names, event_names)
 
 
-def _published_names(session: Session, kind: str, keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+def _in_language(language: str, english: str | None, lao: str | None) -> str:
+    """A name in the feed's language, else in the other one (a record may be named in one language only)."""
+    return ((lao or english) if language == "lo" else (english or lao)) or ""
+
+
+def _published_names(session: Session, kind: str, keys: tuple[str, ...],
+                     language: str = "en") -> tuple[tuple[str, ...], dict[str, str]]:
     """The keys, each old key of a record replaced by its current one (a feed's address outlives a change of
-    key), and the names of the published records among them (one query, and one per key not found)."""
+    key), and the names in ``language`` of the published records among them (one query, and one per key not
+    found)."""
     model: type[Policy] | type[Event] = Policy if kind == "policy" else Event
     english, lao = (Policy.title_en, Policy.title_lo) if kind == "policy" else (Event.name_en, Event.name_lo)
 
     def names(wanted: Sequence[str]) -> dict[str, str]:
-        # A policy or event may be named in Lao only: the Lao name stands in for the English one.
-        return {key: name_en or name_lo or key for key, name_en, name_lo in session.execute(
+        return {key: _in_language(language, name_en, name_lo) or key for key, name_en, name_lo in session.execute(
             select(model.key, english, lao).where(model.key.in_(wanted), model.editorial_state == "published"))}
 
     found = names(keys) if keys else {}

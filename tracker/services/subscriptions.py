@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +14,12 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from tracker.errors import Conflict, DomainError, Invalid, NotFound
+from tracker.errors import Conflict, Invalid, NotFound, TooManyRequests
 from tracker.models import Delivery, ManageLinkRequest, SubscriptionChange, User
 from tracker.models.notification import CADENCES, CHANNELS, LANGUAGES, NotificationEvent, Subscription, WebhookEndpoint
 from tracker.models.types import utcnow
 from tracker.services.permissions import require
+from tracker.services.request_limits import DAY, count_request, wait_in_words
 from tracker.services.targets import Target, target_labels
 
 if TYPE_CHECKING:
@@ -28,10 +30,27 @@ MIN_SUNSET_DAYS, MAX_SUNSET_DAYS = 1, 365
 # Days before a comment period closes at which to hear of it; 0 turns the reminder off.
 DEFAULT_COMMENT_DAYS, MAX_COMMENT_DAYS = 14, 365
 MAX_SUBSCRIPTIONS_PER_USER = 500
-# A visitor's address gets at most this many confirmation requests a day, so the subscribe form cannot
-# be used to flood someone else's mailbox; further requests are answered the same way but send nothing.
+# Defaults of TRACKER_SUBSCRIBE_PER_ADDRESS_PER_DAY and TRACKER_SUBSCRIBE_PER_CLIENT_PER_DAY. A visitor's
+# address gets at most this many confirmation requests a day, so the subscribe form cannot be used to flood
+# someone else's mailbox; one client address may ask for this many subscriptions a day, so it cannot make the
+# tracker's mail server send confirmations to address after address.
 MAX_CONFIRMATIONS_PER_ADDRESS_PER_DAY = 5
+MAX_SUBSCRIBE_REQUESTS_PER_CLIENT_PER_DAY = 20
 CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class SubscribeLimits:
+    """How many confirmation requests one address may be sent a day, and how many subscription requests one
+    client address may make a day (0: no limit per client)."""
+
+    per_address_per_day: int = MAX_CONFIRMATIONS_PER_ADDRESS_PER_DAY
+    per_client_per_day: int = MAX_SUBSCRIBE_REQUESTS_PER_CLIENT_PER_DAY
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SubscribeLimits:
+        return cls(int(config.get("SUBSCRIBE_PER_ADDRESS_PER_DAY", MAX_CONFIRMATIONS_PER_ADDRESS_PER_DAY)),
+                   int(config.get("SUBSCRIBE_PER_CLIENT_PER_DAY", MAX_SUBSCRIBE_REQUESTS_PER_CLIENT_PER_DAY)))
 
 
 @dataclass(frozen=True)
@@ -150,20 +169,44 @@ def follow(session: Session, user: User, target: Target, options: Options, *, ch
     return subscription
 
 
-def subscribe_email(session: Session, address: str, target: Target, options: Options) -> Subscription | None:
-    """A visitor asks for email about ``target``: an unconfirmed subscription and a request to confirm
-    it (a 'subscription.confirm' event). Nothing else is sent before the address is confirmed.
+def subscribe_email(session: Session, address: str, target: Target, options: Options, *,
+                    client: str | None = None, limits: SubscribeLimits | None = None) -> Subscription | None:
+    """A visitor at the client address ``client`` asks for email about ``target``: an unconfirmed
+    subscription and a request to confirm it (a 'subscription.confirm' event). Nothing else is sent before
+    the address is confirmed.
 
-    The answer to the visitor is the same whatever happens here, so that the form tells nobody which
-    addresses already follow what. Returns the subscription waiting for confirmation, or None when
-    nothing was sent (the address already follows this, or has had enough requests today).
+    The answer to the visitor is the same whether or not the address already follows this, so that the
+    form tells nobody which addresses follow what. Returns the subscription waiting for confirmation, or
+    None when nothing was sent (the address already follows this).
 
     Raises:
         Invalid: naming ``email``.
+        TooManyRequests: ``client`` made its requests of the day, or the address was sent its confirmation
+            requests of the day (whatever it follows); nothing was created. The client's count is part of
+            the transaction: commit it on this error too.
     """
     from tracker.notifications.outbox import record_event
 
     address = check_email(address)
+    limits = limits or SubscribeLimits()
+    now = utcnow()
+    if client and limits.per_client_per_day > 0:
+        wait = count_request(session, "subscribe_client", client, limits.per_client_per_day, now=now)
+        if wait:
+            raise TooManyRequests(_("Too many subscription requests have come from your network today. "
+                                    "Try again in %(time)s.", time=wait_in_words(wait)), wait)
+    # Before anything that depends on what the address follows, so that the refusal tells nothing of it.
+    since = now - DAY
+    recent = list(session.scalars(select(NotificationEvent.occurred_at).join(
+        Subscription, Subscription.id == NotificationEvent.subscription_id).where(
+        NotificationEvent.type == "subscription.confirm", NotificationEvent.occurred_at >= since,
+        func.lower(Subscription.email) == address.lower()).order_by(NotificationEvent.occurred_at)))
+    if len(recent) >= limits.per_address_per_day:
+        # Taken again when the oldest request of the day is a day old.
+        opens = recent[-limits.per_address_per_day] if limits.per_address_per_day > 0 else now
+        wait = max(1, int((opens + DAY - now).total_seconds()) + 1)
+        raise TooManyRequests(_("This address has been sent as many confirmation requests as it may receive "
+                                "in a day. Try again in %(time)s.", time=wait_in_words(wait)), wait)
     # Saved searches with the same words differ by their filters: compare those too (a confirmed one
     # first, so that a confirmed subscription is never doubled by a newer unconfirmed one).
     candidates = session.scalars(select(Subscription).where(
@@ -174,13 +217,6 @@ def subscribe_email(session: Session, address: str, target: Target, options: Opt
                                                          Subscription.id.desc()))
     existing = next((sub for sub in candidates if (sub.target_filters or None) == target.filters), None)
     if existing is not None and existing.confirmed_at is not None:
-        return None
-    since = utcnow() - dt.timedelta(days=1)
-    recent = session.scalar(select(func.count(NotificationEvent.id)).join(
-        Subscription, Subscription.id == NotificationEvent.subscription_id).where(
-        NotificationEvent.type == "subscription.confirm", NotificationEvent.occurred_at >= since,
-        func.lower(Subscription.email) == address.lower())) or 0
-    if recent >= MAX_CONFIRMATIONS_PER_ADDRESS_PER_DAY:
         return None
     if existing is not None:
         subscription = existing
@@ -313,16 +349,6 @@ def delete_subscription(session: Session, user: User, public_id: str) -> Subscri
 # What the trail says a change was made through.
 MANAGE_VIA = "manage link"
 MANAGE_WINDOW = dt.timedelta(days=1)
-
-
-class TooManyRequests(DomainError):
-    """Too many requests for a management link today, from this client or for this address."""
-
-    status_code = 429
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def manage_address(token: str) -> str:

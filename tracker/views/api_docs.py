@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
 from tracker.i18n import N_, current_language
-from tracker.notifications.payloads import public_base_url
 from tracker.search.request import MAX_QUERY_LENGTH
 from tracker.services import policies as policy_service
 from tracker.services.webhook_endpoints import MAX_ENDPOINTS_PER_USER, MAX_TESTS_PER_ENDPOINT_PER_HOUR
@@ -53,7 +52,8 @@ def _api_text(text: object) -> Markup:
 @cached_page
 def reference() -> str:
     choices = policy_service.filter_choices(db_session())
-    site_url = public_base_url()
+    # The address the reader used: the page is read, not sent, and its commands must work where it is read.
+    site_url = str(current_app.config.get("PUBLIC_URL") or request.host_url).rstrip("/")
     key = (current_language(), site_url, tuple(choices.countries), tuple(choices.topics))
     rendered: dict[tuple[object, ...], Markup] = current_app.extensions.setdefault("tracker.api_reference", {})
     html = rendered.get(key)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker.db import is_transient_conflict
-from tracker.errors import DomainError, Invalid
+from tracker.errors import DomainError, Invalid, TooManyRequests
 from tracker.i18n import translate_known
 from tracker.views.support import wants_json
 
@@ -82,7 +82,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
         errors = error.errors if isinstance(error, Invalid) else None
-        return error_response(error.status_code, error.message, errors)
+        headers = [("Retry-After", str(error.retry_after))] if isinstance(error, TooManyRequests) else None
+        return error_response(error.status_code, error.message, errors, headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from tracker.i18n import format_partial_date, local_name
 from tracker.models import StatusChange
 from tracker.models.content_version import current_content_version
-from tracker.models.vocab import LEGAL_STATUSES
+from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services.feeds import FeedFilter, FeedNames, feed_entries, parse_feed_args
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
@@ -80,7 +80,7 @@ def _entry_summary(change: StatusChange) -> str:
 
 def _feed_title(flt: FeedFilter, names: FeedNames) -> str:
     parts = [*names.countries.values(), *names.topics.values(), *names.policies.values(),
-             *names.events.values(), *flt.instruments]
+             *names.events.values(), *(str(INSTRUMENTS.get(name, name)) for name in flt.instruments)]
     if flt.search is not None and flt.search.q:
         parts.append(_("search “%(q)s”", q=flt.search.q))
     elif flt.search is not None:

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
-from tracker.errors import Conflict, Invalid, NotFound
+from tracker.errors import Conflict, Invalid, NotFound, TooManyRequests
 from tracker.forms.notify import (
     CADENCE_CHOICES,
     LANGUAGE_CHOICES,
@@ -126,11 +126,14 @@ def subscribe() -> ResponseReturnValue:
         status = 400
         if form.validate_on_submit():
             try:
-                with unit_of_work(session):
+                # A refusal over a limit keeps the client's count (and answers 429 with Retry-After).
+                with unit_of_work(session, commit_on=(TooManyRequests,)):
                     options = subscription_service.check_options(**form.options(), channel=(
                         form.channel()[0] if user is not None else "email"))
                     if user is None:
-                        subscription_service.subscribe_email(session, form.email.data, target, options)
+                        subscription_service.subscribe_email(
+                            session, form.email.data, target, options, client=request.remote_addr or "unknown",
+                            limits=subscription_service.SubscribeLimits.from_config(current_app.config))
                     else:
                         channel, endpoint_id = form.channel()
                         subscription_service.follow(session, user, target, options, channel=channel,
