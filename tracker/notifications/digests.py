@@ -95,7 +95,7 @@ def _send_group(worker: Worker, cadence: str, language: str, group: list[Any]) -
     ids = _claim(worker, [row.id for row in group], lease)
     if not ids:
         return "none", 0  # another run took them
-    from tracker.notifications.worker import describe_subscription
+    from tracker.notifications.describe import describe_subscription
 
     with worker.read_session() as session:
         # Each change once, even when several of the address's subscriptions matched it.

@@ -288,7 +288,7 @@ def request_manage_link() -> ResponseReturnValue:
         except Invalid as error:
             _apply_errors(form, error)
             status = 400
-        except subscription_service.TooManyRequests as error:
+        except TooManyRequests as error:
             page = render_template("notify/manage_request.html", form=form, problem=None, limited=error)
             return page, 429, {"Retry-After": str(error.retry_after), **MANAGE_PAGE_HEADERS}
         else:
