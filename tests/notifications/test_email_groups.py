@@ -109,7 +109,7 @@ def test_subscriptions_of_one_address_language_and_cadence_make_one_message_nami
     notify.wait_until_done()
     [message] = smtp_sink.wait_for(1)
     text, html = _text(message), _html(message)
-    for description in ("the policy la-ev-import-duty-exemption", "policies of LA"):
+    for description in ("the policy “EV import duty exemption”", "policies of Lao PDR"):
         assert description in text and description in html
     # Each subscription has its own unsubscribe link; the one-click link stops both.
     links = re.findall(r"https://tracker\.example/unsubscribe/[A-Za-z0-9_.\-]+", text)
@@ -157,7 +157,7 @@ def test_a_digest_lists_each_change_once_and_names_the_subscriptions_it_answers(
     assert text.count("Only once, please.") == 1
     assert "1" in message["Subject"]
     assert _named(notify, _one_click(message)[1]) == {s.public_id for s in subs}
-    assert "every policy change" in text and "policies of LA" in text
+    assert "every policy change" in text and "policies of Lao PDR" in text
 
 
 # ---------------------------------------------------------------------------------------------------
