@@ -42,27 +42,40 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
                    f"sent {report.claimed}: {json.dumps(report.outcomes)}")
         return
     stop = threading.Event()
+    wake = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         click.echo("Stopping after the current batch ...", err=True)
         stop.set()
+        wake.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     pause = interval if interval is not None else float(current_app.config["NOTIFY_POLL_INTERVAL"])
     last_sunset = 0.0
     from tracker.notifications import comment_periods, sunset
+    from tracker.notifications.wakeup import CHANNEL, OutboxListener
 
-    while not stop.is_set():
-        report = worker.run_until_idle(batch, stop=stop)
-        if report.claimed or report.fanned_out:
-            click.echo(f"Fanned out {report.fanned_out} events ({report.created} deliveries); sent "
-                       f"{report.claimed}: {json.dumps(report.outcomes)}", err=True)
-        if time.monotonic() - last_sunset >= float(current_app.config["NOTIFY_SUNSET_INTERVAL"]):
-            last_sunset = time.monotonic()
-            sunset.scan(worker)
-            comment_periods.scan(worker)
-        stop.wait(pause)
+    # On PostgreSQL a commit that recorded events wakes this loop at once (NOTIFY); polling stays.
+    listener = OutboxListener(worker.database.engine, wake.set)
+    if listener.start():
+        click.echo(f"Woken by commits (LISTEN {CHANNEL}); polling every {pause:g} s as well.", err=True)
+    else:
+        click.echo(f"Polling every {pause:g} s.", err=True)
+    try:
+        while not stop.is_set():
+            wake.clear()  # before the pass: a commit during it wakes the next pass at once
+            report = worker.run_until_idle(batch, stop=stop)
+            if report.claimed or report.fanned_out:
+                click.echo(f"Fanned out {report.fanned_out} events ({report.created} deliveries); sent "
+                           f"{report.claimed}: {json.dumps(report.outcomes)}", err=True)
+            if time.monotonic() - last_sunset >= float(current_app.config["NOTIFY_SUNSET_INTERVAL"]):
+                last_sunset = time.monotonic()
+                sunset.scan(worker)
+                comment_periods.scan(worker)
+            wake.wait(pause)
+    finally:
+        listener.stop()
 
 
 @notify_group.command("digest", help="Send the daily or weekly digests now (run it from cron or a systemd "

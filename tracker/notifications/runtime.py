@@ -1,5 +1,6 @@
 """The embedded notification worker: a thread in each web process that runs the delivery pipeline when a
-commit recorded events, polls otherwise, and runs sunset scans and digests on their schedule."""
+commit recorded events (its own process's, or on PostgreSQL any process's, heard by LISTEN), polls
+otherwise, and runs sunset scans, digests and the daily prune on their schedule."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.background import BackgroundRunner
 from tracker.models.types import utcnow
 from tracker.notifications.outbox import events_added
+from tracker.notifications.wakeup import OutboxListener
 from tracker.notifications.worker import Worker
 
 EXTENSION = "tracker.notify"
@@ -30,6 +32,7 @@ class NotifyRuntime:
         self.runner = BackgroundRunner("notify-worker", self._work,
                                        interval=lambda: float(self.app.config["NOTIFY_POLL_INTERVAL"]),
                                        enabled=lambda: self.embedded, on_start=self._announce)
+        self.listener = OutboxListener(self.worker.database.engine, self.runner.nudge)
 
     @property
     def embedded(self) -> bool:
@@ -49,11 +52,16 @@ class NotifyRuntime:
         self.runner.nudge()
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.listener.stop()
         self.runner.stop(timeout)
 
     def _announce(self) -> None:
+        # Called as the thread starts in this process (also after a fork): commits of other processes
+        # wake it too, on PostgreSQL.
+        listening = self.listener.start()
         # Said on stderr, where the server's own start-up lines go, whatever logging is set up.
-        print(f"Notification worker started in process {os.getpid()}: {self.worker.mailer.describe()}",
+        print(f"Notification worker started in process {os.getpid()}: {self.worker.mailer.describe()}"
+              + ("; woken by commits of every process (LISTEN)" if listening else ""),
               file=sys.stderr, flush=True)
 
     def _work(self) -> None:
