@@ -18,6 +18,16 @@ and measures, in this process through Flask's test client:
   email fan-out   the same with --emails email subscribers, sent to an aiosmtpd sink in a separate
                   process on 127.0.0.1.
 
+With --latency it measures instead, with `flask notify work` processes (default settings: a poll every
+5 s, WEBHOOK_TIMEOUT 15 s, NOTIFY_LEASE_SECONDS 90) and a receiver in this process:
+
+  wake-up latency time from a status change's commit to the webhook's arrival, over --rounds changes
+                  spaced at random: on SQLite the worker polls; on PostgreSQL (--database-url, an
+                  empty database, e.g. under script/with-postgresql) it LISTENs and is woken by NOTIFY.
+
+  recovery        a worker is SIGKILLed while its --claimed sends hang in the receiver; a second
+                  worker is started at once: the time from the kill to the delivery of all of them.
+
 Progress lines go to stderr while it runs; the figures are printed at the end.
 """
 from __future__ import annotations
@@ -94,13 +104,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
-def build_app(workdir: Path):
+def build_app(workdir: Path, database_url: str | None = None):
     from tracker import create_app, migrate
     from tracker.db import unit_of_work
     from tracker.services import accounts
     from tracker.services.dataset import load_dataset
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "SECRET_KEY": "bench-secret-key",
+    app = create_app({"DATABASE_URL": database_url or f"sqlite:///{workdir / 'bench.db'}",
+                      "SECRET_KEY": "bench-secret-key",
                       "SEARCH_INDEX_PATH": str(workdir / "index"), "SEARCH_INDEXER": "external",
                       "NOTIFY_WORKER": "external", "NOTIFY_ALLOW_LOOPBACK": True, "NOTIFY_REQUIRE_HTTPS": False,
                       "PUBLIC_URL": "https://tracker.example", "PAGE_CACHE_SIZE": 0})
@@ -141,9 +152,10 @@ def add_subscribers(app, partner_id: int, count: int, *, channel: str, url: str 
         if channel == "webhook":
             first = session.execute(insert(WebhookEndpoint.__table__).values(
                 user_id=partner_id, url=url, secret=new_secret(), created_at=now)).inserted_primary_key[0]
-            session.execute(insert(WebhookEndpoint.__table__), [
-                {"user_id": partner_id, "url": url, "secret": new_secret(), "created_at": now}
-                for _ in range(count - 1)])
+            if count > 1:
+                session.execute(insert(WebhookEndpoint.__table__), [
+                    {"user_id": partner_id, "url": url, "secret": new_secret(), "created_at": now}
+                    for _ in range(count - 1)])
             endpoint_ids = list(range(first, first + count))
         session.execute(insert(Subscription.__table__), [{
             "public_id": new_subscription_id(), "user_id": None, "channel": channel,
@@ -225,13 +237,170 @@ def run_fan_out(app, client, token: str, targets: list, expected: int, label: st
     return elapsed, worker.status()["states"]
 
 
+class _Receiver:
+    """Webhooks received in this process: when each arrived (this process's clock), and a delay that makes
+    requests hang (a worker killed in the middle of its sends)."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.arrivals: list[float] = []
+        self.delay = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.arrivals.append(time.monotonic())
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender was killed
+
+            def log_message(self, *args) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _start_worker(app, workdir: Path, name: str) -> tuple[subprocess.Popen, Path]:
+    env = dict(os.environ)
+    env.update({"TRACKER_DATABASE_URL": app.config["DATABASE_URL"], "TRACKER_SECRET_KEY": app.config["SECRET_KEY"],
+                "TRACKER_INSTANCE_PATH": str(workdir / f"{name}-instance"),
+                "TRACKER_SEARCH_INDEX_PATH": str(workdir / f"{name}-index"), "TRACKER_SEARCH_INDEXER": "external",
+                "TRACKER_NOTIFY_WORKER": "external", "TRACKER_NOTIFY_ALLOW_LOOPBACK": "true",
+                "TRACKER_NOTIFY_REQUIRE_HTTPS": "false", "TRACKER_PUBLIC_URL": "https://tracker.example"})
+    log = workdir / f"{name}.log"
+    with log.open("ab") as stderr:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "tracker", "notify", "work"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while "Polling every" not in log.read_text() and "Woken by commits" not in log.read_text():
+        if time.monotonic() > deadline or worker.poll() is not None:
+            raise SystemExit(f"the worker did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    time.sleep(1.0)  # its first pass (nothing to do) is over, and LISTEN is in place
+    return worker, log
+
+
+def _wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what}")
+        time.sleep(0.005)
+
+
+def run_latency(args) -> None:
+    import random
+    import signal
+
+    from sqlalchemy import func, select
+
+    from tracker.models import Delivery
+    from tracker.notifications.worker import Worker
+
+    with tempfile.TemporaryDirectory(prefix="bench-notify-") as tmp:
+        workdir = Path(tmp)
+        os.environ["TRACKER_INSTANCE_PATH"] = str(workdir / "instance")
+        progress("building the database (migrations, demo data, accounts)")
+        app, token, targets, partner_id = build_app(workdir, args.database_url)
+        database = app.extensions["tracker.db"]
+        dialect = database.engine.dialect.name
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+        receiver = _Receiver()
+        add_subscribers(app, partner_id, 1, channel="webhook", url=receiver.url)
+
+        worker, log = _start_worker(app, workdir, "latency")
+        latencies: list[float] = []
+        try:
+            for i in range(args.rounds):
+                time.sleep(random.uniform(0.2, 1.5))  # commits fall anywhere in the worker's poll cycle
+                key, status = targets[i % len(targets)]
+                before = len(receiver.arrivals)
+                response = client.post(f"/api/v1/policies/{key}/status", headers=headers,
+                                       json={"status": status, "note": f"Latency {i}"})
+                committed = time.monotonic()
+                assert response.status_code in (200, 201), response.get_data(as_text=True)[:300]
+                _wait_until(lambda seen=before: len(receiver.arrivals) > seen, 120, "the webhook")
+                latencies.append(receiver.arrivals[before] - committed)
+            progress(f"{dialect}: median {statistics.median(latencies):.2f} s over {len(latencies)} changes")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        woken = "Woken by commits" in log.read_text()
+
+        # Recovery: the worker dies with its sends in flight; another one takes them over.
+        remove_subscribers(app)
+        add_subscribers(app, partner_id, args.claimed, channel="webhook", url=receiver.url)
+        lease = Worker(app).lease_seconds(args.claimed)
+        with database.session() as session:
+            delivered_before = session.scalar(select(func.count()).select_from(Delivery)
+                                              .where(Delivery.state == "delivered")) or 0
+        first, _ = _start_worker(app, workdir, "killed")
+        receiver.delay = 600.0
+        before = len(receiver.arrivals)
+        key, status = targets[0]
+        client.post(f"/api/v1/policies/{key}/status", headers=headers, json={"status": status, "note": "Kill"})
+        _wait_until(lambda: len(receiver.arrivals) >= before + args.claimed, 120, "the sends to hang")
+        first.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        first.wait()
+        receiver.delay = 0.0
+        second, _ = _start_worker(app, workdir, "second")
+
+        def all_delivered() -> bool:
+            with database.session() as session:
+                return (session.scalar(select(func.count()).select_from(Delivery)
+                                       .where(Delivery.state == "delivered")) or 0) >= delivered_before + args.claimed
+        try:
+            _wait_until(all_delivered, 600, "the second worker's deliveries")
+            recovery = time.monotonic() - killed
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+        receiver.server.shutdown()
+        database.dispose()
+
+    print(f"Notification worker latency ({platform.python_implementation()} {platform.python_version()}, "
+          f"{dialect}, {os.cpu_count()} CPUs; poll interval {app.config['NOTIFY_POLL_INTERVAL']:g} s, "
+          f"{'LISTEN/NOTIFY' if woken else 'polling'})")
+    print(f"  commit -> webhook received: median {statistics.median(latencies):.2f} s   "
+          f"p95 {percentile(latencies, 95):.2f} s   max {max(latencies):.2f} s   ({len(latencies)} changes)")
+    print(f"  worker SIGKILLed with {args.claimed} sends in flight: delivered by another worker "
+          f"{recovery:.1f} s after the kill (lease {lease:g} s, started at once)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--subscribers", type=int, default=10000)
     parser.add_argument("--webhooks", type=int, default=10000)
     parser.add_argument("--emails", type=int, default=2000)
+    parser.add_argument("--latency", action="store_true",
+                        help="measure wake-up latency and recovery after a kill instead (external workers)")
+    parser.add_argument("--database-url", default=None,
+                        help="with --latency: an empty PostgreSQL database (default: a SQLite file)")
+    parser.add_argument("--rounds", type=int, default=30, help="with --latency: status changes timed")
+    parser.add_argument("--claimed", type=int, default=4, help="with --latency: sends in flight at the kill")
     args = parser.parse_args()
+    if args.latency:
+        run_latency(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-notify-") as tmp:
         workdir = Path(tmp)

@@ -90,7 +90,9 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_POLL_INTERVAL": Setting(5.0, float),
     "NOTIFY_BATCH_SIZE": Setting(50, int),           # deliveries claimed at a time
     "NOTIFY_SEND_THREADS": Setting(4, int),          # sends in parallel per worker (more only adds GIL contention)
-    "NOTIFY_LEASE_SECONDS": Setting(90.0, float),        # a claim not finished by then is taken over by another worker
+    # The longest lease of a claim: claims hold no more deliveries than can be sent within it, so a killed
+    # worker's deliveries are taken over by another worker within this many seconds.
+    "NOTIFY_LEASE_SECONDS": Setting(90.0, float),
     "NOTIFY_BACKOFF_SCALE": Setting(1.0, float),     # multiplies the retry schedule (tests shrink it)
     "NOTIFY_DISABLE_AFTER_DAYS": Setting(5, int),    # an endpoint failing this long is disabled when a message dies
     "NOTIFY_DIGEST_HOUR": Setting(7, int),           # UTC hour at which the embedded worker sends digests
@@ -103,6 +105,7 @@ SETTINGS: dict[str, Setting] = {
     # Immediate emails wait this long after a change, so that a burst of edits to one policy makes one
     # message describing the net change (webhooks are never held back).
     "NOTIFY_COALESCE_SECONDS": Setting(120.0, float),
+    "NOTIFY_KEEP_DAYS": Setting(90, int),            # delivered deliveries (and their attempts) kept this long
     # Seconds a webhook send may take (connect + response).
     "WEBHOOK_TIMEOUT": Setting(15.0, float),
     # Attached documents (tracker.documents): the largest file accepted, in bytes (a larger one gets a 413);

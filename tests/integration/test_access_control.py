@@ -111,6 +111,7 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "notify.webhook_deliveries": ("GET", "/account/webhooks/999999/deliveries", None, (302, 404, 404, 404, 404)),
     "notify.admin_deliveries": ("GET", "/admin/deliveries", None, (302, 403, 403, 403, 200)),
     "notify.retry_delivery": ("POST", "/admin/deliveries/999999/retry", {}, (302, 403, 403, 403, 404)),
+    "notify.clear_deliveries": ("POST", "/admin/deliveries/clear", {}, (302, 403, 403, 403, 400)),
     "api.policies": ("GET", "/api/v1/policies", None, (200, 200, 200, 200, 200)),
     "api.policy": ("GET", f"/api/v1/policies/{POLICY}", None, (200, 200, 200, 200, 200)),
     "api.events": ("GET", "/api/v1/events", None, (200, 200, 200, 200, 200)),

@@ -60,8 +60,8 @@ def test_claimed_rows_are_skipped_by_other_workers_until_the_lease_expires(notif
     _endpoints(notify, receiver, 10)
     notify.change_status("in_force")
     notify.app.config["NOTIFY_LEASE_SECONDS"] = 0.5
-    notify.app.config["WEBHOOK_TIMEOUT"] = 0.1
-    notify.app.config["NOTIFY_SEND_THREADS"] = 10  # leases of these small claims: 0.5 s
+    notify.app.config["WEBHOOK_TIMEOUT"] = 0.25
+    notify.app.config["NOTIFY_SEND_THREADS"] = 10  # leases of these small claims (one round): 0.5 s
     first, second = Worker(notify.app), Worker(notify.app)
     with notify.app.app_context():
         first.fan_out()

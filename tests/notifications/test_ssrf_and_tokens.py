@@ -72,7 +72,7 @@ def test_loopback_is_allowed_only_when_configured():
 @pytest.mark.parametrize("url, message", [
     ("", "Give the URL"), ("not a url", "spaces"), ("ftp://example.org/x", "https://"),
     ("http://example.org/x", "must use https"), ("https://user:pw@example.org/x", "user name"),
-    ("https:///nohost", "full URL"), ("https://example.org:99999/", "not a valid URL"),
+    ("https:///nohost", "full URL"), ("https://example.org:99999/", "port must be a number"),
     ("https://example.org/" + "a" * 2000, "longer than"),
 ])
 def test_malformed_urls_get_a_clear_message(url, message):

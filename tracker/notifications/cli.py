@@ -1,6 +1,8 @@
-"""`flask --app tracker notify ...`: run the worker, send digests, scan for sunsets, show the state."""
+"""`flask --app tracker notify ...`: run the worker, send digests, scan for sunsets, prune and clear old
+deliveries, show the state."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import threading
@@ -11,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from tracker.notifications import retention
 from tracker.notifications.payloads import public_url_warning
 from tracker.notifications.runtime import runtime_of
 
@@ -46,27 +49,40 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
                    f"sent {report.claimed}: {json.dumps(report.outcomes)}")
         return
     stop = threading.Event()
+    wake = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         click.echo("Stopping after the current batch ...", err=True)
         stop.set()
+        wake.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     pause = interval if interval is not None else float(current_app.config["NOTIFY_POLL_INTERVAL"])
     last_sunset = 0.0
     from tracker.notifications import comment_periods, sunset
+    from tracker.notifications.wakeup import CHANNEL, OutboxListener
 
-    while not stop.is_set():
-        report = worker.run_until_idle(batch, stop=stop)
-        if report.claimed or report.fanned_out:
-            click.echo(f"Fanned out {report.fanned_out} events ({report.created} deliveries); sent "
-                       f"{report.claimed}: {json.dumps(report.outcomes)}", err=True)
-        if time.monotonic() - last_sunset >= float(current_app.config["NOTIFY_SUNSET_INTERVAL"]):
-            last_sunset = time.monotonic()
-            sunset.scan(worker)
-            comment_periods.scan(worker)
-        stop.wait(pause)
+    # On PostgreSQL a commit that recorded events wakes this loop at once (NOTIFY); polling stays.
+    listener = OutboxListener(worker.database.engine, wake.set)
+    if listener.start():
+        click.echo(f"Woken by commits (LISTEN {CHANNEL}); polling every {pause:g} s as well.", err=True)
+    else:
+        click.echo(f"Polling every {pause:g} s.", err=True)
+    try:
+        while not stop.is_set():
+            wake.clear()  # before the pass: a commit during it wakes the next pass at once
+            report = worker.run_until_idle(batch, stop=stop)
+            if report.claimed or report.fanned_out:
+                click.echo(f"Fanned out {report.fanned_out} events ({report.created} deliveries); sent "
+                           f"{report.claimed}: {json.dumps(report.outcomes)}", err=True)
+            if time.monotonic() - last_sunset >= float(current_app.config["NOTIFY_SUNSET_INTERVAL"]):
+                last_sunset = time.monotonic()
+                sunset.scan(worker)
+                comment_periods.scan(worker)
+            wake.wait(pause)
+    finally:
+        listener.stop()
 
 
 @notify_group.command("digest", help="Send the daily or weekly digests now (run it from cron or a systemd "
@@ -100,6 +116,41 @@ def notify_comment_periods() -> None:
 
     recorded = comment_periods.scan(_worker())
     click.echo(f"Recorded {recorded} comment-period reminders.")
+
+
+@notify_group.command("prune", help="Delete delivered deliveries older than TRACKER_NOTIFY_KEEP_DAYS (90) with "
+                                    "their attempts, and email subscriptions never confirmed whose link expired "
+                                    "(run it daily from cron with an external worker; the embedded one does).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, and remove nothing.")
+def notify_prune(dry_run: bool) -> None:
+    removed = runtime_of(current_app).prune(dry_run=dry_run)
+    click.echo(removed.describe())
+
+
+def _day(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date such as 2026-12-31.", param_hint="--before") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+@notify_group.command("clear", help="Delete dead or failed deliveries (with their attempts), which prune keeps "
+                                    "until someone has looked at them.")
+@click.option("--state", type=click.Choice(retention.CLEARABLE_STATES), required=True,
+              help="Which deliveries: dead (retries used up) or failed (refused).")
+@click.option("--before", default=None, metavar="DATE",
+              help="Only those created before this day (YYYY-MM-DD, UTC).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, and remove nothing.")
+def notify_clear(state: str, before: str | None, dry_run: bool) -> None:
+    worker = _worker()
+    with worker.write_session() as session:
+        removed = retention.clear(session, state, before=_day(before), dry_run=dry_run)
+        session.commit()
+    click.echo(f"{'Would remove' if dry_run else 'Removed'} {removed.deliveries} {state} deliveries with "
+               f"{removed.attempts} attempts.")
 
 
 @notify_group.command("status", help="Deliveries by state, events waiting, failing endpoints.")

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import NotificationEvent, Policy, Subscription, WebhookEndpoint
 from tracker.models.notification import EVENT_TYPES
+from tracker.notifications.wakeup import CHANNEL
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import SessionTransaction
@@ -50,6 +51,14 @@ def mark_added(session: Session) -> None:
 def events_added(session: Session) -> bool:
     """Whether the session's current transaction recorded an event (so a commit should wake the worker)."""
     return bool(session.info.get(_ADDED))
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_listeners(session: Session) -> None:
+    # PostgreSQL delivers a NOTIFY when (and only if) the transaction commits, to every worker that
+    # LISTENs, in any process or host: they start at once instead of at their next poll.
+    if events_added(session) and session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -1,5 +1,6 @@
 """The embedded notification worker: a thread in each web process that runs the delivery pipeline when a
-commit recorded events, polls otherwise, and runs sunset scans and digests on their schedule."""
+commit recorded events (its own process's, or on PostgreSQL any process's, heard by LISTEN), polls
+otherwise, and runs sunset scans, digests and the daily prune on their schedule."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,10 @@ from sqlalchemy.orm import Session
 
 from tracker.background import BackgroundRunner
 from tracker.models.types import utcnow
+from tracker.notifications import retention
 from tracker.notifications.outbox import events_added
+from tracker.notifications.retention import Removed
+from tracker.notifications.wakeup import OutboxListener
 from tracker.notifications.worker import Worker
 
 EXTENSION = "tracker.notify"
@@ -27,9 +31,11 @@ class NotifyRuntime:
         self.worker = Worker(app)
         self._last_sunset = 0.0
         self._digests_done: dict[str, dt.date] = {}
+        self._pruned_on: dt.date | None = None
         self.runner = BackgroundRunner("notify-worker", self._work,
                                        interval=lambda: float(self.app.config["NOTIFY_POLL_INTERVAL"]),
                                        enabled=lambda: self.embedded, on_start=self._announce)
+        self.listener = OutboxListener(self.worker.database.engine, self.runner.nudge)
 
     @property
     def embedded(self) -> bool:
@@ -49,11 +55,16 @@ class NotifyRuntime:
         self.runner.nudge()
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.listener.stop()
         self.runner.stop(timeout)
 
     def _announce(self) -> None:
+        # Called as the thread starts in this process (also after a fork): commits of other processes
+        # wake it too, on PostgreSQL.
+        listening = self.listener.start()
         # Said on stderr, where the server's own start-up lines go, whatever logging is set up.
-        print(f"Notification worker started in process {os.getpid()}: {self.worker.mailer.describe()}",
+        print(f"Notification worker started in process {os.getpid()}: {self.worker.mailer.describe()}"
+              + ("; woken by commits of every process (LISTEN)" if listening else ""),
               file=sys.stderr, flush=True)
 
     def _work(self) -> None:
@@ -62,8 +73,8 @@ class NotifyRuntime:
             self._scheduled()
 
     def _scheduled(self) -> None:
-        """Sunset scans and digests on their schedule (running them again is harmless: both are
-        idempotent)."""
+        """Sunset scans, digests and the daily prune on their schedule (running them again is harmless:
+        all are idempotent)."""
         from tracker.notifications import comment_periods, digests, sunset
 
         config = self.app.config
@@ -72,6 +83,9 @@ class NotifyRuntime:
             sunset.scan(self.worker)
             comment_periods.scan(self.worker)
         now = utcnow()
+        if self._pruned_on != now.date():
+            self._pruned_on = now.date()
+            self.prune()
         if now.hour >= int(config["NOTIFY_DIGEST_HOUR"]):
             if self._digests_done.get("daily") != now.date():
                 self._digests_done["daily"] = now.date()
@@ -80,6 +94,16 @@ class NotifyRuntime:
             if weekly_due and self._digests_done.get("weekly") != now.date():
                 self._digests_done["weekly"] = now.date()
                 digests.send_digests(self.worker, "weekly")
+
+
+    def prune(self, *, dry_run: bool = False) -> Removed:
+        """Delete delivered deliveries older than NOTIFY_KEEP_DAYS and expired unconfirmed subscriptions
+        (daily in the embedded worker; ``flask notify prune`` otherwise)."""
+        with self.worker.write_session() as session:
+            removed = retention.prune(session, keep_days=int(self.app.config["NOTIFY_KEEP_DAYS"]),
+                                      dry_run=dry_run)
+            session.commit()
+        return removed
 
 
 def runtime_of(app: Flask) -> NotifyRuntime:

@@ -9,10 +9,13 @@ gets nowhere.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+import idna
 from flask_babel import gettext as _
 
 from tracker.errors import Invalid
@@ -67,38 +70,93 @@ def _refuse(message: str) -> Invalid:
     return Invalid(message, {"url": message})
 
 
-def parse_url(url: str, *, require_https: bool) -> tuple[str, str, int, str]:
-    """Scheme, host, port and request path of a webhook URL, or Invalid naming what is wrong."""
+# Characters kept as they are in a path or a query (RFC 3986 unreserved and sub-delimiters, ':' and '@',
+# and '%' of escapes already made); anything else, non-ASCII included, is percent-encoded as UTF-8.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def _ascii_host(host: str) -> str:
+    """The host as sent on the wire: an IP literal as written by ``ipaddress``, a name in lower case
+    with its internationalised labels in IDNA 2008 (``xn--``) form."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"[{address.compressed}]" if address.version == 6 else address.compressed
+    invalid = _refuse(_("%(host)s is not a valid host name.", host=host[:100]))
+    if "%" in host:
+        raise invalid
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            raise invalid from None
+    host = host.lower()
+    if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
+        raise invalid
+    return host
+
+
+def normalise_url(url: object, *, require_https: bool) -> str:
+    """``url`` written so that it can be sent as it is: the host in ASCII (IDNA), the default port
+    dropped, the path and query percent-encoded (UTF-8), no fragment.
+
+    Raises:
+        Invalid: naming ``url`` — empty, too long, with spaces or control characters, not http(s) (or
+            not https when required), with a user name or password, a fragment, a bad port or host.
+    """
     if not isinstance(url, str) or not url.strip():
         raise _refuse(_("Give the URL of your webhook receiver."))
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise _refuse(_("The URL is longer than %(n)s characters.", n=MAX_URL_LENGTH))
-    if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+    if any(ord(ch) < 33 or ord(ch) == 127 or unicodedata.category(ch) in ("Zs", "Zl", "Zp", "Cc")
+           for ch in url):
         raise _refuse(_("The URL must not contain spaces or control characters."))
     try:
         parts = urlsplit(url)
-        port = parts.port
     except ValueError:
         raise _refuse(_("This is not a valid URL.")) from None
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    if scheme not in ("http", "https") or not parts.netloc:
         raise _refuse(_("Give a full URL starting with https://."))
     if require_https and scheme != "https":
         raise _refuse(_("Webhook URLs must use https://."))
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         raise _refuse(_("The URL must not contain a user name or password."))
-    if parts.fragment:
+    if "#" in url:
         raise _refuse(_("The URL must not contain a #fragment."))
-    host = parts.hostname.rstrip(".").lower()
     try:
-        host.encode("idna")
-    except UnicodeError:
-        raise _refuse(_("This is not a valid host name.")) from None
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return scheme, host, port or (443 if scheme == "https" else 80), path
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise _refuse(_("The port must be a number from 1 to 65535."))
+    if not parts.hostname:
+        raise _refuse(_("Give a full URL starting with https://."))
+    host = _ascii_host(parts.hostname.rstrip("."))
+    default = 443 if scheme == "https" else 80
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    path = quote(_LONE_PERCENT.sub("%25", parts.path), safe=_PATH_SAFE) or "/"
+    query = quote(_LONE_PERCENT.sub("%25", parts.query), safe=_QUERY_SAFE)
+    normalised = f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+    if len(normalised) > MAX_URL_LENGTH:
+        raise _refuse(_("Written with its non-ASCII characters encoded, the URL is longer than %(n)s "
+                        "characters.", n=MAX_URL_LENGTH))
+    return normalised
+
+
+def parse_url(url: str, *, require_https: bool) -> tuple[str, str, int, str]:
+    """Scheme, host, port and request path of a webhook URL (normalised first), or Invalid naming what
+    is wrong."""
+    parts = urlsplit(normalise_url(url, require_https=require_https))
+    host = parts.hostname or ""
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, host, parts.port or (443 if parts.scheme == "https" else 80), path
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -138,6 +196,9 @@ def check_target(url: str, *, allow_loopback: bool, require_https: bool) -> Targ
     return Target(scheme, host, port, path, tuple(str(a) for a in addresses))
 
 
-def check_url(url: str, *, allow_loopback: bool, require_https: bool) -> None:
-    """Refuse (Invalid with a 'url' message) a malformed, non-https or non-public webhook URL."""
-    check_target(url, allow_loopback=allow_loopback, require_https=require_https)
+def check_url(url: str, *, allow_loopback: bool, require_https: bool) -> str:
+    """The normalised form of a webhook URL (see ``normalise_url``), or Invalid with a 'url' message
+    when it is malformed, not https, or not public."""
+    normalised = normalise_url(url, require_https=require_https)
+    check_target(normalised, allow_loopback=allow_loopback, require_https=require_https)
+    return normalised

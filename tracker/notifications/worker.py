@@ -6,7 +6,10 @@ Every step is its own short transaction, so a worker killed at any point loses n
   never duplicates;
 - a claim sets a lease (``lease_until``) on a batch of due deliveries; on PostgreSQL the rows are
   picked with ``FOR UPDATE SKIP LOCKED`` so several workers share the work, on SQLite the claim runs
-  in a ``BEGIN IMMEDIATE`` transaction (one writer at a time);
+  in a ``BEGIN IMMEDIATE`` transaction (one writer at a time). The lease is sized from what was
+  claimed: its rounds of parallel sends, each at most WEBHOOK_TIMEOUT, plus one timeout of margin;
+  a claim takes no more than fits in NOTIFY_LEASE_SECONDS, so a killed worker's deliveries are taken
+  over within that bound (default settings: claims of 1–20 deliveries, leased 30–90 s);
 - each outcome (with its DeliveryAttempt row) is committed on its own. A worker killed between a
   send and that commit leaves the lease to expire; the delivery is then sent again with the same
   ``webhook-id`` (at least once; receivers drop repeats by id).
@@ -203,14 +206,27 @@ class Worker:
         return (Delivery.state.in_(OPEN_STATES), Delivery.next_attempt_at <= now,
                 or_(Delivery.lease_until.is_(None), Delivery.lease_until < now), leader)
 
-    def lease_seconds(self, batch: int) -> float:
+    def lease_seconds(self, claimed: int) -> float:
+        """How long a claim of ``claimed`` deliveries is leased: the sends of the claim, in rounds of
+        NOTIFY_SEND_THREADS, each of at most WEBHOOK_TIMEOUT, plus one more timeout as a margin (for
+        loading the batch, name resolution, recording the outcomes)."""
         threads = max(1, int(self.config["NOTIFY_SEND_THREADS"]))
         timeout = float(self.config["WEBHOOK_TIMEOUT"])
-        # Long enough for a batch whose every send times out, so a slow batch is not taken over.
-        return max(float(self.config["NOTIFY_LEASE_SECONDS"]), timeout * math.ceil(batch / threads) * 1.5)
+        return (math.ceil(max(claimed, 1) / threads) + 1) * timeout
+
+    def claim_limit(self, batch: int) -> int:
+        """At most ``batch``, and no more than can be sent within NOTIFY_LEASE_SECONDS: a killed worker's
+        claim is then taken over by another worker within that time (90 s by default: claims of up to
+        20 deliveries, leased 30–90 s). A single round of sends is always allowed."""
+        threads = max(1, int(self.config["NOTIFY_SEND_THREADS"]))
+        timeout = float(self.config["WEBHOOK_TIMEOUT"])
+        rounds = max(1, math.floor(float(self.config["NOTIFY_LEASE_SECONDS"]) / timeout + 1e-9) - 1)
+        return max(1, min(batch, rounds * threads))
 
     def claim(self, limit: int) -> list[tuple[int, str]]:
-        """Lease up to ``limit`` due deliveries to this worker: (id, channel) pairs."""
+        """Lease up to ``limit`` due deliveries (fewer when their sends would outlast NOTIFY_LEASE_SECONDS)
+        to this worker, for as long as sending the ones claimed can take: (id, channel) pairs."""
+        limit = self.claim_limit(limit)
         now = utcnow()
         with self.read_session() as session:
             if session.scalar(select(Delivery.id).where(*self._due(now)).limit(1)) is None:
@@ -223,7 +239,7 @@ class Worker:
             claimed = [(row.id, row.channel) for row in session.execute(statement)]
             if claimed:
                 session.execute(update(Delivery).where(Delivery.id.in_([i for i, _ in claimed]))
-                                .values(lease_until=now + dt.timedelta(seconds=self.lease_seconds(limit)),
+                                .values(lease_until=now + dt.timedelta(seconds=self.lease_seconds(len(claimed))),
                                         attempts=Delivery.attempts + 1)
                                 .execution_options(synchronize_session=False))
             session.commit()

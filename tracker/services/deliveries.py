@@ -1,7 +1,8 @@
 """The delivery records partners and administrators look at: an endpoint's messages, counts and lists by
-state, retrying one, and the endpoints that are failing."""
+state, retrying one, clearing dead or failed ones, and the endpoints that are failing."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from tracker.errors import Conflict, Invalid, NotFound
 from tracker.models import User
 from tracker.models.notification import DELIVERY_STATES, Delivery, Subscription, WebhookEndpoint
 from tracker.models.types import utcnow
+from tracker.notifications import retention
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.webhook_endpoints import MAX_ID, get_endpoint
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Select
 
 RETRYABLE_STATES = ("pending", "retrying", "failed", "dead")
+CLEARABLE_STATES = retention.CLEARABLE_STATES  # kept by the daily prune until an admin clears them
 
 
 def _deliveries_statement() -> Select[Delivery]:
@@ -112,3 +115,23 @@ def failing_endpoints(session: Session, limit: int = 100) -> list[FailingEndpoin
                    Delivery.state.in_(("retrying", "failed", "dead")))
             .group_by(Delivery.webhook_endpoint_id)).all())
     return [FailingEndpoint(endpoint, counts.get(endpoint.id, 0)) for endpoint in endpoints]
+
+
+def clear_deliveries(session: Session, state: object, before: object = None) -> retention.Removed:
+    """Delete the dead or failed deliveries (with their attempts), those created before the day
+    ``before`` (YYYY-MM-DD, UTC) when it is given.
+
+    Raises:
+        Invalid: naming ``state`` (not dead or failed) or ``before`` (not a day).
+    """
+    if state not in retention.CLEARABLE_STATES:
+        raise Invalid(_("Only dead or failed deliveries can be cleared."),
+                      {"state": _("Choose dead or failed deliveries.")})
+    cutoff = None
+    if before not in (None, ""):
+        try:
+            day = dt.date.fromisoformat(str(before))
+        except ValueError:
+            raise Invalid(_("The day is not valid."), {"before": _("Give a day such as 2026-12-31.")}) from None
+        cutoff = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return retention.clear(session, str(state), before=cutoff)

@@ -29,15 +29,12 @@ MAX_ID = 2**31 - 1
 
 
 def _check_url(url: object, *, allow_loopback: bool, require_https: bool) -> str:
+    """The URL as it will be stored, shown and sent (host in IDNA form, path and query percent-encoded)."""
     from tracker.notifications.ssrf import check_url
 
     if not isinstance(url, str) or not url.strip():
         raise Invalid(_("A URL is needed."), {"url": _("Give the https URL that receives the webhooks.")})
-    url = url.strip()
-    if len(url) > 2000:
-        raise Invalid(_("The URL is too long."), {"url": _("A URL has at most 2000 characters.")})
-    check_url(url, allow_loopback=allow_loopback, require_https=require_https)
-    return url
+    return check_url(url, allow_loopback=allow_loopback, require_https=require_https)
 
 
 def _check_description(description: Any) -> str | None:
@@ -52,9 +49,13 @@ def create_endpoint(session: Session, user: User, url: Any, description: Any = N
                     require_https: bool) -> tuple[WebhookEndpoint, str]:
     """A new webhook endpoint of ``user``, with its signing secret (returned here, shown once).
 
+    The URL is stored normalised, as it is sent: an internationalised host in its ``xn--`` form, a
+    non-ASCII path or query percent-encoded as UTF-8, the default port left out.
+
     Raises:
-        Invalid: naming ``url`` (malformed, not https in production, or resolving to a non-public
-            address) or ``description``; too many endpoints.
+        Invalid: naming ``url`` (malformed, with a user name, a fragment, spaces or a bad port, too long
+            once encoded, not https in production, or resolving to a non-public address) or
+            ``description``; too many endpoints.
     """
     from tracker.notifications.signing import new_secret
 

@@ -34,6 +34,9 @@ CONTENT_SECURITY_POLICY = (
 
 def register_views(app: Flask) -> None:
     """Register every blueprint, the error handlers and what templates need."""
+    from tracker.views.request_body import BoundedRequest
+
+    app.request_class = BoundedRequest
     from tracker.views.api import bp as api_bp
     from tracker.views.api_docs import bp as api_docs_bp
     from tracker.views.auth import bp as auth_bp

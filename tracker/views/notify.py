@@ -437,14 +437,37 @@ def webhook_deliveries(endpoint_id: int):
 @bp.get("/admin/deliveries")
 @role_required("manage_users")
 def admin_deliveries():
-    session = db_session()
     states = [value for value in request.args.getlist("state") if value]
-    state = states[-1] if states else None
+    return _admin_deliveries_page(states[-1] if states else None)
+
+
+def _admin_deliveries_page(state: str | None, status: int = 200):
+    session = db_session()
     page = deliveries.admin_deliveries(session, state, _page_request())
     return render_template("notify/admin_deliveries.html", page=page, state=state, states=DELIVERY_STATES,
                            state_labels=STATE_LABELS, counts=deliveries.delivery_counts(session),
                            failing=deliveries.failing_endpoints(session), form=ActionForm(),
-                           retryable=deliveries.RETRYABLE_STATES)
+                           retryable=deliveries.RETRYABLE_STATES, clearable=deliveries.CLEARABLE_STATES), status
+
+
+@bp.post("/admin/deliveries/clear")
+@role_required("manage_users")
+def clear_deliveries():
+    """Delete dead or failed deliveries (those kept by the daily prune), before a day if one is given."""
+    if not ActionForm().validate_on_submit():
+        return _bad_form()
+    state = request.form.get("state")
+    session = db_session()
+    try:
+        with unit_of_work(session):
+            removed = deliveries.clear_deliveries(session, state, request.form.get("before"))
+    except Invalid as error:
+        for message in error.errors.values():
+            flash(str(message), "error")
+        return _admin_deliveries_page(state if state in DELIVERY_STATES else None, 400)
+    flash(ngettext("%(num)d delivery was cleared.", "%(num)d deliveries were cleared.", removed.deliveries),
+          "success")
+    return redirect(url_for("notify.admin_deliveries", state=state))
 
 
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")
