@@ -161,3 +161,29 @@ def unit_of_work(session: Session, *, commit_on: tuple[type[BaseException], ...]
         raise
     else:
         session.commit()
+
+
+# A bulk job's page cache on SQLite, in KiB (SQLite's default is 2 MiB).
+BULK_CACHE_KIB = 256 * 1024
+
+
+@contextlib.contextmanager
+def bulk_page_cache(session: Session, kibibytes: int = BULK_CACHE_KIB) -> Iterator[None]:
+    """On SQLite, give the session's connection a larger page cache while a bulk job runs in it, then
+    the one it had. An import or load of many records reads most of the database and writes a long
+    transaction: with the default 2 MiB cache, pages are read again and again and dirty ones spilled to
+    the write-ahead log before the commit. The cache only grows as pages are used. Other databases keep
+    their own settings (nothing is done)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{int(kibibytes)}")
+    try:
+        yield
+    finally:
+        try:
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+        except Exception:  # the connection is being thrown away after an error: nothing to restore
+            pass

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from tracker.db import unit_of_work
+from tracker.db import bulk_page_cache, unit_of_work
 
 DEMO_DATASET = Path(__file__).resolve().parent.parent / "data" / "asean-ev-policies.json"
 
@@ -99,7 +99,8 @@ def _load(path: Path) -> None:
 
     try:
         with unit_of_work(database.session(write=True)) as session:
-            report = load_dataset(session, DatasetFile(path), progress=progress)
+            with bulk_page_cache(session):
+                report = load_dataset(session, DatasetFile(path), progress=progress)
     except DatasetInvalid as error:
         raise click.ClickException(error.message) from error
     except UnicodeDecodeError as error:

@@ -33,6 +33,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.db import bulk_page_cache
 from tracker.documents.storage import Received, default_store, store_for
 from tracker.errors import Invalid, NotFound
 from tracker.i18n import current_language
@@ -842,6 +843,11 @@ def start(session: Session, upload: Received, filename: str, actor: User) -> Dat
         Forbidden: the actor may not import; Invalid: the file is of no known format.
     """
     require(actor, "import_data")
+    with bulk_page_cache(session):
+        return _start(session, upload, filename, actor)
+
+
+def _start(session: Session, upload: Received, filename: str, actor: User) -> DataImport:
     name = Path(filename or "upload").name[:200] or "upload"
     parsed = parse_upload(session, upload.path, name)
     try:
@@ -945,7 +951,7 @@ def apply(session: Session, import_id: int, actor: User) -> DataImport:
     token, _changed = current_content_version(session)
     if token != record.content_token:
         raise StaleImport(record)
-    with _parsed_again(session, record) as parsed:
+    with bulk_page_cache(session), _parsed_again(session, record) as parsed:
         report = Report()
         if parsed.problems:
             raise Invalid(_("This file has problems: correct them and upload it again."))
@@ -963,7 +969,7 @@ def refresh(session: Session, import_id: int, actor: User) -> DataImport:
     if record.state == "applied":
         return record
     token, _changed = current_content_version(session)
-    with _parsed_again(session, record) as parsed:
+    with bulk_page_cache(session), _parsed_again(session, record) as parsed:
         report = dry_run(session, parsed, actor)
     record.summary = _summary(report, parsed, new_organisations_of(record))
     record.rows, record.content_token = report.rows, token
