@@ -232,3 +232,14 @@ def test_nginx_forwards_to_the_address_in_the_template_with_the_headers_the_app_
     assert shown["TRACKER_TRUSTED_PROXIES"] == "1"
     assert re.search(r"^\s*return 301 https://\$host\$request_uri;", text, re.MULTILINE)
     assert "Strict-Transport-Security" in text and re.search(r"^\s*proxy_buffering on;", text, re.MULTILINE)
+
+
+def test_the_command_wrapper_runs_commands_as_the_services_do():
+    wrapper = (DEPLOY / "bin" / "ev-tracker-flask").read_text(encoding="utf-8")
+    units = unit_files()
+    web = units["ev-tracker-web.service"]
+    assert f'EV_TRACKER_USER:={web["Service.User"][0]}' in wrapper
+    assert f'EV_TRACKER_ENV:={web["Service.EnvironmentFile"][0]}' in wrapper
+    assert f'EV_TRACKER_HOME:={web["Service.WorkingDirectory"][0]}' in wrapper
+    assert 'exec .venv/bin/flask --app tracker "$@"' in wrapper and FLASK.startswith(web["Service.WorkingDirectory"][0])
+    assert os.access(DEPLOY / "bin" / "ev-tracker-flask", os.X_OK)
