@@ -62,6 +62,11 @@ SETTINGS: dict[str, Setting] = {
     "SEARCH_POLL_INTERVAL": Setting(2.0, float),     # seconds between looks at the log when nothing wakes it
     "SEARCH_BATCH_SIZE": Setting(200, int),          # log rows applied per Whoosh commit
     "SEARCH_GAP_TIMEOUT": Setting(600.0, float),     # seconds after which a missing log id is taken as rolled back
+    # Readiness (/readyz, tracker.services.readiness): this process's search index may be this many change-log
+    # rows, or this many seconds (age of the oldest change it has not applied), behind the database before the
+    # host answers 503 and a load balancer stops sending it readers (0: no bound).
+    "READY_MAX_SEARCH_LAG_CHANGES": Setting(1000, int),
+    "READY_MAX_SEARCH_LAG_SECONDS": Setting(120.0, float),
     # Outgoing mail: with no MAIL_HOST, messages are written as .eml files under instance/outbox-mail/
     # (or MAIL_OUTBOX_PATH) instead of being sent.
     "MAIL_HOST": Setting(None, str, optional=True),

@@ -16,6 +16,9 @@ ROLES = (None, "partner", "editor", "reviewer", "admin")
 # visitor is sent to the login page (302). The API answers 401 without a token.
 ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     "pages.home": ("GET", "/", None, (200, 200, 200, 200, 200)),
+    # Probes for load balancers: public, JSON, no session. The suite's index is caught up, so /readyz is 200.
+    "health.healthz": ("GET", "/healthz", None, (200, 200, 200, 200, 200)),
+    "health.readyz": ("GET", "/readyz", None, (200, 200, 200, 200, 200)),
     "pages.countries": ("GET", "/countries", None, (200, 200, 200, 200, 200)),
     "pages.country": ("GET", "/countries/LA", None, (200, 200, 200, 200, 200)),
     "dashboard.index": ("GET", "/dashboard", None, (200, 200, 200, 200, 200)),

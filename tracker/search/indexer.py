@@ -119,6 +119,16 @@ class Indexer:
                 break
         return report
 
+    def position(self) -> IndexState:
+        """How far the live generation has followed the log, read without taking the writer's lock (what
+        this host's readers see; a readiness check polls it).
+
+        Raises:
+            IndexMissing, SchemaMismatch: there is no live index of this schema version.
+        """
+        _, index = self.store.open_live()
+        return self._peek(index)
+
     def _peek(self, index: FileIndex) -> IndexState:
         """The index's state read without taking its lock, through a searcher kept per index and
         refreshed (cheap), so that polling an idle index costs one small query and no writer."""

@@ -50,6 +50,7 @@ def register_views(app: Flask) -> None:
     from tracker.views.editing import bp as editing_bp
     from tracker.views.events import bp as events_bp
     from tracker.views.feeds import bp as feeds_bp
+    from tracker.views.health import bp as health_bp
     from tracker.views.imports import bp as imports_bp
     from tracker.views.notify import bp as notify_bp
     from tracker.views.organisations import bp as organisations_bp
@@ -77,11 +78,14 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(downloads_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(data_bp)
+    app.register_blueprint(health_bp)
     init_comparison(app)
     init_language_switch(app)
     init_security(app)
     # The API authenticates by bearer token only (never by cookie), so cross-site forms cannot use it.
     csrf.exempt(api_bp)
+    # Probes of load balancers and monitors: no form, no cookie, nothing to forge.
+    csrf.exempt(health_bp)
     app.teardown_appcontext(close_db_session)
     register_error_handlers(app)
     init_permalinks(app)
