@@ -398,9 +398,21 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
     status_changes: list[tuple[Policy, str]] = []
     done = 0
     for chunk in _chunks(enumerate(source.records("policies")), CHUNK_SIZE):
+        applying = not (problems or report.options.check_only)
+        # What is stored, read as rows. A record that is exactly its stored one (re-importing an export is
+        # mostly such rows) needs nothing checked, written, audited or looked at again: what it says is
+        # already there, checked when it was written. Only the others are checked and loaded as models.
+        before_records: dict[str, dict[str, Any]] = {}
+        if applying:
+            chunk_keys = [raw["key"] for _index, raw in chunk
+                          if isinstance(raw, dict) and isinstance(raw.get("key"), str)]
+            before_records = _stored_records(session, source, chunk_keys, org_keys, event_keys, policy_keys)
         checked = []
         for index, raw in chunk:
             raw_key = raw.get("key") if isinstance(raw, dict) else None
+            if applying and isinstance(raw_key, str) and before_records.get(raw_key) == raw:
+                report.note("policies", raw_key, False, [], False)
+                continue
             # A record without a usable key (named already) is still checked, under its place in the file.
             label = raw_key if isinstance(raw_key, str) and check_key(raw_key) is None else f"policy[{index}]"
             found_before = len(problems.kept)
@@ -413,10 +425,6 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
             progress(done, "policies")
         if problems or report.options.check_only:
             continue  # checked to the end, so that every problem is named, but nothing more applied
-        # What is stored, read as rows: a record equal to it (re-importing an export is mostly such rows)
-        # needs nothing written, audited or looked at again, so only the others are loaded as models.
-        before_records = stored_policy_records(session, [record["key"] for record in checked], org_keys,
-                                               event_keys, policy_keys)
         differing = []
         for record in checked:
             before = before_records.get(record["key"])
@@ -489,6 +497,19 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
         done += len(chunk)
         if progress is not None:
             progress(done, "links")
+
+
+def _stored_records(session: Session, source: DatasetFile | _DatasetValue, keys: list[str],
+                    org_keys: dict[int, str], event_keys: dict[int, str],
+                    policy_keys: dict[int, str]) -> dict[str, dict[str, Any]]:
+    """The stored records of ``keys``: those the source read already (a spreadsheet's rows are laid over
+    their stored records, read a moment before in this transaction), the others read now."""
+    known: dict[str, dict[str, Any] | None] = getattr(source, "stored_policies", None) or {}
+    found = {key: record for key in keys if (record := known.get(key)) is not None}
+    missing = [key for key in keys if key not in known]
+    if missing:
+        found.update(stored_policy_records(session, missing, org_keys, event_keys, policy_keys))
+    return found
 
 
 def _as_stored(value: Any) -> Any:

@@ -303,7 +303,8 @@ def _policy_row(reader: _Reader, row: str, key: str, values: dict[str, str | Non
     record: dict[str, Any] = dict(base) if base else _new_policy(key)
     problem = False
     for column in header:
-        if column in ("key", "status_since", "status_note", "status_source_url") or column in READ_ONLY_COLUMNS:
+        if column in ("key", "legal_status", "status_since", "status_note", "status_source_url") \
+                or column in READ_ONLY_COLUMNS:
             continue
         text = values.get(column)
         if text is None:
