@@ -144,9 +144,14 @@ class RecordLines(DatasetFile):
     """Records one JSON document per line, a file per kind (what an import writes as it reads a
     spreadsheet): read back a line at a time, several times faster than a whole document by its events."""
 
-    def __init__(self, paths: dict[str, Path]) -> None:
+    def __init__(self, paths: dict[str, Path], *, stored: Path | None = None) -> None:
         super().__init__(next(iter(paths.values()), Path(os.devnull)))
         self.paths = paths
+        self.stored = stored
+
+    def stored_alongside(self) -> StoredAlongside | None:
+        """The stored records the writer read for its policy records, when it kept them."""
+        return StoredAlongside(self.stored) if self.stored is not None and self.stored.exists() else None
 
     def shape(self) -> tuple[str, dict[str, str]]:
         return "object", dict.fromkeys(self.paths, "array")
@@ -157,6 +162,32 @@ class RecordLines(DatasetFile):
         with self.paths[kind].open(encoding="utf-8") as lines:
             for line in lines:
                 yield json.loads(line)
+
+
+class StoredAlongside:
+    """The stored record of each policy record, as the writer of the records read it ([key, record or
+    null] a line, in the records' order), taken a chunk of keys at a time in that order."""
+
+    def __init__(self, path: Path) -> None:
+        self._lines = path.open(encoding="utf-8")
+        self._ahead: dict[str, dict[str, Any] | None] = {}
+
+    def take(self, keys: list[str]) -> dict[str, dict[str, Any] | None]:
+        """What the writer read for ``keys`` (None: not stored); keys it never read are left out."""
+        taken: dict[str, dict[str, Any] | None] = {}
+        for key in keys:
+            while key not in self._ahead:
+                line = self._lines.readline()
+                if not line:
+                    break
+                found, record = json.loads(line)
+                self._ahead[found] = record
+            if key in self._ahead:
+                taken[key] = self._ahead.pop(key)
+        return taken
+
+    def close(self) -> None:
+        self._lines.close()
 
 
 _EVENT_TYPES = {"start_map": "object", "start_array": "array", "string": "string", "number": "number",
@@ -397,6 +428,8 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
     changed_keys: set[str] = set()
     status_changes: list[tuple[Policy, str]] = []
     done = 0
+    # (An error leaves the file to the collector; the import's temporary folder is removed anyway.)
+    alongside = source.stored_alongside() if isinstance(source, RecordLines) else None
     for chunk in _chunks(enumerate(source.records("policies")), CHUNK_SIZE):
         applying = not (problems or report.options.check_only)
         # What is stored, read as rows. A record that is exactly its stored one (re-importing an export is
@@ -406,7 +439,7 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
         if applying:
             chunk_keys = [raw["key"] for _index, raw in chunk
                           if isinstance(raw, dict) and isinstance(raw.get("key"), str)]
-            before_records = _stored_records(session, source, chunk_keys, org_keys, event_keys, policy_keys)
+            before_records = _stored_records(session, alongside, chunk_keys, org_keys, event_keys, policy_keys)
         checked = []
         for index, raw in chunk:
             raw_key = raw.get("key") if isinstance(raw, dict) else None
@@ -472,6 +505,8 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
                 if changes:
                     pending_audit[key] = changes
         _let_go(session, held)
+    if alongside is not None:
+        alongside.close()
     if problems or report.options.check_only:
         return
 
@@ -499,14 +534,14 @@ def _apply_policies(session: Session, source: DatasetFile | _DatasetValue, known
             progress(done, "links")
 
 
-def _stored_records(session: Session, source: DatasetFile | _DatasetValue, keys: list[str],
+def _stored_records(session: Session, alongside: StoredAlongside | None, keys: list[str],
                     org_keys: dict[int, str], event_keys: dict[int, str],
                     policy_keys: dict[int, str]) -> dict[str, dict[str, Any]]:
-    """The stored records of ``keys``: those the source read already (a spreadsheet's rows are laid over
-    their stored records, read a moment before in this transaction), the others read now."""
-    known: dict[str, dict[str, Any] | None] = getattr(source, "stored_policies", None) or {}
-    found = {key: record for key in keys if (record := known.get(key)) is not None}
-    missing = [key for key in keys if key not in known]
+    """The stored records of ``keys``: those the writer of a spreadsheet's records read a moment before
+    in this transaction (nothing was written since), the others read now."""
+    taken = alongside.take(keys) if alongside is not None else {}
+    found = {key: record for key, record in taken.items() if record is not None}
+    missing = [key for key in keys if key not in taken]
     if missing:
         found.update(stored_policy_records(session, missing, org_keys, event_keys, policy_keys))
     return found

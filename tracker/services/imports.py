@@ -22,7 +22,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -198,6 +198,9 @@ class _Reader:
     def __init__(self, session: Session, parsed: Parsed, new_organisations: list[dict[str, Any]]) -> None:
         self.session = session
         self.parsed = parsed
+        # Told each policy record's stored record as it is made (the loader reads them back instead of
+        # reading the same rows again in the same transaction); set by the writer of the records.
+        self.note_stored: Callable[[str, dict[str, Any] | None], None] | None = None
         self.countries = {row.code: (row.name_en, row.name_lo) for row in session.execute(
             select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo).order_by(Jurisdiction.position))}
         self.org_keys = {row.id: row.key for row in session.execute(select(Organisation.id, Organisation.key))}
@@ -278,6 +281,8 @@ def _policy_records(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | N
             if record is not None:
                 if key in forum_links:
                     record["forum_links"] = forum_links.pop(key)
+                if reader.note_stored is not None:
+                    reader.note_stored(key, stored.get(key))
                 yield record
     remaining = [key for key in forum_links if key not in seen]
     for start in range(0, len(remaining), ROW_CHUNK):
@@ -289,6 +294,8 @@ def _policy_records(reader: _Reader, rows: Iterator[tuple[str, dict[str, str | N
                     "There is no policy '%(key)s' in the tracker or on the policies sheet.", key=key[:120]))
                 continue
             parsed.rows_of.setdefault(("policies", key), links[0]["_row"])
+            if reader.note_stored is not None:
+                reader.note_stored(key, stored[key])
             yield stored[key] | {"forum_links": [_link_record(link) for link in links]}
 
 
@@ -609,6 +616,12 @@ class _DatasetWriter:
         self.folder = Path(tempfile.mkdtemp(prefix="tracker-import-"))
         parsed.temporary = self.folder
         self.paths: dict[str, Path] = {}
+        self.stored_path = self.folder / "policies.stored.jsonl"
+        self._stored = self.stored_path.open("w", encoding="utf-8")
+
+    def note_stored(self, key: str, record: dict[str, Any] | None) -> None:
+        """Keep a policy record's stored record, in the order of the records, for the loader."""
+        self._stored.write(json.dumps([key, record], ensure_ascii=False) + "\n")
 
     def section(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
         path = self.paths[kind] = self.folder / f"{kind}.jsonl"
@@ -616,8 +629,12 @@ class _DatasetWriter:
             for record in records:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
+    def close(self) -> None:
+        self._stored.close()
+
     def dataset(self) -> RecordLines:
-        return RecordLines(self.paths)
+        self.close()
+        return RecordLines(self.paths, stored=self.stored_path)
 
 
 def parse_upload(session: Session, path: Path, filename: str,
@@ -641,12 +658,14 @@ def parse_upload(session: Session, path: Path, filename: str,
         return parsed
     reader = _Reader(session, parsed, new_organisations or [])
     writer = _DatasetWriter(parsed)
+    reader.note_stored = writer.note_stored
     try:
         if kind == "csv":
             _parse_csv(reader, path, writer)
         else:
             _parse_xlsx(reader, path, writer)
     except BaseException:
+        writer.close()
         parsed.close()
         raise
     parsed.data = writer.dataset()
