@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.errors import Invalid
+from tracker.i18n import current_language
 from tracker.models import Event, Jurisdiction, Policy, Topic
 from tracker.models.notification import Subscription
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
@@ -225,21 +226,26 @@ def describe_targets(session: Session, targets: Sequence[Target]) -> list[str]:
             for name in ("country", "topic", "event"):
                 wanted[name].update((target.filters or {}).get(name, []))
     names: dict[str, dict[str, str]] = {kind: {} for kind in wanted}
-    # A policy or event may be named in Lao only: the Lao name stands in for the English one.
+    # Named in the reader's language where the record has that name, else in the other one.
+    lao = current_language() == "lo"
+
+    def named(rows: Any) -> dict[str, str]:
+        return {key: ((name_lo or name_en) if lao else (name_en or name_lo)) or key
+                for key, name_en, name_lo in rows}
+
     if wanted["policy"]:
-        names["policy"] = {key: english or lao or key for key, english, lao in session.execute(
-            select(Policy.key, Policy.title_en, Policy.title_lo).where(
-                Policy.key.in_(wanted["policy"]), Policy.editorial_state == "published"))}
+        names["policy"] = named(session.execute(select(Policy.key, Policy.title_en, Policy.title_lo).where(
+            Policy.key.in_(wanted["policy"]), Policy.editorial_state == "published")))
     if wanted["event"]:
-        names["event"] = {key: english or lao or key for key, english, lao in session.execute(
-            select(Event.key, Event.name_en, Event.name_lo).where(
-                Event.key.in_(wanted["event"]), Event.editorial_state == "published"))}
+        names["event"] = named(session.execute(select(Event.key, Event.name_en, Event.name_lo).where(
+            Event.key.in_(wanted["event"]), Event.editorial_state == "published")))
     if wanted["country"]:
-        names["country"] = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name_en).where(
-            Jurisdiction.code.in_(wanted["country"]))).all())
+        names["country"] = named(session.execute(select(
+            Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo).where(
+            Jurisdiction.code.in_(wanted["country"]))))
     if wanted["topic"]:
-        names["topic"] = dict(session.execute(select(Topic.key, Topic.name_en).where(
-            Topic.key.in_(wanted["topic"]))).all())
+        names["topic"] = named(session.execute(select(Topic.key, Topic.name_en, Topic.name_lo).where(
+            Topic.key.in_(wanted["topic"]))))
     return [describe_target(target, names) for target in targets]
 
 
