@@ -811,10 +811,12 @@ def test_a_reset_request_gets_one_answer_whoever_asks(client, session, users, co
     assert reset_mails(session, users["editor"]) == 1
     assert reset_mails(session) == 1
     # The same reads each way (and no password hashing); only the mail to the editor was written.
-    reads = {email: [sql for sql in found if sql.lstrip().upper().startswith("SELECT")]
+    # (On PostgreSQL a queued mail also wakes the workers with pg_notify: a signal, not a read or a write.)
+    reads = {email: [sql for sql in found if sql.lstrip().upper().startswith("SELECT") and "pg_notify" not in sql]
              for email, found in statements.items()}
     assert reads[email_of("editor")] == reads["Nobody@Example.org"] == reads[email_of("partner")]
-    writes = [sql for sql in statements[email_of("editor")] if sql not in reads[email_of("editor")]]
+    writes = [sql for sql in statements[email_of("editor")]
+              if sql not in reads[email_of("editor")] and "pg_notify" not in sql]
     assert len(writes) == 1 and "INSERT INTO staff_mail" in writes[0]
 
 

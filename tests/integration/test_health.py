@@ -73,7 +73,8 @@ def test_readyz_is_not_ready_on_a_database_never_migrated(tmp_path):
         app.extensions["tracker.db"].dispose()
 
 
-def test_readyz_is_ready_on_the_migrated_database_with_its_index_caught_up(app, client):
+def test_readyz_is_ready_on_the_migrated_database_with_its_index_caught_up(app, client,
+        search_index):
     response = client.get("/readyz")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -106,7 +107,8 @@ def test_readyz_is_not_ready_when_the_database_is_behind_the_code(client, sessio
     assert schema["error"] == "the database is at another revision than this code's migrations"
 
 
-def test_readyz_sends_traffic_away_while_the_search_replica_lags_beyond_the_bound(app, client, session, monkeypatch):
+def test_readyz_sends_traffic_away_while_the_search_replica_lags_beyond_the_bound(app, client, session, monkeypatch,
+        search_index):
     monkeypatch.setitem(app.config, "READY_MAX_SEARCH_LAG_CHANGES", 3)
     _add_search_changes(session, 3)
     within = client.get("/readyz")
@@ -135,7 +137,8 @@ def test_readyz_counts_a_long_lag_no_further_than_one_past_the_bound(app, client
     assert (index["pending_changes"], index["pending_changes_at_least"]) == (3, True)
 
 
-def test_readyz_is_not_ready_when_an_unapplied_change_is_older_than_the_bound(app, client, session, monkeypatch):
+def test_readyz_is_not_ready_when_an_unapplied_change_is_older_than_the_bound(app, client, session, monkeypatch,
+        search_index):
     monkeypatch.setitem(app.config, "READY_MAX_SEARCH_LAG_SECONDS", 120.0)
     _add_search_changes(session, 1, changed_at=utcnow() - dt.timedelta(minutes=10))
     response = client.get("/readyz")
@@ -194,7 +197,8 @@ def test_readyz_reports_the_notification_backlog_without_turning_the_host_away(c
     assert outbox["last_attempt_at"].endswith("Z")
 
 
-def test_readyz_runs_a_handful_of_queries_whether_ready_or_lagging(app, client, session, count_queries, monkeypatch):
+def test_readyz_runs_a_handful_of_queries_whether_ready_or_lagging(app, client, session, count_queries, monkeypatch,
+        search_index):
     client.get("/readyz")  # the migrations folder is read once per process, before counting
     count_queries.reset()
     assert client.get("/readyz").status_code == 200
