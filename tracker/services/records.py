@@ -301,13 +301,9 @@ class _StoredPolicy:
     def __getattr__(self, name: str) -> Any:  # only for what __init__ did not set: the row's columns
         return getattr(self._row, name)
 
-    @property
-    def topic_keys(self) -> list[str]:
-        return [link.topic_key for link in self.topic_links]
-
-    @property
-    def vehicle_classes(self) -> list[str]:
-        return [link.vehicle_class for link in self.vehicle_class_links]
+    # The model's own properties, which read only the link lists set above.
+    topic_keys = Policy.topic_keys
+    vehicle_classes = Policy.vehicle_classes
 
 
 def _columns(model: type[Any]) -> list[Any]:
