@@ -9,6 +9,7 @@ from tracker import create_app
 from tracker.models.notification import Delivery, DeliveryAttempt, NotificationEvent, WebhookEndpoint
 from tracker.models.search_log import SearchChange
 from tracker.models.types import utcnow
+from tracker.search.runtime import runtime_of
 from tracker.services.readiness import code_revisions
 
 # Statements a ready host's /readyz runs: SELECT 1, the schema's revision, the newest search change, the
@@ -124,7 +125,9 @@ def test_readyz_sends_traffic_away_while_the_search_replica_lags_beyond_the_boun
         index = search["indexes"][name]
         assert (index["ok"], index["pending_changes"]) == (False, 4)
         assert index["error"] == "the index is further behind the database than the configured bound"
-        assert index["applied_change"] + 4 == search["newest_change"]
+        # Not `applied + 4 == newest`: on PostgreSQL, numbers taken by transactions that rolled back
+        # (other tests') leave holes in the log.
+        assert index["applied_change"] < search["newest_change"]
     # The other checks still pass: only the search replica holds this host back.
     checks = beyond.get_json()["checks"]
     assert [name for name, check in checks.items() if not check["ok"]] == ["search"]
@@ -200,9 +203,12 @@ def test_readyz_reports_the_notification_backlog_without_turning_the_host_away(c
 def test_readyz_runs_a_handful_of_queries_whether_ready_or_lagging(app, client, session, count_queries, monkeypatch,
         search_index):
     client.get("/readyz")  # the migrations folder is read once per process, before counting
+    # On PostgreSQL, numbers the index has not seen below its newest change (transactions that rolled back,
+    # or are still open) are watched for a while as gaps, and the log is asked about them.
+    gaps = bool(runtime_of(app).indexer.position().gaps)
     count_queries.reset()
     assert client.get("/readyz").status_code == 200
-    assert count_queries.count == READY_QUERIES, count_queries.statements
+    assert count_queries.count == READY_QUERIES + (2 if gaps else 0), count_queries.statements
 
     # Lagging: two more, asked once for both indexes (they stand at the same change).
     monkeypatch.setitem(app.config, "READY_MAX_SEARCH_LAG_CHANGES", 1)
