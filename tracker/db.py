@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,6 +36,10 @@ class Base(DeclarativeBase):
     tracks_content = True
 
 
+# How long a SQLite writer waits for another writer's lock before giving up (the request then answers 503).
+SQLITE_BUSY_TIMEOUT_MS = 15000
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Make SQLite fit for a web server: WAL, a busy timeout, foreign keys, immediate write locks."""
 
@@ -43,7 +48,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy (below) emit BEGIN itself instead of pysqlite's implicit, deferred one.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=FULL"):
+        for pragma in ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON",
+                       "synchronous=FULL"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -64,7 +70,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
@@ -142,6 +148,14 @@ def is_transient_conflict(error: BaseException) -> bool:
     """Whether ``error`` is a database refusal that running the same transaction again may not meet."""
     orig = getattr(error, "orig", None)
     return getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite giving up on its write lock after the busy timeout: another writer held
+    it all that time. Nothing of the transaction was written; the same work may succeed a moment later."""
+    orig = getattr(error, "orig", None)
+    return (isinstance(orig, sqlite3.OperationalError)
+            and str(orig).startswith(("database is locked", "database is busy")))
 
 
 @contextlib.contextmanager

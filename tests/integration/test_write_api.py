@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from tests.conftest import PASSWORD, email_of
 from tests.factories import event_record, load, policy_record
 from tracker import create_app, migrate
+from tracker import db as tracker_db
 from tracker.db import unit_of_work
 from tracker.models import AuditEntry, Event, Policy, Source, StatusChange
 from tracker.models.vocab import (
@@ -982,3 +984,45 @@ def test_two_requests_patching_the_same_version_at_once_give_one_200_and_one_409
             ("title_en", f"{winner} {round_number}", f"{winner}@example.org")]
         stored = reader.get(f"{API}/policies/raced", headers=tokens["ana"]).get_json()
         assert (stored["title_en"], stored["version"]) == (f"{winner} {round_number}", version + 1)
+
+
+def test_a_write_that_waits_out_the_busy_timeout_answers_503_and_saves_nothing(tmp_path, monkeypatch):
+    # A short wait, so that the test does not sit out the real fifteen seconds; the lock itself is real.
+    monkeypatch.setattr(tracker_db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'busy.db'}",
+                              "SECRET_KEY": "test-secret-key-not-for-production",
+                              "SEARCH_INDEX_PATH": str(tmp_path / "search-index")})
+    database = application.extensions["tracker.db"]
+    migrate.upgrade(database.engine)
+    with unit_of_work(database.session(write=True)) as session:
+        load_dataset(session, {
+            "organisations": [{"key": "la-mem", "name_en": "Ministry of Energy and Mines", "name_lo": None,
+                               "country": "LA", "kind": "ministry"},
+                              {"key": "la-edl", "name_en": "EDL", "name_lo": None, "country": "LA",
+                               "kind": "utility"}],
+            "topics": [{"key": "charging_infrastructure", "name_en": "Charging", "name_lo": None},
+                       {"key": "fiscal_incentives", "name_en": "Fiscal", "name_lo": None}],
+            "policies": [policy_record("busy", editorial_state="draft")]})
+        user = accounts.create_user(session, "ana@example.org", PASSWORD, "editor")
+        token = {"Authorization": f"Bearer {accounts.create_api_token(session, user, 'busy')[1]}"}
+    client = application.test_client()
+    version = client.get(f"{API}/policies/busy", headers=token).get_json()["version"]
+    # Another writer (a long import, say) holds the write lock for longer than the wait.
+    holder = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        busy = client.patch(f"{API}/policies/busy", headers=token | {"Accept-Language": "lo"},
+                            json={"version": version, "title_en": "Saved while busy"})
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == "5"
+        message = busy.get_json()["error"]["message"]
+        assert "ບໍ່ຖືກບັນທຶກ" in message, message  # the reader's language: "nothing was saved"
+    finally:
+        holder.rollback()
+        holder.close()
+    stored = client.get(f"{API}/policies/busy", headers=token).get_json()
+    assert (stored["title_en"], stored["version"]) == ("Test policy busy", version)
+    again = client.patch(f"{API}/policies/busy", headers=token,
+                         json={"version": version, "title_en": "Saved a moment later"})
+    assert again.status_code == 200
+    database.dispose()

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from tracker.db import is_transient_conflict
+from tracker.db import is_busy, is_transient_conflict
 from tracker.errors import DomainError, Invalid, TooManyRequests
 from tracker.i18n import translate_known
 from tracker.views.support import wants_json
@@ -98,6 +98,11 @@ def register_error_handlers(app: Flask) -> None:
             # A write that kept losing a deadlock or serialization race (after retries): nothing was saved.
             return error_response(409, _("Another change to the same record was being saved at the same moment; "
                                          "nothing of yours was saved. Please try again."))
+        if is_busy(error):
+            # SQLite waited its whole busy timeout for another writer: a moment of overload, not a fault.
+            app.logger.warning("The database stayed locked by another writer for the whole busy timeout")
+            return error_response(503, _("The tracker is busy saving other changes; nothing of yours was saved. "
+                                         "Please try again in a few seconds."), headers=[("Retry-After", "5")])
         return _server_error(error)
 
     @app.errorhandler(Exception)
