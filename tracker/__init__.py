@@ -14,6 +14,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=instance_path_from_environment(), instance_relative_config=True)
     load_config(app, config)
+    from tracker.logs import configure_logging, init_request_logging
+
+    configure_logging(app.config["LOG_FORMAT"])
     app.extensions["tracker.db"] = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
 
     from tracker.cli import register_cli
@@ -21,6 +24,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tracker.views import register_views
 
     init_i18n(app)
+    # First of the request hooks: its line of each request comes after the others have run.
+    init_request_logging(app)
     register_views(app)
     register_cli(app)
     from tracker.search import init_search

@@ -156,6 +156,13 @@ SETTINGS: dict[str, Setting] = {
     "TODAY": Setting(None, str, optional=True),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
+    # Prometheus metrics at /metrics (tracker.views.metrics): open to clients whose address (as TRUSTED_PROXIES
+    # lets the app see it) is in METRICS_ALLOW, addresses or CIDR networks separated by commas (empty: none),
+    # and to any client sending "Authorization: Bearer METRICS_TOKEN" when a token is set.
+    "METRICS_ALLOW": Setting("127.0.0.1,::1", str),
+    "METRICS_TOKEN": Setting(None, str, optional=True),
+    # Log lines on standard error (tracker.logs): "text" for people, "json" (one object a line) for collectors.
+    "LOG_FORMAT": Setting("text", ("text", "json")),
 }
 # Read before the app exists (tracker.__init__), so not a setting of app.config.
 ENVIRONMENT_ONLY = frozenset({"INSTANCE_PATH"})

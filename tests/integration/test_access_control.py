@@ -19,6 +19,8 @@ ROUTES: dict[str, tuple[str, str, object, tuple[int, int, int, int, int]]] = {
     # Probes for load balancers: public, JSON, no session. The suite's index is caught up, so /readyz is 200.
     "health.healthz": ("GET", "/healthz", None, (200, 200, 200, 200, 200)),
     "health.readyz": ("GET", "/readyz", None, (200, 200, 200, 200, 200)),
+    # Prometheus: by address (the test client is 127.0.0.1, allowed by default) or token, never by role.
+    "metrics.metrics": ("GET", "/metrics", None, (200, 200, 200, 200, 200)),
     "pages.countries": ("GET", "/countries", None, (200, 200, 200, 200, 200)),
     "pages.country": ("GET", "/countries/LA", None, (200, 200, 200, 200, 200)),
     "dashboard.index": ("GET", "/dashboard", None, (200, 200, 200, 200, 200)),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker.errors import Invalid, NotFound
+from tracker.metrics import SEARCH_SECONDS
 from tracker.models import Document, DocumentPassage, Event, Policy
 from tracker.search.errors import SearchUnavailable
 from tracker.search.highlight import Terms, highlights, passage_highlight
@@ -94,6 +95,11 @@ def search(session: Session, request: SearchRequest, *, include_unpublished: boo
         NotFound: the page is past the last one.
         SearchUnavailable: the index is missing or of another schema version.
     """
+    with SEARCH_SECONDS.labels("records").time():
+        return _search(session, request, include_unpublished)
+
+
+def _search(session: Session, request: SearchRequest, include_unpublished: bool) -> SearchResults:
     states = visible_states(include_unpublished)
     filters = {
         "state": states, "type": tuple(request.types), "country": tuple(c.lower() for c in request.countries),
@@ -199,6 +205,14 @@ def search_passages(session: Session, q: str, *, policies: tuple[int, ...] = (),
         Invalid: the query cannot be run; NotFound: the page is past the last one;
         SearchUnavailable: the passages index is missing.
     """
+    with SEARCH_SECONDS.labels("passages").time():
+        return _search_passages(session, q, policies, documents, languages, sort, page, per_page,
+                                include_unpublished, whole)
+
+
+def _search_passages(session: Session, q: str, policies: tuple[int, ...], documents: tuple[int, ...],
+                     languages: tuple[str, ...], sort: str, page: int, per_page: int, include_unpublished: bool,
+                     whole: bool) -> PassageResults:
     states = visible_states(include_unpublished)
     filters = {"state": states, "policy": tuple(str(i) for i in policies),
                "document": tuple(str(i) for i in documents), "language": tuple(lang.lower() for lang in languages)}

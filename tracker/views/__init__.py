@@ -52,6 +52,9 @@ def register_views(app: Flask) -> None:
     from tracker.views.feeds import bp as feeds_bp
     from tracker.views.health import bp as health_bp
     from tracker.views.imports import bp as imports_bp
+    from tracker.views.job_log import init_job_log
+    from tracker.views.metrics import bp as metrics_bp
+    from tracker.views.metrics import init_metrics
     from tracker.views.notify import bp as notify_bp
     from tracker.views.organisations import bp as organisations_bp
     from tracker.views.pages import bp as pages_bp
@@ -79,6 +82,10 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(imports_bp)
     app.register_blueprint(data_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
+    # Before the other hooks of the views, so that a request's time includes theirs.
+    init_metrics(app)
+    init_job_log()
     init_comparison(app)
     init_language_switch(app)
     init_security(app)
@@ -86,6 +93,7 @@ def register_views(app: Flask) -> None:
     csrf.exempt(api_bp)
     # Probes of load balancers and monitors: no form, no cookie, nothing to forge.
     csrf.exempt(health_bp)
+    csrf.exempt(metrics_bp)
     app.teardown_appcontext(close_db_session)
     register_error_handlers(app)
     init_permalinks(app)

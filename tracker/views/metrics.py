@@ -1,0 +1,99 @@
+"""/metrics for Prometheus, open to the addresses of METRICS_ALLOW or the bearer token METRICS_TOKEN, and the
+timing of every request by route."""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from tracker.config import ConfigError
+from tracker.metrics import REQUEST_SECONDS, REQUESTS, exposition
+from tracker.search.runtime import runtime_of
+from tracker.services.monitoring import DatabaseCollector
+from tracker.services.readiness import ReadinessLimits
+
+bp = Blueprint("metrics", __name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_NETWORKS = "tracker.metrics_allow"
+# Label of requests no route matched (a 404 for an unknown path, a 405): never the path itself.
+UNMATCHED = "none"
+
+
+def init_metrics(app: Flask) -> None:
+    """Read the access settings (a wrong address stops the app at start) and time every request."""
+    app.extensions[_NETWORKS] = allowed_networks(app.config["METRICS_ALLOW"])
+    app.before_request(_start_timer)
+    app.after_request(_count_request)
+
+
+def allowed_networks(setting: str) -> tuple[Network, ...]:
+    """The networks of METRICS_ALLOW: addresses or CIDR networks separated by commas (empty: none).
+
+    Raises:
+        ConfigError: an entry is neither an address nor a network.
+    """
+    networks = []
+    for entry in (word.strip() for word in setting.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(f"METRICS_ALLOW: {entry!r} is neither an IP address nor a network such as "
+                              f"10.0.0.0/8.") from None
+    return tuple(networks)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count_request(response: Response) -> Response:
+    started = g.pop("metrics_started", None)
+    if started is None:
+        return response
+    route = request.url_rule.endpoint if request.url_rule is not None else UNMATCHED
+    labels = (route, request.method, str(response.status_code))
+    REQUESTS.labels(*labels).inc()
+    REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+    return response
+
+
+def _client_allowed() -> bool:
+    networks: tuple[Network, ...] = current_app.extensions[_NETWORKS]
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+def _token_given() -> bool:
+    expected = current_app.config["METRICS_TOKEN"]
+    if not expected:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """The metrics in Prometheus's text format; 403 without a word to a client neither allowed nor with the token."""
+    if not (_client_allowed() or _token_given()):
+        response = Response(b"", status=403, content_type="text/plain; charset=utf-8")
+    else:
+        config = current_app.config
+        limits = ReadinessLimits(int(config["READY_MAX_SEARCH_LAG_CHANGES"]),
+                                 float(config["READY_MAX_SEARCH_LAG_SECONDS"]))
+        database = current_app.extensions["tracker.db"]
+        collector = DatabaseCollector(database.session, runtime_of(current_app).indexers, limits)
+        response = Response(exposition(collector), content_type=CONTENT_TYPE_LATEST)
+    # Figures of one moment, for one scraper: never kept by a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
