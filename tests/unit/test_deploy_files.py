@@ -243,3 +243,15 @@ def test_the_command_wrapper_runs_commands_as_the_services_do():
     assert f'EV_TRACKER_HOME:={web["Service.WorkingDirectory"][0]}' in wrapper
     assert 'exec .venv/bin/flask --app tracker "$@"' in wrapper and FLASK.startswith(web["Service.WorkingDirectory"][0])
     assert os.access(DEPLOY / "bin" / "ev-tracker-flask", os.X_OK)
+
+
+def test_the_web_server_gives_its_workers_an_empty_metrics_directory_of_their_own():
+    unit = unit_files()["ev-tracker-web.service"]
+    (runtime,) = unit["Service.RuntimeDirectory"]
+    # systemd creates /run/NAME empty at each start and removes it at stop: no counts of an earlier run.
+    assert unit_environment(unit)["PROMETHEUS_MULTIPROC_DIR"] == f"/run/{runtime}"
+    server = (ROOT / "script" / "server").read_text(encoding="utf-8")
+    assert re.search(r"^export PROMETHEUS_MULTIPROC_DIR=.*instance\}/metrics\}$", server, re.MULTILINE)
+    assert "-name '*.db' -delete" in server
+    assert server.index("PROMETHEUS_MULTIPROC_DIR") < server.index("exec .venv/bin/gunicorn")
+    assert hasattr(importlib.import_module("tracker.gunicorn_hooks"), "child_exit")
