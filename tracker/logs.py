@@ -36,7 +36,7 @@ class _StandardError(logging.StreamHandler):
         self._given: TextIO | None = None
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return self._given or sys.stderr
 

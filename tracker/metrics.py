@@ -60,7 +60,7 @@ def exposition(*scrape_time: Collector) -> bytes:
     if directory:
         MultiProcessCollector(registry, path=directory)
     else:
-        registry.register(_Collected([REGISTRY]))  # type: ignore[arg-type]
+        registry.register(_Collected([REGISTRY]))
     for collector in scrape_time:
         registry.register(collector)
     return generate_latest(registry)

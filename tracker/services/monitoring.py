@@ -6,6 +6,7 @@ queries, the same figures /readyz shows) and one count of attached texts by extr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -47,7 +48,7 @@ def _gauge(name: str, documentation: str, value: float | None = None, labels: Se
     return GaugeMetricFamily(name, documentation, value=value, labels=labels or None)
 
 
-def _search(check: dict) -> Iterator[Metric]:
+def _search(check: dict[str, Any]) -> Iterator[Metric]:
     changes = _gauge("tracker_search_lag_changes",
                      "Change-log rows this process's search index has not applied yet, by index (counted up to "
                      "one past TRACKER_READY_MAX_SEARCH_LAG_CHANGES, or 10001 without that bound).",
@@ -66,7 +67,7 @@ def _search(check: dict) -> Iterator[Metric]:
     yield from (changes, seconds, usable)
 
 
-def _outbox(check: dict) -> Iterator[Metric]:
+def _outbox(check: dict[str, Any]) -> Iterator[Metric]:
     if "pending" not in check:  # the database did not answer: no figure rather than a false zero
         return
     backlog = _gauge("tracker_outbox_deliveries",
