@@ -5,10 +5,11 @@ import datetime as dt
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from tracker import create_app
 from tracker.config import ConfigError
-from tracker.models import Delivery, NotificationEvent
+from tracker.models import Delivery, DeliveryAttempt, NotificationEvent
 from tracker.views.metrics import allowed_networks
 
 # Samples are keyed by name and labels: {("name", (("label", "value"), ...)): value}.
@@ -73,6 +74,10 @@ def test_the_outbox_backlog_is_the_deliveries_waiting(client, session):
                      Delivery(event_id=event.id, channel="webhook", state="retrying",
                               next_attempt_at=now - dt.timedelta(minutes=10)),
                      Delivery(event_id=event.id, channel="webhook", state="delivered", next_attempt_at=None)])
+    session.flush()
+    retrying = session.scalar(select(Delivery).where(Delivery.event_id == event.id, Delivery.state == "retrying"))
+    session.add(DeliveryAttempt(delivery_id=retrying.id, outcome="retry", status_code=503,
+                                attempted_at=now - dt.timedelta(minutes=2)))
     session.commit()
     after = scrape(client)
 
@@ -84,6 +89,8 @@ def test_the_outbox_backlog_is_the_deliveries_waiting(client, session):
     assert grew("tracker_outbox_due_deliveries") == 2
     assert grew("tracker_outbox_events_not_fanned_out") == 1
     assert value(after, "tracker_outbox_oldest_due_seconds") >= 600
+    # The newest attempt, two minutes ago, is the workers' last sign of life.
+    assert 120 <= value(after, "tracker_outbox_last_attempt_seconds") < 3600
     assert value(after, "tracker_database_up") == 1
 
 
@@ -152,3 +159,13 @@ def test_an_empty_metrics_allow_lets_in_only_the_token(app, client, monkeypatch)
     monkeypatch.setitem(app.config, "METRICS_TOKEN", "scrape-token")
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", headers={"Authorization": "Bearer scrape-token"}).status_code == 200
+
+
+def test_a_scrape_reads_the_database_in_a_few_statements(client, count_queries):
+    client.get("/metrics")
+    count_queries.reset()
+    assert client.get("/metrics").status_code == 200
+    print(f"/metrics ran {count_queries.count} statements:", *count_queries.statements, sep="\n  ")
+    # The readiness checks (SELECT 1, the revision, the newest change, the outbox: two, the newest attempt)
+    # and one count of texts by state; lag queries only for an index behind the log.
+    assert count_queries.count <= 9

@@ -82,6 +82,10 @@ def _outbox(check: dict[str, Any]) -> Iterator[Metric]:
                  float(check["oldest_due_seconds"] or 0.0))
     yield _gauge("tracker_outbox_events_not_fanned_out",
                  "Notification events the worker has not yet turned into deliveries.", float(check["events_waiting"]))
+    if check["last_attempt_seconds"] is not None:
+        yield _gauge("tracker_outbox_last_attempt_seconds",
+                     "Seconds since any worker last tried to send a delivery (absent before the first attempt).",
+                     float(check["last_attempt_seconds"]))
 
 
 def _extractions(session: Session) -> Iterator[Metric]:
