@@ -23,7 +23,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("tracker.search", "tracker.notifications", "tracker.documents"),  # the index replica; the outbox and its
                                                                # worker; attached files and their extraction
     ("tracker.models", "tracker.i18n"),                        # tables and types; language and formats
-    ("tracker.db", "tracker.config", "tracker.errors", "tracker.lao", "tracker.pagination", "tracker.background"),
+    ("tracker.db", "tracker.config", "tracker.errors", "tracker.lao", "tracker.pagination", "tracker.background",
+     "tracker.translation"),
 ]
 
 

@@ -15,13 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from tracker.errors import Invalid, NotFound
 from tracker.models import Policy
 from tracker.services import policy_comparison as comparison_service
 from tracker.services.policy_comparison import MAX_POLICIES, MIN_POLICIES, keys_param
 from tracker.services.tabular import csv_text
+from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session
 
