@@ -151,5 +151,6 @@ class Processes:
     def report(self, lines: int = 40) -> str:
         """The tail of every process's output and of every extra log: what someone needs to diagnose a failure."""
         parts = [process.report(lines) for process in self.all.values()]
-        parts += [f"===== {path.name} (last {lines} lines)\n{tail(path, lines)}" for path in self.extra_logs]
+        parts += [f"===== {path.parent.name}/{path.name} (last {lines} lines)\n{tail(path, lines)}"
+                  for path in self.extra_logs]
         return "\n".join(parts)
