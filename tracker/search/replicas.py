@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def replica_id(root: str | Path, host: str | None = None) -> str:
+def replica_id(root: str | os.PathLike[str], host: str | None = None) -> str:
     """The stable id of the index folder ``root`` on ``host`` (this machine when None)."""
     host = host or socket.gethostname()
     return hashlib.sha256(f"{host}\n{Path(root).resolve()}".encode()).hexdigest()[:32]
@@ -39,7 +40,7 @@ def replica_id(root: str | Path, host: str | None = None) -> str:
 class ReplicaHeartbeat:
     """Reports the position of one index folder (the lower of its indexers') in ``search_replicas``."""
 
-    def __init__(self, root: str | Path, indexers: Sequence[Indexer], engine: Engine, *,
+    def __init__(self, root: str | os.PathLike[str], indexers: Sequence[Indexer], engine: Engine, *,
                  interval: Callable[[], float], clock: Callable[[], float] = time.monotonic) -> None:
         self.root = Path(root).resolve()
         self.host = socket.gethostname()

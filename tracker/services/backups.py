@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -186,9 +186,9 @@ def _libpq_environment(engine: Engine) -> dict[str, str]:
             environment[variable] = str(value)
     for option, variable in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"),
                              ("host", "PGHOST"), ("port", "PGPORT")):
-        value = url.query.get(option)
-        if isinstance(value, str):
-            environment[variable] = value
+        option_value = url.query.get(option)
+        if isinstance(option_value, str):
+            environment[variable] = option_value
     return environment
 
 
@@ -203,8 +203,8 @@ def _table_counts(connection: Connection) -> tuple[str | None, dict[str, int]]:
 
 def _run(argv: list[str], environment: dict[str, str], what: str) -> None:
     try:
-        finished = subprocess.run(argv, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, check=False)
+        finished = subprocess.run(argv, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, check=False)
     except OSError as error:
         raise BackupError(f"{argv[0]} could not be started ({error}).") from error
     if finished.returncode != 0:
@@ -260,7 +260,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         if actual != entry.get("sha256"):
             raise BackupError(f"The backup is damaged: the SHA-256 of {name} is {actual}, the manifest says "
                               f"{entry.get('sha256')}. Restore another backup.")
-    return manifest
+    return cast(dict[str, Any], manifest)
 
 
 def _existing(engine: Engine) -> tuple[list[str], str | None]:

@@ -74,7 +74,8 @@ def prune_search_changes(session: Session, keep_days: int, now: dt.datetime) -> 
     highest = session.scalar(select(func.max(SearchChange.id)).where(condition))
     rows = _deleted(session, delete(SearchChange).where(condition)) if highest is not None else 0
     if rows:
-        session.add(SearchLogPrune(pruned_through=int(highest), rows=rows, pruned_at=now))
+        assert highest is not None  # rows were deleted, so there was a highest
+        session.add(SearchLogPrune(pruned_through=highest, rows=rows, pruned_at=now))
         session.flush()
     return PruneLine("search_changes", rows, f"id <= {bound} (lowest position of {replicas} replica(s)) and "
                                              f"older than {keep_days} days (SEARCH_CHANGES_KEEP_DAYS)")
@@ -104,8 +105,9 @@ def prune(session: Session, settings: RetentionSettings, *, now: dt.datetime | N
     lines.append(prune_manage_link_requests(session, now))
     removed = notification_retention.prune(session, keep_days=settings.notify_keep_days, now=now)
     lines.append(PruneLine("deliveries", removed.deliveries + removed.attempts,
-                           f"{removed.deliveries} delivered over {settings.notify_keep_days} days ago (NOTIFY_KEEP_DAYS) "
-                           f"or of expired subscriptions, with {removed.attempts} attempts; dead and failed stay"))
+                           f"{removed.deliveries} delivered over {settings.notify_keep_days} days ago "
+                           f"(NOTIFY_KEEP_DAYS) or of expired subscriptions, with {removed.attempts} attempts; "
+                           f"dead and failed stay"))
     lines.append(PruneLine("subscriptions", removed.subscriptions, "email never confirmed, confirmation link expired"))
     audit = session.scalar(select(func.count(AuditEntry.id))) or 0
     lines.append(PruneLine("audit_entries", 0, f"never pruned: the audit trail is kept whole ({audit} entries)"))
