@@ -156,6 +156,12 @@ SETTINGS: dict[str, Setting] = {
     "TODAY": Setting(None, str, optional=True),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
+    # Search replicas (tracker.search.replicas) and pruning of the change log (`flask ops prune`): an index folder
+    # reports its position at most this often when idle; one silent for longer is forgotten (its index must then
+    # be rebuilt); log rows newer than SEARCH_CHANGES_KEEP_DAYS days are never pruned.
+    "SEARCH_REPLICA_HEARTBEAT_SECONDS": Setting(60.0, float),
+    "SEARCH_REPLICA_FORGET_SECONDS": Setting(7 * 24 * 3600.0, float),
+    "SEARCH_CHANGES_KEEP_DAYS": Setting(7, int),
 }
 # Read before the app exists (tracker.__init__), so not a setting of app.config.
 ENVIRONMENT_ONLY = frozenset({"INSTANCE_PATH"})
