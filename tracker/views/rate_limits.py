@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_babel import gettext as _
@@ -65,14 +67,16 @@ def init_rate_limits(app: Flask) -> None:
     # Flask-Limiter puts its Retry-After on every answer once a limit is counted, and on one already there
     # truncates it: the app's own value (a 429 or 503 of its own, or the one below) is kept instead.
     app.after_request(_restore_retry_after)
-    limiter = Limiter(client_address, headers_enabled=True, key_prefix="tracker")
+    # A shared store that is down lets requests through (and logs why) rather than refusing every reader.
+    limiter = Limiter(client_address, headers_enabled=True, key_prefix="tracker", swallow_errors=True)
     limiter.init_app(app)
     app.after_request(_keep_retry_after)
     app.extensions["tracker.limiter"] = limiter
     for endpoint, setting in LIMITED_FORMS.items():
+        view: Callable[..., Any] = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(
             app.config[setting], methods=["POST"], exempt_when=_signed_in if endpoint == "notify.subscribe" else None,
-        )(app.view_functions[endpoint])
+        )(view)
     from tracker.views.api import bp as api_bp
 
     # One count per client for the whole API, not one per address of it.
