@@ -175,9 +175,37 @@ def test_the_web_unit_runs_gunicorn_as_script_server_does():
     parsed = GunicornConfig().parser().parse_args(words)
     assert parsed.config == "python:tracker.gunicorn_hooks"
     assert hasattr(importlib.import_module("tracker.gunicorn_hooks"), "post_worker_init")
-    assert parsed.args == ["tracker:create_app()"] and parsed.workers == int(environment["TRACKER_WORKERS"])
-    assert "--config python:tracker.gunicorn_hooks" in (ROOT / "script" / "server").read_text(encoding="utf-8")
+    # Workers, threads and limits come from the config module alone: an option here would override it.
+    assert parsed.args == ["tracker:create_app()"] and parsed.workers is None and parsed.threads is None
+    assert parsed.worker_class is None and parsed.timeout is None
+    server = (ROOT / "script" / "server").read_text(encoding="utf-8")
+    assert "--config python:tracker.gunicorn_hooks" in server and "--workers" not in server
     assert unit["Service.Type"] == ["notify"]
+
+
+def test_the_gunicorn_config_module_reads_workers_and_threads_from_the_settings(monkeypatch):
+    """TRACKER_WORKERS and TRACKER_THREADS (settings of the template) set the web server's processes and threads,
+    with the same defaults as the app's settings."""
+    import tracker.gunicorn_hooks as hooks
+
+    try:
+        monkeypatch.setenv("TRACKER_WORKERS", "3")
+        monkeypatch.setenv("TRACKER_THREADS", "12")
+        importlib.reload(hooks)
+        config = GunicornConfig()
+        for name in ("worker_class", "workers", "threads", "timeout", "keepalive", "limit_request_line"):
+            config.set(name, getattr(hooks, name))
+        assert (config.worker_class_str, config.workers, config.threads) == ("gthread", 3, 12)
+        monkeypatch.delenv("TRACKER_WORKERS")
+        monkeypatch.delenv("TRACKER_THREADS")
+        importlib.reload(hooks)
+        assert (hooks.workers, hooks.threads) == (SETTINGS["WORKERS"].default, SETTINGS["THREADS"].default)
+        monkeypatch.setenv("TRACKER_THREADS", "many")
+        with pytest.raises(SystemExit, match="TRACKER_THREADS='many' is not a whole number"):
+            importlib.reload(hooks)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(hooks)
 
 
 def test_every_service_reads_the_settings_file_and_is_hardened():
