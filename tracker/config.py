@@ -156,6 +156,28 @@ SETTINGS: dict[str, Setting] = {
     "TODAY": Setting(None, str, optional=True),
     # Read by script/server only (gunicorn workers); known here so that setting it is not an error.
     "WORKERS": Setting(2, int),
+    # Search replicas (tracker.search.replicas) and pruning of the change log (`flask ops prune`): an index folder
+    # reports its position at most this often when idle; one silent for longer is forgotten (its index must then
+    # be rebuilt); log rows newer than SEARCH_CHANGES_KEEP_DAYS days are never pruned.
+    "SEARCH_REPLICA_HEARTBEAT_SECONDS": Setting(60.0, float),
+    "SEARCH_REPLICA_FORGET_SECONDS": Setting(7 * 24 * 3600.0, float),
+    "SEARCH_CHANGES_KEEP_DAYS": Setting(7, int),
+    # Requests each gunicorn worker serves at once (threads), read by tracker/gunicorn_hooks.py only.
+    "THREADS": Setting(8, int),
+    # Rate limits per client address (as TRUSTED_PROXIES lets the app see it; on the API, per token's user when
+    # one is sent), counted in memory: a first, cheap line before the limits kept in the database. Beyond one:
+    # 429 with Retry-After. The limits are texts like "10 per minute" or "100 per hour; 10 per minute".
+    "RATELIMIT_ENABLED": Setting(True, bool),
+    # Where the counts are kept: "memory://", each process apart (with N processes a client may make up to N
+    # times the limit); a store every process shares makes them exact: redis://HOST:6379 (needs the redis
+    # package installed) or memcached://HOST:11211 (needs pymemcache).
+    "RATELIMIT_STORAGE_URI": Setting("memory://", str),
+    # "moving-window" counts exactly the last minute (or hour); "fixed-window" resets on the minute, cheaper
+    # but lets a burst of twice the limit through across the boundary; "sliding-window-counter" is between.
+    "RATELIMIT_STRATEGY": Setting("moving-window", ("moving-window", "fixed-window", "sliding-window-counter")),
+    "RATELIMIT_LOGIN": Setting("10 per minute", str),        # sign-in and password-reset forms sent
+    "RATELIMIT_SUBSCRIBE": Setting("10 per minute", str),    # subscriptions without an account, manage links
+    "RATELIMIT_API": Setting("300 per minute", str),         # every /api/v1 request
     # Prometheus metrics at /metrics (tracker.views.metrics): open to clients whose address (as TRUSTED_PROXIES
     # lets the app see it) is in METRICS_ALLOW, addresses or CIDR networks separated by commas (empty: none),
     # and to any client sending "Authorization: Bearer METRICS_TOKEN" when a token is set.

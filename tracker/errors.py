@@ -90,7 +90,7 @@ _TYPE_PARAMS = ("expected", "actual")
 
 def _translate(message: str) -> str:
     # Flask-Babel gives the reader's language inside a request and the message itself outside one.
-    from flask_babel import gettext
+    from tracker.translation import gettext
 
     return gettext(message)
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, format_datetime, format_decimal, get_locale, get_translations
-from flask_babel import gettext as _
+from flask_babel import Babel, format_datetime, format_decimal
 from markupsafe import Markup
 
 from tracker.lao import keep_words_whole
 from tracker.models.types import PartialDate
+from tracker.translation import current_locale, current_translations, install_in_templates
+from tracker.translation import gettext as _
 
 # The interface languages, each named in its own language (the switch shows them so).
 LANGUAGES: dict[str, str] = {"en": "English", "lo": "ພາສາລາວ"}
@@ -66,6 +67,7 @@ def init_i18n(app: Flask) -> None:
     """Flask-Babel with the locale chosen per request, and the template helpers (the language switch is a
     view: tracker.views.language)."""
     Babel(app, locale_selector=select_locale)
+    install_in_templates(app.jinja_env)
     app.jinja_env.globals.update(
         LANGUAGES=LANGUAGES, current_language=current_language,
         localized=localized, other_language=other_language_text, local_name=local_name,
@@ -92,7 +94,7 @@ def select_locale() -> str | None:
 
 def current_language() -> str:
     """'en' or 'lo': the language of the page being made."""
-    locale = get_locale()
+    locale = current_locale()
     return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT_LOCALE
 
 
@@ -194,21 +196,21 @@ def local_name(thing: Any) -> str:
 
 def translate_known(message: str) -> str:
     """A message that arrives as text from a library (e.g. a CSRF error) in the reader's language."""
-    return get_translations().ugettext(message)
+    return current_translations().ugettext(message)
 
 
 class FormTranslations:
     """What WTForms asks for to translate its built-in messages: our catalogue (see LIBRARY_MESSAGES)."""
 
     def gettext(self, string: str) -> str:
-        return get_translations().ugettext(string)
+        return current_translations().ugettext(string)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         if singular in _LIBRARY_PLURALS:
             # Lao has one plural form: the catalogue keeps each message once, by its singular.
-            text = get_translations().ugettext(singular)
+            text = current_translations().ugettext(singular)
             return text if text != singular or n == 1 else plural
-        return get_translations().ungettext(singular, plural, n)
+        return current_translations().ungettext(singular, plural, n)
 
 
 form_translations = FormTranslations()

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
-
 from tracker.errors import Invalid, NotFound
+from tracker.translation import gettext as _
+from tracker.translation import ngettext
 
 T = TypeVar("T")
 

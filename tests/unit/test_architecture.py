@@ -24,7 +24,7 @@ FLOORS: list[tuple[str, ...]] = [
                                                                # worker; attached files and their extraction
     ("tracker.models", "tracker.i18n"),                        # tables and types; language and formats
     ("tracker.db", "tracker.config", "tracker.errors", "tracker.lao", "tracker.pagination", "tracker.background",
-     "tracker.logs", "tracker.metrics"),
+     "tracker.translation", "tracker.logs", "tracker.metrics"),
 ]
 
 

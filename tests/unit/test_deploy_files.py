@@ -6,6 +6,8 @@ import importlib
 import os
 import re
 import shlex
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -154,7 +156,7 @@ def test_every_flask_command_of_the_units_is_a_command_of_the_app(cli_app):
             seen.add((group_name, command_name, *options))
     assert {("notify", "work"), ("search", "follow"), ("documents", "work"), ("search", "ensure"),
             ("notify", "digest", "--daily"), ("notify", "digest", "--weekly"), ("notify", "sunset"),
-            ("data", "release", "--if-changed"), ("notify", "prune")} <= seen
+            ("data", "release", "--if-changed"), ("ops", "prune")} <= seen
 
 
 def test_a_misspelt_command_in_a_unit_would_be_caught(cli_app):
@@ -173,9 +175,37 @@ def test_the_web_unit_runs_gunicorn_as_script_server_does():
     parsed = GunicornConfig().parser().parse_args(words)
     assert parsed.config == "python:tracker.gunicorn_hooks"
     assert hasattr(importlib.import_module("tracker.gunicorn_hooks"), "post_worker_init")
-    assert parsed.args == ["tracker:create_app()"] and parsed.workers == int(environment["TRACKER_WORKERS"])
-    assert "--config python:tracker.gunicorn_hooks" in (ROOT / "script" / "server").read_text(encoding="utf-8")
+    # Workers, threads and limits come from the config module alone: an option here would override it.
+    assert parsed.args == ["tracker:create_app()"] and parsed.workers is None and parsed.threads is None
+    assert parsed.worker_class is None and parsed.timeout is None
+    server = (ROOT / "script" / "server").read_text(encoding="utf-8")
+    assert "--config python:tracker.gunicorn_hooks" in server and "--workers" not in server
     assert unit["Service.Type"] == ["notify"]
+
+
+def test_the_gunicorn_config_module_reads_workers_and_threads_from_the_settings(monkeypatch):
+    """TRACKER_WORKERS and TRACKER_THREADS (settings of the template) set the web server's processes and threads,
+    with the same defaults as the app's settings."""
+    import tracker.gunicorn_hooks as hooks
+
+    try:
+        monkeypatch.setenv("TRACKER_WORKERS", "3")
+        monkeypatch.setenv("TRACKER_THREADS", "12")
+        importlib.reload(hooks)
+        config = GunicornConfig()
+        for name in ("worker_class", "workers", "threads", "timeout", "keepalive", "limit_request_line"):
+            config.set(name, getattr(hooks, name))
+        assert (config.worker_class_str, config.workers, config.threads) == ("gthread", 3, 12)
+        monkeypatch.delenv("TRACKER_WORKERS")
+        monkeypatch.delenv("TRACKER_THREADS")
+        importlib.reload(hooks)
+        assert (hooks.workers, hooks.threads) == (SETTINGS["WORKERS"].default, SETTINGS["THREADS"].default)
+        monkeypatch.setenv("TRACKER_THREADS", "many")
+        with pytest.raises(SystemExit, match="TRACKER_THREADS='many' is not a whole number"):
+            importlib.reload(hooks)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(hooks)
 
 
 def test_every_service_reads_the_settings_file_and_is_hardened():
@@ -243,6 +273,38 @@ def test_the_command_wrapper_runs_commands_as_the_services_do():
     assert f'EV_TRACKER_HOME:={web["Service.WorkingDirectory"][0]}' in wrapper
     assert 'exec .venv/bin/flask --app tracker "$@"' in wrapper and FLASK.startswith(web["Service.WorkingDirectory"][0])
     assert os.access(DEPLOY / "bin" / "ev-tracker-flask", os.X_OK)
+
+
+def test_the_backup_unit_runs_the_backup_script_which_keeps_the_newest_backups(tmp_path, clean_environment):
+    unit = unit_files()["ev-tracker-backup.service"]
+    (argv,) = [argv for argv in commands(unit) if not argv[0].startswith("+")]
+    assert argv[0] == "/opt/ev-tracker/deploy/bin/ev-tracker-backup" and argv[1] == "/var/backups/ev-tracker"
+    assert argv[1] in unit["Service.ReadWritePaths"][0].replace("-/", "/").split()
+    script = DEPLOY / "bin" / "ev-tracker-backup"
+    assert os.access(script, os.X_OK)
+    # Run for real, with this checkout's flask, over a database of its own.
+    database = tmp_path / "backed-up.db"
+    clean_environment.setenv("TRACKER_DATABASE_URL", f"sqlite:///{database}")
+    flask = Path(sys.executable).with_name("flask")
+    assert subprocess.run([str(flask), "--app", "tracker", "db", "upgrade"], cwd=ROOT, capture_output=True,
+                          check=False).returncode == 0
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for old in ("20200101T000000Z", "20200102T000000Z", "20200103T000000Z"):
+        (backups / old).mkdir()
+        (backups / old / "manifest.json").write_text("{}")
+    (backups / "20190101T000000Z").mkdir()  # a backup that failed halfway (no manifest): left alone
+    (backups / "kept-by-hand").mkdir()
+    finished = subprocess.run([str(script), str(backups), "2"], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "EV_TRACKER_FLASK": str(flask)}, check=False)
+    assert finished.returncode == 0, finished.stderr
+    names = sorted(path.name for path in backups.iterdir())
+    new = [name for name in names if name.startswith("20") and name > "2021"]
+    assert len(new) == 1 and (backups / new[0] / "manifest.json").is_file()
+    assert names == sorted(["20190101T000000Z", "20200103T000000Z", "kept-by-hand", *new])
+    assert "Removed the old backup" in finished.stdout
+    refused = subprocess.run([str(script), str(backups), "none"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "KEEP must be a whole number" in refused.stderr
 
 
 def test_the_web_server_gives_its_workers_an_empty_metrics_directory_of_their_own():

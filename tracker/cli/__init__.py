@@ -20,11 +20,13 @@ DEMO_DATASET = Path(__file__).resolve().parent.parent / "data" / "asean-ev-polic
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``app.cli``."""
+    from tracker.cli.ops import ops_group
     from tracker.cli.users import users_group
 
     app.cli.add_command(db_group)
     app.cli.add_command(data_group)
     app.cli.add_command(users_group)
+    app.cli.add_command(ops_group)
     from tracker.documents.cli import documents_group
     from tracker.notifications.cli import notify_group
     from tracker.search.cli import search_group

@@ -1,7 +1,6 @@
 """Forms of the account pages: login, password change and reset, profile, API tokens, user administration."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
@@ -10,6 +9,7 @@ from tracker.forms import labelled
 from tracker.forms.notify import LANGUAGE_CHOICES
 from tracker.models.user import ROLES
 from tracker.services.accounts import MAX_DISPLAY_NAME_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from tracker.translation import lazy_gettext as _l
 
 
 class LoginForm(FlaskForm):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import SelectField, StringField, TextAreaField
 
@@ -11,6 +10,7 @@ from tracker.forms import TrackerForm as FlaskForm
 from tracker.forms import labelled
 from tracker.forms.records import PartialDateField, ServiceErrors
 from tracker.models.vocab import DOCUMENT_LANGUAGES, DOCUMENT_ROLES
+from tracker.translation import lazy_gettext as _l
 
 
 def _clean(value: Any) -> str | None:

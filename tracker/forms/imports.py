@@ -1,10 +1,10 @@
 """Forms of imports: upload a file for a dry run, apply a dry run."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 
 from tracker.forms import TrackerForm as FlaskForm
+from tracker.translation import lazy_gettext as _l
 
 
 class ImportUploadForm(FlaskForm):

@@ -1,7 +1,6 @@
 """Forms of the notification pages: following a record, subscribing by email, webhook endpoints."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, SelectChoice, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -13,6 +12,7 @@ from tracker.services.subscriptions import (
     MAX_SUNSET_DAYS,
     MIN_SUNSET_DAYS,
 )
+from tracker.translation import lazy_gettext as _l
 
 CADENCE_CHOICES = [SelectChoice("immediate", _l("At once, one email per change")),
                    SelectChoice("daily", _l("Daily digest")), SelectChoice("weekly", _l("Weekly digest"))]

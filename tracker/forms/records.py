@@ -8,8 +8,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import LazyString
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,6 +47,8 @@ from tracker.models.vocab import (
     TARGET_UNITS,
     VEHICLE_CLASSES,
 )
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 if TYPE_CHECKING:
     from wtforms import Field

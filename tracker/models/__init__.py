@@ -15,6 +15,7 @@ from tracker.models.reference import Jurisdiction, Organisation, Topic
 from tracker.models.release import Release, ReleaseFile, ReleaseSchedule
 from tracker.models.request_count import RequestCount
 from tracker.models.search_log import SearchChange  # noqa: F401
+from tracker.models.search_replica import SearchLogPrune, SearchReplica
 from tracker.models.source import Source
 from tracker.models.subscription_log import ManageLinkRequest, SubscriptionChange
 from tracker.models.target import PolicyTarget
@@ -29,5 +30,5 @@ __all__ = [
     "PartialDate", "Policy", "PolicyBody", "PolicyRelation", "PolicyTopic", "PolicyVehicleClass", "RecordKeyAlias",
     "PolicyTarget", "Release", "ReleaseFile", "ReleaseSchedule", "RequestCount",
     "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
-    "WebhookEndpoint", "ManageLinkRequest", "SubscriptionChange",
+    "WebhookEndpoint", "ManageLinkRequest", "SubscriptionChange", "SearchLogPrune", "SearchReplica",
 ]

@@ -5,7 +5,6 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,6 +12,7 @@ from tracker.db import Base
 from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.user import User
 from tracker.models.vocab import check_in
+from tracker.translation import lazy_gettext as _l
 
 PROPOSAL_STATES: dict[str, LazyString] = {
     "pending": _l("Waiting for review"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.db import Base
 from tracker.models.types import UTCDateTime, utcnow
 from tracker.models.vocab import check_in
+from tracker.translation import lazy_gettext as _l
 
 ROLES: dict[str, LazyString] = {
     "admin": _l("Administrator"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
+
+from tracker.translation import lazy_gettext as _l
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -208,7 +209,8 @@ DOCUMENT_LANGUAGE_CODES = ("lo", "en", "th", "vi", "km", "my", "id", "ms", "fil"
 
 def _language_name(code: str) -> str:
     from babel import Locale
-    from flask_babel import get_locale
+
+    from tracker.translation import current_locale as get_locale
 
     locale = get_locale() or Locale("en")
     return str(locale.languages.get(code) or Locale("en").languages.get(code) or code)

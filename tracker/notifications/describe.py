@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import flask_babel
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,12 +16,13 @@ from tracker.lao import shorten
 from tracker.models import Event, Jurisdiction, Policy, Topic
 from tracker.models.notification import Subscription
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
+from tracker.translation import lazy_gettext as _l
 
 if TYPE_CHECKING:
     # flask_babel has no type information: its gettext, as it is called here.
     def _(string: str, **variables: Any) -> str: ...
 else:
-    from flask_babel import gettext as _
+    from tracker.translation import gettext as _
 
 # The words of a saved search are chosen by whoever filled the form, and the confirmation goes to any address:
 # they are shown quoted, this long at most, with nothing a mail client would turn into a link.

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     # flask_babel has no type information: its gettext, as it is called here.
     def _(string: str, **variables: Any) -> str: ...
 else:
-    from flask_babel import gettext as _
+    from tracker.translation import gettext as _
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 

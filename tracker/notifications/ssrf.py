@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import idna
-from flask_babel import gettext as _
 
 from tracker.errors import Invalid
+from tracker.translation import gettext as _
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -6,11 +6,11 @@ import hashlib
 import hmac
 
 from flask import current_app
-from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from tracker.errors import Invalid
 from tracker.models import User
+from tracker.translation import gettext as _
 
 # Purpose -> how long a token stays valid (None: for ever; unsubscribe links must keep working).
 # "manage" names an email address (not one subscription): the page that lists and changes all of that

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models.search_log import SearchChange
 from tracker.search.errors import SearchUnavailable
-from tracker.search.index import IndexMissing, SchemaMismatch, read_state
+from tracker.search.index import IndexBehindLog, IndexMissing, SchemaMismatch, read_state
 from tracker.search.indexer import ApplyReport, Indexer
 from tracker.search.runtime import SearchRuntime, runtime_of
 from tracker.search.schema import SCHEMA_VERSION
@@ -67,7 +67,9 @@ def build(runtime: SearchRuntime, indexer: Indexer | None = None) -> None:
 
 @search_group.command("rebuild", help="Build fresh indexes (records, passages) beside the live ones and swap them in.")
 def search_rebuild() -> None:
-    build(_runtime())
+    runtime = _runtime()
+    build(runtime)
+    runtime.heartbeat.beat(force=True)
 
 
 @search_group.command("ensure", help="Build the index when missing or of another schema version; else catch up.")
@@ -80,6 +82,7 @@ def search_ensure() -> None:
         click.echo(f"Search index of {indexer.corpus.name} up to date (schema {SCHEMA_VERSION}, change {report.high}"
                    + (f", {report.rows} changes applied now" if report.rows else "")
                    + (", another process is writing it" if report.busy else "") + ").")
+    runtime.heartbeat.beat(force=True)
 
 
 def _apply_or_build(runtime: SearchRuntime, indexer: Indexer) -> ApplyReport | None:
@@ -89,7 +92,7 @@ def _apply_or_build(runtime: SearchRuntime, indexer: Indexer) -> ApplyReport | N
         return indexer.apply_pending(runtime.sessions)
     except IndexMissing:
         click.echo(f"The search index of {indexer.corpus.name} does not exist yet; building it.")
-    except SchemaMismatch as error:
+    except (SchemaMismatch, IndexBehindLog) as error:
         click.echo(f"{error.message.split(' Run ')[0]} Rebuilding the index of {indexer.corpus.name}.")
     build(runtime, indexer)
     return None
@@ -157,6 +160,7 @@ def search_follow(interval: float, batch_size: int | None, once: bool) -> None:
                 if report is not None and report.documents:
                     click.echo(f"Applied {report.rows} change(s) to {report.documents} {indexer.corpus.label}; "
                                f"at change {report.high}" + (f", {report.gaps} open gap(s)" if report.gaps else ""))
+            runtime.heartbeat.beat()
             if once and not any(report is not None and report.busy for report in reports):
                 break
             deadline = time.monotonic() + interval

@@ -44,6 +44,10 @@ class SchemaMismatch(SearchUnavailable):
     """The index was built for another schema version (or by another version of the code)."""
 
 
+class IndexBehindLog(SearchUnavailable):
+    """The index stopped below changes that were pruned from the log: it can never catch up, only be rebuilt."""
+
+
 @dataclass
 class IndexState:
     """How far an index has followed the change log.

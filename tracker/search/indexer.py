@@ -22,8 +22,9 @@ from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 
 from tracker.models.search_log import SearchChange
+from tracker.models.search_replica import SearchLogPrune
 from tracker.search.documents import RECORDS, Corpus, digest
-from tracker.search.index import IndexState, IndexStore, read_state, write_state
+from tracker.search.index import REBUILD_HINT, IndexBehindLog, IndexState, IndexStore, read_state, write_state
 from tracker.search.reader import refreshed
 from tracker.search.schema import META_ID, SCHEMA_VERSION
 
@@ -93,6 +94,7 @@ class Indexer:
 
         Raises:
             IndexMissing, SchemaMismatch: there is no live index of this schema version.
+            IndexBehindLog: the log was pruned above the index's position (it must be rebuilt).
         """
         report = ApplyReport()
         if index is None:
@@ -100,6 +102,7 @@ class Indexer:
         state = self._peek(index)
         report.high, report.gaps = state.high, len(state.gaps)
         with sessions() as session:
+            self._check_not_behind(session, state)
             if not self._has_pending(session, state):
                 return report
         while max_batches is None or report.batches < max_batches:
@@ -144,6 +147,15 @@ class Indexer:
         self.store.check_schema(state)
         assert state is not None
         return state
+
+    def _check_not_behind(self, session: Session, state: IndexState) -> None:
+        """Raise IndexBehindLog when rows this index has not applied were pruned from the log (it was
+        forgotten as a replica after a long silence, or restored from an old copy)."""
+        pruned = session.scalar(select(func.max(SearchLogPrune.pruned_through))) or 0
+        if state.high < pruned:
+            raise IndexBehindLog(f"The search index of {self.corpus.name} at {self.store.root} stopped at change "
+                                 f"{state.high}, but the change log was pruned through change {pruned}: it can "
+                                 f"never catch up and must be rebuilt. {REBUILD_HINT}")
 
     def _has_pending(self, session: Session, state: IndexState) -> bool:
         now = self.clock()
@@ -268,6 +280,7 @@ class Indexer:
             state = read_state(searcher)
             self.store.check_schema(state)
             assert state is not None
+            self._check_not_behind(session, state)
             indexed: dict[str, str] = {}
             for stored in searcher.all_stored_fields():
                 if self.corpus.owns(stored.get("id", "")):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from flask_babel import gettext as _
 from whoosh import query as wq
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, PlusMinusPlugin, syntax
 from whoosh.qparser.common import QueryParserError
@@ -20,6 +19,7 @@ from tracker.search.engine import Collection, Ranked, Segment, best_of, top
 from tracker.search.expansion import QUOTED, Concepts, Should, copy_extent, primary_concepts, rewrite
 from tracker.search.reader import Leaf, bits_of, mask_of
 from tracker.search.schema import FACETS, TEXT_FIELDS, make_schema
+from tracker.translation import gettext as _
 
 # Names a researcher may use before a colon, and the index field each one searches.
 QUERY_FIELDS = {"title": "title", "summary": "body", "reference": "reference", "ref": "reference",

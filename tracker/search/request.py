@@ -5,12 +5,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from tracker.errors import FieldError, Invalid
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.pagination import PageRequest
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 MAX_QUERY_LENGTH = 500
 TYPES = ("policy", "event")

@@ -28,6 +28,7 @@ from tracker.search.errors import SearchUnavailable
 from tracker.search.index import IndexStore
 from tracker.search.indexer import ApplyReport, Indexer
 from tracker.search.reader import Replica
+from tracker.search.replicas import ReplicaHeartbeat
 
 if TYPE_CHECKING:
     from tracker.db import Database
@@ -67,6 +68,8 @@ class SearchRuntime:
         # Passages are many per change (a whole text): smaller batches keep one commit short.
         self.passage_indexer = Indexer(self.passage_store, corpus=PASSAGES, batch_size=max(1, batch_size // 4),
                                        gap_timeout=gap_timeout)
+        self.heartbeat = ReplicaHeartbeat(path, self.indexers, self.database.engine,
+                                          interval=lambda: float(self.config["SEARCH_REPLICA_HEARTBEAT_SECONDS"]))
 
     @property
     def indexers(self) -> tuple[Indexer, Indexer]:
@@ -139,6 +142,8 @@ class SearchRuntime:
             self._busy = 0
             raise
         self.last_error = None
+        # Tell the database how far this folder has followed the log (when it moved, or now and then).
+        self.heartbeat.beat()
         # Another process holds the lock: look again soon, it may have missed our rows.
         self._busy = self._busy + 1 if report.busy and self._busy < BUSY_RETRIES else 0
         return BUSY_PAUSE if self._busy else None

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +24,7 @@ from tracker.models.user import ROLES, ApiToken, LoginThrottle, User
 from tracker.notifications.tokens import RESET_MAX_AGE, reset_fingerprint, reset_serializer
 from tracker.services import staff_mail
 from tracker.services.permissions import require
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from sqlalchemy import CursorResult

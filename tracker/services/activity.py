@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from tracker.errors import Invalid
 from tracker.models import AuditEntry, Event, Organisation, Policy, User
 from tracker.models.audit import AUDITED_TYPES
 from tracker.pagination import Page, PageRequest, check_page_in_range
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from sqlalchemy import ScalarResult

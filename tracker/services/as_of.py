@@ -17,7 +17,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import String, case, func, literal, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from tracker.errors import Invalid
 from tracker.models import Policy, StatusChange
 from tracker.models.types import PartialDate, PartialDateError
+from tracker.translation import gettext as _
 
 
 @dataclass(frozen=True)

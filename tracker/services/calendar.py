@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, String, and_, exists, or_, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,6 +19,8 @@ from tracker.models import Event, Policy, PolicyTopic, StatusChange
 from tracker.models.event import EventTopic
 from tracker.models.types import PartialDate
 from tracker.services.policies import FilterChoices
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 KINDS = {
     "comment_deadline": _l("Comment deadline"),

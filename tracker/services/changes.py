@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -25,6 +24,7 @@ from tracker.models.content_version import committed_position
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services.jurisdictions import JurisdictionSummary, list_jurisdictions, list_topics
+from tracker.translation import gettext as _
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

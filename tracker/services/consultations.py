@@ -7,14 +7,13 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
-
 from tracker.errors import FieldError
 from tracker.i18n import format_partial_date
 from tracker.models import Policy, StatusChange
 from tracker.services.record_checks import check_comment_window, parse_day
 from tracker.services.records import WINDOW_COLUMNS
+from tracker.translation import gettext as _
+from tracker.translation import ngettext
 
 # Columns an edit of a step may change, by the name the audit trail and the forms give them.
 STEP_FIELDS = {"comment_opens_on": "comment_opens_on", "comment_closes_on": "comment_closes_on",

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -16,6 +15,7 @@ from tracker.services.as_of import status_on
 # The dashboard's own narrowing: the map counts exactly the policies its charts count, whatever the
 # dashboard's filter comes to hold.
 from tracker.services.dashboard import DashboardFilter, ReferenceLists, published_matching
+from tracker.translation import gettext as _
 
 IN_FORCE = "in_force"
 TOPIC = "topic"

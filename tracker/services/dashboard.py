@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVarTuple, cast
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, String, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
@@ -19,6 +18,7 @@ from tracker.services.as_of import AsOf, end_key, parse_as_of, status_on
 
 # A measure in one of ENDED_STATUSES no longer runs out: it has already ended another way.
 from tracker.services.policy_targets import ENDED_STATUSES, TargetView, headline_targets_by_year
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from sqlalchemy import Result

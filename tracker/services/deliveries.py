@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -17,6 +16,7 @@ from tracker.models.types import utcnow
 from tracker.notifications import retention
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.webhook_endpoints import MAX_ID, get_endpoint
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from sqlalchemy import Select

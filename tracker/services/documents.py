@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +32,8 @@ from tracker.services.audit import write_audit
 from tracker.services.permissions import has_permission, require
 from tracker.services.policies import visible_states
 from tracker.services.record_checks import checked_text, date_error
+from tracker.translation import gettext as _
+from tracker.translation import ngettext
 
 if TYPE_CHECKING:
     from tracker.documents.comparison import Comparison

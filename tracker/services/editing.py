@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +39,7 @@ from tracker.services.record_checks import (
     date_error,
     problems_to_invalid,
 )
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from tracker.errors import FieldError

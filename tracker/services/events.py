@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -11,6 +10,7 @@ from tracker.errors import Invalid, NotFound
 from tracker.models import Event, EventOrganisation, EventTopic, Jurisdiction
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.policies import PUBLIC_STATES, visible_states
+from tracker.translation import gettext as _
 
 
 def parse_event_filter(args: Mapping[str, Sequence[str]], countries: Mapping[str, str], *,

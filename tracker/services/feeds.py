@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -16,6 +15,7 @@ from tracker.models.vocab import INSTRUMENTS
 from tracker.search.request import SearchRequest, parse_search_args
 from tracker.services import permalinks
 from tracker.services.search import search
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from tracker.errors import FieldError

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
-from flask_babel import gettext as _
 from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -45,6 +44,7 @@ from tracker.services.exports import AS_OF_COLUMNS, POLICY_HEADER
 from tracker.services.permissions import has_permission, require
 from tracker.services.record_checks import check_key
 from tracker.services.records import event_to_record, stored_policy_records
+from tracker.translation import gettext as _
 
 # Columns a spreadsheet row may set; the other columns of an export are derived or shown for reading and
 # are ignored on import.

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import NotFound
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.services.policies import visible_states
+from tracker.translation import gettext as _
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from flask_babel import LazyString
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -36,6 +34,8 @@ from tracker.models.vocab import (
 from tracker.services.as_of import AsOf, status_on
 from tracker.services.policies import FilterChoices, parse_policy_filter
 from tracker.services.policy_targets import compact_text, headline_targets
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 # What the columns can be, by the name the page (``dimension``) and the API (``cols``) take.
 DIMENSIONS: dict[str, LazyString] = {

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +29,7 @@ from tracker.services.record_checks import (
     check_organisation,
     problems_to_invalid,
 )
+from tracker.translation import gettext as _
 
 ORGANISATION_FIELDS = ("name_en", "name_lo", "acronym", "country", "kind", "parent")
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from flask_babel import gettext as _
-
 from tracker.errors import Forbidden
+from tracker.translation import gettext as _
 
 # Each role has the permissions of the roles below it, plus its own.
 ROLE_ORDER = ("partner", "editor", "reviewer", "admin")

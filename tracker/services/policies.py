@@ -6,8 +6,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVarTuple
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -29,6 +27,8 @@ from tracker.models.types import PartialDate
 from tracker.models.vocab import ADOPTED_STATUSES, INSTRUMENTS, LEGAL_STATUSES, VEHICLE_CLASSES
 from tracker.pagination import Page, PageRequest, check_page_in_range
 from tracker.services.as_of import AsOf, end_key, parse_as_of, status_on
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 _Ts = TypeVarTuple("_Ts")
 

@@ -11,8 +11,6 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
@@ -21,6 +19,8 @@ from tracker.models import ForumLink, Policy, PolicyRelation, RecordKeyAlias
 from tracker.models.types import PartialDate
 from tracker.services.permalinks import KEY_LENGTH
 from tracker.services.policies import _FULL_RECORD, PUBLIC_STATES, visible_forum_links, visible_relations
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 MIN_POLICIES = 2
 MAX_POLICIES = 4

@@ -9,14 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import LazyString
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tracker.i18n import current_language, format_number
 from tracker.models import Policy, PolicyTarget
 from tracker.models.vocab import TARGET_METRICS, TARGET_UNIT_SYMBOLS, TARGET_UNITS, VEHICLE_CLASSES
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 # A policy in one of these statuses no longer pursues its targets.
 ENDED_STATUSES = ("repealed", "withdrawn", "superseded", "expired")

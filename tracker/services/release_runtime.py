@@ -19,8 +19,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from flask_babel import gettext as _
-
 from tracker.background import BackgroundRunner
 from tracker.config import ConfigError
 from tracker.db import Database, unit_of_work
@@ -29,6 +27,7 @@ from tracker.models import Release
 from tracker.models.types import utcnow
 from tracker.services import releases
 from tracker.services.releases import Progress, ReleaseSettings
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from flask import Flask

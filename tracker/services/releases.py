@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
@@ -54,6 +53,7 @@ from tracker.services.records import (
 )
 from tracker.services.release_tables import TABLES, Links
 from tracker.services.tabular import WorkbookWriter, write_csv
+from tracker.translation import gettext as _
 
 TRACKER_NAME = "EV Policy Tracker"
 DATASET_TITLE = "Electric-vehicle policies of Lao PDR and ASEAN"

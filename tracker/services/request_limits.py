@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from flask_babel import gettext
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.models import RequestCount
 from tracker.models.types import utcnow
+from tracker.translation import gettext
 
 # flask_babel has no type information: its gettext returns the translated text.
 _: Callable[..., str] = gettext

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -24,6 +23,7 @@ from tracker.services.audit import write_audit
 from tracker.services.merging import FieldConflict
 from tracker.services.permissions import has_permission, require
 from tracker.services.record_checks import RecordCheck, RecordProblem, check_event, check_policy
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from sqlalchemy import ScalarResult

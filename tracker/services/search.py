@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -23,6 +22,7 @@ from tracker.search.lookup import find, find_passages
 from tracker.search.query import QueryError
 from tracker.search.request import SearchRequest
 from tracker.services.policies import visible_states
+from tracker.translation import ngettext
 
 # Matching passages shown under each policy of a results page.
 PASSAGES_PER_HIT = 3

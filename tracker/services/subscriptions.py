@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -21,6 +20,7 @@ from tracker.models.types import utcnow
 from tracker.services.permissions import require
 from tracker.services.request_limits import DAY, count_request, wait_in_words
 from tracker.services.targets import Target, target_labels
+from tracker.translation import gettext as _
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Select

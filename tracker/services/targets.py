@@ -7,8 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,8 @@ from tracker.search.request import parse_search_args
 # The headline target of each country is a policy's target, not a subscription's: it lives in
 # tracker.services.policy_targets and is offered here too, where a comparison of countries looks for it.
 from tracker.services.policy_targets import TargetView, headline_targets
+from tracker.translation import gettext
+from tracker.translation import lazy_gettext as _l
 
 # flask_babel has no type information: its gettext returns the translated text.
 _: Callable[..., str] = gettext

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +13,7 @@ from tracker.models import User
 from tracker.models.notification import NotificationEvent, WebhookEndpoint
 from tracker.models.types import utcnow
 from tracker.services.permissions import require
+from tracker.translation import gettext as _
 
 MAX_ENDPOINTS_PER_USER = 20
 # Test messages an endpoint may be sent per hour: enough to debug a receiver, too few to make the

@@ -99,6 +99,10 @@ def register_views(app: Flask) -> None:
     init_permalinks(app)
     for endpoint, view in list(app.view_functions.items()):
         app.view_functions[endpoint] = _retry_transient_conflicts(view)
+    from tracker.views.rate_limits import init_rate_limits
+
+    # Around the retries, so that a request counts once however many times its transaction is retried.
+    init_rate_limits(app)
     _register_template_helpers(app)
     app.after_request(_security_headers)
 

@@ -6,7 +6,6 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.db import unit_of_work
@@ -22,6 +21,7 @@ from tracker.forms.accounts import (
     UserForm,
 )
 from tracker.services import accounts
+from tracker.translation import gettext as _
 from tracker.views.security import role_required
 from tracker.views.support import db_session
 

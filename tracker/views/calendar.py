@@ -7,7 +7,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
@@ -17,6 +16,7 @@ from tracker.i18n import current_language, format_partial_date
 from tracker.services import calendar as calendar_service
 from tracker.services import policies as policy_service
 from tracker.services.calendar import KINDS, CalendarFilter, CalendarItem
+from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from tracker.errors import Invalid, NotFound
 from tracker.models import Policy
 from tracker.services import policy_comparison as comparison_service
 from tracker.services.policy_comparison import MAX_POLICIES, MIN_POLICIES, keys_param
 from tracker.services.tabular import csv_text
+from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session
 
@@ -29,6 +29,8 @@ bp = Blueprint("compare_policies", __name__)
 
 # The query parameter that carries the policies being chosen on the list, search and policy pages.
 TRAY_PARAM = "compare"
+# The characters Werkzeug leaves unescaped in the query strings url_for builds (the WHATWG URL standard's).
+URL_SAFE = "!$'()*,/:;?@"
 
 
 def init_comparison(app: Flask) -> None:
@@ -130,11 +132,17 @@ class Tray:
 
 
 def _this_page_with(keys: list[str]) -> str:
-    # Any, as url_for's **values: mypy would check the lists against _anchor, _external and the like.
-    args: dict[str, Any] = {name: request.args.getlist(name) for name in request.args if name != TRAY_PARAM}
-    if keys:
-        args[TRAY_PARAM] = keys_param(keys)
-    return url_for(request.endpoint or "policies.index", **(request.view_args or {}), **args)
+    # A list page links every row to "add to the comparison": the page's own address is built once per
+    # request, and each link only appends its choice (encoded as url_for would, the choice last).
+    base = g.get("comparison_base_url")
+    if base is None:
+        # Any, as url_for's **values: mypy would check the lists against _anchor, _external and the like.
+        args: dict[str, Any] = {name: request.args.getlist(name) for name in request.args if name != TRAY_PARAM}
+        base = g.comparison_base_url = url_for(request.endpoint or "policies.index", **(request.view_args or {}),
+                                               **args)
+    if not keys:
+        return base
+    return base + ("&" if "?" in base else "?") + urlencode([(TRAY_PARAM, keys_param(keys))], safe=URL_SAFE)
 
 
 def comparison_tray() -> Tray:

@@ -4,13 +4,13 @@ applied on top of them, the fields both changed (to choose from), and the form's
 from dataclasses import dataclass, field
 
 from flask import request
-from flask_babel import gettext as _
 
 from tracker.errors import StaleEdit
 from tracker.forms.records import FIELD_LABELS, load_choices
 from tracker.services import editing
 from tracker.services.audit import actor_labels
 from tracker.services.merging import MergePlan
+from tracker.translation import gettext as _
 from tracker.views.history import ChangeGroup, Describer, describe
 from tracker.views.support import db_session
 

@@ -6,14 +6,14 @@ import json
 from dataclasses import dataclass
 from importlib.resources import files
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy.orm import Session
 
 from tracker.i18n import format_number, local_name
 from tracker.services import country_map as map_service
 from tracker.services.country_map import MapCountry, MapFigures, MapMeasure
 from tracker.services.dashboard import DashboardFilter, ReferenceLists
+from tracker.translation import gettext as _
+from tracker.translation import ngettext
 from tracker.views.support import query_args
 
 # Fill of each class. The lowest class ("none") is hatched and the classes above it darken in steps, so

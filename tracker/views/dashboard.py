@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from tracker.config import local_today
@@ -17,6 +16,7 @@ from tracker.services import dashboard as dashboard_service
 from tracker.services.dashboard import Dashboard, DashboardFilter, ReferenceLists
 from tracker.services.policy_targets import compact_number
 from tracker.services.tabular import csv_text
+from tracker.translation import gettext as _
 from tracker.views import country_map as map_view
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args

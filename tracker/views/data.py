@@ -5,12 +5,12 @@ from __future__ import annotations
 from contextlib import closing
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from tracker.forms.notify import ActionForm
 from tracker.services import releases as release_service
 from tracker.services.permissions import has_permission
 from tracker.services.release_runtime import runtime_of
+from tracker.translation import gettext as _
 from tracker.views.security import request_user, role_required
 from tracker.views.support import close_db_session, db_session
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -19,6 +18,7 @@ from tracker.search.errors import SearchUnavailable
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.services import search as search_service
+from tracker.translation import gettext as _
 from tracker.views.security import csrf, include_unpublished, request_user, role_required
 from tracker.views.support import db_session
 

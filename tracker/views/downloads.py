@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from tracker.db import Database
@@ -16,6 +15,7 @@ from tracker.search.request import parse_search_args
 from tracker.services import exports
 from tracker.services import policies as policy_service
 from tracker.services.tabular import Sheet, csv_chunks, file_chunks, xlsx_file
+from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
 from tracker.views.search import run_search_export
 from tracker.views.support import db_session, query_args

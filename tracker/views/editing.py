@@ -6,8 +6,6 @@ from types import SimpleNamespace
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import LazyString
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
@@ -33,6 +31,8 @@ from tracker.services import policies as policy_service
 from tracker.services import review as review_service
 from tracker.services.audit import actor_labels
 from tracker.services.permissions import can_edit_record, has_permission
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 from tracker.views.conflicts import (
     ConflictChoice,
     ConflictReport,

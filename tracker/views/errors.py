@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, make_response, render_template
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker.db import is_busy, is_transient_conflict
 from tracker.errors import DomainError, Invalid, TooManyRequests
 from tracker.i18n import translate_known
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 from tracker.views.support import wants_json
 
 if TYPE_CHECKING:

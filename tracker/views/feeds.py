@@ -8,13 +8,13 @@ from urllib.parse import urlencode, urlsplit
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, current_app, request, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from tracker.i18n import format_partial_date, local_name
 from tracker.models import StatusChange
 from tracker.models.content_version import current_content_version
 from tracker.models.vocab import INSTRUMENTS, LEGAL_STATUSES
 from tracker.services.feeds import FeedFilter, FeedNames, feed_entries, parse_feed_args
+from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
 from tracker.views.support import db_session, query_args
 

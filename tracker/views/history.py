@@ -4,9 +4,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from tracker.forms.records import FIELD_LABELS, Choices, parse_partial_date
 from tracker.i18n import format_partial_date, format_timestamp
 from tracker.models import AuditEntry
@@ -24,6 +21,8 @@ from tracker.models.vocab import (
     VEHICLE_CLASSES,
 )
 from tracker.services.policy_targets import target_text
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 
 ACTION_TITLES = {
     "create": _l("Created"), "update": _l("Edited"), "status_change": _l("Status change recorded"),

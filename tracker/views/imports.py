@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +24,9 @@ from tracker.services import import_template
 from tracker.services import imports as import_service
 from tracker.services.permissions import has_permission
 from tracker.services.tabular import file_chunks
+from tracker.translation import current_locale as get_locale
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 from tracker.views.history import ORGANISATION_LABELS, Describer
 from tracker.views.security import csrf, role_required
 from tracker.views.support import db_session

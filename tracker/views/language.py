@@ -4,10 +4,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, url_for
-from flask_babel import gettext as _
 
 from tracker.errors import NotFound
 from tracker.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, LANGUAGES
+from tracker.translation import gettext as _
 
 bp = Blueprint("i18n", __name__)
 

@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask import session as cookie_session
-from flask_babel import get_locale, ngettext
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.db import unit_of_work
@@ -27,6 +24,10 @@ from tracker.models.notification import DELIVERY_STATES, LANGUAGES
 from tracker.pagination import PageRequest
 from tracker.services import deliveries, targets, webhook_endpoints
 from tracker.services import subscriptions as subscription_service
+from tracker.translation import current_locale as get_locale
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
+from tracker.translation import ngettext
 from tracker.views.security import csrf, request_user, role_required
 from tracker.views.support import db_session, query_args
 

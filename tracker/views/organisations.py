@@ -3,7 +3,6 @@ staff forms that create and edit organisations."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from tracker.db import unit_of_work
@@ -13,6 +12,7 @@ from tracker.i18n import current_language
 from tracker.models.vocab import ORGANISATION_KINDS
 from tracker.services import organisations as organisation_service
 from tracker.services.audit import actor_labels
+from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
 from tracker.views.conflicts import hidden_errors
 from tracker.views.editing import NAME_CHOICES, edit_record

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from tracker.db import unit_of_work
@@ -17,6 +16,7 @@ from tracker.services import editing
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
 from tracker.services import review as review_service
+from tracker.translation import gettext as _
 from tracker.views.conflicts import field_label, hidden_errors
 from tracker.views.editing import EVENT_CHOICES, MISSING_LABELS, NAME_CHOICES, POLICY_CHOICES
 from tracker.views.history import Describer, change_title

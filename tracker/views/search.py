@@ -5,7 +5,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, url_for
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from tracker.search.request import SORTS, TYPES, SearchRequest, parse_search_arg
 from tracker.services import exports
 from tracker.services import policies as policy_service
 from tracker.services.search import SearchHit, SearchResults, search
+from tracker.translation import lazy_gettext as _l
 from tracker.views.security import include_unpublished
 from tracker.views.support import db_session, query_args
 

@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from tracker.errors import DomainError
 from tracker.services import accounts
 from tracker.services.permissions import has_permission
+from tracker.translation import gettext as _
+from tracker.translation import lazy_gettext as _l
 from tracker.views.support import db_session
 
 login_manager = LoginManager()

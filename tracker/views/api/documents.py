@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
-from flask_babel import gettext as _
 
 from tracker.db import unit_of_work
 from tracker.errors import FieldError, Invalid
@@ -12,6 +11,7 @@ from tracker.models import Document, DocumentPassage, Policy
 from tracker.services import documents as document_service
 from tracker.services import policies as policy_service
 from tracker.services import search as search_service
+from tracker.translation import gettext as _
 from tracker.views.api.uploads import multipart_upload
 from tracker.views.documents import file_response, too_large_error
 from tracker.views.security import api_user, include_unpublished, request_user, role_required

@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, url_for
-from flask_babel import gettext as _
 
 from tracker.db import unit_of_work
 from tracker.errors import FieldError, Invalid
 from tracker.models import DataImport
 from tracker.services import imports as import_service
 from tracker.services.schema_check import json_type
+from tracker.translation import gettext as _
 from tracker.views.api.uploads import multipart_upload
 from tracker.views.api.write import json_body
 from tracker.views.errors import error_response

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flask import Response, abort, request
-from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.documents.storage import Received, TooLarge, received
 from tracker.errors import FieldError, Invalid
+from tracker.translation import gettext as _
 from tracker.views.errors import error_response
 
 # Room for the other fields and the multipart framing around a file of the largest allowed size.

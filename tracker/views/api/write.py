@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
@@ -19,6 +18,7 @@ from tracker.models import AuditEntry
 from tracker.services import editing, schema_check
 from tracker.services import events as event_service
 from tracker.services import policies as policy_service
+from tracker.translation import gettext as _
 from tracker.views.api import serializers
 from tracker.views.api.openapi import IF_MATCH_PATTERN, input_schemas
 from tracker.views.errors import error_response
