@@ -7,6 +7,7 @@ time (tracker.services.monitoring) are collected by the worker answering, never 
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Iterator
 
@@ -14,7 +15,10 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, d
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from tracker.config import ConfigError
+
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The *_created series (when each series began) double the output for nothing a dashboard uses.
 disable_created_metrics()
 
@@ -71,3 +75,21 @@ def forget_process(pid: int) -> None:
     directory = multiprocess_directory()
     if directory:
         mark_process_dead(pid, directory)
+
+
+def allowed_networks(setting: str) -> tuple[Network, ...]:
+    """The networks of METRICS_ALLOW: addresses or CIDR networks separated by commas (empty: none).
+
+    Raises:
+        ConfigError: an entry is neither an address nor a network.
+    """
+    networks = []
+    for entry in (word.strip() for word in setting.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(f"METRICS_ALLOW: {entry!r} is neither an IP address nor a network such as "
+                              f"10.0.0.0/8.") from None
+    return tuple(networks)

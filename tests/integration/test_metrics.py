@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from tracker import create_app
 from tracker.config import ConfigError
+from tracker.metrics import allowed_networks
 from tracker.models import Delivery, DeliveryAttempt, NotificationEvent
-from tracker.views.metrics import allowed_networks
 
 # Samples are keyed by name and labels: {("name", (("label", "value"), ...)): value}.
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -107,3 +107,18 @@ def test_the_command_exits_0_on_a_production_configuration(tmp_path, clean_envir
     result = app.test_cli_runner().invoke(args=["ops", "check"])
     assert result.exit_code == 0, result.output
     assert "No problem found" in result.output
+
+
+@pytest.mark.parametrize("token", ["metrics-token", "change-me-metrics-token-for-prometheus-2026", "0" * 48])
+def test_a_weak_metrics_token_is_a_problem(token):
+    assert settings_named(METRICS_TOKEN=token) == {"METRICS_TOKEN"}
+
+
+def test_a_random_metrics_token_or_none_passes():
+    assert settings_named(METRICS_TOKEN=secrets.token_urlsafe(48)) == set()
+    assert settings_named(METRICS_TOKEN=None, METRICS_ALLOW="127.0.0.1,::1,10.0.0.0/8") == set()
+
+
+@pytest.mark.parametrize("allow", ["0.0.0.0/0", "127.0.0.1, ::/0"])
+def test_metrics_open_to_every_address_is_a_problem(allow):
+    assert settings_named(METRICS_ALLOW=allow) == {"METRICS_ALLOW"}

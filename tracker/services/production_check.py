@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracker.metrics import allowed_networks
+
 # Filesystems on which SQLite's locking (and so its write-ahead log) cannot be trusted.
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p", "ceph",
                                  "fuse.ceph", "glusterfs", "fuse.glusterfs", "afs", "lustre", "gpfs", "davfs",
@@ -121,4 +123,11 @@ def check(config: Mapping[str, Any], *, mounts: str | None = None) -> list[Findi
         findings.append(Finding("TRUSTED_PROXIES", "0 while PUBLIC_URL is https: behind a reverse proxy that ends "
                                                    "TLS, set it to the number of proxies (usually 1), or client "
                                                    "addresses and HTTPS are not seen"))
+    token = config.get("METRICS_TOKEN")
+    problem = secret_key_problem(token) if token else None
+    if problem:
+        findings.append(Finding("METRICS_TOKEN", f"{problem} (it opens /metrics from anywhere)"))
+    if any(network.prefixlen == 0 for network in allowed_networks(str(config.get("METRICS_ALLOW") or ""))):
+        findings.append(Finding("METRICS_ALLOW", "lets every address read /metrics: list only the Prometheus "
+                                                 "servers' addresses (others may use METRICS_TOKEN)"))
     return findings

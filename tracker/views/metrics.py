@@ -9,15 +9,13 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from tracker.config import ConfigError
-from tracker.metrics import REQUEST_SECONDS, REQUESTS, exposition
+from tracker.metrics import REQUEST_SECONDS, REQUESTS, Network, allowed_networks, exposition
 from tracker.search.runtime import runtime_of
 from tracker.services.monitoring import DatabaseCollector
 from tracker.services.readiness import ReadinessLimits
 
 bp = Blueprint("metrics", __name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _NETWORKS = "tracker.metrics_allow"
 # Label of requests no route matched (a 404 for an unknown path, a 405): never the path itself.
 UNMATCHED = "none"
@@ -28,24 +26,6 @@ def init_metrics(app: Flask) -> None:
     app.extensions[_NETWORKS] = allowed_networks(app.config["METRICS_ALLOW"])
     app.before_request(_start_timer)
     app.after_request(_count_request)
-
-
-def allowed_networks(setting: str) -> tuple[Network, ...]:
-    """The networks of METRICS_ALLOW: addresses or CIDR networks separated by commas (empty: none).
-
-    Raises:
-        ConfigError: an entry is neither an address nor a network.
-    """
-    networks = []
-    for entry in (word.strip() for word in setting.split(",")):
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ConfigError(f"METRICS_ALLOW: {entry!r} is neither an IP address nor a network such as "
-                              f"10.0.0.0/8.") from None
-    return tuple(networks)
 
 
 def _start_timer() -> None:
