@@ -49,6 +49,15 @@ def test_a_request_is_counted_and_timed_under_its_route_never_its_path(client):
     assert "/countries/LA" not in labels and not any("no-such-page" in label for label in labels)
 
 
+def test_a_made_up_method_adds_no_series_of_its_own(client):
+    before = scrape(client)
+    assert client.open("/countries/LA", method="BREW-7f3a").status_code == 405
+    after = scrape(client)
+    # No route matched the method either: a 405 is counted under "none".
+    assert requests_of(after, "none", "405", method="other") - requests_of(before, "none", "405", method="other") == 1
+    assert not any("BREW" in value for (_, pairs) in after for _, value in pairs)
+
+
 def test_a_search_is_timed_by_kind(client):
     before = scrape(client)
     assert client.get("/search?q=charging").status_code == 200

@@ -19,6 +19,8 @@ bp = Blueprint("metrics", __name__)
 _NETWORKS = "tracker.metrics_allow"
 # Label of requests no route matched (a 404 for an unknown path, a 405): never the path itself.
 UNMATCHED = "none"
+# Any word is a method to HTTP: others are counted together, so that made-up ones add no series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def init_metrics(app: Flask) -> None:
@@ -37,7 +39,8 @@ def _count_request(response: Response) -> Response:
     if started is None:
         return response
     route = request.url_rule.endpoint if request.url_rule is not None else UNMATCHED
-    labels = (route, request.method, str(response.status_code))
+    method = request.method if request.method in KNOWN_METHODS else "other"
+    labels = (route, method, str(response.status_code))
     REQUESTS.labels(*labels).inc()
     REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
     return response
