@@ -317,3 +317,10 @@ def test_the_web_server_gives_its_workers_an_empty_metrics_directory_of_their_ow
     assert "-name '*.db' -delete" in server
     assert server.index("PROMETHEUS_MULTIPROC_DIR") < server.index("exec .venv/bin/gunicorn")
     assert hasattr(importlib.import_module("tracker.gunicorn_hooks"), "child_exit")
+
+
+def test_nginx_never_serves_the_metrics_to_the_public():
+    # Every request nginx forwards comes from 127.0.0.1, which METRICS_ALLOW lets in by default.
+    site = NGINX.read_text()
+    block = re.search(r"location = /metrics \{(.*?)\}", site, re.S)
+    assert block is not None and "return 404;" in block.group(1)
