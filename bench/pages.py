@@ -14,9 +14,11 @@ affects every page alike.
 
 How to read it: req/s is the throughput of the two workers together, p50 and p95 are latencies in
 milliseconds as seen by the client, and "% of bare" is each page's throughput relative to the bare
-page, which is roughly the ceiling for a Flask page on this machine. The target is at least 50% of
-the bare page for every page. It is reported for information only: the script fails (exit status 1)
-only when something breaks, such as a server that does not start or a response that is not 200.
+page, which is roughly the ceiling for a Flask page on this machine. The targets: at least 50% of the
+bare page for every page served from the page cache, and 30% for every page rendered on the request (a
+cache miss, and the staff pages, which a signed-in editor always gets fresh). They are reported for
+information only: the script fails (exit status 1) only when something breaks, such as a server that does
+not start or a response that is not 200.
 
 Before the load test it prints each page's weight on a first visit, in English and in Lao: the HTML
 plus the stylesheet, scripts and images it links and the fonts the stylesheet would make a browser fetch
@@ -44,13 +46,18 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 POLICY_KEY = "la-gov-resolution-08-2021-ev-policy"
 TARGET = 0.5
+# Pages rendered on every request (a cache miss, and every staff page) should reach this share of the bare page.
+RENDERED_TARGET = 0.3
+EDITOR_EMAIL = "bench-reviewer@example.org"
+EDITOR_PASSWORD = "a long benchmark password"
 STARTUP_TIMEOUT = 30.0
 
 WRK_SCRIPT = """\
@@ -75,6 +82,12 @@ class Page:
     port: int
     path: str
     size: int = 0
+    # Sent with every request: a signed-in reviewer's session cookie for the staff pages.
+    headers: dict[str, str] = field(default_factory=dict)
+    # Rendered on every request: from the server without page cache, or a staff page (never cached).
+    rendered: bool = False
+    # The name of the same page served from the page cache, when there is one.
+    cached_as: str | None = None
 
 
 @dataclass
@@ -108,9 +121,11 @@ def prepare_database(workdir: Path) -> dict[str, str]:
     env = dict(os.environ,
                TRACKER_INSTANCE_PATH=str(workdir / "instance"),
                TRACKER_DATABASE_URL=f"sqlite:///{workdir / 'tracker.db'}")
-    for command in (["db", "upgrade"], ["data", "demo"], ["search", "rebuild"]):
+    commands = (["db", "upgrade"], ["data", "demo"], ["search", "rebuild"],
+                ["users", "create", EDITOR_EMAIL, "--role", "reviewer", "--password-stdin"])
+    for command in commands:
         result = subprocess.run([sys.executable, "-m", "flask", "--app", "tracker", *command],
-                                cwd=ROOT, env=env, capture_output=True, text=True)
+                                cwd=ROOT, env=env, capture_output=True, text=True, input=EDITOR_PASSWORD + "\n")
         if result.returncode != 0:
             raise BenchError(f"flask {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
     return env
@@ -171,12 +186,35 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[
 
 def check(page: Page) -> None:
     """Require a 200 and remember the size of the body."""
-    status, body = fetch(page.port, page.path)
+    status, body = fetch(page.port, page.path, page.headers)
     if status != 200:
         title = re.search(rb"<title>(.*?)</title>", body, re.S)
         detail = (title.group(1) if title else body[:300]).decode(errors="replace").strip()
         raise BenchError(f"{page.name}: GET {page.path} answered {status} ({detail})")
     page.size = len(body)
+
+
+def sign_in(port: int) -> dict[str, str]:
+    """Sign the bench's reviewer in through the login form (its CSRF token included); the session cookie."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/login")
+        response = connection.getresponse()
+        form = response.read().decode()
+        cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+        if token is None:
+            raise BenchError("the login page has no CSRF token")
+        body = urlencode({"csrf_token": token.group(1), "email": EDITOR_EMAIL, "password": EDITOR_PASSWORD})
+        connection.request("POST", "/login", body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 302:
+            raise BenchError(f"signing in answered {response.status}")
+        return {"Cookie": response.getheader("Set-Cookie", "").split(";", 1)[0]}
+    finally:
+        connection.close()
 
 
 # Page weight -----------------------------------------------------------------------------------
@@ -257,6 +295,8 @@ def report_weights(port: int, pages: list[tuple[str, str]]) -> None:
 def run_wrk(page: Page, seconds: float, connections: int, script: Path) -> Sample:
     url = f"http://127.0.0.1:{page.port}{page.path}"
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]
+    for name, value in page.headers.items():
+        command[1:1] = ["-H", f"{name}: {value}"]
     result = subprocess.run(command, capture_output=True, text=True)
     match = WRK_RESULT.search(result.stdout)
     if result.returncode != 0 or not match:
@@ -283,7 +323,7 @@ def run_python(page: Page, seconds: float, connections: int) -> Sample:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    connection.request("GET", page.path)
+                    connection.request("GET", page.path, headers=page.headers)
                     response = connection.getresponse()
                     response.read()
                 except (OSError, http.client.HTTPException) as error:
@@ -345,9 +385,24 @@ def report(pages: list[Page], results: dict[str, Sample], generator: str, args: 
         print(f"{page.name:<24}{bar:<{width}} {rps:.0f} req/s")
 
     print()
-    below = [page.name for page in pages[1:] if results[page.name].rps < TARGET * bare]
-    verdict = "met" if not below else "not met by " + ", ".join(below)
-    print(f"Target: every page at least {TARGET:.0%} of the bare page's req/s ({TARGET * bare:.0f} req/s): {verdict}.")
+    print("What a cache miss costs: the rendered page against the same page from the page cache (p50 latency")
+    print("added, and the server's time per request: 2 workers / req/s)")
+    for page in pages:
+        if page.cached_as is None:
+            continue
+        hit, miss = results[page.cached_as], results[page.name]
+        print(f"  {page.cached_as:<22} +{miss.p50_ms - hit.p50_ms:5.1f} ms p50; {2000 / miss.rps:5.1f} ms of server "
+              f"time per miss against {2000 / hit.rps:4.1f} ms per hit")
+
+    print()
+    cached = [page.name for page in pages[1:] if not page.rendered and results[page.name].rps < TARGET * bare]
+    verdict = "met" if not cached else "not met by " + ", ".join(cached)
+    print(f"Target: every cached page at least {TARGET:.0%} of the bare page's req/s ({TARGET * bare:.0f} req/s): "
+          f"{verdict}.")
+    rendered = [page.name for page in pages if page.rendered and results[page.name].rps < RENDERED_TARGET * bare]
+    verdict = "met" if not rendered else "not met by " + ", ".join(rendered)
+    print(f"Target: every rendered page at least {RENDERED_TARGET:.0%} of the bare page's req/s "
+          f"({RENDERED_TARGET * bare:.0f} req/s): {verdict}.")
     print("(Information only: timings depend on the machine and never make this script fail.)")
 
 
@@ -391,19 +446,26 @@ def main() -> int:
         wait_until_up(servers[2], bare_port, bare_log)
 
         custom_rows = args.rows != 20
+        editor = sign_in(tracker_port)
+        list_path = f"/policies?per_page={args.rows}" if custom_rows else "/policies"
         pages = [
             Page("bare page", bare_port, f"/?rows={args.rows}" if custom_rows else "/"),
-            Page("list page", tracker_port, f"/policies?per_page={args.rows}" if custom_rows else "/policies"),
+            Page("list page", tracker_port, list_path),
             Page("policy page", tracker_port, f"/policies/{POLICY_KEY}"),
             Page("home page", tracker_port, "/"),
-            Page("list, rendered", rendering_port,
-                 f"/policies?per_page={args.rows}" if custom_rows else "/policies"),
-            Page("policy, rendered", rendering_port, f"/policies/{POLICY_KEY}"),
-            Page("home, rendered", rendering_port, "/"),
+            Page("list, rendered", rendering_port, list_path, rendered=True, cached_as="list page"),
+            Page("policy, rendered", rendering_port, f"/policies/{POLICY_KEY}", rendered=True,
+                 cached_as="policy page"),
+            Page("home, rendered", rendering_port, "/", rendered=True, cached_as="home page"),
+            # Staff pages: signed-in readers always get fresh pages (drafts included).
+            Page("staff list", tracker_port, list_path, headers=editor, rendered=True),
+            Page("staff policy", tracker_port, f"/policies/{POLICY_KEY}", headers=editor, rendered=True),
+            Page("staff edit form", tracker_port, f"/policies/{POLICY_KEY}/edit", headers=editor, rendered=True),
             Page("compare matrix", tracker_port, "/compare"),
-            Page("compare, rendered", rendering_port, "/compare"),
+            Page("compare, rendered", rendering_port, "/compare", rendered=True, cached_as="compare matrix"),
             Page("calendar.ics", tracker_port, "/calendar.ics"),
-            Page("calendar.ics, rendered", rendering_port, "/calendar.ics"),
+            Page("calendar.ics, rendered", rendering_port, "/calendar.ics", rendered=True,
+                 cached_as="calendar.ics"),
         ]
         for page in pages:
             check(page)
@@ -443,7 +505,8 @@ def main() -> int:
         report(pages, results, generator, args)
         for name, log in (("tracker", tracker_log), ("tracker without page cache", rendering_log),
                           ("bare page", bare_log)):
-            messages = log.read_text().strip()
+            # The request lines (the access log, at INFO) are not news; anything above them is.
+            messages = "\n".join(line for line in log.read_text().splitlines() if " INFO " not in line).strip()
             if messages:
                 print(f"\nWarnings logged by the {name} server:\n{messages}")
         return 0

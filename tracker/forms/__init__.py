@@ -7,6 +7,10 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import Form
 
+from tracker.forms.attributes import use_in_widgets
+
+use_in_widgets()
+
 
 class TrackerForm(FlaskForm):
     """A Flask-WTF form whose built-in messages (required, length, choice...) come in the reader's language.

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import LazyString
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import (
@@ -23,11 +23,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, DateInput, HiddenInput, ListWidget, html_params
+from wtforms.widgets import CheckboxInput, DateInput, HiddenInput, ListWidget
 
 from tracker.errors import path_parts
 from tracker.forms import RowForm, labelled
 from tracker.forms import TrackerForm as FlaskForm
+from tracker.forms.attributes import html_params
 from tracker.i18n import current_language, format_partial_date, local_name
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.record_format import RESERVED_KEYS
@@ -306,7 +307,8 @@ class GroupedSelect:
 
     @staticmethod
     def _option(value: str, label: str, selected: bool) -> Markup:
-        return Markup('<option value="%s"%s>%s</option>') % (value, Markup(" selected") if selected else "", label)
+        # Written with plain string operations: a form may hold several pickers of a hundred organisations.
+        return Markup(f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>')
 
 
 class OrganisationField(SelectField):
