@@ -51,6 +51,15 @@ def post_worker_init(worker: object) -> None:
         start_background_work(app)
 
 
+def worker_exit(server: object, worker: object) -> None:
+    # In the worker process, as it stops cleanly: its embedded workers finish and remove their heartbeats.
+    from tracker import stop_background_work
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        stop_background_work(app)
+
+
 def child_exit(server: object, worker: object) -> None:
     from tracker.metrics import forget_process
 
