@@ -1,6 +1,7 @@
 """Gunicorn settings and hooks (``--config python:tracker.gunicorn_hooks``): threaded workers with bounded
-requests, each web process starting its embedded search indexer and notification worker as it boots, and
-a worker that exits leaving the metrics it counted to the others (tracker.metrics)."""
+requests, each web process starting its embedded search indexer and notification worker as it boots and
+stopping its workers (their heartbeats removed) as it stops cleanly, and a worker that exits leaving the metrics
+it counted to the others (tracker.metrics)."""
 from __future__ import annotations
 
 import os

@@ -4,16 +4,19 @@ without turning the host away, and `flask ops prune` forgets it after WORKER_FOR
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select, update
 
-from tests.processes import wait_until
+from tests.processes import free_port, wait_until
 from tracker.db import unit_of_work
 from tracker.documents.runtime import runtime_of as documents_runtime
 from tracker.models import WorkerHeartbeat
@@ -189,6 +192,49 @@ def test_a_killed_worker_stays_until_pruned_and_readyz_reports_it_stale_without_
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def _get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.slow
+def test_each_gunicorn_worker_reports_its_embedded_workers_and_removes_them_as_it_stops(committed_app, tmp_path):
+    env = _environment(committed_app, tmp_path)
+    env.update({"TRACKER_NOTIFY_WORKER": "embedded", "TRACKER_DOCUMENT_WORKER": "embedded", "TRACKER_WORKERS": "2",
+                "TRACKER_RELEASE_SCHEDULE": "off"})
+    port = free_port()
+    with (tmp_path / "gunicorn.log").open("ab") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                                   "--config", "python:tracker.gunicorn_hooks", "tracker:create_app()"],
+                                  env=env, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+    def registered() -> dict[str, set[int]]:
+        pids: dict[str, set[int]] = {}
+        for row in _rows(committed_app):
+            pids.setdefault(row.kind, set()).add(row.pid)
+        return pids if all(len(pids.get(kind, ())) == 2 for kind in RUNTIMES) else {}
+
+    try:
+        pids = wait_until(registered, timeout=90, what="two web processes' workers of each kind")
+        assert pids["notify"] == pids["documents"] and server.pid not in pids["notify"]
+        # This host's index is not built (503), which is not the point here: whichever web process answers
+        # counts both processes' workers live and sees its own threads run.
+        _status, body = _get_json(f"http://127.0.0.1:{port}/readyz")
+        kinds = body["checks"]["workers"]["kinds"]
+        assert {kind: (figures["live"], figures["embedded_here"], figures["thread_alive"])
+                for kind, figures in kinds.items()} == {"notify": (2, True, True), "documents": (2, True, True)}
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, (tmp_path / "gunicorn.log").read_text()
+        assert _rows(committed_app) == []
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
 
 
 def test_prune_forgets_only_the_workers_silent_longer_than_the_forget_time(committed_app):
