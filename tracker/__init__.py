@@ -71,3 +71,15 @@ def start_background_work(app: Flask) -> None:
     start_notifications(app)
     start_documents(app)
     start_releases(app)
+
+
+def stop_background_work(app: Flask) -> None:
+    """Stop this process's embedded notification and text extraction workers (a server process stopping cleanly):
+    each finishes its current job and removes its heartbeat."""
+    from tracker.documents.runtime import EXTENSION as DOCUMENTS
+    from tracker.notifications.runtime import EXTENSION as NOTIFY
+
+    for name in (NOTIFY, DOCUMENTS):
+        runtime = app.extensions.get(name)
+        if runtime is not None:
+            runtime.stop()

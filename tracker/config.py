@@ -185,6 +185,12 @@ SETTINGS: dict[str, Setting] = {
     "METRICS_TOKEN": Setting(None, str, optional=True),
     # Log lines on standard error (tracker.logs): "text" for people, "json" (one object a line) for collectors.
     "LOG_FORMAT": Setting("text", ("text", "json")),
+    # Background workers (notifications, text extraction; embedded or commands of their own) report in
+    # worker_heartbeats at most every WORKER_HEARTBEAT_SECONDS, busy or idle; /readyz and /metrics count a worker
+    # live for three intervals after its last report. `flask ops prune` removes the rows of workers silent for
+    # longer than WORKER_FORGET_SECONDS (killed processes: a clean stop removes its own row).
+    "WORKER_HEARTBEAT_SECONDS": Setting(30.0, float),
+    "WORKER_FORGET_SECONDS": Setting(24 * 3600.0, float),
 }
 # Read before the app exists (tracker.__init__), so not a setting of app.config.
 ENVIRONMENT_ONLY = frozenset({"INSTANCE_PATH"})

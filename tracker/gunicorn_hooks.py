@@ -1,6 +1,7 @@
 """Gunicorn settings and hooks (``--config python:tracker.gunicorn_hooks``): threaded workers with bounded
-requests, each web process starting its embedded search indexer and notification worker as it boots, and
-a worker that exits leaving the metrics it counted to the others (tracker.metrics)."""
+requests, each web process starting its embedded search indexer and notification worker as it boots and
+stopping its workers (their heartbeats removed) as it stops cleanly, and a worker that exits leaving the metrics
+it counted to the others (tracker.metrics)."""
 from __future__ import annotations
 
 import os
@@ -49,6 +50,15 @@ def post_worker_init(worker: object) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         start_background_work(app)
+
+
+def worker_exit(server: object, worker: object) -> None:
+    # In the worker process, as it stops cleanly: its embedded workers finish and remove their heartbeats.
+    from tracker import stop_background_work
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        stop_background_work(app)
 
 
 def child_exit(server: object, worker: object) -> None:

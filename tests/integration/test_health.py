@@ -13,8 +13,8 @@ from tracker.search.runtime import runtime_of
 from tracker.services.readiness import code_revisions
 
 # Statements a ready host's /readyz runs: SELECT 1, the schema's revision, the newest search change, the
-# outbox's backlog, the newest attempt, the events not fanned out.
-READY_QUERIES = 6
+# outbox's backlog, the newest attempt, the events not fanned out, the workers' heartbeats.
+READY_QUERIES = 7
 
 
 def _app_over(url: str, tmp_path):
@@ -52,7 +52,7 @@ def test_healthz_stays_ok_while_the_database_is_gone_and_readyz_says_why(tmp_pat
         assert body["checks"]["database"]["ok"] is False
         assert body["checks"]["database"]["error"] == "database error (OperationalError)"
         assert {name: check["ok"] for name, check in body["checks"].items()} == {
-            "database": False, "schema": False, "search": False, "notifications": False}
+            "database": False, "schema": False, "search": False, "notifications": False, "workers": False}
         # No path of the server's in the answer.
         assert str(tmp_path) not in ready.get_data(as_text=True)
         assert ready.headers["Cache-Control"] == "no-store"
@@ -81,7 +81,7 @@ def test_readyz_is_ready_on_the_migrated_database_with_its_index_caught_up(app, 
     body = response.get_json()
     assert body["status"] == "ready"
     checks = body["checks"]
-    assert set(checks) == {"database", "schema", "search", "notifications"}
+    assert set(checks) == {"database", "schema", "search", "notifications", "workers"}
     assert all(check["ok"] for check in checks.values())
     assert checks["schema"]["database_revision"] == checks["schema"]["code_revision"]
     for name in ("records", "passages"):

@@ -104,7 +104,7 @@ def test_a_backup_under_write_load_restores_exactly_its_moment_with_a_clean_sear
     assert result.exit_code == 0, result.output
     assert "Backed up the" in result.output
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
-    assert manifest["schema_revision"] == "0017" and manifest["database"] in ("sqlite", "postgresql")
+    assert manifest["schema_revision"] == "0018" and manifest["database"] in ("sqlite", "postgresql")
     assert manifest["created_at"].endswith("+00:00") and manifest["tracker_version"]
     expected_file = "tracker.sqlite3" if manifest["database"] == "sqlite" else "tracker.pgdump"
     assert [entry["name"] for entry in manifest["files"]] == [expected_file]

@@ -71,8 +71,9 @@ def ops_restore(path: Path) -> None:
 
 
 @ops_group.command("prune", help="Delete rows no longer needed: the search change log below every replica's "
-                                 "position, forgotten replicas, finished login and request counters, old "
-                                 "management-link requests, old deliveries. Never the audit trail.")
+                                 "position, forgotten replicas, the reports of workers long silent, finished login "
+                                 "and request counters, old management-link requests, old deliveries. Never the "
+                                 "audit trail.")
 @click.option("--dry-run", is_flag=True, help="Say what would be removed, and remove nothing.")
 def ops_prune(dry_run: bool) -> None:
     from tracker.services.retention import RetentionSettings, prune

@@ -31,6 +31,8 @@ def documents_work(interval: float, once: bool) -> None:
         stopping.append(True)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if not once:
+        worker.heartbeat.start()
     try:
         if not once:
             click.echo(f"Extracting the text of waiting documents every {interval:g} s (Ctrl+C to stop).")
@@ -46,8 +48,10 @@ def documents_work(interval: float, once: bool) -> None:
                 break
             deadline = time.monotonic() + interval
             while not stopping and time.monotonic() < deadline:
+                worker.heartbeat.beat()  # a write only once the heartbeat interval has passed
                 time.sleep(min(0.1, interval))
     finally:
+        worker.heartbeat.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

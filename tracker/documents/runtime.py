@@ -40,13 +40,25 @@ class DocumentsRuntime:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.runner.stop(timeout)
+        self.worker.heartbeat.stop()
+
+    @property
+    def thread_alive(self) -> bool:
+        """Whether this process's worker thread runs (it starts with the server, or at the first request)."""
+        return self.runner.running
 
     def _announce(self) -> None:
         print(f"Document extraction worker started in process {os.getpid()}", file=sys.stderr, flush=True)
 
-    def _work(self) -> None:
+    def _work(self) -> float:
+        heartbeat = self.worker.heartbeat
+        if not self.runner.stopping.is_set():
+            heartbeat.start()  # once per process: the thread's first run (again after a fork)
         with self.app.app_context():
             self.worker.run_until_idle(stop=self.runner.stopping)
+        heartbeat.beat()
+        # Idle, the thread still wakes for its heartbeat (and then looks for waiting documents as well).
+        return max(0.01, min(float(self.app.config["DOCUMENT_POLL_INTERVAL"]), heartbeat.due_in()))
 
 
 def init_documents(app: Flask) -> DocumentsRuntime:

@@ -34,6 +34,7 @@ from tracker.documents.storage import store_for
 from tracker.models import Document, DocumentPassage, StoredFile
 from tracker.models.search_log import BYPASS_OPTION, log_search_changes
 from tracker.models.types import utcnow
+from tracker.models.worker_heartbeat import HeartbeatReporter
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -87,6 +88,9 @@ class ExtractionWorker:
     def __init__(self, app: Flask) -> None:
         self.config = app.config
         self.database: Database = app.extensions["tracker.db"]
+        # Registered by the loops that run until stopped (the embedded thread, `flask documents work`).
+        self.heartbeat = HeartbeatReporter("documents", self.database.engine,
+                                           interval=lambda: float(self.config["WORKER_HEARTBEAT_SECONDS"]))
 
     @property
     def limits(self) -> Limits:
@@ -156,8 +160,12 @@ class ExtractionWorker:
         """Claim one document and extract it; None when nothing was due."""
         claim = self.claim()
         if claim is None:
+            self.heartbeat.beat()
             return None
-        return self.extract(claim)
+        outcome = self.extract(claim)
+        self.heartbeat.worked()
+        self.heartbeat.beat()
+        return outcome
 
     def run_until_idle(self, *, stop: threading.Event | None = None, limit: int | None = None) -> list[Outcome]:
         """Extract due documents until none is left (or ``stop`` is set, or ``limit`` were done)."""

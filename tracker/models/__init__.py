@@ -21,6 +21,7 @@ from tracker.models.subscription_log import ManageLinkRequest, SubscriptionChang
 from tracker.models.target import PolicyTarget
 from tracker.models.types import PartialDate
 from tracker.models.user import ApiToken, LoginThrottle, User
+from tracker.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
     "DataImport", "FeedChange",
@@ -31,4 +32,5 @@ __all__ = [
     "PolicyTarget", "Release", "ReleaseFile", "ReleaseSchedule", "RequestCount",
     "Source", "StatusChange", "Topic", "Delivery", "DeliveryAttempt", "NotificationEvent", "Subscription",
     "WebhookEndpoint", "ManageLinkRequest", "SubscriptionChange", "SearchLogPrune", "SearchReplica",
+    "WorkerHeartbeat",
 ]

@@ -69,6 +69,7 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
         click.echo(f"Woken by commits (LISTEN {CHANNEL}); polling every {pause:g} s as well.", err=True)
     else:
         click.echo(f"Polling every {pause:g} s.", err=True)
+    worker.heartbeat.start()
     try:
         while not stop.is_set():
             wake.clear()  # before the pass: a commit during it wakes the next pass at once
@@ -80,9 +81,12 @@ def notify_work(once: bool, batch: int | None, interval: float | None) -> None:
                 last_sunset = time.monotonic()
                 sunset.scan(worker)
                 comment_periods.scan(worker)
-            wake.wait(pause)
+            worker.heartbeat.beat()
+            # Idle, the loop still wakes for its heartbeat (and then looks at the outbox as well).
+            wake.wait(max(0.01, min(pause, worker.heartbeat.due_in())))
     finally:
         listener.stop()
+        worker.heartbeat.stop()
 
 
 @notify_group.command("digest", help="Send the daily or weekly digests now (run it from cron or a systemd "

@@ -57,6 +57,12 @@ class NotifyRuntime:
     def stop(self, timeout: float = 10.0) -> None:
         self.listener.stop()
         self.runner.stop(timeout)
+        self.worker.heartbeat.stop()
+
+    @property
+    def thread_alive(self) -> bool:
+        """Whether this process's worker thread runs (it starts with the server, or at the first request)."""
+        return self.runner.running
 
     def _announce(self) -> None:
         # Called as the thread starts in this process (also after a fork): commits of other processes
@@ -67,10 +73,16 @@ class NotifyRuntime:
               + ("; woken by commits of every process (LISTEN)" if listening else ""),
               file=sys.stderr, flush=True)
 
-    def _work(self) -> None:
+    def _work(self) -> float:
+        heartbeat = self.worker.heartbeat
+        if not self.runner.stopping.is_set():
+            heartbeat.start()  # once per process: the thread's first run (again after a fork)
         with self.app.app_context():
             self.worker.run_until_idle(stop=self.runner.stopping)
             self._scheduled()
+        heartbeat.beat()
+        # Idle, the thread still wakes for its heartbeat (and then looks at the outbox as well).
+        return max(0.01, min(float(self.app.config["NOTIFY_POLL_INTERVAL"]), heartbeat.due_in()))
 
     def _scheduled(self) -> None:
         """Sunset scans, digests and the daily prune on their schedule (running them again is harmless:

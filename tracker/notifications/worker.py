@@ -52,6 +52,7 @@ from tracker.models import (
 )
 from tracker.models.notification import new_delivery_id
 from tracker.models.types import utcnow
+from tracker.models.worker_heartbeat import HeartbeatReporter
 from tracker.notifications import coalescing, messages, staff
 from tracker.notifications.channels import SendResult
 from tracker.notifications.channels import webhook as webhook_channel
@@ -119,6 +120,10 @@ class Worker:
         self.config = app.config
         self.database: Database = app.extensions["tracker.db"]
         self.mailer = Mailer(app.config, app.instance_path)
+        # Registered by the loops that run until stopped (the embedded thread, `flask notify work`), not by
+        # one-off passes (digests, tests): see start/stop of tracker.models.worker_heartbeat.
+        self.heartbeat = HeartbeatReporter("notify", self.database.engine,
+                                           interval=lambda: float(self.config["WORKER_HEARTBEAT_SECONDS"]))
 
     # -- sessions on the database itself (never a test's bound connection) --------------------------
 
@@ -347,6 +352,8 @@ class Worker:
         total = Report()
         while stop is None or not stop.is_set():
             report = self.run_once(batch)
+            self.heartbeat.worked(report.claimed)
+            self.heartbeat.beat()
             total.fanned_out += report.fanned_out
             total.created += report.created
             total.claimed += report.claimed

@@ -1,11 +1,11 @@
-"""Figures read from the database when Prometheus scrapes: search replica lag, outbox backlog, extraction jobs.
+"""Figures read from the database when Prometheus scrapes: search replica lag, outbox backlog, workers, extraction jobs.
 
 One short read session per scrape runs the readiness checks (tracker.services.readiness: a few indexed
 queries, the same figures /readyz shows) and one count of attached texts by extraction state.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -23,14 +23,16 @@ from tracker.services.readiness import WAITING_STATES, ReadinessLimits, check_re
 class DatabaseCollector:
     """A Prometheus collector reading the database each time it is collected (never stored between scrapes)."""
 
-    def __init__(self, sessions: Callable[[], Session], indexers: Sequence[Indexer], limits: ReadinessLimits) -> None:
+    def __init__(self, sessions: Callable[[], Session], indexers: Sequence[Indexer], limits: ReadinessLimits,
+                 *, embedded: Mapping[str, bool] | None = None) -> None:
         self.sessions = sessions
         self.indexers = indexers
         self.limits = limits
+        self.embedded = embedded  # the workers this process embeds, each with whether its thread runs
 
     def collect(self) -> Iterator[Metric]:
         with self.sessions() as session:
-            readiness = check_readiness(session, self.indexers, self.limits)
+            readiness = check_readiness(session, self.indexers, self.limits, embedded=self.embedded)
             checks = readiness.checks
             database_up = bool(checks["database"]["ok"])
             yield _gauge("tracker_database_up", "1 when the database answered this scrape, else 0.",
@@ -39,6 +41,7 @@ class DatabaseCollector:
                          float(readiness.ready))
             yield from _search(checks["search"])
             yield from _outbox(checks["notifications"])
+            yield from _workers(checks["workers"])
             if database_up:
                 yield from _extractions(session)
             session.rollback()
@@ -86,6 +89,31 @@ def _outbox(check: dict[str, Any]) -> Iterator[Metric]:
         yield _gauge("tracker_outbox_last_attempt_seconds",
                      "Seconds since any worker last tried to send a delivery (absent before the first attempt).",
                      float(check["last_attempt_seconds"]))
+
+
+def _workers(check: dict[str, Any]) -> Iterator[Metric]:
+    if "kinds" not in check:  # the database did not answer: no figure rather than a false zero
+        return
+    live = _gauge("tracker_workers_live",
+                  "Background workers (of every host) that reported within three heartbeat intervals, by kind "
+                  "(notify, documents).", labels=("kind",))
+    stale = _gauge("tracker_workers_stale",
+                   "Worker reports older than three heartbeat intervals (killed workers, until `flask ops prune` "
+                   "forgets them), by kind.", labels=("kind",))
+    age = _gauge("tracker_worker_heartbeat_age_seconds",
+                 "Seconds since the freshest report of any worker of the kind (absent when none has reported).",
+                 labels=("kind",))
+    thread = _gauge("tracker_worker_thread_up",
+                    "1 when this process's embedded worker thread runs, else 0, by kind (only kinds this process's "
+                    "settings embed).", labels=("kind",))
+    for kind, figures in sorted(check["kinds"].items()):
+        live.add_metric([kind], float(figures["live"]))
+        stale.add_metric([kind], float(figures["stale"]))
+        if figures["freshest_heartbeat_seconds"] is not None:
+            age.add_metric([kind], float(figures["freshest_heartbeat_seconds"]))
+        if "thread_alive" in figures:
+            thread.add_metric([kind], float(figures["thread_alive"]))
+    yield from (live, stale, age, thread)
 
 
 def _extractions(session: Session) -> Iterator[Metric]:

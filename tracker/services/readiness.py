@@ -1,4 +1,5 @@
-"""Whether this process is fit to serve readers: its database, the schema's revision, its search replica, the outbox.
+"""Whether this process is fit to serve readers: its database, the schema's revision, its search replica; and, for
+monitoring only, the outbox and the background workers.
 
 A load balancer polls this every few seconds on every host, so each check is a few indexed queries: no
 table is scanned, counts of the search log are bounded, and the migrations folder is read once per process.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, or_, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,9 +22,13 @@ from tracker import migrate
 from tracker.models.notification import Delivery, DeliveryAttempt, NotificationEvent
 from tracker.models.search_log import SearchChange
 from tracker.models.types import UTCDateTime, utcnow
+from tracker.models.worker_heartbeat import LIVE_INTERVALS, WORKER_KINDS, WorkerHeartbeat
 from tracker.search.errors import SearchUnavailable
 from tracker.search.index import IndexMissing, IndexState
 from tracker.search.indexer import Indexer
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 # States of a delivery still to be sent.
 WAITING_STATES = ("pending", "retrying")
@@ -31,10 +36,17 @@ WAITING_STATES = ("pending", "retrying")
 
 @dataclass(frozen=True)
 class ReadinessLimits:
-    """How far behind the database this process's search replica may be and still take readers (0: no bound)."""
+    """How far behind the database this process's search replica may be and still take readers (0: no bound), and
+    the workers' heartbeat interval (a worker is live for LIVE_INTERVALS of them after its last report)."""
 
     max_search_lag_changes: int = 1000
     max_search_lag_seconds: float = 120.0
+    worker_heartbeat_seconds: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> ReadinessLimits:
+        return cls(int(config["READY_MAX_SEARCH_LAG_CHANGES"]), float(config["READY_MAX_SEARCH_LAG_SECONDS"]),
+                   float(config["WORKER_HEARTBEAT_SECONDS"]))
 
 
 @dataclass
@@ -57,16 +69,28 @@ def code_revisions() -> frozenset[str]:
     return frozenset(migrate.heads())
 
 
+def embedded_workers(app: Flask) -> dict[str, bool]:
+    """The workers this process's settings embed, each with whether its thread runs in this process now."""
+    from tracker.documents.runtime import runtime_of as documents_runtime
+    from tracker.notifications.runtime import runtime_of as notify_runtime
+
+    notify, documents = notify_runtime(app), documents_runtime(app)
+    running = {"notify": (notify.embedded, notify.thread_alive),
+               "documents": (documents.embedded, documents.thread_alive)}
+    return {kind: alive for kind, (embedded, alive) in running.items() if embedded}
+
+
 def check_readiness(session: Session, indexers: Sequence[Indexer], limits: ReadinessLimits,
-                    *, now: dt.datetime | None = None) -> Readiness:
+                    *, embedded: Mapping[str, bool] | None = None, now: dt.datetime | None = None) -> Readiness:
     """Run every check through ``session``. A database error fails the check it happened in, and the checks
-    after it that need the database are reported as not run: never raised."""
+    after it that need the database are reported as not run: never raised. ``embedded``: the workers this
+    process embeds, each with whether its thread runs (embedded_workers)."""
     now = now or utcnow()
     readiness = Readiness()
     checks = readiness.checks
     database_ok = _run(checks, "database", lambda: _database(session))
     if not database_ok:
-        for name in ("schema", "search", "notifications"):
+        for name in ("schema", "search", "notifications", "workers"):
             checks[name] = {"ok": False, "error": "not checked: the database is unavailable"}
         return readiness
     _run(checks, "schema", lambda: _schema(session))
@@ -74,6 +98,9 @@ def check_readiness(session: Session, indexers: Sequence[Indexer], limits: Readi
     # The outbox is shared by every host: a backlog is no reason to send readers elsewhere, so it is
     # reported (for monitoring) without making the host unready.
     _run(checks, "notifications", lambda: _notifications(session, now))
+    # Workers are shared by every host too (and an embedded thread that is not running is a fault to alert on,
+    # not one a reader would notice at once): figures for monitoring, never a reason to be unready.
+    _run(checks, "workers", lambda: _workers(session, limits.worker_heartbeat_seconds, embedded or {}, now))
     return readiness
 
 
@@ -158,8 +185,8 @@ def _lag(session: Session, state: IndexState, newest: int, limits: ReadinessLimi
 
 
 def _notifications(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """The outbox's backlog and the last time any worker tried a delivery. Workers record no heartbeat: the
-    newest attempt is the sign of life there is (an idle outbox has none to show, and that is no fault)."""
+    """The outbox's backlog and the last time any worker tried a delivery (an idle outbox has none to show, and
+    that is no fault: the workers' heartbeats are the sign of life, see _workers)."""
     due = and_(Delivery.next_attempt_at.is_not(None), Delivery.next_attempt_at <= now)
     row = session.execute(
         select(func.count(case((Delivery.state == "pending", 1))),
@@ -176,6 +203,29 @@ def _notifications(session: Session, now: dt.datetime) -> dict[str, Any]:
         "oldest_due_seconds": _age(now, oldest_due), "events_waiting": events_waiting,
         "last_attempt_at": _iso(last_attempt), "last_attempt_seconds": _age(now, last_attempt),
     }
+
+
+def _workers(session: Session, heartbeat_seconds: float, embedded: Mapping[str, bool],
+             now: dt.datetime) -> dict[str, Any]:
+    """Per kind of worker: how many reported within LIVE_INTERVALS heartbeats (live), how many reports are older
+    (stale: killed workers, until `flask ops prune` forgets them), the age of the freshest report; and for the
+    kinds this process embeds, whether its own thread runs. One query for every kind."""
+    live_since = now - dt.timedelta(seconds=LIVE_INTERVALS * heartbeat_seconds)
+    rows = session.execute(
+        select(WorkerHeartbeat.kind, func.count(case((WorkerHeartbeat.last_seen_at >= live_since, 1))),
+               func.count(), type_coerce(func.max(WorkerHeartbeat.last_seen_at), UTCDateTime))
+        .group_by(WorkerHeartbeat.kind)).all()
+    found = {kind: (live, total, freshest) for kind, live, total, freshest in rows}
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind in sorted({*WORKER_KINDS, *found}):
+        live, total, freshest = found.get(kind, (0, 0, None))
+        figures: dict[str, Any] = {"live": live, "stale": total - live,
+                                   "freshest_heartbeat_seconds": _age(now, freshest), "embedded_here": kind in embedded}
+        if kind in embedded:
+            figures["thread_alive"] = embedded[kind]
+        kinds[kind] = figures
+    return {"ok": True, "heartbeat_seconds": heartbeat_seconds,
+            "live_within_seconds": LIVE_INTERVALS * heartbeat_seconds, "kinds": kinds}
 
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> float | None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.models import AuditEntry, ManageLinkRequest, RequestCount, SearchChange
 from tracker.models.search_replica import SearchLogPrune, SearchReplica
 from tracker.models.types import utcnow
+from tracker.models.worker_heartbeat import WorkerHeartbeat
 from tracker.notifications import retention as notification_retention
 from tracker.services.accounts import prune_login_throttles
 from tracker.services.subscriptions import MANAGE_WINDOW
@@ -36,11 +37,12 @@ class RetentionSettings:
     search_changes_keep_days: int
     replica_forget_seconds: float
     notify_keep_days: int
+    worker_forget_seconds: float = 24 * 3600.0
 
     @classmethod
     def from_config(cls, config: Any) -> RetentionSettings:
         return cls(int(config["SEARCH_CHANGES_KEEP_DAYS"]), float(config["SEARCH_REPLICA_FORGET_SECONDS"]),
-                   int(config["NOTIFY_KEEP_DAYS"]))
+                   int(config["NOTIFY_KEEP_DAYS"]), float(config["WORKER_FORGET_SECONDS"]))
 
 
 def _deleted(session: Session, statement: Any) -> int:
@@ -81,6 +83,15 @@ def prune_search_changes(session: Session, keep_days: int, now: dt.datetime) -> 
                                              f"older than {keep_days} days (SEARCH_CHANGES_KEEP_DAYS)")
 
 
+def prune_worker_heartbeats(session: Session, forget_seconds: float, now: dt.datetime) -> PruneLine:
+    """Delete the reports of workers silent for longer than ``forget_seconds`` (killed: a clean stop deletes its
+    own); a worker still running that was only frozen registers again at its next heartbeat."""
+    cutoff = now - dt.timedelta(seconds=forget_seconds)
+    rows = _deleted(session, delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < cutoff))
+    return PruneLine("worker_heartbeats", rows, f"silent since before {cutoff:%Y-%m-%d %H:%M} UTC "
+                                                f"(WORKER_FORGET_SECONDS={forget_seconds:g})")
+
+
 def prune_request_counts(session: Session, now: dt.datetime) -> PruneLine:
     """Delete request counters whose window has ended (a new request would start a new one anyway)."""
     rows = _deleted(session, delete(RequestCount).where(RequestCount.window_ends_at <= now))
@@ -102,6 +113,7 @@ def prune(session: Session, settings: RetentionSettings, *, now: dt.datetime | N
     lines.append(PruneLine("login_throttles", prune_login_throttles(session, now),
                            "a day past the last failure and not locked; known addresses after 90 days"))
     lines.append(prune_request_counts(session, now))
+    lines.append(prune_worker_heartbeats(session, settings.worker_forget_seconds, now))
     lines.append(prune_manage_link_requests(session, now))
     removed = notification_retention.prune(session, keep_days=settings.notify_keep_days, now=now)
     lines.append(PruneLine("deliveries", removed.deliveries + removed.attempts,

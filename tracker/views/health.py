@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from tracker.search.runtime import runtime_of
-from tracker.services.readiness import ReadinessLimits, check_readiness
+from tracker.services.readiness import ReadinessLimits, check_readiness, embedded_workers
 from tracker.views.support import db_session
 
 bp = Blueprint("health", __name__)
@@ -28,8 +28,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Readiness: 200 when this process may take readers, else 503, with each check's figures."""
-    config = current_app.config
-    limits = ReadinessLimits(int(config["READY_MAX_SEARCH_LAG_CHANGES"]),
-                             float(config["READY_MAX_SEARCH_LAG_SECONDS"]))
-    readiness = check_readiness(db_session(), runtime_of(current_app).indexers, limits)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    readiness = check_readiness(db_session(), runtime_of(app).indexers, ReadinessLimits.from_config(app.config),
+                                embedded=embedded_workers(app))
     return _machine_answer(readiness.as_json(), 200 if readiness.ready else 503)

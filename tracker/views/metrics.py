@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from tracker.metrics import REQUEST_SECONDS, REQUESTS, Network, allowed_networks, exposition
 from tracker.search.runtime import runtime_of
 from tracker.services.monitoring import DatabaseCollector
-from tracker.services.readiness import ReadinessLimits
+from tracker.services.readiness import ReadinessLimits, embedded_workers
 
 bp = Blueprint("metrics", __name__)
 
@@ -71,11 +71,9 @@ def metrics() -> Response:
     if not (_client_allowed() or _token_given()):
         response = Response(b"", status=403, content_type="text/plain; charset=utf-8")
     else:
-        config = current_app.config
-        limits = ReadinessLimits(int(config["READY_MAX_SEARCH_LAG_CHANGES"]),
-                                 float(config["READY_MAX_SEARCH_LAG_SECONDS"]))
-        database = current_app.extensions["tracker.db"]
-        collector = DatabaseCollector(database.session, runtime_of(current_app).indexers, limits)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        collector = DatabaseCollector(app.extensions["tracker.db"].session, runtime_of(app).indexers,
+                                      ReadinessLimits.from_config(app.config), embedded=embedded_workers(app))
         response = Response(exposition(collector), content_type=CONTENT_TYPE_LATEST)
     # Figures of one moment, for one scraper: never kept by a proxy.
     response.headers["Cache-Control"] = "no-store"
