@@ -33,10 +33,11 @@ def current_translations() -> Any:
         if locale is not None and kept is not None and kept[0] is locale:
             return kept[1]
     translations = flask_babel.get_translations()
-    state = app_context.g.__dict__.get("_flask_babel")
-    locale = getattr(state, "babel_locale", None)
-    if locale is not None:
-        state.tracker_translations = (locale, translations)
+    # Flask-Babel has now chosen the locale (and made its namespace on g, if it had none).
+    chosen_now = app_context.g.__dict__.get("_flask_babel")
+    locale_now = getattr(chosen_now, "babel_locale", None)
+    if chosen_now is not None and locale_now is not None:
+        chosen_now.tracker_translations = (locale_now, translations)
     return translations
 
 
