@@ -105,6 +105,8 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> logging.Han
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
+    # Alembic announces each plugin and its dialect at INFO on every start: `flask db upgrade` says what it did.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # Flask would add its own handler to the app's logger when none is set up: the root's is.
     from flask.logging import default_handler
 
