@@ -64,6 +64,10 @@ def app(database_url: str, demo_data: dict, tmp_path_factory: pytest.TempPathFac
         # The app counts days in Vientiane (UTC+7), the tests with the machine's date: from 17:00 UTC the two
         # differ by a day. The suite's app takes the machine's date; a test that needs another day sets TODAY.
         "TODAY": dt.date.today().isoformat(),
+        # Every test runs in a transaction of its own on one SQLite file: a background thread writing beside
+        # it (a worker's heartbeat) would take the write lock between a test's read and its write. The
+        # heartbeat tests run workers on apps of their own.
+        "WORKER_HEARTBEAT_SECONDS": 0.0,
     })
     database: Database = application.extensions["tracker.db"]
     migrate.upgrade(database.engine)

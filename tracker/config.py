@@ -188,7 +188,8 @@ SETTINGS: dict[str, Setting] = {
     # Background workers (notifications, text extraction; embedded or commands of their own) report in
     # worker_heartbeats at most every WORKER_HEARTBEAT_SECONDS, busy or idle; /readyz and /metrics count a worker
     # live for three intervals after its last report. `flask ops prune` removes the rows of workers silent for
-    # longer than WORKER_FORGET_SECONDS (killed processes: a clean stop removes its own row).
+    # longer than WORKER_FORGET_SECONDS (killed processes: a clean stop removes its own row). 0 turns heartbeats
+    # off (no row is written; readiness and metrics then count no live worker).
     "WORKER_HEARTBEAT_SECONDS": Setting(30.0, float),
     "WORKER_FORGET_SECONDS": Setting(24 * 3600.0, float),
 }

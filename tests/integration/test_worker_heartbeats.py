@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import signal
 import subprocess
@@ -260,3 +261,12 @@ def test_prune_forgets_only_the_workers_silent_longer_than_the_forget_time(commi
 
 def _line(output: str, kind: str) -> list[str]:
     return next(line.split() for line in output.splitlines() if line.startswith(kind + " "))
+
+
+def test_a_heartbeat_interval_of_0_writes_nothing_and_never_wakes_the_worker(committed_app):
+    committed_app.config["WORKER_HEARTBEAT_SECONDS"] = 0.0
+    reporter = notify_runtime(committed_app).worker.heartbeat
+    reporter.start()
+    assert (reporter.started, reporter.beat(force=True), reporter.due_in()) == (False, False, math.inf)
+    reporter.stop()
+    assert _rows(committed_app) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import threading
@@ -79,6 +80,11 @@ class HeartbeatReporter:
         self._lock = threading.Lock()
 
     @property
+    def enabled(self) -> bool:
+        """Whether heartbeats are on (an interval of 0 turns them off: no row, no write)."""
+        return float(self.interval()) > 0
+
+    @property
     def started(self) -> bool:
         """Whether this process started the reporter (a forked child has not: it starts its own)."""
         return self.id is not None and self._pid == os.getpid()
@@ -86,7 +92,7 @@ class HeartbeatReporter:
     def start(self) -> None:
         """Insert this worker's row under a new id (again after a fork); nothing when already started here."""
         with self._lock:
-            if self.started:
+            if self.started or not self.enabled:
                 return
             self.id, self._pid = uuid.uuid4().hex, os.getpid()
             self._jobs_done, self._last_work_at = 0, None
@@ -106,7 +112,9 @@ class HeartbeatReporter:
                 self._last_work_at = utcnow()
 
     def due_in(self) -> float:
-        """Seconds until the next beat is due (0: due now); the interval when not started."""
+        """Seconds until the next beat is due (0: due now); the interval when not started; never when off."""
+        if not self.enabled:
+            return math.inf
         if not self.started:
             return max(0.0, float(self.interval()))
         return max(0.0, float(self.interval()) - (self.clock() - self._last_beat))
