@@ -23,6 +23,11 @@ PASSWORD = "correct horse battery staple"
 # The suite makes thousands of requests from one address, which the per-client rate limits would refuse: every
 # app the tests build, and every server they start, leaves them off. Tests of the limits turn them on.
 os.environ["TRACKER_RATELIMIT_ENABLED"] = "false"
+# Most tests run in a transaction of their own on one SQLite file, and several build further apps over that file:
+# a worker thread of any of them writing its heartbeat would take the write lock between a test's read and its
+# write ("database is locked"). Every app and server the tests make has heartbeats off; the heartbeat tests
+# turn them on, on databases of their own.
+os.environ["TRACKER_WORKER_HEARTBEAT_SECONDS"] = "0"
 
 
 def email_of(role: str) -> str:
@@ -64,10 +69,6 @@ def app(database_url: str, demo_data: dict, tmp_path_factory: pytest.TempPathFac
         # The app counts days in Vientiane (UTC+7), the tests with the machine's date: from 17:00 UTC the two
         # differ by a day. The suite's app takes the machine's date; a test that needs another day sets TODAY.
         "TODAY": dt.date.today().isoformat(),
-        # Every test runs in a transaction of its own on one SQLite file: a background thread writing beside
-        # it (a worker's heartbeat) would take the write lock between a test's read and its write. The
-        # heartbeat tests run workers on apps of their own.
-        "WORKER_HEARTBEAT_SECONDS": 0.0,
     })
     database: Database = application.extensions["tracker.db"]
     migrate.upgrade(database.engine)

@@ -228,7 +228,7 @@ def test_topic_figures_count_each_policy_under_each_of_its_topics(client, sessio
 # --- Chart 4: upcoming expiries ------------------------------------------------------------------------
 
 def test_upcoming_expiries_list_running_measures_ending_today_or_later(client, session):
-    today = dt.date.today()
+    today = dt.date.fromisoformat(client.application.config["TODAY"])  # the day the app counts from
     load(session, policies=[
         policy_record("dash-ends-2098", valid_to="2098", title_en="Ends in 2098"),
         policy_record("dash-ends-soon", valid_to=(today + dt.timedelta(days=10)).isoformat(),

@@ -18,8 +18,13 @@ NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", 
                                  "fuse.davfs2", "ncpfs", "fuse.rclone", "fuse.s3fs", "beegfs"})
 # Words that betray a key typed as a placeholder. Short ones count only standing apart ("dev-key"), since a
 # random key of letters holds three letters in a row by chance.
-PLACEHOLDER_WORDS = re.compile(r"secret|change|test|example|passw|default|insecure|sample|"
-                               r"(?<![a-z0-9])(?:dev|key|foo|abc|xxx)(?![a-z0-9])")
+# Words of a key someone typed. The long ones are looked for inside words as people write them (lower case, upper
+# case, or each capitalised as in CamelCase): a random key's letters change case anywhere and may well spell
+# "teSt" across two such words. The short ones only standing alone, in lower case, and more than once (a random
+# key of letters, digits, "-" and "_" holds one such now and then).
+PLACEHOLDER_WORDS = re.compile(r"secret|change|test|example|passw|default|insecure|sample")
+SHORT_PLACEHOLDERS = re.compile(r"(?<![A-Za-z0-9])(?:dev|key|foo|abc|xxx)(?![A-Za-z0-9])")
+WRITTEN_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 MIN_SECRET_LENGTH = 32
 # Bits of entropy, estimated from how often each character occurs; a random 32-byte hex key has about 128.
 MIN_SECRET_BITS = 100
@@ -46,15 +51,22 @@ def secret_key_problem(key: str | None) -> str | None:
     """Why ``key`` is not fit to sign production sessions, None when it is."""
     if not key:
         return "missing: set it to a long random value (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-    lowered = key.lower()
     if len(key) < MIN_SECRET_LENGTH:
         return f"only {len(key)} characters: use at least {MIN_SECRET_LENGTH} random ones"
-    words = sorted(set(PLACEHOLDER_WORDS.findall(lowered)))
+    words = _placeholder_words(key)
     if words:
         return f"looks like a placeholder (contains {', '.join(repr(w) for w in words)}): use a random value"
     if _entropy_bits(key) < MIN_SECRET_BITS:
         return f"too predictable (about {_entropy_bits(key):.0f} bits of entropy): use a random value"
     return None
+
+
+def _placeholder_words(key: str) -> list[str]:
+    short = SHORT_PLACEHOLDERS.findall(key)
+    found = set(short) if len(short) > 1 else set()
+    for word in WRITTEN_WORDS.findall(key):
+        found.update(PLACEHOLDER_WORDS.findall(word.lower()))
+    return sorted(found)
 
 
 def filesystem_of(path: Path, mounts: str) -> str | None:

@@ -1,11 +1,11 @@
 """The "Cite this record" parts of policy and event pages: the citation shown, and its files to download."""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from flask import Response, url_for
 
+from tracker.config import local_today
 from tracker.models import Event, Policy
 from tracker.services import citations
 
@@ -20,7 +20,7 @@ def permanent_url(kind: str, key: str) -> str:
 
 def citation_of(record: Policy | Event) -> citations.Citation:
     """The citation of a policy or event as read today (the reader's day of access)."""
-    today = dt.date.today()
+    today = local_today()
     if isinstance(record, Policy):
         return citations.policy_citation(record, permanent_url("policy", record.key), today)
     return citations.event_citation(record, permanent_url("event", record.key), today)
