@@ -35,9 +35,12 @@ def live_server(app, tmp_path_factory, demo_search_index) -> Iterator[str]:
     searching a copy of the demo index."""
     index = tmp_path_factory.mktemp("live") / "index"
     shutil.copytree(demo_search_index, index)
-    # No release schedule: its thread would commit releases to the suite's database.
+    # No release schedule: its thread would commit releases to the suite's database. Its search index reports its
+    # position when it moves (while the browser tests commit), never merely to say it is alive: that write, once a
+    # minute for the rest of the session, would take the lock between another test's read and its write.
     served = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": app.config["SECRET_KEY"],
-                         "SEARCH_INDEX_PATH": str(index), "RELEASE_SCHEDULE": "off", "TODAY": app.config["TODAY"]})
+                         "SEARCH_INDEX_PATH": str(index), "RELEASE_SCHEDULE": "off", "TODAY": app.config["TODAY"],
+                         "SEARCH_REPLICA_HEARTBEAT_SECONDS": 1e9})
     server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -239,6 +239,7 @@ def test_each_gunicorn_worker_reports_its_embedded_workers_and_removes_them_as_i
 
 
 def test_prune_forgets_only_the_workers_silent_longer_than_the_forget_time(committed_app):
+    committed_app.config["WORKER_HEARTBEAT_SECONDS"] = 30.0  # live: seen within three of these
     now = utcnow()
     ages = {"fresh": dt.timedelta(seconds=5), "an hour": dt.timedelta(hours=1), "two days": dt.timedelta(days=2)}
     with unit_of_work(committed_app.extensions["tracker.db"].session(write=True)) as session:
