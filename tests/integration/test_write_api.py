@@ -926,12 +926,12 @@ def test_raw_junk_never_breaks_a_write_endpoint(client, session, api_token, draf
 # Real concurrency through the API: two threads, one SQLite file
 
 
-@pytest.fixture
-def file_app(tmp_path: Path):
-    """A second application over its own SQLite file, for requests that really run at the same time."""
-    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'race.db'}",
+def _app_over_file(path: Path, key: str, names: tuple[str, ...]):
+    """An application over its own SQLite file holding one draft policy ``key``, and an editor's API token
+    for each of ``names``."""
+    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}",
                               "SECRET_KEY": "test-secret-key-not-for-production",
-                              "SEARCH_INDEX_PATH": str(tmp_path / "search-index")})
+                              "SEARCH_INDEX_PATH": str(path.parent / f"{path.stem}-search-index")})
     database = application.extensions["tracker.db"]
     migrate.upgrade(database.engine)
     tokens = {}
@@ -943,12 +943,19 @@ def file_app(tmp_path: Path):
                                "kind": "utility"}],
             "topics": [{"key": "charging_infrastructure", "name_en": "Charging", "name_lo": None},
                        {"key": "fiscal_incentives", "name_en": "Fiscal", "name_lo": None}],
-            "policies": [policy_record("raced", editorial_state="draft")]})
-        for name in ("ana", "bounmy"):
+            "policies": [policy_record(key, editorial_state="draft")]})
+        for name in names:
             user = accounts.create_user(session, f"{name}@example.org", PASSWORD, "editor")
-            tokens[name] = {"Authorization": f"Bearer {accounts.create_api_token(session, user, 'race')[1]}"}
+            tokens[name] = {"Authorization": f"Bearer {accounts.create_api_token(session, user, key)[1]}"}
+    return application, tokens
+
+
+@pytest.fixture
+def file_app(tmp_path: Path):
+    """A second application over its own SQLite file, for requests that really run at the same time."""
+    application, tokens = _app_over_file(tmp_path / "race.db", "raced", ("ana", "bounmy"))
     yield application, tokens
-    database.dispose()
+    application.extensions["tracker.db"].dispose()
 
 
 def test_two_requests_patching_the_same_version_at_once_give_one_200_and_one_409(file_app):
@@ -989,22 +996,8 @@ def test_two_requests_patching_the_same_version_at_once_give_one_200_and_one_409
 def test_a_write_that_waits_out_the_busy_timeout_answers_503_and_saves_nothing(tmp_path, monkeypatch):
     # A short wait, so that the test does not sit out the real fifteen seconds; the lock itself is real.
     monkeypatch.setattr(tracker_db, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    application = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'busy.db'}",
-                              "SECRET_KEY": "test-secret-key-not-for-production",
-                              "SEARCH_INDEX_PATH": str(tmp_path / "search-index")})
-    database = application.extensions["tracker.db"]
-    migrate.upgrade(database.engine)
-    with unit_of_work(database.session(write=True)) as session:
-        load_dataset(session, {
-            "organisations": [{"key": "la-mem", "name_en": "Ministry of Energy and Mines", "name_lo": None,
-                               "country": "LA", "kind": "ministry"},
-                              {"key": "la-edl", "name_en": "EDL", "name_lo": None, "country": "LA",
-                               "kind": "utility"}],
-            "topics": [{"key": "charging_infrastructure", "name_en": "Charging", "name_lo": None},
-                       {"key": "fiscal_incentives", "name_en": "Fiscal", "name_lo": None}],
-            "policies": [policy_record("busy", editorial_state="draft")]})
-        user = accounts.create_user(session, "ana@example.org", PASSWORD, "editor")
-        token = {"Authorization": f"Bearer {accounts.create_api_token(session, user, 'busy')[1]}"}
+    application, tokens = _app_over_file(tmp_path / "busy.db", "busy", ("ana",))
+    database, token = application.extensions["tracker.db"], tokens["ana"]
     client = application.test_client()
     version = client.get(f"{API}/policies/busy", headers=token).get_json()["version"]
     # Another writer (a long import, say) holds the write lock for longer than the wait.
