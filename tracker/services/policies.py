@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from tracker.errors import Invalid, NotFound
-from tracker.i18n import local_name
+from tracker.i18n import current_language
 from tracker.models import (
     Event,
     ForumLink,
@@ -96,10 +96,18 @@ class FilterChoices:
 
 def filter_choices(session: Session) -> FilterChoices:
     """Countries and topics as they stand in the database (two small queries)."""
-    # Names in the reader's language: these are the labels of the filter lists.
-    jurisdictions = session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))
-    countries = {j.code: local_name(j) for j in jurisdictions}
-    topics = {t.key: local_name(t) for t in session.scalars(select(Topic).order_by(Topic.position))}
+    # Names in the reader's language: these are the labels of the filter lists. Read as plain rows: every
+    # list page asks for them, and mapped records would cost more than the rest of the query.
+    lao = current_language() == "lo"
+
+    def names(statement: Select[str, str, str | None]) -> dict[str, str]:
+        # As tracker.i18n.local_name: the Lao name for a Lao reader when there is one, else the English one.
+        return {key: (name_lo if lao and name_lo else name_en or name_lo or key)
+                for key, name_en, name_lo in session.execute(statement)}
+
+    countries = names(select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo)
+                      .order_by(Jurisdiction.position))
+    topics = names(select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position))
     return FilterChoices(countries=countries, topics=topics)
 
 
@@ -219,12 +227,12 @@ def _ordered(statement: Select[*_Ts], sort: str) -> Select[*_Ts]:
 
 
 @dataclass(frozen=True)
-class PolicyPage(Page[Policy]):
+class PolicyPage(Page[Any]):
     """A page of policies; with ``as_of``, each one's status on that day by policy id (``status_of``)."""
 
     statuses_on: Mapping[int, str] = field(default_factory=dict)
 
-    def status_of(self, policy: Policy) -> str:
+    def status_of(self, policy: Policy | PolicySummary) -> str:
         """The status a list shows: on the ``as_of`` day when one was asked for, else the current one."""
         return self.statuses_on.get(policy.id, policy.legal_status)
 
@@ -255,6 +263,86 @@ def list_policies(session: Session, flt: PolicyFilter, request: PageRequest, *,
     rows = session.execute(dated.options(*options).limit(request.per_page).offset(request.offset)).unique().all()
     return PolicyPage([policy for policy, _status in rows], total, request.page, request.per_page,
                       {policy.id: status or "unknown" for policy, status in rows})
+
+
+@dataclass(frozen=True, slots=True)
+class CountryName:
+    """A country as a list row names it (what ``local_name`` reads)."""
+
+    code: str
+    name_en: str
+    name_lo: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    """What a row of a policy list shows, read as plain rows rather than as mapped records.
+
+    A list page shows a handful of columns of each of its policies; loading them as full records (every
+    column, an identity map, change tracking, a second query for the topics through the ORM) cost more
+    than rendering the page. The attributes carry the names of the record's, so templates take either.
+    """
+
+    id: int
+    key: str
+    title_en: str | None
+    title_lo: str | None
+    instrument: str
+    legal_status: str
+    status_changed_on: PartialDate | None
+    editorial_state: str
+    jurisdiction: CountryName
+    topic_keys: tuple[str, ...]
+
+    @property
+    def topic_links(self) -> tuple[str, ...]:
+        """As the record's: empty when the policy has no topic."""
+        return self.topic_keys
+
+
+# Made once: an alias built per call costs more than the query it joins (its columns adapted anew).
+_ROW_COUNTRY = aliased(Jurisdiction, name="row_country")
+
+
+def list_policy_summaries(session: Session, flt: PolicyFilter, request: PageRequest, *,
+                          include_unpublished: bool = False) -> PolicyPage:
+    """One page of policies matching ``flt`` as list rows (PolicySummary), in three queries: the count,
+    the rows with their country, and their topics. With ``flt.as_of``, the statuses on that day come with
+    the page (in the same query).
+
+    Raises:
+        NotFound: when the page is past the last one.
+    """
+    states = visible_states(include_unpublished)
+    total = session.scalar(_filtered(select(func.count(Policy.id)), flt, states)) or 0
+    check_page_in_range(request, total)
+    country = _ROW_COUNTRY
+    columns: tuple[Any, ...] = (
+        Policy.id, Policy.key, Policy.title_en, Policy.title_lo, Policy.instrument, Policy.legal_status,
+        Policy.status_changed_on, Policy.editorial_state, country.code, country.name_en, country.name_lo)
+    if flt.as_of is not None:
+        columns += (status_on(flt.as_of),)
+    joined = select(*columns).join_from(Policy, country, country.code == Policy.jurisdiction_code)
+    statement = _ordered(_filtered(joined, flt, states), flt.sort).limit(request.per_page).offset(request.offset)
+    rows = session.execute(statement).all()
+    topics: dict[int, list[str]] = {row[0]: [] for row in rows}
+    if rows:
+        topic_rows = session.execute(
+            select(PolicyTopic.policy_id, PolicyTopic.topic_key)
+            .where(PolicyTopic.policy_id.in_(topics)).order_by(PolicyTopic.policy_id, PolicyTopic.position))
+        for policy_id, topic_key in topic_rows:
+            topics[policy_id].append(topic_key)
+    countries: dict[str, CountryName] = {}
+    items = []
+    for row in rows:
+        code = row[8]
+        name = countries.get(code)
+        if name is None:
+            name = countries[code] = CountryName(code, row[9], row[10])
+        items.append(PolicySummary(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], name,
+                                   tuple(topics[row[0]])))
+    statuses = {row[0]: row[11] or "unknown" for row in rows} if flt.as_of is not None else {}
+    return PolicyPage(items, total, request.page, request.per_page, statuses)
 
 
 # Everything the full record of a policy shows, loaded with it.

@@ -56,7 +56,7 @@ def country(code: str):
     args = query_args()
     args["country"] = [jurisdiction.code]
     flt = policy_service.parse_policy_filter(args, choices)
-    page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=staff)
+    page = policy_service.list_policy_summaries(session, flt, page_request(args), include_unpublished=staff)
     counts = policy_service.status_counts(session, include_unpublished=staff, as_of=flt.as_of) \
         .get(jurisdiction.code, {})
     events = event_service.list_events(session, PageRequest(1, 50), countries=(jurisdiction.code,),

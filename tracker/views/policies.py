@@ -31,7 +31,8 @@ def index():
     args = query_args()
     choices = policy_service.filter_choices(session)
     flt = policy_service.parse_policy_filter(args, choices)
-    page = policy_service.list_policies(session, flt, page_request(args), include_unpublished=include_unpublished())
+    page = policy_service.list_policy_summaries(session, flt, page_request(args),
+                                                include_unpublished=include_unpublished())
     return render_template("policies/list.html", page=page, flt=flt, choices=choices, sorts=policy_service.SORTS)
 
 
