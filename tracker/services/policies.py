@@ -6,8 +6,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, inspect, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker.errors import Invalid, NotFound
 from tracker.i18n import current_language
@@ -18,8 +19,10 @@ from tracker.models import (
     Policy,
     PolicyBody,
     PolicyRelation,
+    PolicyTarget,
     PolicyTopic,
     PolicyVehicleClass,
+    Source,
     StatusChange,
     Topic,
 )
@@ -370,8 +373,41 @@ def published_policies(session: Session, ids: Collection[int]) -> dict[int, Poli
     return {policy.id: policy for policy in session.scalars(statement).unique()}
 
 
+# The collections of a full record, each read by a statement of its own built once: (the relationship, the
+# children's side pointing back at the policy, the statement, taking the policy's id as ``policy_id``).
+_POLICY_ID: BindParameter[int] = bindparam("policy_id", type_=Integer)
+_RECORD_COLLECTIONS = (
+    ("topic_links", "policy", select(PolicyTopic).where(PolicyTopic.policy_id == _POLICY_ID)
+     .order_by(PolicyTopic.position).options(joinedload(PolicyTopic.topic))),
+    ("vehicle_class_links", "policy", select(PolicyVehicleClass).where(PolicyVehicleClass.policy_id == _POLICY_ID)
+     .order_by(PolicyVehicleClass.position)),
+    ("bodies", "policy", select(PolicyBody).where(PolicyBody.policy_id == _POLICY_ID)
+     .order_by(PolicyBody.position).options(joinedload(PolicyBody.organisation))),
+    ("sources", "policy", select(Source).where(Source.policy_id == _POLICY_ID).order_by(Source.position)),
+    ("relations", "policy", select(PolicyRelation).where(PolicyRelation.policy_id == _POLICY_ID)
+     .order_by(PolicyRelation.position)
+     .options(joinedload(PolicyRelation.target).joinedload(Policy.jurisdiction))),
+    ("inverse_relations", "target", select(PolicyRelation).where(PolicyRelation.target_id == _POLICY_ID)
+     .order_by(PolicyRelation.policy_id, PolicyRelation.position)
+     .options(joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction))),
+    ("status_changes", "policy", select(StatusChange).where(StatusChange.policy_id == _POLICY_ID)
+     .order_by(StatusChange.position)),
+    ("forum_links", "policy", select(ForumLink).where(ForumLink.policy_id == _POLICY_ID)
+     .order_by(ForumLink.position).options(joinedload(ForumLink.event))),
+    ("targets", "policy", select(PolicyTarget).where(PolicyTarget.policy_id == _POLICY_ID)
+     .order_by(PolicyTarget.position)),
+)
+_RECORD_BY_KEY = select(Policy).where(Policy.key == bindparam("key"),
+                                      Policy.editorial_state.in_(bindparam("states", expanding=True))) \
+    .options(joinedload(Policy.jurisdiction), joinedload(Policy.issuer))
+
+
 def get_policy(session: Session, key: str, *, include_unpublished: bool = False) -> Policy:
     """The full record of one policy with everything its page shows, in a fixed number of queries.
+
+    The same as loading it with ``_FULL_RECORD``, in as many queries, at half the cost: each collection is
+    read by a statement made once (eager-loading options are rebuilt, and their cache keys computed, on
+    every query), and put in place as loaded.
 
     Raises:
         NotFound: when no visible policy has this key.
@@ -379,12 +415,20 @@ def get_policy(session: Session, key: str, *, include_unpublished: bool = False)
     if "\x00" in key:
         # No key holds NUL, and PostgreSQL refuses it in any string parameter.
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120].replace("\x00", "")))
-    statement = select(Policy).where(
-        Policy.key == key, Policy.editorial_state.in_(visible_states(include_unpublished)),
-    ).options(*_FULL_RECORD)
-    policy = session.scalars(statement).unique().one_or_none()
+    policy = session.scalars(_RECORD_BY_KEY, {"key": key, "states": visible_states(include_unpublished)}) \
+        .unique().one_or_none()
     if policy is None:
         raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120]))
+    loaded = inspect(policy).dict
+    for collection, back, statement in _RECORD_COLLECTIONS:
+        if collection in loaded:
+            # Already in this session (read or changed earlier in the transaction): left as it stands.
+            continue
+        children = list(session.scalars(statement, {"policy_id": policy.id}).unique())
+        for child in children:
+            if back not in inspect(child).dict:
+                set_committed_value(child, back, policy)
+        set_committed_value(policy, collection, children)
     return policy
 
 
