@@ -15,6 +15,9 @@ import flask_babel
 from babel.support import NullTranslations
 from flask.globals import _cv_app
 from flask_babel.speaklater import LazyString
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 # What Flask-Babel answers outside any application context: the message itself.
 _UNTRANSLATED = NullTranslations()
@@ -59,8 +62,9 @@ def lazy_gettext(string: str, **variables: Any) -> LazyString:
 
 
 def install_in_templates(jinja_env: Any) -> None:
-    """Make templates' ``_``, ``gettext`` and ``ngettext`` use the kept catalogue (Jinja's i18n extension,
-    newstyle, as Flask-Babel installs it, formats the variables itself)."""
+    """Make templates' ``_``, ``gettext`` and ``ngettext`` use the kept catalogue, formatting the variables as
+    Jinja's i18n extension does in its newstyle mode (Flask-Babel's): the message is marked safe where the
+    template autoescapes, so the variables put in are escaped and the message's own markup is not."""
     jinja_env.install_gettext_callables(
         gettext=lambda string: current_translations().ugettext(string),
         ngettext=lambda singular, plural, n: current_translations().ungettext(singular, plural, n),
@@ -69,6 +73,28 @@ def install_in_templates(jinja_env: Any) -> None:
         npgettext=lambda context, singular, plural, n: current_translations().unpgettext(context, singular,
                                                                                            plural, n),
     )
+    # The extension's own ``_`` calls its ``gettext``, which calls the function given above: three template
+    # calls (each inspecting its callee) per message, and a page shows about a hundred messages. These do
+    # the same in one.
+    jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
+
+
+@pass_eval_context
+def _template_gettext(eval_context: EvalContext, string: str, **variables: Any) -> str:
+    text = current_translations().ugettext(string)
+    if eval_context.autoescape:
+        text = Markup(text)
+    # Always a format string, as in Jinja's newstyle gettext ("%%" is a percent sign with or without variables).
+    return text % variables
+
+
+@pass_eval_context
+def _template_ngettext(eval_context: EvalContext, singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    text = current_translations().ungettext(singular, plural, num)
+    if eval_context.autoescape:
+        text = Markup(text)
+    return text % variables
 
 
 def current_locale() -> Any:

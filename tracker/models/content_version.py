@@ -38,11 +38,14 @@ class ContentVersion(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# Made once: every page asks for it, and building the statement cost as much as running it.
+_CURRENT_VERSION = select(ContentVersion.token, ContentVersion.changed_at).where(ContentVersion.id == 1)
+
+
 def current_content_version(session: Session) -> tuple[str, dt.datetime]:
     """The token and time of the last committed content change (one query); inside a transaction that
     changed content and has not committed, a token of its own that no cache entry will ever match."""
-    row = session.execute(select(ContentVersion.token, ContentVersion.changed_at)
-                          .where(ContentVersion.id == 1)).one()
+    row = session.execute(_CURRENT_VERSION).one()
     if session.connection().info.get(_UNCOMMITTED):
         return f"uncommitted-{uuid.uuid4().hex}", utcnow()
     return row.token, row.changed_at

@@ -97,6 +97,10 @@ class FilterChoices:
     vehicle_classes: Mapping[str, str] = field(default_factory=lambda: VEHICLE_CLASSES)
 
 
+_COUNTRY_NAMES = select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo).order_by(Jurisdiction.position)
+_TOPIC_NAMES = select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position)
+
+
 def filter_choices(session: Session) -> FilterChoices:
     """Countries and topics as they stand in the database (two small queries)."""
     # Names in the reader's language: these are the labels of the filter lists. Read as plain rows: every
@@ -108,10 +112,7 @@ def filter_choices(session: Session) -> FilterChoices:
         return {key: (name_lo if lao and name_lo else name_en or name_lo or key)
                 for key, name_en, name_lo in session.execute(statement)}
 
-    countries = names(select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo)
-                      .order_by(Jurisdiction.position))
-    topics = names(select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position))
-    return FilterChoices(countries=countries, topics=topics)
+    return FilterChoices(countries=names(_COUNTRY_NAMES), topics=names(_TOPIC_NAMES))
 
 
 def _values(args: Mapping[str, Sequence[str]], name: str, allow_empty: bool = True) -> list[str]:
