@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request, url_for
+from flask import Flask, Response, has_request_context, request, url_for
 from sqlalchemy.exc import DBAPIError
 
 from tracker.db import is_transient_conflict
@@ -164,7 +164,24 @@ def _register_template_helpers(app: Flask) -> None:
                                 if name not in ("page", "per_page")}
         return url_for(endpoint, **args)
 
+    # Addresses of pages without parameters (the menu, the footer: a dozen on every page), worked out once
+    # per script root rather than matched against the URL map on every page.
+    plain_addresses: dict[tuple[str, str], str] = {}
+
+    def template_url_for(endpoint: str, **values: Any) -> str:
+        """url_for, for templates."""
+        if values or endpoint.startswith(".") or not has_request_context():
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint)
+        address = plain_addresses.get(key)
+        if address is None:
+            if len(plain_addresses) > 10_000:  # a bound, whatever script roots a proxy sends
+                plain_addresses.clear()
+            address = plain_addresses[key] = url_for(endpoint)
+        return address
+
     app.jinja_env.globals.update(
+        url_for=template_url_for,
         static_url=static_url, url_with=url_with, download_url=download_url, vocab=vocab,
         LEGAL_STATUSES=vocab.LEGAL_STATUSES, INSTRUMENTS=vocab.INSTRUMENTS,
         VEHICLE_CLASSES=vocab.VEHICLE_CLASSES, RELATION_TYPES=vocab.RELATION_TYPES,
