@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
@@ -308,6 +309,27 @@ class PolicySummary:
 _ROW_COUNTRY = aliased(Jurisdiction, name="row_country")
 
 
+# The statements of a list, made once per filter (and kept for the most recent ones): building one cost more
+# than running it, and most requests ask for one of a few lists (all policies, one country, one status...).
+# Filter values are all checked against closed lists or are four-digit years, and the page is a parameter.
+@functools.lru_cache(maxsize=256)
+def _count_statement(flt: PolicyFilter, states: tuple[str, ...]) -> Select[int]:
+    return _filtered(select(func.count(Policy.id)), flt, states)
+
+
+@functools.lru_cache(maxsize=256)
+def _summary_statement(flt: PolicyFilter, states: tuple[str, ...]) -> Select[*tuple[Any, ...]]:
+    country = _ROW_COUNTRY
+    columns: tuple[Any, ...] = (
+        Policy.id, Policy.key, Policy.title_en, Policy.title_lo, Policy.instrument, Policy.legal_status,
+        Policy.status_changed_on, Policy.editorial_state, country.code, country.name_en, country.name_lo)
+    if flt.as_of is not None:
+        columns += (status_on(flt.as_of),)
+    joined = select(*columns).join_from(Policy, country, country.code == Policy.jurisdiction_code)
+    return _ordered(_filtered(joined, flt, states), flt.sort) \
+        .limit(bindparam("row_limit", type_=Integer)).offset(bindparam("row_offset", type_=Integer))
+
+
 def list_policy_summaries(session: Session, flt: PolicyFilter, request: PageRequest, *,
                           include_unpublished: bool = False) -> PolicyPage:
     """One page of policies matching ``flt`` as list rows (PolicySummary), in three queries: the count,
@@ -318,17 +340,10 @@ def list_policy_summaries(session: Session, flt: PolicyFilter, request: PageRequ
         NotFound: when the page is past the last one.
     """
     states = visible_states(include_unpublished)
-    total = session.scalar(_filtered(select(func.count(Policy.id)), flt, states)) or 0
+    total = session.scalar(_count_statement(flt, states)) or 0
     check_page_in_range(request, total)
-    country = _ROW_COUNTRY
-    columns: tuple[Any, ...] = (
-        Policy.id, Policy.key, Policy.title_en, Policy.title_lo, Policy.instrument, Policy.legal_status,
-        Policy.status_changed_on, Policy.editorial_state, country.code, country.name_en, country.name_lo)
-    if flt.as_of is not None:
-        columns += (status_on(flt.as_of),)
-    joined = select(*columns).join_from(Policy, country, country.code == Policy.jurisdiction_code)
-    statement = _ordered(_filtered(joined, flt, states), flt.sort).limit(request.per_page).offset(request.offset)
-    rows = session.execute(statement).all()
+    rows = session.execute(_summary_statement(flt, states),
+                           {"row_limit": request.per_page, "row_offset": request.offset}).all()
     topics: dict[int, list[str]] = {row[0]: [] for row in rows}
     if rows:
         topic_rows = session.execute(
