@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,14 +103,21 @@ def current_language() -> str:
 # Dates, times and numbers
 
 
-def format_partial_date(value: PartialDate | dt.date | None, empty: str = "") -> str:
-    """A partial date in the reader's language, as precise as it is known ('2023', 'July 2023', ...)."""
+def format_partial_date(value: PartialDate | dt.date | None, empty: str = "", language: str | None = None) -> str:
+    """A partial date in the reader's language (or ``language``), as precise as it is known ('2023', 'July
+    2023', ...)."""
     if value is None:
         return empty
     if not isinstance(value, PartialDate):
         value = PartialDate(value.year, value.month, value.day)
     # English keeps the tracker's '14 July 2023'; Lao follows CLDR: '14 ກໍລະກົດ 2023'.
-    return value.display(current_language())
+    return _date_display(value, language or current_language())
+
+
+# Babel works out a Lao date from CLDR's patterns each time; a page shows the same few dozen dates over and over.
+@functools.lru_cache(maxsize=4096)
+def _date_display(value: PartialDate, language: str) -> str:
+    return value.display(language)
 
 
 def format_timestamp(value: dt.datetime | None, empty: str = "", *, seconds: bool = False) -> str:
@@ -163,9 +171,10 @@ class LocalizedText:
         return bool(self.text)
 
 
-def localized(record: Any, field: str) -> LocalizedText:
-    """``record.<field>_en`` or ``_lo`` in the reader's language, else the other one (marked as fallback)."""
-    language = current_language()
+def localized(record: Any, field: str, language: str | None = None) -> LocalizedText:
+    """``record.<field>_en`` or ``_lo`` in the reader's language (or ``language``), else the other one (marked as
+    fallback)."""
+    language = language or current_language()
     other = "en" if language == "lo" else "lo"
     text = getattr(record, f"{field}_{language}", None)
     if text:
@@ -174,9 +183,9 @@ def localized(record: Any, field: str) -> LocalizedText:
     return LocalizedText(text or "", other, bool(text))
 
 
-def other_language_text(record: Any, field: str) -> LocalizedText | None:
+def other_language_text(record: Any, field: str, language: str | None = None) -> LocalizedText | None:
     """The field in the language not shown first, when the record has it (for a subtitle)."""
-    shown = localized(record, field)
+    shown = localized(record, field, language)
     if shown.fallback:
         return None
     other = "en" if shown.language == "lo" else "lo"
@@ -184,11 +193,11 @@ def other_language_text(record: Any, field: str) -> LocalizedText | None:
     return LocalizedText(text, other, False) if text and text != shown.text else None
 
 
-def local_name(thing: Any) -> str:
-    """A country's, topic's or organisation's name in the reader's language, else in English."""
+def local_name(thing: Any, language: str | None = None) -> str:
+    """A country's, topic's or organisation's name in the reader's language (or ``language``), else in English."""
     if thing is None:
         return ""
-    if current_language() == "lo" and getattr(thing, "name_lo", None):
+    if (language or current_language()) == "lo" and getattr(thing, "name_lo", None):
         return thing.name_lo
     # An organisation recorded with a Lao name only has no English one to fall back to.
     return thing.name_en or getattr(thing, "name_lo", "") or getattr(thing, "key", "")

@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
 
 from tracker.errors import Invalid, NotFound
 from tracker.models import Policy
 from tracker.services import policy_comparison as comparison_service
-from tracker.services.policy_comparison import MAX_POLICIES, MIN_POLICIES, keys_param
+from tracker.services.policy_comparison import KEY_SEPARATOR, MAX_POLICIES, MIN_POLICIES, keys_param
 from tracker.services.tabular import csv_text
 from tracker.translation import gettext as _
 from tracker.views.cache import cached_page
@@ -120,7 +120,18 @@ class Tray:
 
     def add_url(self, key: str) -> str:
         """This page with ``key`` added to the choice."""
-        return _this_page_with(self.keys + [key] if key not in self.keys else self.keys)
+        if key in self.keys:
+            return _this_page_with(self.keys)
+        # A list asks this for each of its rows: the address up to the new key is made once per request.
+        # The same as _this_page_with(self.keys + [key]): the separator is among the characters left as they are.
+        prefixes = g.setdefault("comparison_add_prefixes", {})
+        chosen = tuple(self.keys)
+        prefix = prefixes.get(chosen)
+        if prefix is None:
+            base = _this_page_with([])
+            value = quote_plus(keys_param(chosen), safe=URL_SAFE) + KEY_SEPARATOR if chosen else ""
+            prefix = prefixes[chosen] = f"{base}{'&' if '?' in base else '?'}{TRAY_PARAM}={value}"
+        return prefix + quote_plus(key, safe=URL_SAFE)
 
     def remove_url(self, key: str) -> str:
         """This page with ``key`` taken out of the choice."""

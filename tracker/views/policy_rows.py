@@ -12,12 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from flask import url_for
 
-from tracker.i18n import LocalizedText, format_partial_date, local_name, localized, other_language_text
+from tracker.i18n import (
+    LocalizedText,
+    current_language,
+    format_partial_date,
+    local_name,
+    localized,
+    other_language_text,
+)
 from tracker.models.vocab import EDITORIAL_STATES, INSTRUMENTS, LEGAL_STATUSES
 from tracker.views.compare_policies import Tray, with_tray
+
+# What Werkzeug leaves unquoted in a path segment (werkzeug.routing.converters.BaseConverter.to_url).
+PATH_SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +64,12 @@ def policy_rows(policies: Sequence[Any], topic_names: Mapping[str, str], page: A
     rows = []
     chosen = frozenset(tray.keys) if tray is not None else frozenset()
     carries_tray = tray is not None and bool(tray.policies)
+    language = current_language()
+    # Every row links to a record: the address up to the key is made once (url_for matched the URL map anew
+    # for each row), the key quoted as Werkzeug's converter quotes it.
+    detail_prefix = url_for("policies.detail", key="_")[:-1]
     for policy in policies:
-        href = url_for("policies.detail", key=policy.key)
+        href = detail_prefix + quote(str(policy.key), safe=PATH_SEGMENT_SAFE)
         status = page.status_of(policy) if page is not None else policy.legal_status
         instrument = policy.instrument
         if instrument not in instruments:
@@ -70,16 +85,16 @@ def policy_rows(policies: Sequence[Any], topic_names: Mapping[str, str], page: A
         rows.append(PolicyRow(
             key=policy.key,
             href=with_tray(href) if carries_tray else href,
-            title=localized(policy, "title"),
-            second_title=other_language_text(policy, "title"),
+            title=localized(policy, "title", language),
+            second_title=other_language_text(policy, "title", language),
             topics=tuple(topic_names.get(key, key) for key in policy.topic_keys),
             editorial_state=(str(EDITORIAL_STATES[policy.editorial_state])
                              if policy.editorial_state != "published" else None),
-            country=local_name(policy.jurisdiction),
+            country=local_name(policy.jurisdiction, language),
             instrument=instruments[instrument],
             status=status,
             status_name=statuses[status],
-            date=format_partial_date(policy.status_changed_on, "—"),
+            date=format_partial_date(policy.status_changed_on, "—", language),
             comparison=comparison,
             comparison_url=comparison_url,
         ))

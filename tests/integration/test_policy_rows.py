@@ -1,0 +1,71 @@
+"""The rows of a policy table link where url_for would, whatever the key and the reader's comparison; the list
+and the country page show what their records say, in English and Lao."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from flask import url_for
+
+from tracker.services.policy_comparison import keys_param
+from tracker.views.compare_policies import TRAY_PARAM, Tray, _this_page_with, with_tray
+from tracker.views.policy_rows import policy_rows
+
+ODD_KEYS = ["plain-key", "with space", "ລາວ-key", "a&b=c", "percent%2F", "slash/inside", "emoji-🚗", "q?x#y"]
+
+
+def record(key: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=1, key=key, title_en="A title", title_lo=None, instrument="decree", legal_status="in_force",
+        status_changed_on=None, editorial_state="published", topic_keys=(),
+        jurisdiction=SimpleNamespace(code="LA", name_en="Lao PDR", name_lo="ລາວ"))
+
+
+LAO_TAX = "la-ev-tax-package-2022"
+
+
+@pytest.mark.parametrize(("query", "chosen"), [
+    ("", ()),
+    ("?country=LA&sort=title", ()),
+    (f"?{TRAY_PARAM}={LAO_TAX},ລາວ&page=2", (LAO_TAX, "ລາວ")),
+    (f"?{TRAY_PARAM}=one&q=x+y%26z", ("one",)),
+])
+def test_row_addresses_are_those_url_for_builds(app, session, query, chosen):
+    with app.test_request_context("/policies" + query):
+        tray = Tray(tuple(SimpleNamespace(key=key) for key in chosen), refused=0)
+        rows = policy_rows([record(key) for key in ODD_KEYS], {}, tray=tray)
+        for row, key in zip(rows, ODD_KEYS, strict=True):
+            # The record's address, with the reader's comparison along when there is one (as the template
+            # wrote it: with_tray(url_for(...)) when the page has a tray).
+            expected = url_for("policies.detail", key=key)
+            assert row.href == (with_tray(expected) if tray else expected)
+            # Adding a policy: the same address as the page with the key appended to the choice.
+            assert row.comparison == "out"
+            assert row.comparison_url == _this_page_with(tray.keys + [key])
+
+
+def test_adding_to_a_comparison_keeps_the_choice_in_order(app, session):
+    with app.test_request_context(f"/policies?country=LA&{TRAY_PARAM}=b,a"):
+        tray = Tray((SimpleNamespace(key="b"), SimpleNamespace(key="a")), refused=0)
+        address = tray.add_url("c d")
+        assert address == _this_page_with(["b", "a", "c d"])
+        assert f"{TRAY_PARAM}={keys_param(['b', 'a', 'c+d'])}" in address
+        # A key already chosen adds nothing.
+        assert tray.add_url("a") == _this_page_with(["b", "a"])
+
+
+@pytest.mark.parametrize("language", ["en", "lo"])
+def test_list_and_country_rows_show_the_records(client, language):
+    client.set_cookie("lang", language)
+    for address in ("/policies?per_page=100", "/countries/LA"):
+        html = client.get(address).get_data(as_text=True)
+        assert 'href="/policies/la-gov-resolution-08-2021-ev-policy"' in html
+        # Every row shows a status badge with its name, and a date or a dash.
+        badges = re.findall(r'<span class="status status-([a-z_]+)">([^<]+)</span>', html)
+        assert badges and all(name.strip() for _, name in badges)
+    html = client.get("/policies?per_page=100").get_data(as_text=True)
+    if language == "lo":
+        assert "ລາວ" in html and "ສະຖານະ" in html
+    else:
+        assert "Lao PDR" in html
