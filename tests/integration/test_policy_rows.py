@@ -69,3 +69,32 @@ def test_list_and_country_rows_show_the_records(client, language):
         assert "ລາວ" in html and "ສະຖານະ" in html
     else:
         assert "Lao PDR" in html
+
+
+def test_list_rows_carry_the_topics_in_the_records_order(app, session, users):
+    from sqlalchemy import select
+
+    from tracker.models import Topic
+    from tracker.pagination import PageRequest
+    from tracker.services import editing
+    from tracker.services import policies as policy_service
+
+    # A record whose topics were given against their alphabetical order: every topic there is (ten or more,
+    # so that positions must compare as numbers, not as text).
+    chosen = list(reversed(session.scalars(select(Topic.key).order_by(Topic.key)).all()))
+    assert len(chosen) >= 10
+    editing.update_policy(session, "la-gov-resolution-08-2021-ev-policy", {"topics": chosen}, users["admin"], None)
+    session.flush()
+    with app.test_request_context("/policies"):
+        choices = policy_service.filter_choices(session)
+        flt = policy_service.parse_policy_filter({}, choices)
+        page = policy_service.list_policy_summaries(session, flt, PageRequest(1, 100))
+        records = {p.key: p for p in policy_service.list_policies(session, flt, PageRequest(1, 100)).items}
+    assert page.total == len(records)
+    assert [row.key for row in page.items] == list(records)
+    for row in page.items:
+        record = records[row.key]
+        assert row.topic_keys == tuple(record.topic_keys)
+        assert (row.title_en, row.title_lo, row.legal_status, row.status_changed_on, row.jurisdiction.code) == \
+            (record.title_en, record.title_lo, record.legal_status, record.status_changed_on, record.jurisdiction_code)
+    assert [row.topic_keys for row in page.items if row.key == "la-gov-resolution-08-2021-ev-policy"] == [tuple(chosen)]

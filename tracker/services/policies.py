@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, func, inspect, select
+from sqlalchemy import BindParameter, Integer, Select, String, bindparam, cast, func, inspect, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -307,6 +307,7 @@ class PolicySummary:
 
 # Made once: an alias built per call costs more than the query it joins (its columns adapted anew).
 _ROW_COUNTRY = aliased(Jurisdiction, name="row_country")
+_ROW_TOPIC = aliased(PolicyTopic, name="row_topic")
 
 
 # The statements of a list, made once per filter (and kept for the most recent ones): building one cost more
@@ -320,9 +321,14 @@ def _count_statement(flt: PolicyFilter, states: tuple[str, ...]) -> Select[int]:
 @functools.lru_cache(maxsize=256)
 def _summary_statement(flt: PolicyFilter, states: tuple[str, ...]) -> Select[*tuple[Any, ...]]:
     country = _ROW_COUNTRY
+    # The topics of each row in the same query, as "position:key" items (string aggregates keep no order
+    # on SQLite before 3.44).
+    link = _ROW_TOPIC
+    topics = select(func.aggregate_strings(cast(link.position, String) + ":" + link.topic_key, ",")) \
+        .where(link.policy_id == Policy.id).scalar_subquery()
     columns: tuple[Any, ...] = (
         Policy.id, Policy.key, Policy.title_en, Policy.title_lo, Policy.instrument, Policy.legal_status,
-        Policy.status_changed_on, Policy.editorial_state, country.code, country.name_en, country.name_lo)
+        Policy.status_changed_on, Policy.editorial_state, country.code, country.name_en, country.name_lo, topics)
     if flt.as_of is not None:
         columns += (status_on(flt.as_of),)
     joined = select(*columns).join_from(Policy, country, country.code == Policy.jurisdiction_code)
@@ -332,8 +338,8 @@ def _summary_statement(flt: PolicyFilter, states: tuple[str, ...]) -> Select[*tu
 
 def list_policy_summaries(session: Session, flt: PolicyFilter, request: PageRequest, *,
                           include_unpublished: bool = False) -> PolicyPage:
-    """One page of policies matching ``flt`` as list rows (PolicySummary), in three queries: the count,
-    the rows with their country, and their topics. With ``flt.as_of``, the statuses on that day come with
+    """One page of policies matching ``flt`` as list rows (PolicySummary), in two queries: the number of all
+    matches, and the rows with their country and topics. With ``flt.as_of``, the statuses on that day come with
     the page (in the same query).
 
     Raises:
@@ -344,13 +350,6 @@ def list_policy_summaries(session: Session, flt: PolicyFilter, request: PageRequ
     check_page_in_range(request, total)
     rows = session.execute(_summary_statement(flt, states),
                            {"row_limit": request.per_page, "row_offset": request.offset}).all()
-    topics: dict[int, list[str]] = {row[0]: [] for row in rows}
-    if rows:
-        topic_rows = session.execute(
-            select(PolicyTopic.policy_id, PolicyTopic.topic_key)
-            .where(PolicyTopic.policy_id.in_(topics)).order_by(PolicyTopic.policy_id, PolicyTopic.position))
-        for policy_id, topic_key in topic_rows:
-            topics[policy_id].append(topic_key)
     countries: dict[str, CountryName] = {}
     items = []
     for row in rows:
@@ -359,9 +358,17 @@ def list_policy_summaries(session: Session, flt: PolicyFilter, request: PageRequ
         if name is None:
             name = countries[code] = CountryName(code, row[9], row[10])
         items.append(PolicySummary(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], name,
-                                   tuple(topics[row[0]])))
-    statuses = {row[0]: row[11] or "unknown" for row in rows} if flt.as_of is not None else {}
+                                   _topic_keys(row[11])))
+    statuses = {row[0]: row[12] or "unknown" for row in rows} if flt.as_of is not None else {}
     return PolicyPage(items, total, request.page, request.per_page, statuses)
+
+
+def _topic_keys(aggregated: str | None) -> tuple[str, ...]:
+    """The topic keys of a list row in their order, from "position:key" items joined by commas in any order."""
+    if not aggregated:
+        return ()
+    items = (item.partition(":") for item in aggregated.split(","))
+    return tuple(key for _position, key in sorted((int(position), key) for position, _, key in items))
 
 
 # Everything the full record of a policy shows, loaded with it.
