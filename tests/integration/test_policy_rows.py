@@ -85,6 +85,7 @@ def test_list_rows_carry_the_topics_in_the_records_order(app, session, users):
     assert len(chosen) >= 10
     editing.update_policy(session, "la-gov-resolution-08-2021-ev-policy", {"topics": chosen}, users["admin"], None)
     session.flush()
+    session.expire_all()  # the records as stored, not as this session holds them
     with app.test_request_context("/policies"):
         choices = policy_service.filter_choices(session)
         flt = policy_service.parse_policy_filter({}, choices)
