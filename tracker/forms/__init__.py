@@ -8,8 +8,10 @@ from flask_wtf import FlaskForm
 from wtforms import Form
 
 from tracker.forms.attributes import use_in_widgets
+from tracker.forms.widgets import use_fast_selects
 
 use_in_widgets()
+use_fast_selects()
 
 
 class TrackerForm(FlaskForm):

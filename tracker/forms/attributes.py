@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import wtforms.widgets
 import wtforms.widgets.core
 from markupsafe import Markup, escape
 
@@ -32,5 +33,11 @@ def html_params(**attributes: Any) -> Markup:
 
 
 def use_in_widgets() -> None:
-    """Make WTForms' widgets write their attributes with ``html_params`` (idempotent)."""
+    """Make WTForms' widgets write their attributes with ``html_params`` (idempotent): the module's
+    function, which most widgets call; the copy inputs and buttons keep as a class attribute; and the
+    one labels reach through ``wtforms.widgets``."""
     wtforms.widgets.core.html_params = html_params
+    wtforms.widgets.html_params = html_params
+    for widget in vars(wtforms.widgets.core).values():
+        if isinstance(widget, type) and widget.__dict__.get("html_params") is not None:
+            widget.html_params = staticmethod(html_params)

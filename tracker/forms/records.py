@@ -29,6 +29,7 @@ from tracker.errors import path_parts
 from tracker.forms import RowForm, labelled
 from tracker.forms import TrackerForm as FlaskForm
 from tracker.forms.attributes import html_params
+from tracker.forms.widgets import checkbox_options
 from tracker.i18n import current_language, format_partial_date, local_name
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.record_format import RESERVED_KEYS
@@ -296,19 +297,20 @@ class GroupedSelect:
             attributes.setdefault("data-filterable", "")
             attributes.setdefault("data-filter-label", _("Filter the list: acronym or name"))
             attributes.setdefault("data-filter-placeholder", _("Type MEM, EDL, ກະຊວງ…"))
-        html = [Markup("<select %s>") % html_params(name=field.name, **attributes)]
-        html.append(self._option("", field.blank_label, field.data in (None, "")))
+        # Written with plain string operations: a form may hold several pickers of a hundred organisations.
+        data = field.data
+        html = [f"<select {html_params(name=field.name, **attributes)}>",
+                self._option("", field.blank_label, data in (None, ""))]
         for group, options in field.groups:
-            html.append(Markup('<optgroup label="%s">') % group)
-            html.extend(self._option(value, label, value == field.data) for value, label in options)
-            html.append(Markup("</optgroup>"))
-        html.append(Markup("</select>"))
-        return Markup("").join(html)
+            html.append(f'<optgroup label="{escape(group)}">')
+            html.extend([self._option(value, label, value == data) for value, label in options])
+            html.append("</optgroup>")
+        html.append("</select>")
+        return Markup("".join(html))
 
     @staticmethod
-    def _option(value: str, label: str, selected: bool) -> Markup:
-        # Written with plain string operations: a form may hold several pickers of a hundred organisations.
-        return Markup(f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>')
+    def _option(value: str, label: str, selected: bool) -> str:
+        return f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>'
 
 
 class OrganisationField(SelectField):
@@ -335,6 +337,10 @@ class CheckboxListField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+    def rendered_options(self) -> list[tuple[Markup, str]]:
+        """Each checkbox with its label text, as iterating the field gives them, written in one pass."""
+        return checkbox_options(self)
 
 
 class SourceRow(RowForm):

@@ -1,0 +1,103 @@
+"""Selects and checkbox lists written in one pass, with the markup WTForms' own widgets write.
+
+WTForms renders every option through its own objects (a Choice, an attribute dictionary, a Markup
+per option, and for a checkbox a whole Field), and asks the field for its choices several times: with
+some 550 options, a policy's edit form spent most of its time there. These widgets build each option
+with plain string operations instead; tests/unit/test_form_widgets.py compares their output with the
+library's on awkward values.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup, escape
+from wtforms import SelectField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, Select
+
+from tracker.forms.attributes import html_params
+
+
+def attribute_value(value: Any) -> str:
+    """An attribute's value escaped as WTForms escapes it (a quote inside Markup included)."""
+    return str(escape(value)).replace('"', "&quot;")
+
+
+def set_flags(field: Any, names: list[str], attributes: dict[str, Any]) -> None:
+    """The validation flags of ``field`` named in ``names`` (required, disabled...) as attributes, as
+    WTForms' widgets add them, without listing every attribute of the flags with dir()."""
+    flags = getattr(field, "flags", None)
+    present = getattr(flags, "__dict__", None)
+    if present is None:  # not WTForms' Flags: do as the library does
+        present = {name: getattr(flags, name) for name in dir(flags)} if flags is not None else {}
+    for name in names:
+        if name in present and name not in attributes:
+            attributes[name] = present[name]
+
+
+def option(value: Any, label: Any, selected: bool) -> str:
+    """One <option>, as ``Select.render_option`` writes an option without attributes of its own."""
+    if isinstance(value, bool):
+        value = str(value)
+    return (f'<option {"selected " if selected else ""}value="{attribute_value(value)}">'
+            f'{escape(label or value)}</option>')
+
+
+class FastSelect(Select):
+    """WTForms' Select, writing the options itself: the same markup, attributes, order and ``selected``."""
+
+    def __call__(self, field: Any, **attributes: Any) -> Markup:
+        attributes.setdefault("id", field.id)
+        if self.multiple:
+            attributes["multiple"] = True
+        set_flags(field, self.validation_attrs, attributes)
+        html = [f"<select {html_params(name=field.name, **attributes)}>"]
+        choices = field.choices
+        if isinstance(choices, dict) and all(isinstance(label, str) for label in choices.values()):
+            # The shape of every select of the tracker: value -> label, no groups.
+            html.extend(self._options(field, choices.items()))
+        elif field.has_groups():
+            for group, group_choices in field._iter_groups_normalized():
+                if group is not None:
+                    html.append(f"<optgroup {html_params(label=group)}>")
+                html.extend(self._rendered(group_choices))
+                if group is not None:
+                    html.append("</optgroup>")
+        else:
+            html.extend(self._rendered(field._iter_choices_normalized()))
+        html.append("</select>")
+        return Markup("".join(html))
+
+    def _options(self, field: Any, items: Any) -> list[str]:
+        coerce, data = field.coerce, field.data
+        if self.multiple:
+            chosen = data or ()
+            return [option(value, label, coerce(value) in chosen) for value, label in items]
+        return [option(value, label, coerce(value) == data) for value, label in items]
+
+    def _rendered(self, choices: Any) -> list[str]:
+        return [str(self.render_option(choice)) if choice.render_kw else
+                option(choice.value, choice.label, choice.selected) for choice in choices]
+
+
+def checkbox_options(field: Any) -> list[tuple[Markup, str]]:
+    """Each option of a field of checkboxes as (its <input>, its label text), exactly as iterating the
+    field and calling each option writes them (ids field-0, field-1...), without a Field per option."""
+    choices = field.choices
+    flags: dict[str, Any] = {}
+    set_flags(field, CheckboxInput.validation_attrs, flags)
+    if type(field.option_widget) is not CheckboxInput or field.render_kw or any(flags.values()) \
+            or not isinstance(choices, dict) or not all(
+            isinstance(label, str) for label in choices.values()):
+        # Anything else the library's way: extra attributes, flags, groups.
+        return [(option_field(), option_field.label.text) for option_field in field]
+    coerce, chosen, name = field.coerce, field.data or (), attribute_value(field.name)
+    return [(Markup(f'<input {"checked " if coerce(value) in chosen else ""}'
+                    f'id="{attribute_value(f"{field.id}-{index}")}" name="{name}" type="checkbox" '
+                    f'value="{attribute_value(value)}">'), label or value)
+            for index, (value, label) in enumerate(choices.items())]
+
+
+def use_fast_selects() -> None:
+    """Make WTForms' select fields render with FastSelect (idempotent)."""
+    SelectField.widget = FastSelect()
+    SelectMultipleField.widget = FastSelect(multiple=True)
