@@ -101,3 +101,36 @@ def use_fast_selects() -> None:
     """Make WTForms' select fields render with FastSelect (idempotent)."""
     SelectField.widget = FastSelect()
     SelectMultipleField.widget = FastSelect(multiple=True)
+
+
+def combine_attrs(attrs: dict[str, Any], field: Any, has_hint: Any) -> dict[str, Any]:
+    """A form control's attributes plus the ARIA links to its hint and error messages."""
+    combined = dict(attrs)
+    described = [f"{field.id}-hint"] if has_hint else []
+    if field.errors:
+        described += [f"{field.id}-error"]
+        combined["aria-invalid"] = "true"
+    if described:
+        combined["aria-describedby"] = " ".join(described)
+    return combined
+
+
+def field_block(field: Any, hint: Any = None, attrs: dict[str, Any] | None = None) -> Markup:
+    """A field with its label, hint and messages, linked for screen readers (the ``field`` of
+    _forms.html): the same text the template macro wrote, without a macro call per field (a policy's
+    form has a hundred fields)."""
+    attrs = attrs or {}
+    errors = field.errors
+    html = [f'<div class="field{" has-error" if errors else ""}">\n']
+    if field.type == "BooleanField":
+        html.append(f'  <label class="check">{field(**combine_attrs(attrs, field, False))} '
+                    f'{escape(field.label.text)}</label>\n')
+    else:
+        html.append(f"  {field.label()}\n")
+        described = field.description or hint
+        if described:
+            html.append(f'<p class="hint" id="{escape(field.id)}-hint">{escape(hint or field.description)}</p>')
+        html.append(f"  {field(**combine_attrs(attrs, field, described))}\n")
+    html.extend(f'<p class="error-message" id="{escape(field.id)}-error">{escape(error)}</p>' for error in errors)
+    html.append("</div>\n")
+    return Markup("".join(html))
