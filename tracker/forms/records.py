@@ -119,25 +119,31 @@ class Choices:
 
 
 def load_choices(session: Session, *kinds: str) -> Choices:
-    """The choices of ``kinds`` (countries, organisations, topics, events, policies): one query each."""
+    """The choices of ``kinds`` (countries, organisations, topics, events, policies): one plain row query
+    each (no ORM objects: a form page reads them on every request), the countries read once even when
+    the organisations are grouped by them."""
     choices = Choices()
-    lao = current_language() == "lo"
+    language = current_language()
+    lao = language == "lo"
+    jurisdictions = None
+    if "countries" in kinds or "organisations" in kinds:
+        jurisdictions = session.execute(select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo)
+                                        .order_by(Jurisdiction.position)).all()
     if "countries" in kinds:
-        choices.countries = {j.code: local_name(j) for j in
-                             session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
+        choices.countries = {j.code: local_name(j) for j in jurisdictions}
     if "organisations" in kinds:
         from tracker.services.organisations import display_name, grouped_by_country, picker_label
 
-        language = current_language()
-        rows = session.scalars(select(Organisation)).all()
+        rows = session.execute(select(Organisation.key, Organisation.name_en, Organisation.name_lo,
+                                      Organisation.acronym, Organisation.country)).all()
         choices.organisations = {org.key: f"{display_name(org, language)} ({org.country})" if org.country
                                  else display_name(org, language)
                                  for org in sorted(rows, key=lambda org: (org.name_en or org.name_lo or "", org.key))}
         choices.organisation_groups = [
             (group.name, [(org.key, picker_label(org, language)) for org in group.organisations])
-            for group in grouped_by_country(session, rows, language)]
+            for group in grouped_by_country(session, rows, language, jurisdictions=jurisdictions)]
     if "topics" in kinds:
-        topics = session.scalars(select(Topic).order_by(Topic.position))
+        topics = session.execute(select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position))
         choices.topics = {t.key: local_name(t) for t in topics}
     if "events" in kinds:
         event_rows = session.execute(select(Event.key, Event.name_en, Event.name_lo, Event.starts_on)
