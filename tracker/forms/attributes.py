@@ -19,16 +19,28 @@ LIBRARY_HTML_PARAMS = wtforms.widgets.core.html_params
 _clean_key = wtforms.widgets.core.clean_key
 
 
+# Attribute names as written, by the name given (a handful, all from the code and the templates).
+_NAMES: dict[str, str] = {}
+
+
 def html_params(**attributes: Any) -> Markup:
     """``name="value"`` pairs sorted by name; True writes the name alone, False nothing (as WTForms)."""
     written = []
-    for key, value in sorted(attributes.items()):
-        name = escape(_clean_key(key))
+    for key in sorted(attributes):
+        value = attributes[key]
+        name = _NAMES.get(key)
+        if name is None:
+            name = _NAMES[key] = str(escape(_clean_key(key)))
         if value is True:
-            written.append(str(name))
+            written.append(name)
         elif value is not False:
-            # escape() leaves Markup as it is: a quote inside it must still not end the attribute.
-            written.append(f'{name}="{str(escape(value)).replace(chr(34), "&quot;")}"')
+            if type(value) is str and not ("&" in value or "<" in value or ">" in value or '"' in value
+                                           or "'" in value):
+                text = value  # nothing to escape: most ids, names and values
+            else:
+                # escape() leaves Markup as it is: a quote inside it must still not end the attribute.
+                text = str(escape(value)).replace('"', "&quot;")
+            written.append(f'{name}="{text}"')
     return Markup(" ".join(written))
 
 
