@@ -104,6 +104,13 @@ PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025
 # Choices read from the database
 
 
+class OptionGroups(list):  # type: ignore[type-arg]
+    """Options in groups, [(group label, [(value, label)])], which a GroupedSelect writes once however
+    many of a form's pickers offer them (a policy's issuer and each of its other bodies)."""
+
+    written: list[tuple[str, list[tuple[str, str, str]]]] | None = None
+
+
 @dataclass
 class Choices:
     """The values the selects and checkbox lists of the editing forms offer: value -> label, in order."""
@@ -139,9 +146,9 @@ def load_choices(session: Session, *kinds: str) -> Choices:
         choices.organisations = {org.key: f"{display_name(org, language)} ({org.country})" if org.country
                                  else display_name(org, language)
                                  for org in sorted(rows, key=lambda org: (org.name_en or org.name_lo or "", org.key))}
-        choices.organisation_groups = [
+        choices.organisation_groups = OptionGroups(
             (group.name, [(org.key, picker_label(org, language)) for org in group.organisations])
-            for group in grouped_by_country(session, rows, language, jurisdictions=jurisdictions)]
+            for group in grouped_by_country(session, rows, language, jurisdictions=jurisdictions))
     if "topics" in kinds:
         topics = session.execute(select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position))
         choices.topics = {t.key: local_name(t) for t in topics}
@@ -307,12 +314,26 @@ class GroupedSelect:
         data = field.data
         html = [f"<select {html_params(name=field.name, **attributes)}>",
                 self._option("", field.blank_label, data in (None, ""))]
-        for group, options in field.groups:
-            html.append(f'<optgroup label="{escape(group)}">')
-            html.extend([self._option(value, label, value == data) for value, label in options])
+        for group, options in self._written(field.groups):
+            html.append(group)
+            html.extend([f"{start} selected{end}" if value == data else f"{start}{end}" for value, start, end in options])
             html.append("</optgroup>")
         html.append("</select>")
         return Markup("".join(html))
+
+    @staticmethod
+    def _written(groups: list[tuple[str, list[tuple[str, str]]]]) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """Each group's opening tag, and each option as (value, markup before and after " selected");
+        kept on OptionGroups, so that all the pickers of a form escape the names once."""
+        written = getattr(groups, "written", None)
+        if written is None:
+            written = [(f'<optgroup label="{escape(group)}">',
+                        [(value, f'<option value="{escape(value)}"', f">{escape(label)}</option>")
+                         for value, label in options])
+                       for group, options in groups]
+            if isinstance(groups, OptionGroups):
+                groups.written = written
+        return written
 
     @staticmethod
     def _option(value: str, label: str, selected: bool) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 from wtforms import SelectField, SelectMultipleField
+from wtforms.fields.core import Label
 from wtforms.widgets import CheckboxInput, Select
 
 from tracker.forms.attributes import html_params
@@ -126,7 +127,12 @@ def field_block(field: Any, hint: Any = None, attrs: dict[str, Any] | None = Non
         html.append(f'  <label class="check">{field(**combine_attrs(attrs, field, False))} '
                     f'{escape(field.label.text)}</label>\n')
     else:
-        html.append(f"  {field.label()}\n")
+        label = field.label
+        if type(label) is Label:
+            # What Label() writes: <label for="id">text</label>.
+            html.append(f'  <label for="{attribute_value(label.field_id)}">{escape(label.text)}</label>\n')
+        else:
+            html.append(f"  {label()}\n")
         described = field.description or hint
         if described:
             html.append(f'<p class="hint" id="{escape(field.id)}-hint">{escape(hint or field.description)}</p>')
