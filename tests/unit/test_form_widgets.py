@@ -7,9 +7,19 @@ from flask_babel import force_locale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
-from wtforms import BooleanField, Form, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Form,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length, NumberRange
 from wtforms.widgets import Select
 
 import tracker.forms  # noqa: F401  (puts the faster widgets in WTForms' place)
@@ -138,6 +148,12 @@ class Everything(Form):
     kind = SelectField("Kind", choices={"": "Choose", "law": "Law"})
     headline = BooleanField('Headline "target"')
     lazy = StringField(_l("Title (English)"), description=_l("e.g. Decree No. 231/PM of 2 June 2023."))
+    required = StringField("Required", validators=[InputRequired(), Length(min=2, max=20)])
+    long_text = TextAreaField("Long", validators=[InputRequired(), Length(max=500)], render_kw={"class": "wide"})
+    day = DateField("Day")
+    year = IntegerField("Year", validators=[NumberRange(min=1990, max=2100)])
+    secret = HiddenField(default="<x>")
+    agreed = BooleanField("Agreed", validators=[InputRequired()])
 
 
 @pytest.mark.parametrize("errors", [False, True])
@@ -147,7 +163,8 @@ def test_a_field_block_is_what_the_template_macro_wrote(app, errors, hint, attrs
     field_macro = reference_field()
     for language in ("en", "lo"):
         with app.test_request_context(), force_locale(language):
-            form = Everything(data={"title": '"><script>', "title_lo": "ລາວ", "kind": "law", "headline": True})
+            form = Everything(data={"title": '"><script>', "title_lo": "ລາວ", "kind": "law", "headline": True,
+                                    "long_text": "line one\n<b>two</b> & ສາມ", "year": 2030, "agreed": False})
             if errors:
                 for field in form:
                     field.errors = ["Wrong <here> & there", "ຜິດ"]
