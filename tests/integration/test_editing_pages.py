@@ -316,7 +316,8 @@ def test_the_edit_form_costs_the_same_few_queries_however_many_rows_the_policy_h
     # The user, the policy and the six parts the form shows, and four lists to choose from.
     assert many <= 12, count_queries.statements
     _, data = form_of(page, css="record-form")
-    assert [data[f"sources-{n}-url"] for n in range(13)] == [f"https://example.org/source-{n}" for n in range(12)] + [""]
+    assert [data[f"sources-{n}-url"] for n in range(13)] == \
+        [f"https://example.org/source-{n}" for n in range(12)] + [""]
     assert [data["other_bodies-0-org"], data["other_bodies-1-org"], data["other_bodies-1-role"]] == \
         ["la-edl", "la-mem", "funder"]
     assert data["relations-0-target"] == "form-few" and data["relations-0-type"] == "amends"

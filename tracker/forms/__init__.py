@@ -10,8 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import Form
 
 from tracker.forms.attributes import use_in_widgets
-from tracker.translation import current_translations
 from tracker.forms.widgets import use_fast_selects
+from tracker.translation import current_translations
 
 use_in_widgets()
 use_fast_selects()

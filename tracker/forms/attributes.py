@@ -52,4 +52,4 @@ def use_in_widgets() -> None:
     wtforms.widgets.html_params = html_params
     for widget in vars(wtforms.widgets.core).values():
         if isinstance(widget, type) and widget.__dict__.get("html_params") is not None:
-            widget.html_params = staticmethod(html_params)
+            widget.html_params = staticmethod(html_params)  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -104,7 +104,7 @@ PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025
 # Choices read from the database
 
 
-class OptionGroups(list):  # type: ignore[type-arg]
+class OptionGroups(list[tuple[str, list[tuple[str, str]]]]):
     """Options in groups, [(group label, [(value, label)])], which a GroupedSelect writes once however
     many of a form's pickers offer them (a policy's issuer and each of its other bodies)."""
 
@@ -132,7 +132,7 @@ def load_choices(session: Session, *kinds: str) -> Choices:
     choices = Choices()
     language = current_language()
     lao = language == "lo"
-    jurisdictions = None
+    jurisdictions: Sequence[Any] = ()
     if "countries" in kinds or "organisations" in kinds:
         jurisdictions = session.execute(select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo)
                                         .order_by(Jurisdiction.position)).all()
@@ -141,8 +141,10 @@ def load_choices(session: Session, *kinds: str) -> Choices:
     if "organisations" in kinds:
         from tracker.services.organisations import display_name, grouped_by_country, picker_label
 
-        rows = session.execute(select(Organisation.key, Organisation.name_en, Organisation.name_lo,
-                                      Organisation.acronym, Organisation.country)).all()
+        # Rows with the columns names are made of stand in for the organisations.
+        rows: Sequence[Any] = session.execute(select(
+            Organisation.key, Organisation.name_en, Organisation.name_lo, Organisation.acronym,
+            Organisation.country)).all()
         choices.organisations = {org.key: f"{display_name(org, language)} ({org.country})" if org.country
                                  else display_name(org, language)
                                  for org in sorted(rows, key=lambda org: (org.name_en or org.name_lo or "", org.key))}
@@ -316,7 +318,8 @@ class GroupedSelect:
                 self._option("", field.blank_label, data in (None, ""))]
         for group, options in self._written(field.groups):
             html.append(group)
-            html.extend([f"{start} selected{end}" if value == data else f"{start}{end}" for value, start, end in options])
+            html.extend([f"{start} selected{end}" if value == data else f"{start}{end}"
+                         for value, start, end in options])
             html.append("</optgroup>")
         html.append("</select>")
         return Markup("".join(html))

@@ -1,10 +1,11 @@
-"""Selects and checkbox lists written in one pass, with the markup WTForms' own widgets write.
+"""Form controls written in one pass, with the markup WTForms' widgets and the field template wrote.
 
 WTForms renders every option through its own objects (a Choice, an attribute dictionary, a Markup
-per option, and for a checkbox a whole Field), and asks the field for its choices several times: with
-some 550 options, a policy's edit form spent most of its time there. These widgets build each option
-with plain string operations instead; tests/unit/test_form_widgets.py compares their output with the
-library's on awkward values.
+per option, and for a checkbox a whole Field), and each input lists every attribute of its field's
+flags; a policy's edit form, with a hundred fields and some 550 options, spent most of its time
+there and in a template macro per field. Selects, checkbox lists and field blocks (label, hint,
+control, messages) are built here with plain string operations instead; tests/unit/test_form_widgets.py
+compares them with the library's widgets and the old macro on awkward values.
 """
 from __future__ import annotations
 
@@ -148,8 +149,9 @@ def field_block(field: Any, hint: Any = None, attrs: dict[str, Any] | None = Non
 
 def control(field: Any, attributes: dict[str, Any]) -> str:
     """The control of ``field`` with ``attributes``, as calling the field writes it. Inputs, checkboxes
-    and text areas are written here: WTForms' own widgets list every attribute of the field's flags to
-    find the few they write, which was a fifth of the time of a form of a hundred fields."""
+    and text areas are written here, as their widgets write them but without listing every attribute of
+    the field's flags to find the few they write; anything else (or a field with attributes or a meta
+    of its own) is left to WTForms."""
     widget = field.widget
     kind = type(widget).__call__
     if field.render_kw or type(field.meta).render_field is not DefaultMeta.render_field or kind not in (
