@@ -147,6 +147,19 @@ def field_block(field: Any, hint: Any = None, attrs: dict[str, Any] | None = Non
     return Markup("".join(html))
 
 
+def row_fields(row: Any, attrs: dict[str, dict[str, Any]], *, autofocus: bool = False) -> Markup:
+    """The field blocks of one row of a repeated group, each with its attributes from ``attrs`` (by the
+    field's short name); ``autofocus`` on the first one (the row just added). Joined as the row
+    template's lines lay them out, one under another."""
+    blocks = []
+    for number, field in enumerate(row):
+        attributes = attrs.get(field.short_name, {})
+        if autofocus and number == 0:
+            attributes = dict(attributes, autofocus=True)
+        blocks.append(field_block(field, attrs=attributes))
+    return Markup("\n      ".join(blocks))
+
+
 def control(field: Any, attributes: dict[str, Any]) -> str:
     """The control of ``field`` with ``attributes``, as calling the field writes it. Inputs, checkboxes
     and text areas are written here, as their widgets write them but without listing every attribute of
