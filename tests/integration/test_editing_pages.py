@@ -288,6 +288,44 @@ def test_an_edit_saves_and_the_page_shows_it(client, session, login_as):
     assert 'href="https://example.org/source"' not in page.get_data(as_text=True)
 
 
+def test_the_edit_form_costs_the_same_few_queries_however_many_rows_the_policy_has(client, session, login_as,
+                                                                                 count_queries):
+    target = {"metric": "share_of_sales", "value": 30, "unit": "percent", "year": 2030, "vehicle_class": "car",
+              "headline": False}
+    load(session, policies=[policy_record("form-few", editorial_state="draft", other_bodies=[], sources=[])])
+    load(session, policies=[policy_record(
+        "form-many", editorial_state="draft",
+        sources=[{"url": f"https://example.org/source-{n}", "title": f"Source {n}", "published": None,
+                  "kind": "official"} for n in range(12)],
+        other_bodies=[{"org": "la-edl", "role": "implementing"}, {"org": "la-mem", "role": "funder"}],
+        relations=[{"type": "amends", "target": "form-few", "target_reference": None},
+                   {"type": "related", "target": None, "target_reference": "Decree No. 1 <of> 2020 & more"}],
+        targets=[target | {"year": 2030 + n} for n in range(3)])])
+    session.commit()
+    login_as("editor")
+
+    def queries(key: str):
+        count_queries.reset()
+        response = client.get(f"/policies/{key}/edit")
+        assert response.status_code == 200
+        return count_queries.count, response
+
+    few, _ = queries("form-few")
+    many, page = queries("form-many")
+    assert few == many, count_queries.statements
+    # The user, the policy and the six parts the form shows, and four lists to choose from.
+    assert many <= 12, count_queries.statements
+    _, data = form_of(page, css="record-form")
+    assert [data[f"sources-{n}-url"] for n in range(13)] == \
+        [f"https://example.org/source-{n}" for n in range(12)] + [""]
+    assert [data["other_bodies-0-org"], data["other_bodies-1-org"], data["other_bodies-1-role"]] == \
+        ["la-edl", "la-mem", "funder"]
+    assert data["relations-0-target"] == "form-few" and data["relations-0-type"] == "amends"
+    assert data["relations-1-target_reference"] == "Decree No. 1 <of> 2020 & more"
+    assert [data[f"targets-{n}-year"] for n in range(3)] == ["2030", "2031", "2032"]
+    assert data["issuer"] == "la-mem" and data.getlist("topics") == ["charging_infrastructure", "fiscal_incentives"]
+
+
 def test_an_edit_without_its_version_is_refused_with_a_clear_message(client, session, login_as):
     load(session, policies=[policy_record("no-version", editorial_state="draft")])
     session.commit()

@@ -1,15 +1,20 @@
 """WTForms for the HTML pages (CSRF by Flask-WTF); each form hands the services plain input."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask_wtf import FlaskForm
 from wtforms import Form
 
 from tracker.forms.attributes import use_in_widgets
+from tracker.forms.widgets import use_fast_selects
+from tracker.translation import current_translations
 
 use_in_widgets()
+use_fast_selects()
 
 
 class TrackerForm(FlaskForm):
@@ -37,14 +42,25 @@ class RowForm(Form):
 
 def labelled(*options: Mapping[str, Any]) -> Callable[[], dict[str, str]]:
     """The ``choices`` of a select whose labels are translated when the form is made, in the reader's
-    language (WTForms takes a callable; a dict of lazy labels would be read once, at import)."""
+    language (WTForms takes a callable; a dict of lazy labels would be read once, at import).
+
+    The labels are translated once per catalogue: a form with many rows asks for the same list in every
+    row, on every page."""
+    translated: WeakKeyDictionary[Any, dict[str, str]] = WeakKeyDictionary()
 
     def choices() -> dict[str, str]:
-        merged: dict[str, Any] = {}
-        for part in options:
-            merged.update(part)
-        return {value: str(label) for value, label in merged.items()}
+        catalogue = current_translations()
+        labels = translated.get(catalogue)
+        if labels is None:
+            merged: dict[str, Any] = {}
+            for part in options:
+                merged.update(part)
+            labels = translated[catalogue] = {value: str(label) for value, label in merged.items()}
+        return dict(labels)
 
+    # WTForms reads the signature of a choices callable each time it is called, to see if it takes the
+    # form and the field: say at once that it takes nothing.
+    choices.__signature__ = inspect.Signature()  # type: ignore[attr-defined]
     return choices
 
 

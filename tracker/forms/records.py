@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from tracker.errors import path_parts
 from tracker.forms import RowForm, labelled
 from tracker.forms import TrackerForm as FlaskForm
 from tracker.forms.attributes import html_params
+from tracker.forms.widgets import checkbox_options
 from tracker.i18n import current_language, format_partial_date, local_name
 from tracker.models import Event, Jurisdiction, Organisation, Policy, Topic
 from tracker.models.record_format import RESERVED_KEYS
@@ -103,6 +104,13 @@ PARTIAL_DATE_HINT = _l("Day first, as precise as the source: 15/11/2025, 11/2025
 # Choices read from the database
 
 
+class OptionGroups(list[tuple[str, list[tuple[str, str]]]]):
+    """Options in groups, [(group label, [(value, label)])], which a GroupedSelect writes once however
+    many of a form's pickers offer them (a policy's issuer and each of its other bodies)."""
+
+    written: list[tuple[str, list[tuple[str, str, str]]]] | None = None
+
+
 @dataclass
 class Choices:
     """The values the selects and checkbox lists of the editing forms offer: value -> label, in order."""
@@ -118,25 +126,33 @@ class Choices:
 
 
 def load_choices(session: Session, *kinds: str) -> Choices:
-    """The choices of ``kinds`` (countries, organisations, topics, events, policies): one query each."""
+    """The choices of ``kinds`` (countries, organisations, topics, events, policies): one plain row query
+    each (no ORM objects: a form page reads them on every request), the countries read once even when
+    the organisations are grouped by them."""
     choices = Choices()
-    lao = current_language() == "lo"
+    language = current_language()
+    lao = language == "lo"
+    jurisdictions: Sequence[Any] = ()
+    if "countries" in kinds or "organisations" in kinds:
+        jurisdictions = session.execute(select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo)
+                                        .order_by(Jurisdiction.position)).all()
     if "countries" in kinds:
-        choices.countries = {j.code: local_name(j) for j in
-                             session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
+        choices.countries = {j.code: local_name(j) for j in jurisdictions}
     if "organisations" in kinds:
         from tracker.services.organisations import display_name, grouped_by_country, picker_label
 
-        language = current_language()
-        rows = session.scalars(select(Organisation)).all()
+        # Rows with the columns names are made of stand in for the organisations.
+        rows: Sequence[Any] = session.execute(select(
+            Organisation.key, Organisation.name_en, Organisation.name_lo, Organisation.acronym,
+            Organisation.country)).all()
         choices.organisations = {org.key: f"{display_name(org, language)} ({org.country})" if org.country
                                  else display_name(org, language)
                                  for org in sorted(rows, key=lambda org: (org.name_en or org.name_lo or "", org.key))}
-        choices.organisation_groups = [
+        choices.organisation_groups = OptionGroups(
             (group.name, [(org.key, picker_label(org, language)) for org in group.organisations])
-            for group in grouped_by_country(session, rows, language)]
+            for group in grouped_by_country(session, rows, language, jurisdictions=jurisdictions))
     if "topics" in kinds:
-        topics = session.scalars(select(Topic).order_by(Topic.position))
+        topics = session.execute(select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position))
         choices.topics = {t.key: local_name(t) for t in topics}
     if "events" in kinds:
         event_rows = session.execute(select(Event.key, Event.name_en, Event.name_lo, Event.starts_on)
@@ -296,19 +312,35 @@ class GroupedSelect:
             attributes.setdefault("data-filterable", "")
             attributes.setdefault("data-filter-label", _("Filter the list: acronym or name"))
             attributes.setdefault("data-filter-placeholder", _("Type MEM, EDL, ກະຊວງ…"))
-        html = [Markup("<select %s>") % html_params(name=field.name, **attributes)]
-        html.append(self._option("", field.blank_label, field.data in (None, "")))
-        for group, options in field.groups:
-            html.append(Markup('<optgroup label="%s">') % group)
-            html.extend(self._option(value, label, value == field.data) for value, label in options)
-            html.append(Markup("</optgroup>"))
-        html.append(Markup("</select>"))
-        return Markup("").join(html)
+        # Written with plain string operations: a form may hold several pickers of a hundred organisations.
+        data = field.data
+        html = [f"<select {html_params(name=field.name, **attributes)}>",
+                self._option("", field.blank_label, data in (None, ""))]
+        for group, options in self._written(field.groups):
+            html.append(group)
+            html.extend([f"{start} selected{end}" if value == data else f"{start}{end}"
+                         for value, start, end in options])
+            html.append("</optgroup>")
+        html.append("</select>")
+        return Markup("".join(html))
 
     @staticmethod
-    def _option(value: str, label: str, selected: bool) -> Markup:
-        # Written with plain string operations: a form may hold several pickers of a hundred organisations.
-        return Markup(f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>')
+    def _written(groups: list[tuple[str, list[tuple[str, str]]]]) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """Each group's opening tag, and each option as (value, markup before and after " selected");
+        kept on OptionGroups, so that all the pickers of a form escape the names once."""
+        written = getattr(groups, "written", None)
+        if written is None:
+            written = [(f'<optgroup label="{escape(group)}">',
+                        [(value, f'<option value="{escape(value)}"', f">{escape(label)}</option>")
+                         for value, label in options])
+                       for group, options in groups]
+            if isinstance(groups, OptionGroups):
+                groups.written = written
+        return written
+
+    @staticmethod
+    def _option(value: str, label: str, selected: bool) -> str:
+        return f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>'
 
 
 class OrganisationField(SelectField):
@@ -335,6 +367,10 @@ class CheckboxListField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+    def rendered_options(self) -> list[tuple[Markup, str]]:
+        """Each checkbox with its label text, as iterating the field gives them, written in one pass."""
+        return checkbox_options(self)
 
 
 class SourceRow(RowForm):

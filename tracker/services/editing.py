@@ -27,7 +27,7 @@ from tracker.services.audit import field_changes, write_audit
 from tracker.services.keys import slugify, unique_key
 from tracker.services.merging import MergePlan, jsonable, plan_merge, values_at_version
 from tracker.services.permissions import can_edit_record, has_permission, require
-from tracker.services.policies import refresh_derived
+from tracker.services.policies import refresh_derived, visible_states
 from tracker.services.record_checks import (
     RecordCheck,
     RecordProblem,
@@ -146,6 +146,21 @@ def policy_record(session: Session, policy: Policy, keys: _Keys | None = None) -
     keys = keys or _Keys(session)
     return records.policy_to_record(policy, keys.by_id(keys.org_ids), keys.by_id(keys.event_ids),
                                     keys.by_id(keys.policy_ids))
+
+
+def policy_for_form(session: Session, key: str) -> tuple[Any, dict[str, Any]]:
+    """What the edit form of the policy ``key`` shows, in any editorial state: the policy as a row of its
+    columns (key, titles, editorial state, version) and its record as ``policy_record`` gives it, without
+    the status timeline and the forum links (changed on pages of their own); a few plain row queries.
+
+    Raises:
+        NotFound: when no policy has this key.
+    """
+    if "\x00" not in key:  # no key holds NUL, and PostgreSQL refuses it in any string parameter
+        found = records.stored_policy_for_form(session, key, visible_states(True))
+        if found is not None:
+            return found
+    raise NotFound(_("There is no policy with the key '%(key)s'.", key=key[:120].replace("\x00", "")))
 
 
 def event_record(session: Session, event: Event, keys: _Keys | None = None) -> dict[str, Any]:

@@ -71,12 +71,17 @@ class CountryGroup:
     organisations: list[Organisation]
 
 
-def grouped_by_country(session: Session, organisations: Sequence[Organisation], language: str) -> list[CountryGroup]:
+def grouped_by_country(session: Session, organisations: Sequence[Organisation], language: str, *,
+                       jurisdictions: Sequence[Any] | None = None) -> list[CountryGroup]:
     """``organisations`` grouped by country: the ASEAN members in the tracker's order (Lao PDR first),
     then ASEAN and international bodies, then other countries by code, then those with no country;
-    inside a group by name in the reader's language (one query, for the jurisdiction names)."""
-    jurisdictions = {j.code: j for j in session.scalars(select(Jurisdiction).order_by(Jurisdiction.position))}
-    order = {code: index for index, code in enumerate(jurisdictions)}
+    inside a group by name in the reader's language (one query, for the jurisdiction names, unless
+    ``jurisdictions`` gives them in their order: objects or rows with code, name_en and name_lo).
+    Organisations may be rows with the columns the names are made of (key, names, acronym, country)."""
+    if jurisdictions is None:
+        jurisdictions = session.scalars(select(Jurisdiction).order_by(Jurisdiction.position)).all()
+    by_code = {j.code: j for j in jurisdictions}
+    order = {code: index for index, code in enumerate(by_code)}
     by_country: dict[str | None, list[Organisation]] = {}
     for organisation in organisations:
         by_country.setdefault(organisation.country, []).append(organisation)
@@ -88,7 +93,7 @@ def grouped_by_country(session: Session, organisations: Sequence[Organisation], 
 
     groups = []
     for code in sorted(by_country, key=rank):
-        jurisdiction = jurisdictions.get(code) if code else None
+        jurisdiction = by_code.get(code) if code else None
         if jurisdiction is not None:
             name = (jurisdiction.name_lo or jurisdiction.name_en) if language == "lo" else jurisdiction.name_en
         else:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tracker.db import is_transient_conflict
 from tracker.forms import error_links
+from tracker.forms.widgets import combine_attrs, field_block, row_fields
 from tracker.lao import keep_words_whole
 from tracker.models import vocab
 from tracker.models.proposal import PROPOSAL_STATES
@@ -194,18 +195,8 @@ def _register_template_helpers(app: Flask) -> None:
         DOCUMENT_ROLES=vocab.DOCUMENT_ROLES, DOCUMENT_LANGUAGES=vocab.DOCUMENT_LANGUAGES,
         EXTRACTION_STATUSES=vocab.EXTRACTION_STATUSES, TARGET_METRICS=vocab.TARGET_METRICS, target_text=target_text,
         ROLES=ROLES, can=has_permission, can_edit_record=can_edit_record, error_links=error_links,
+        form_field=field_block, row_fields=row_fields,
     )
-    def combine_attrs(attrs: dict, field, has_hint) -> dict:
-        """A form control's attributes plus the ARIA links to its hint and error messages."""
-        combined = dict(attrs)
-        described = [f"{field.id}-hint"] if has_hint else []
-        if field.errors:
-            described += [f"{field.id}-error"]
-            combined["aria-invalid"] = "true"
-        if described:
-            combined["aria-describedby"] = " ".join(described)
-        return combined
-
     app.jinja_env.filters["combine_attrs"] = combine_attrs
     app.jinja_env.filters["lao_words"] = keep_words_whole
     app.jinja_env.filters["extraction_reason"] = explain_reason

@@ -177,8 +177,26 @@ def new_policy():
 @bp.route("/policies/<key>/edit", methods=["GET", "POST"])
 @role_required("edit")
 def edit_policy(key: str):
+    if request.method == "GET":
+        # The form alone: the policy's columns and the parts the form shows, not its whole page.
+        policy, record = editing.policy_for_form(db_session(), key)
+        return edit_form("policy", policy, record, PolicyForm, POLICY_CHOICES)
     return edit_record("policy", key, _policy(key), PolicyForm, POLICY_CHOICES, editing.policy_record,
                         editing.update_policy)
+
+
+def edit_form(entity: str, record, values: dict, form_class, choice_names):
+    """The edit form of a record, prefilled with ``values`` (the record as ``record_of`` gives it)."""
+    _check_editable(entity, record)
+    form = form_class.from_record(values, record.version, load_choices(db_session(), *choice_names))
+    form.pad_rows()
+    return render_template(f"editing/{entity}_form.html", form=form, **{entity: record}, conflict=None)
+
+
+def _check_editable(entity: str, record) -> None:
+    # Organisations are reference data without an editorial state: any editor may correct them.
+    if entity != "organisation" and not can_edit_record(_actor(), record.editorial_state):
+        raise Forbidden(str(NOT_EDITABLE))
 
 
 def edit_record(entity: str, key: str, record, form_class, choice_names, record_of, update):
@@ -187,15 +205,11 @@ def edit_record(entity: str, key: str, record, form_class, choice_names, record_
     the current record with this editor's own changes on top, and asks which value to keep for any
     field both changed. Saving that form applies exactly the editor's changes."""
     db = db_session()
-    # Organisations are reference data without an editorial state: any editor may correct them.
-    if entity != "organisation" and not can_edit_record(_actor(), record.editorial_state):
-        raise Forbidden(str(NOT_EDITABLE))
+    if request.method == "GET":
+        return edit_form(entity, record, record_of(db, record), form_class, choice_names)
+    _check_editable(entity, record)
     choices = load_choices(db, *choice_names)
     template = f"editing/{entity}_form.html"
-    if request.method == "GET":
-        form = form_class.from_record(record_of(db, record), record.version, choices)
-        form.pad_rows()
-        return render_template(template, form=form, **{entity: record}, conflict=None)
     form = form_class(choices=choices, creating=False)
     fields = editing.FIELDS[entity]
     listed, resolutions = resolutions_sent(fields)
