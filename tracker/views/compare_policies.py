@@ -36,10 +36,8 @@ URL_SAFE = "!$'()*,/:;?@"
 def init_comparison(app: Flask) -> None:
     """The comparison's routes and what templates need to show the tray and its links."""
     app.register_blueprint(bp)
-    from tracker.views.policy_rows import policy_rows
-
     app.jinja_env.globals.update(comparison_tray=comparison_tray, with_tray=with_tray,
-                                 comparison_url=comparison_url, MAX_COMPARED=MAX_POLICIES, policy_rows=policy_rows)
+                                 comparison_url=comparison_url, MAX_COMPARED=MAX_POLICIES)
 
 
 def comparison_url(keys: list[str] | tuple[str, ...], **values: Any) -> str:
