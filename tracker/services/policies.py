@@ -399,6 +399,10 @@ def published_policies(session: Session, ids: Collection[int]) -> dict[int, Poli
 # The collections of a full record, each read by a statement of its own built once: (the relationship, the
 # children's side pointing back at the policy, the statement, taking the policy's id as ``policy_id``).
 _POLICY_ID: BindParameter[int] = bindparam("policy_id", type_=Integer)
+# What a record shows of the policies it relates to (a link with its title, country and status): their other
+# columns, long summaries among them, are left unread (and read on first use, should anything ask).
+_RELATED_COLUMNS = (Policy.key, Policy.title_en, Policy.title_lo, Policy.jurisdiction_code, Policy.legal_status,
+                    Policy.editorial_state, Policy.version)
 _RECORD_COLLECTIONS = (
     ("topic_links", "policy", select(PolicyTopic).where(PolicyTopic.policy_id == _POLICY_ID)
      .order_by(PolicyTopic.position).options(joinedload(PolicyTopic.topic))),
@@ -409,10 +413,10 @@ _RECORD_COLLECTIONS = (
     ("sources", "policy", select(Source).where(Source.policy_id == _POLICY_ID).order_by(Source.position)),
     ("relations", "policy", select(PolicyRelation).where(PolicyRelation.policy_id == _POLICY_ID)
      .order_by(PolicyRelation.position)
-     .options(joinedload(PolicyRelation.target).joinedload(Policy.jurisdiction))),
+     .options(joinedload(PolicyRelation.target).load_only(*_RELATED_COLUMNS).joinedload(Policy.jurisdiction))),
     ("inverse_relations", "target", select(PolicyRelation).where(PolicyRelation.target_id == _POLICY_ID)
      .order_by(PolicyRelation.policy_id, PolicyRelation.position)
-     .options(joinedload(PolicyRelation.policy).joinedload(Policy.jurisdiction))),
+     .options(joinedload(PolicyRelation.policy).load_only(*_RELATED_COLUMNS).joinedload(Policy.jurisdiction))),
     ("status_changes", "policy", select(StatusChange).where(StatusChange.policy_id == _POLICY_ID)
      .order_by(StatusChange.position)),
     ("forum_links", "policy", select(ForumLink).where(ForumLink.policy_id == _POLICY_ID)
