@@ -46,10 +46,12 @@ limit_request_field_size = 8190
 
 def post_worker_init(worker: object) -> None:
     from tracker import start_background_work
+    from tracker.lao import load_segmenter
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         start_background_work(app)
+        load_segmenter()
 
 
 def worker_exit(server: object, worker: object) -> None:

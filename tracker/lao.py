@@ -40,6 +40,13 @@ def configure_data(directory: str | None = None) -> None:
         os.environ["PYTHAINLP_DATA"] = directory or os.path.join(tempfile.gettempdir(), "tracker-pythainlp")
 
 
+def load_segmenter() -> None:
+    """Load laonlp's word segmenter and its dictionary now, rather than on the first Lao text (a server's worker
+    does so as it boots, so that no reader's page waits for it)."""
+    word_tokenize, _ = _segmenter()
+    word_tokenize("ລາວ")
+
+
 @functools.cache
 def _segmenter() -> tuple:
     configure_data()
