@@ -99,3 +99,14 @@ def test_list_rows_carry_the_topics_in_the_records_order(app, session, users):
         assert (row.title_en, row.title_lo, row.legal_status, row.status_changed_on, row.jurisdiction.code) == \
             (record.title_en, record.title_lo, record.legal_status, record.status_changed_on, record.jurisdiction_code)
     assert [row.topic_keys for row in page.items if row.key == "la-gov-resolution-08-2021-ev-policy"] == [tuple(chosen)]
+
+
+@pytest.mark.parametrize("text", ["plain", "<b>&'\"</b>", "ລາວ & ໄທ", "🚗 <script>", "", "a\x00b"])
+def test_row_text_is_escaped_as_markupsafe_escapes_it(text):
+    from markupsafe import Markup, escape
+
+    from tracker.views.policy_rows import escape_text
+
+    assert escape_text(text) == str(escape(text))
+    assert escape_text(Markup("<i>kept</i>")) == "<i>kept</i>"
+    assert escape_text(None) == ""
