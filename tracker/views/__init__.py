@@ -146,6 +146,7 @@ def _security_headers(response: Response) -> Response:
 
 def _register_template_helpers(app: Flask) -> None:
     from tracker.views.citing import citation_markup
+    from tracker.views.filter_fields import checkbox_filter
     from tracker.views.policy_rows import policy_rows, policy_rows_html
 
     # Static files are linked by fingerprinted names (see tracker.views.assets), cached for a year.
@@ -186,7 +187,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         url_for=template_url_for, citation_markup=citation_markup, policy_rows=policy_rows,
-        policy_rows_html=policy_rows_html,
+        policy_rows_html=policy_rows_html, checkbox_filter=checkbox_filter,
         static_url=static_url, url_with=url_with, download_url=download_url, vocab=vocab,
         LEGAL_STATUSES=vocab.LEGAL_STATUSES, INSTRUMENTS=vocab.INSTRUMENTS,
         VEHICLE_CLASSES=vocab.VEHICLE_CLASSES, RELATION_TYPES=vocab.RELATION_TYPES,
