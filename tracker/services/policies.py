@@ -7,7 +7,20 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import BindParameter, Integer, Select, String, bindparam, cast, func, inspect, select
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    inspect,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -98,22 +111,24 @@ class FilterChoices:
     vehicle_classes: Mapping[str, str] = field(default_factory=lambda: VEHICLE_CLASSES)
 
 
-_COUNTRY_NAMES = select(Jurisdiction.code, Jurisdiction.name_en, Jurisdiction.name_lo).order_by(Jurisdiction.position)
-_TOPIC_NAMES = select(Topic.key, Topic.name_en, Topic.name_lo).order_by(Topic.position)
+# Both lists in one query: countries (kind 0) then topics (kind 1), each in its order.
+_FILTER_NAMES = union_all(
+    select(literal(0).label("kind"), Jurisdiction.code.label("key"), Jurisdiction.name_en.label("name_en"),
+           Jurisdiction.name_lo.label("name_lo"), Jurisdiction.position.label("position")),
+    select(literal(1), Topic.key, Topic.name_en, Topic.name_lo, Topic.position),
+).order_by(text("kind"), text("position"))
 
 
 def filter_choices(session: Session) -> FilterChoices:
-    """Countries and topics as they stand in the database (two small queries)."""
+    """Countries and topics as they stand in the database (one small query)."""
     # Names in the reader's language: these are the labels of the filter lists. Read as plain rows: every
     # list page asks for them, and mapped records would cost more than the rest of the query.
     lao = current_language() == "lo"
-
-    def names(statement: Select[str, str, str | None]) -> dict[str, str]:
+    lists: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    for kind, key, name_en, name_lo, _position in session.execute(_FILTER_NAMES):
         # As tracker.i18n.local_name: the Lao name for a Lao reader when there is one, else the English one.
-        return {key: (name_lo if lao and name_lo else name_en or name_lo or key)
-                for key, name_en, name_lo in session.execute(statement)}
-
-    return FilterChoices(countries=names(_COUNTRY_NAMES), topics=names(_TOPIC_NAMES))
+        lists[kind][key] = name_lo if lao and name_lo else name_en or name_lo or key
+    return FilterChoices(countries=lists[0], topics=lists[1])
 
 
 def _values(args: Mapping[str, Sequence[str]], name: str, allow_empty: bool = True) -> list[str]:
