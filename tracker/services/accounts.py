@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -158,11 +158,15 @@ def create_user(session: Session, email: str, password: str, role: str, *, displ
     return user
 
 
+# Made once: every signed-in request asks it first.
+_USER_BY_TOKEN = select(User).where(User.session_token == bindparam("token"), User.is_active.is_(True))
+
+
 def user_by_session_token(session: Session, token: str) -> User | None:
     """The active user a session cookie names, if the session has not been ended."""
     if not token or len(token) > 64:
         return None
-    return session.scalar(select(User).where(User.session_token == token, User.is_active.is_(True)))
+    return session.scalar(_USER_BY_TOKEN, {"token": token})
 
 
 def end_sessions(user: User) -> None:
