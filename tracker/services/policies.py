@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker.errors import Invalid, NotFound
-from tracker.i18n import current_language
+from tracker.i18n import current_language, local_name
 from tracker.models import (
     Event,
     ForumLink,
@@ -123,11 +123,10 @@ def filter_choices(session: Session) -> FilterChoices:
     """Countries and topics as they stand in the database (one small query)."""
     # Names in the reader's language: these are the labels of the filter lists. Read as plain rows: every
     # list page asks for them, and mapped records would cost more than the rest of the query.
-    lao = current_language() == "lo"
+    language = current_language()
     lists: tuple[dict[str, str], dict[str, str]] = ({}, {})
-    for kind, key, name_en, name_lo, _position in session.execute(_FILTER_NAMES):
-        # As tracker.i18n.local_name: the Lao name for a Lao reader when there is one, else the English one.
-        lists[kind][key] = name_lo if lao and name_lo else name_en or name_lo or key
+    for row in session.execute(_FILTER_NAMES):
+        lists[row.kind][row.key] = local_name(row, language)
     return FilterChoices(countries=lists[0], topics=lists[1])
 
 
